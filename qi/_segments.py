@@ -1,0 +1,200 @@
+"""Grouped numpy primitives over contiguous segments.
+
+Every SPC statistic in :mod:`qi` is computed over *segments*: the points of one
+series × phase, stored contiguously and in x order in flat arrays. A segment is
+named by an integer id ``0 .. n_segments - 1`` and ``seg`` holds that id for every
+point, non-decreasing along the arrays. The helpers here turn "for each segment,
+do X" into a handful of whole-array numpy calls (``bincount``, ``lexsort``,
+``reduceat``), so thousands of series cost about as much as one long series.
+
+Missing values follow R's ``na.rm = TRUE``: they are left out, and a segment with
+nothing left gets NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _total(
+    weights: npt.NDArray[np.floating] | npt.NDArray[np.integer] | npt.NDArray[np.bool_],
+    seg: IntArray,
+    n_seg: int,
+    starts: IntArray | None,
+) -> FloatArray:
+    """Σ weights per segment: ``reduceat`` on contiguous, non-empty segments, else ``bincount``."""
+    if starts is not None:
+        if len(starts) == 0:
+            return np.zeros(0)
+        return np.add.reduceat(weights, starts).astype(float)
+    return np.bincount(seg, weights=weights, minlength=n_seg)
+
+
+def seg_count(
+    seg: IntArray, n_seg: int, mask: BoolArray | None = None, starts: IntArray | None = None
+) -> IntArray:
+    """Number of points per segment (only where ``mask`` is True).
+
+    ``starts``, when given, is the first index of each segment: the segments are then
+    known to be contiguous and non-empty, and a faster reduction is used.
+    """
+    if mask is None:
+        return np.bincount(seg, minlength=n_seg).astype(np.int64)
+    return _total(mask.astype(np.int64), seg, n_seg, starts).astype(np.int64)
+
+
+def seg_sum(
+    values: FloatArray,
+    seg: IntArray,
+    n_seg: int,
+    mask: BoolArray | None = None,
+    starts: IntArray | None = None,
+) -> FloatArray:
+    """Sum per segment of the non-missing values where ``mask`` is True (0 for none)."""
+    keep = ~np.isnan(values)
+    if mask is not None:
+        keep &= mask
+    return _total(np.where(keep, values, 0.0), seg, n_seg, starts)
+
+
+def seg_nanmean(
+    values: FloatArray,
+    seg: IntArray,
+    n_seg: int,
+    mask: BoolArray | None = None,
+    starts: IntArray | None = None,
+) -> FloatArray:
+    """Mean per segment of the non-missing values where ``mask`` is True (NaN for none)."""
+    keep = ~np.isnan(values)
+    if mask is not None:
+        keep &= mask
+    total = _total(np.where(keep, values, 0.0), seg, n_seg, starts)
+    count = _total(keep.astype(np.int64), seg, n_seg, starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count
+
+
+def seg_nanmedian(
+    values: FloatArray, seg: IntArray, n_seg: int, mask: BoolArray | None = None
+) -> FloatArray:
+    """Median per segment of the non-missing values where ``mask`` is True (NaN for none)."""
+    keep = ~np.isnan(values)
+    if mask is not None:
+        keep &= mask
+    v = values[keep]
+    s = seg[keep]
+    order = np.lexsort((v, s))
+    v = v[order]
+    count = np.bincount(s, minlength=n_seg)
+    start = np.concatenate(([0], np.cumsum(count)[:-1]))
+    out = np.full(n_seg, np.nan)
+    has = count > 0
+    lo = start[has] + (count[has] - 1) // 2
+    hi = start[has] + count[has] // 2
+    out[has] = (v[lo] + v[hi]) / 2.0
+    return out
+
+
+def seg_sd(
+    values: FloatArray, seg: IntArray, n_seg: int, mask: BoolArray | None = None
+) -> FloatArray:
+    """Sample standard deviation per segment, *without* dropping NaN (R ``sd(x)``).
+
+    A segment holding a missing value gives NaN, as does one with fewer than two values.
+    """
+    s = seg if mask is None else seg[mask]
+    v = values if mask is None else values[mask]
+    count = np.bincount(s, minlength=n_seg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(s, weights=v, minlength=n_seg) / count
+        dev = v - mean[s]
+        ss = np.bincount(s, weights=dev * dev, minlength=n_seg)
+        out = np.sqrt(ss / (count - 1))
+    out[count < 2] = np.nan
+    return out
+
+
+def seg_diffs(
+    values: FloatArray, seg: IntArray, mask: BoolArray | None = None
+) -> tuple[FloatArray, IntArray]:
+    """Differences between consecutive points of the same segment.
+
+    With ``mask``, the points where it is False are removed *first*, so the two
+    neighbours of a removed point form one difference (qicharts2's
+    ``diff(y[base])``). Missing values stay in place and give missing differences.
+
+    Returns
+    -------
+    diffs, diff_seg
+        ``values[i+1] - values[i]`` for each consecutive pair inside a segment, and
+        the segment of each difference.
+    """
+    v = values if mask is None else values[mask]
+    s = seg if mask is None else seg[mask]
+    same = s[1:] == s[:-1]
+    return (v[1:] - v[:-1])[same], s[1:][same]
+
+
+def mean_moving_range(
+    values: FloatArray,
+    seg: IntArray,
+    n_seg: int,
+    mask: BoolArray | None,
+    *,
+    screen: bool,
+    screen_limit: float = 3.267,
+) -> FloatArray:
+    """Average moving range per segment, optionally screened (Nelson 1982).
+
+    The moving ranges are ``|diff(values[mask])|`` within each segment. With
+    ``screen``, moving ranges not strictly below ``screen_limit`` × the first
+    average are dropped and the average is taken again (a segment whose moving
+    ranges are all 0 keeps none, and gets NaN, as qicharts2 and NHSRplotthedots do).
+    """
+    d, dseg = seg_diffs(values, seg, mask)
+    mr = np.abs(d)
+    amr = seg_nanmean(mr, dseg, n_seg)
+    if screen:
+        with np.errstate(invalid="ignore"):
+            kept = mr < screen_limit * amr[dseg]
+        amr = seg_nanmean(mr, dseg, n_seg, kept)
+    return amr
+
+
+def seg_first_index(seg: IntArray, n_seg: int) -> IntArray:
+    """Index of the first point of each segment (segments must be non-empty)."""
+    count = np.bincount(seg, minlength=n_seg)
+    return np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+
+
+def run_lengths(
+    sign: npt.NDArray[np.int8], seg: IntArray, n_seg: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Runs of equal, consecutive values of ``sign`` inside each segment.
+
+    Returns
+    -------
+    longest, n_runs, run_id
+        Longest run and number of runs per segment (0 for an empty segment), and
+        for each point the id of the run it belongs to (runs numbered along the array).
+    """
+    m = len(sign)
+    if m == 0:
+        zero = np.zeros(n_seg, dtype=np.int64)
+        return zero, zero.copy(), np.zeros(0, dtype=np.int64)
+    start = np.empty(m, dtype=bool)
+    start[0] = True
+    start[1:] = (sign[1:] != sign[:-1]) | (seg[1:] != seg[:-1])
+    run_id = np.cumsum(start) - 1
+    lengths = np.bincount(run_id)
+    run_seg = seg[start]
+    n_runs = np.bincount(run_seg, minlength=n_seg).astype(np.int64)
+    longest = np.zeros(n_seg, dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, run_seg[1:] != run_seg[:-1]])
+    longest[run_seg[first]] = np.maximum.reduceat(lengths, first)
+    return longest, n_runs, run_id
