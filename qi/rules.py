@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from qi import _mdc as _mdc_rules
 from qi._runs import runs_analysis
 from qi._segments import BoolArray, FloatArray, IntArray
 
@@ -38,8 +39,9 @@ class RuleInput:
     ordered_x : x has an order (numbers or dates), so runs can be read.
     chart : the chart key.
     improvement : "increase", "decrease", "neutral" or None.
-    target : per point (NaN without one).
+    target : per point (NaN without one); ``has_target``: a target was given at all.
     params : the rule set's parameters, defaults merged with the caller's.
+    describe_point : names the series of point i, for error messages.
     """
 
     seg: IntArray
@@ -57,7 +59,9 @@ class RuleInput:
     chart: str
     improvement: str | None
     target: FloatArray
+    has_target: bool
     params: Mapping[str, Any]
+    describe_point: Callable[[int], str]
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,9 @@ class RuleSet:
     label : a name for people.
     mr_sigma : sigma per unit of average moving range for the moving-range charts.
     evaluate : computes the rule set's columns (see :class:`RuleInput`).
-    point_columns, summary_columns : the columns it adds, in output order.
+    point_columns : the point columns it adds, in output order.
+    summary_columns, summary_tail : the summary columns it adds before and after the
+        common ones (``cl`` … ``sigma_signals``).
     defaults : its parameters (rule lengths), overridable through ``qi.spc(rule_params=...)``.
     description : the rules in words, with their source.
     """
@@ -91,6 +97,7 @@ class RuleSet:
     summary_columns: tuple[str, ...]
     description: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    summary_tail: tuple[str, ...] = ()
 
 
 _RUNS_COLUMNS = (
@@ -123,6 +130,64 @@ def _anhoej(ri: RuleInput) -> RuleOutput:
     return RuleOutput(points, per_seg)
 
 
+_MDC_POINTS = (
+    "relative_to_mean",
+    "close_to_limits",
+    "outside_limits",
+    "special_cause",
+    "point_type",
+    "short_group_warning",
+)
+
+
+def _mdc(ri: RuleInput) -> RuleOutput:
+    improvement = ri.improvement or "increase"  # NHSRplotthedots' default
+    keep = ri.include
+    out = _mdc_rules.limit_flags(ri.y, ri.cl, ri.lcl, ri.ucl, ri.lcl_95, ri.ucl_95)
+    rel, outside = out["relative_to_mean"], out["outside_limits"]
+    # excluded points take no part in the patterns: they keep only the limits rule
+    out["special_cause"] = _mdc_rules.outside_label(rel, outside).astype(object)
+    idx = np.flatnonzero(keep)
+    out["special_cause"][idx] = _mdc_rules.special_cause(
+        ri.y[idx], rel[idx], outside[idx], out["close_to_limits"][idx], ri.seg[idx],
+        shift=int(ri.params["shift"]), trend=int(ri.params["trend"]),
+        describe=lambda i: ri.describe_point(int(idx[i])),
+    )
+    special = out["special_cause"]
+    ptype = _mdc_rules.point_type(special, improvement)
+    n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
+    short = n_rows < int(ri.params["short_group"])
+    out["point_type"] = ptype
+    out["short_group_warning"] = short[ri.seg]
+
+    flagged = special != "Common Cause"
+    n_obs = np.bincount(ri.seg[keep], minlength=ri.n_seg).astype(np.int64)
+    last = np.r_[ri.seg[1:] != ri.seg[:-1], True] if len(ri.seg) else np.zeros(0, dtype=bool)
+    last_idx = np.flatnonzero(last)
+    # the assurance of a series is read on its last phase, at its last point
+    last_phase = np.r_[ri.series_of_seg[1:] != ri.series_of_seg[:-1], True]
+    assurance = np.full(ri.n_seg, None, dtype=object)
+    if ri.has_target and ri.n_seg:
+        values = _mdc_rules.assurance(
+            ri.target[last_idx], ri.lcl[last_idx], ri.ucl[last_idx], improvement
+        )
+        assurance[last_phase] = values[last_phase]
+    segments = {
+        "n_obs": n_obs,
+        "common_cause": n_obs - np.bincount(ri.seg[keep & flagged], minlength=ri.n_seg),
+        "special_cause_improvement": np.bincount(
+            ri.seg[ptype == "special_cause_improvement"], minlength=ri.n_seg
+        ),
+        "special_cause_concern": np.bincount(
+            ri.seg[ptype == "special_cause_concern"], minlength=ri.n_seg
+        ),
+        "variation": ptype[last_idx],
+        "assurance": assurance,
+        "short_group_warning": short,
+    }
+    return RuleOutput({k: out[k] for k in _MDC_POINTS}, segments)
+
+
 RULE_SETS: dict[str, RuleSet] = {
     r.key: r
     for r in (
@@ -147,6 +212,30 @@ RULE_SETS: dict[str, RuleSet] = {
                 "crossed fewer times than the 5 % quantile of Binomial(n − 1, 0.5) (Chen 2010). "
                 "n counts the useful points (not on the centre line). Anhøj & Olesen, PLoS ONE "
                 "2014. A point outside the 3-sigma limits is a sigma signal."
+            ),
+        ),
+        RuleSet(
+            key="mdc",
+            label="NHS Making Data Count (NHSRplotthedots)",
+            mr_sigma=2.66 / 3,
+            evaluate=_mdc,
+            point_columns=_MDC_POINTS,
+            summary_columns=("n_obs",),
+            summary_tail=(
+                "common_cause",
+                "special_cause_improvement",
+                "special_cause_concern",
+                "variation",
+                "assurance",
+                "short_group_warning",
+            ),
+            defaults={"shift": 7, "trend": 7, "short_group": _mdc_rules.SHORT_GROUP},
+            description=(
+                "Making Data Count (NHS England): a point beyond a process limit "
+                "(mean ± 2.66 × mean moving range on an I chart); a trend of 7 points "
+                "each higher (or lower) than the last; two of three points beyond 2 sigma "
+                "on the same side; a shift of 7 points on one side of the mean. Variation "
+                "and assurance icons read the last point and the target."
             ),
         ),
     )

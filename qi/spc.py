@@ -266,7 +266,9 @@ def spc(
         chart=chart,
         improvement=improvement,
         target=sub.target,
+        has_target=target is not None,
         params=params,
+        describe_point=lambda i: frame.describe_series(int(sub.series[i])),
     )
     ro = rs.evaluate(ri)
 
@@ -292,6 +294,8 @@ def spc(
     for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
         summary[k] = seg_nanmean(out[k], seg, n_seg, None, starts)
     summary["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
+    for k in rs.summary_tail:
+        summary[k] = ro.segments[k]
     return SPCResult(points=points, summary=summary, chart=chart, rules=rules)
 
 
@@ -552,6 +556,11 @@ class _Frame:
         if self.x_kind == "none":
             return np.asarray(x_code, dtype=np.int64)
         return np.asarray(x_code, dtype=float)
+
+    def describe_series(self, series: int) -> str:
+        return _describe_series(
+            {c: self.series_uniques[j][self.series_codes[series, j]] for j, c in enumerate(self.by)}
+        )
 
     def keys_of_row(self, i: int) -> dict[str, object]:
         return {
