@@ -31,7 +31,7 @@ def panel(draw: st.DrawFn, max_series: int = 4) -> pd.DataFrame:
         n = draw(st.lists(st.integers(1, 200), min_size=length, max_size=length))
         frac = draw(st.lists(st.floats(0, 1), min_size=length, max_size=length))
         for t in range(length):
-            rows.append((f"team {s}", t, int(round(frac[t] * n[t])), n[t]))
+            rows.append((f"team {s}", t, round(frac[t] * n[t]), n[t]))
     df = pd.DataFrame(rows, columns=["team", "t", "y", "n"])
     df["month"] = pd.Timestamp("2022-01-01") + pd.to_timedelta(df["t"] * 31, unit="D")
     df["month"] = df["month"].dt.to_period("M").dt.to_timestamp()
@@ -58,12 +58,12 @@ def test_row_order_does_not_matter(data: pd.DataFrame, seed: int, chart: str, ru
     ref = qi.spc(data, **kw)
     shuffled = data.sample(frac=1.0, random_state=seed % 2**31)
     got = qi.spc(shuffled, **kw)
-    cols = ["team", "x", *COMPARED] + list(qi.RULE_SETS[rules].point_columns)
+    cols = ["team", "x", *COMPARED, *list(qi.RULE_SETS[rules].point_columns)]
     _assert_same(ref.points, got.points, cols)
     pd.testing.assert_frame_equal(ref.summary, got.summary)
 
 
-@pytest.mark.parametrize("chart", CHARTS_WITH_N + ["i"])
+@pytest.mark.parametrize("chart", [*CHARTS_WITH_N, "i"])
 @given(data=panel(max_series=1), seed=st.integers(0, 10_000))
 def test_series_alone_equals_series_among_a_thousand(
     data: pd.DataFrame, seed: int, chart: str
