@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 from qi._patterns import (
     position,
     run_length_here,
-    segment_start,
     spread_back,
     step_sign,
     window_sum,
@@ -39,6 +39,13 @@ from qi._segments import FloatArray, IntArray
 DIRECTION = {"increase": 1, "decrease": -1, "neutral": 0}
 #: A series × phase with fewer points than this is flagged ``short_group_warning``.
 SHORT_GROUP = 13
+
+
+# special-cause codes: what flags a point, and on which side (ptd special_cause_type)
+COMMON, ABOVE_UCL, BELOW_LCL, TREND_UP, TREND_DOWN, TWO_ABOVE, TWO_BELOW = range(7)
+SHIFT_ABOVE, SHIFT_BELOW = 7, 8
+#: +1 for a code above the centre line or increasing, −1 below or decreasing.
+SIDE = np.array([0, 1, -1, 1, -1, 1, -1, 1, -1], dtype=np.int8)
 
 
 class MissingValueInTrendError(ValueError):
@@ -62,11 +69,6 @@ def limit_flags(
     return {"relative_to_mean": rel, "outside_limits": outside, "close_to_limits": close}
 
 
-def outside_label(rel: FloatArray, outside: np.ndarray) -> np.ndarray:
-    """The special-cause label from the limits rule alone."""
-    return np.where(outside, np.where(rel == 1, "Above UCL", "Below LCL"), "Common Cause")
-
-
 def special_cause(
     y: FloatArray,
     rel: FloatArray,
@@ -78,88 +80,100 @@ def special_cause(
     trend: int,
     describe: Callable[[int], str],
 ) -> np.ndarray:
-    """The ptd ``special_cause_type`` of every point (rules in order of precedence).
+    """The special-cause code of every point (see :func:`labels`), rules in order of precedence.
 
     ``describe(i)`` names the series of point i for the error NHSRplotthedots gives
     when a missing value falls inside a would-be trend.
     """
     # trend: (trend − 1) consecutive strict steps in one direction, ending here
+    pos = position(seg)
+    first = pos == 0
     step = step_sign(y, seg)
     width = trend - 1
-    up = window_sum((step == 1).astype(float), seg, width)
-    down = window_sum((step == -1).astype(float), seg, width)
-    gaps = window_sum(np.isnan(step).astype(float), seg, width)
-    full = position(seg) >= width  # the whole window lies inside the segment
-    with np.errstate(invalid="ignore"):
-        stops = full & (gaps > 0) & ((up + gaps == width) | (down + gaps == width))
-    if stops.any():
-        i = int(np.flatnonzero(stops)[0])
-        where = describe(i)
-        raise MissingValueInTrendError(
-            f"{where}: a missing value falls inside {trend} points that would otherwise form a "
-            f"trend (ending at point {int(position(seg)[i]) + 1} of its phase). NHSRplotthedots "
-            f"stops here ('missing value where TRUE/FALSE needed'); remove the row with the "
-            f"missing value, or fill it, and chart again."
-        )
-    trend_end = full & ((up == width) | (down == width))
-    in_trend = spread_back(trend_end, seg, trend)
+    full = pos >= width  # the whole window lies inside the segment
+    gaps_anywhere = np.isnan(step) & ~first
+    if gaps_anywhere.any():
+        # NHSRplotthedots tests each window with `if (all(d == 1))`, which stops on a
+        # missing step unless another step in the window already says "no"
+        up = window_sum((step == 1).astype(float), pos, width)
+        down = window_sum((step == -1).astype(float), pos, width)
+        gaps = window_sum(gaps_anywhere.astype(float), pos, width)
+        with np.errstate(invalid="ignore"):
+            stops = full & (gaps > 0) & ((up + gaps == width) | (down + gaps == width))
+        if stops.any():
+            i = int(np.flatnonzero(stops)[0])
+            raise MissingValueInTrendError(
+                f"In {describe(i)}, a missing value falls inside {trend} points that would "
+                f"otherwise form a trend (ending at point {int(pos[i]) + 1} of its phase). "
+                f"NHSRplotthedots stops here ('missing value where TRUE/FALSE needed'); remove "
+                f"the row with the missing value, or fill it, and chart again."
+            )
+    # a trend ends here: the last `width` steps all strictly up, or all strictly down
+    trend_end = full & (run_length_here(step, seg) >= width) & (np.abs(step) == 1)
+    in_trend = spread_back(trend_end, pos, trend)
     # direction: the step to the next point if it is also in the trend, else the step here
     nxt = np.zeros(len(y), dtype=bool)
-    nxt[:-1] = in_trend[1:] & ~segment_start(seg)[1:]
+    nxt[:-1] = in_trend[1:] & ~first[1:]
     step_next = np.r_[step[1:], np.nan]
-    step_here = np.where(segment_start(seg), 0.0, step)
+    step_here = np.where(first, 0.0, step)
     direction = np.where(in_trend & nxt, step_next, step_here)
 
     # two of three in the near-limit band, all three on the same side
     with np.errstate(invalid="ignore"):
-        window_ok = (window_sum(close.astype(float), seg, 3) >= 2) & (
-            np.abs(window_sum(rel, seg, 3)) == 3
+        window_ok = (window_sum(close.astype(float), pos, 3) >= 2) & (
+            np.abs(window_sum(np.nan_to_num(rel), pos, 3)) == 3  # a missing point never counts
         )
-    two_in_three = close & spread_back(window_ok, seg, 3)
+    two_in_three = close & spread_back(window_ok, pos, 3)
 
     # shift: `shift` consecutive points on the same side
     shift_end = (run_length_here(rel, seg) >= shift) & (rel != 0) & ~np.isnan(rel)
-    in_shift = spread_back(shift_end, seg, shift)
+    in_shift = spread_back(shift_end, pos, shift)
 
-    return np.select(
-        [outside, in_trend, two_in_three, in_shift],
-        [
-            np.where(rel == 1, "Above UCL", "Below LCL"),
-            np.where(direction == 1, f"{trend} Point Trend (Increasing)",
-                     f"{trend} Point Trend (Decreasing)"),
-            np.where(rel > 0, "2 in 3 Above CL", "2 in 3 Below CL"),
-            np.where(rel > 0, f"{shift} Points Above CL", f"{shift} Points Below CL"),
-        ],
+    code = np.zeros(len(y), dtype=np.int8)  # "Common Cause"; later rules first, so the
+    above = rel > 0  # earlier ones overwrite them (the order of precedence)
+    code[in_shift] = np.where(above[in_shift], SHIFT_ABOVE, SHIFT_BELOW)
+    code[two_in_three] = np.where(above[two_in_three], TWO_ABOVE, TWO_BELOW)
+    code[in_trend] = np.where(direction[in_trend] == 1, TREND_UP, TREND_DOWN)
+    code[outside] = np.where(rel[outside] == 1, ABOVE_UCL, BELOW_LCL)
+    return code
+
+
+def outside_code(rel: FloatArray, outside: np.ndarray) -> np.ndarray:
+    """The special-cause code from the limits rule alone."""
+    code = np.full(len(rel), COMMON, dtype=np.int8)
+    code[outside] = np.where(rel[outside] == 1, ABOVE_UCL, BELOW_LCL)
+    return code
+
+
+def labels(code: np.ndarray, *, shift: int, trend: int) -> pd.Categorical:
+    """ptd ``special_cause_type`` text of each special-cause code, as a categorical."""
+    text = [
         "Common Cause",
-    ).astype(object)
+        "Above UCL",
+        "Below LCL",
+        f"{trend} Point Trend (Increasing)",
+        f"{trend} Point Trend (Decreasing)",
+        "2 in 3 Above CL",
+        "2 in 3 Below CL",
+        f"{shift} Points Above CL",
+        f"{shift} Points Below CL",
+    ]
+    return pd.Categorical.from_codes(code, categories=text)
 
 
-def point_type(special: np.ndarray, improvement: str) -> np.ndarray:
-    """ptd ``point_type`` from the special-cause label and the improvement direction."""
-    text = special.astype(str)
-    high = np.char.find(text, "Above") >= 0
-    high |= np.char.find(text, "Increasing") >= 0
-    low = np.char.find(text, "Below") >= 0
-    low |= np.char.find(text, "Decreasing") >= 0
-    v = high.astype(int) - low.astype(int)
+def point_type(code: np.ndarray, improvement: str) -> pd.Categorical:
+    """ptd ``point_type`` from the special-cause code and the improvement direction."""
     d = DIRECTION[improvement]
     if d == 0:
-        out = np.select(
-            [v > 0, v < 0], ["special_cause_neutral_high", "special_cause_neutral_low"],
-            "common_cause",
-        )
+        names = ["special_cause_neutral_low", "common_cause", "special_cause_neutral_high"]
+        v = SIDE[code]
     else:
-        v = v * d
-        out = np.select(
-            [v > 0, v < 0], ["special_cause_improvement", "special_cause_concern"],
-            "common_cause",
-        )
-    return out.astype(object)
+        names = ["special_cause_concern", "common_cause", "special_cause_improvement"]
+        v = SIDE[code] * d
+    return pd.Categorical.from_codes(v + 1, categories=names)
 
 
-def assurance(
-    target: FloatArray, lcl: FloatArray, ucl: FloatArray, improvement: str
-) -> np.ndarray:
+def assurance(target: FloatArray, lcl: FloatArray, ucl: FloatArray, improvement: str) -> np.ndarray:
     """ptd ``assurance_type`` from a series' last target and process limits.
 
     A missing target (or missing limits) gives "inconsistent", as in ptd.

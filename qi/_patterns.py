@@ -49,43 +49,36 @@ def step_sign(y: FloatArray, seg: IntArray) -> FloatArray:
     return out
 
 
-def window_sum(flags: FloatArray, seg: IntArray, width: int) -> FloatArray:
+def window_sum(flags: FloatArray, pos: IntArray, width: int) -> FloatArray:
     """Sum of ``flags`` over the ``width`` points ending at each point, within the segment.
 
-    NaN where the window would reach before the segment's first point.
+    ``pos`` is each point's position in its segment (:func:`position`). NaN where the
+    window would reach before the segment's first point.
     """
-    cs = np.concatenate(([0.0], np.cumsum(flags, dtype=float)))
-    idx = np.arange(len(flags))
-    lo = idx + 1 - width
-    out = np.full(len(flags), np.nan)
-    ok = position(seg) >= width - 1
-    out[ok] = cs[idx[ok] + 1] - cs[lo[ok]]
+    m = len(flags)
+    out = np.full(m, np.nan)
+    if m < width:
+        return out
+    # add the `width` shifted copies (width is a small rule length, not a data size)
+    total = np.array(flags[width - 1 :], dtype=float)
+    for k in range(1, width):
+        total += flags[width - 1 - k : m - k]
+    ok = pos[width - 1 :] >= width - 1
+    out[width - 1 :][ok] = total[ok]
     return out
 
 
-def spread_back(end: BoolArray, seg: IntArray, length: int) -> BoolArray:
+def spread_back(end: BoolArray, pos: IntArray, length: int) -> BoolArray:
     """True for every point within ``length − 1`` points before (or at) a flagged end.
 
     Marks all points of a pattern whose last point is flagged: point i is marked if
-    some flagged j of the same segment has i ≤ j ≤ i + length − 1.
+    some flagged j of the same segment has i ≤ j ≤ i + length − 1. ``pos`` is each
+    point's position in its segment. Flags are sparse, so this loops over the
+    ``length`` offsets, not over points.
     """
     ends = np.flatnonzero(end)
-    if ends.size == 0:
-        return np.zeros(len(end), dtype=bool)
-    idx = np.arange(len(end))
-    k = np.searchsorted(ends, idx)  # first flagged index ≥ i
-    has = k < ends.size
-    j = ends[np.minimum(k, ends.size - 1)]
-    return has & (j - idx <= length - 1) & (seg[j] == seg)
-
-
-def spread_forward(start: BoolArray, seg: IntArray, length: int) -> BoolArray:
-    """True for every point within ``length − 1`` points after (or at) a flagged start."""
-    starts = np.flatnonzero(start)
-    if starts.size == 0:
-        return np.zeros(len(start), dtype=bool)
-    idx = np.arange(len(start))
-    k = np.searchsorted(starts, idx, side="right") - 1  # last flagged index ≤ i
-    has = k >= 0
-    j = starts[np.maximum(k, 0)]
-    return has & (idx - j <= length - 1) & (seg[j] == seg)
+    out = np.zeros(len(end), dtype=bool)
+    for k in range(length):
+        j = ends[pos[ends] >= k]
+        out[j - k] = True
+    return out

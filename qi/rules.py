@@ -145,22 +145,41 @@ def _mdc(ri: RuleInput) -> RuleOutput:
     keep = ri.include
     out = _mdc_rules.limit_flags(ri.y, ri.cl, ri.lcl, ri.ucl, ri.lcl_95, ri.ucl_95)
     rel, outside = out["relative_to_mean"], out["outside_limits"]
-    # excluded points take no part in the patterns: they keep only the limits rule
-    out["special_cause"] = _mdc_rules.outside_label(rel, outside).astype(object)
-    idx = np.flatnonzero(keep)
-    out["special_cause"][idx] = _mdc_rules.special_cause(
-        ri.y[idx], rel[idx], outside[idx], out["close_to_limits"][idx], ri.seg[idx],
-        shift=int(ri.params["shift"]), trend=int(ri.params["trend"]),
-        describe=lambda i: ri.describe_point(int(idx[i])),
-    )
-    special = out["special_cause"]
-    ptype = _mdc_rules.point_type(special, improvement)
+    shift, trend = int(ri.params["shift"]), int(ri.params["trend"])
+    close = out["close_to_limits"]
+    if keep.all():
+        code = _mdc_rules.special_cause(
+            ri.y,
+            rel,
+            outside,
+            close,
+            ri.seg,
+            shift=shift,
+            trend=trend,
+            describe=ri.describe_point,
+        )
+    else:
+        # excluded points take no part in the patterns: they keep only the limits rule
+        code = _mdc_rules.outside_code(rel, outside)
+        idx = np.flatnonzero(keep)
+        code[idx] = _mdc_rules.special_cause(
+            ri.y[idx],
+            rel[idx],
+            outside[idx],
+            close[idx],
+            ri.seg[idx],
+            shift=shift,
+            trend=trend,
+            describe=lambda i: ri.describe_point(int(idx[i])),
+        )
+    out["special_cause"] = _mdc_rules.labels(code, shift=shift, trend=trend)
+    ptype = _mdc_rules.point_type(code, improvement)
     n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
     short = n_rows < int(ri.params["short_group"])
     out["point_type"] = ptype
     out["short_group_warning"] = short[ri.seg]
 
-    flagged = special != "Common Cause"
+    flagged = code != _mdc_rules.COMMON
     n_obs = np.bincount(ri.seg[keep], minlength=ri.n_seg).astype(np.int64)
     last = np.r_[ri.seg[1:] != ri.seg[:-1], True] if len(ri.seg) else np.zeros(0, dtype=bool)
     last_idx = np.flatnonzero(last)
@@ -176,10 +195,10 @@ def _mdc(ri: RuleInput) -> RuleOutput:
         "n_obs": n_obs,
         "common_cause": n_obs - np.bincount(ri.seg[keep & flagged], minlength=ri.n_seg),
         "special_cause_improvement": np.bincount(
-            ri.seg[ptype == "special_cause_improvement"], minlength=ri.n_seg
+            ri.seg[np.asarray(ptype == "special_cause_improvement")], minlength=ri.n_seg
         ),
         "special_cause_concern": np.bincount(
-            ri.seg[ptype == "special_cause_concern"], minlength=ri.n_seg
+            ri.seg[np.asarray(ptype == "special_cause_concern")], minlength=ri.n_seg
         ),
         "variation": ptype[last_idx],
         "assurance": assurance,
