@@ -81,12 +81,16 @@ class SPCResult:
         ``lcl_95``, ``ucl_95`` (means over the phase's points, ignoring missing
         values) and ``sigma_signals`` (count of points outside the limits).
     chart, rules : the chart type and rule set keys used.
+    by : the ``by`` columns, in order.
+    improvement : the improvement direction given (None if none).
     """
 
     points: pd.DataFrame
     summary: pd.DataFrame
     chart: str
     rules: str
+    by: tuple[str, ...] = ()
+    improvement: str | None = None
 
 
 def spc(
@@ -296,7 +300,14 @@ def spc(
     summary["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
     for k in rs.summary_tail:
         summary[k] = ro.segments[k]
-    return SPCResult(points=points, summary=summary, chart=chart, rules=rules)
+    return SPCResult(
+        points=points,
+        summary=summary,
+        chart=chart,
+        rules=rules,
+        by=tuple(by_cols),
+        improvement=improvement,
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -131,8 +131,19 @@ def test_every_chart_and_rule_set_returns_the_documented_frames(
         return
     pts, summ = res.points, res.summary
     assert list(pts.columns[:13]) == [
-        "x", "y", "n", "phase", "baseline", "include", "cl", "lcl", "ucl", "lcl_95",
-        "ucl_95", "target", "sigma_signal",
+        "x",
+        "y",
+        "n",
+        "phase",
+        "baseline",
+        "include",
+        "cl",
+        "lcl",
+        "ucl",
+        "lcl_95",
+        "ucl_95",
+        "target",
+        "sigma_signal",
     ]
     assert len(pts) == len(df)
     assert list(pts["x"]) == list(range(1, len(df) + 1))
