@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from qi import _classic
 from qi import _mdc as _mdc_rules
 from qi._runs import runs_analysis
 from qi._segments import BoolArray, FloatArray, IntArray
@@ -207,6 +208,89 @@ def _mdc(ri: RuleInput) -> RuleOutput:
     return RuleOutput({k: out[k] for k in _MDC_POINTS}, segments)
 
 
+def _outside(ri: RuleInput) -> BoolArray:
+    with np.errstate(invalid="ignore"):
+        return (ri.y > ri.ucl) | (ri.y < ri.lcl)
+
+
+def _ihi(ri: RuleInput) -> RuleOutput:
+    """IHI run chart rules (Provost & Murray 2011; Perla, Provost & Murray 2011).
+
+    1. Shift: ``shift`` (6) or more consecutive points all above or all below the
+       centre line (the median on a run chart); points on the line are skipped.
+    2. Trend: ``trend`` (5) or more consecutive points all going up or all going
+       down; like values are counted once.
+    3. Too few or too many runs for the number of useful observations, from the
+       published table (:data:`qi._classic.IHI_RUNS_TABLE`, 10 to 60 points).
+    4. Astronomical point: IHI leaves this to judgement; here, a point outside the
+       chart's 3-sigma limits when the chart has them (never on a run chart).
+    """
+    d = _classic.ihi(
+        ri.y,
+        ri.cl,
+        _outside(ri),
+        ri.include,
+        ri.seg,
+        ri.n_seg,
+        shift=int(ri.params["shift"]),
+        trend=int(ri.params["trend"]),
+        table=ri.params["runs_table"],
+    )
+    code = d["code"]
+    runs_signal = d["runs_signal"]
+    if not ri.ordered_x:
+        runs_signal = np.zeros_like(runs_signal)
+    per_seg = {
+        "n_obs": np.bincount(ri.seg[ri.include], minlength=ri.n_seg).astype(np.int64),
+        "n_useful": d["n_useful"],
+        "n_runs": d["n_runs"],
+        "runs_lower": d["runs_lower"],
+        "runs_upper": d["runs_upper"],
+        "runs_signal": runs_signal,
+        "special_causes": np.bincount(ri.seg[code > 0], minlength=ri.n_seg).astype(np.int64),
+    }
+    points = {
+        "special_cause": _classic.labels(code, _classic.IHI_LABELS),
+        **{k: per_seg[k][ri.seg] for k in _IHI_SEGMENT_POINTS},
+    }
+    return RuleOutput(points, per_seg)
+
+
+_IHI_SEGMENT_POINTS = ("runs_signal", "n_useful", "n_runs", "runs_lower", "runs_upper")
+
+
+def _western_electric(ri: RuleInput) -> RuleOutput:
+    """Western Electric rules (Western Electric Co., *Statistical Quality Control
+    Handbook*, 1956, pp. 25–28), with zones at 1, 2 and 3 sigma from the centre:
+
+    1. one point beyond 3 sigma;
+    2. two of three consecutive points beyond 2 sigma on the same side;
+    3. four of five consecutive points beyond 1 sigma on the same side;
+    4. ``run`` (8) consecutive points on the same side of the centre line.
+
+    The points that make a pattern are flagged with its rule (the lowest rule
+    number wins). Sigma on each side is half the distance from the centre line to
+    the 2-sigma line, so charts whose limits are clamped (P at 0 or 1) or skewed
+    (T, G) get their zones from the lines as drawn.
+    """
+    code = _classic.western_electric(
+        ri.y,
+        ri.cl,
+        ri.lcl,
+        ri.ucl,
+        ri.lcl_95,
+        ri.ucl_95,
+        ri.include,
+        ri.seg,
+        run=int(ri.params["run"]),
+    )
+    per_seg = {
+        "n_obs": np.bincount(ri.seg[ri.include], minlength=ri.n_seg).astype(np.int64),
+        "special_causes": np.bincount(ri.seg[code > 0], minlength=ri.n_seg).astype(np.int64),
+    }
+    return RuleOutput({"special_cause": _classic.labels(code, _classic.WE_LABELS)}, per_seg)
+
+
 RULE_SETS: dict[str, RuleSet] = {
     r.key: r
     for r in (
@@ -255,6 +339,44 @@ RULE_SETS: dict[str, RuleSet] = {
                 "each higher (or lower) than the last; two of three points beyond 2 sigma "
                 "on the same side; a shift of 7 points on one side of the mean. Variation "
                 "and assurance icons read the last point and the target."
+            ),
+        ),
+        RuleSet(
+            key="ihi",
+            label="IHI run chart rules",
+            mr_sigma=1 / 1.128,
+            evaluate=_ihi,
+            point_columns=("special_cause", *_IHI_SEGMENT_POINTS),
+            summary_columns=(
+                "n_obs",
+                "n_useful",
+                "n_runs",
+                "runs_lower",
+                "runs_upper",
+                "runs_signal",
+            ),
+            summary_tail=("special_causes",),
+            defaults={"shift": 6, "trend": 5, "runs_table": _classic.IHI_RUNS_TABLE},
+            description=(
+                "IHI run chart rules (Provost & Murray, The Health Care Data Guide, 2011): a "
+                "shift of 6 or more points on one side of the median; a trend of 5 or more "
+                "points all going up or down; too few or too many runs (Swed & Eisenhart "
+                "table); an astronomical point (here: beyond 3-sigma limits, if any)."
+            ),
+        ),
+        RuleSet(
+            key="western_electric",
+            label="Western Electric rules",
+            mr_sigma=1 / 1.128,
+            evaluate=_western_electric,
+            point_columns=("special_cause",),
+            summary_columns=("n_obs",),
+            summary_tail=("special_causes",),
+            defaults={"run": 8},
+            description=(
+                "Western Electric Statistical Quality Control Handbook (1956): one point "
+                "beyond 3 sigma; 2 of 3 beyond 2 sigma on one side; 4 of 5 beyond 1 sigma on "
+                "one side; 8 in a row on one side of the centre line."
             ),
         ),
     )
