@@ -90,7 +90,8 @@ def test_series_alone_equals_series_among_a_thousand(
 
 
 @given(
-    y=st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=40),
+    # values in hundredths: no subnormal or nearly-equal floats that a·y + b would merge
+    y=st.lists(st.integers(-100_000, 100_000).map(lambda v: v / 100), min_size=2, max_size=40),
     a=st.floats(0.01, 100),
     b=st.floats(-1e3, 1e3),
 )
