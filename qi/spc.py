@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qi._patterns import position
 from qi._segments import FloatArray, IntArray, seg_count, seg_nanmean, seg_nanmedian, seg_sum
 from qi.charts import CHART_TYPES, ChartInput
 from qi.rules import RULE_SETS, RuleInput
@@ -656,17 +657,7 @@ class _Subgroups:
         """True for the first ``k`` points of each segment (all True when k is None)."""
         if k is None:
             return np.ones(len(seg), dtype=bool)
-        return _position(seg) < k
-
-
-def _position(group: IntArray) -> IntArray:
-    """0-based position of each element within its run of equal, contiguous group ids."""
-    m = len(group)
-    if m == 0:
-        return np.zeros(0, dtype=np.int64)
-    start = np.r_[True, group[1:] != group[:-1]]
-    idx = np.arange(m, dtype=np.int64)
-    return idx - np.maximum.accumulate(np.where(start, idx, 0))
+        return position(seg) < k
 
 
 def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
