@@ -1,10 +1,119 @@
-"""The ``qi`` command line (filled in by the store work)."""
+"""The ``qi`` command line.
+
+The interface is fixed (checks outside the test suite drive it)::
+
+    qi [--db URL] teams FILE            register teams (collaborative, ics, trust, team)
+    qi [--db URL] measures FILE         load the measure catalogue
+    qi [--db URL] import FILE [--dry-run]
+    qi [--db URL] export --output FILE [--as-of 2026-11-25T10:15:30]
+    qi [--db URL] rollback ID
+    qi [--db URL] sample                load the bundled sample collaborative
+    qi [--db URL] pdsa import FILE      load change ideas and PDSA cycles
+    qi [--db URL] uploads               list the upload history
+
+The store is ``--db`` if given, else ``QI_DATABASE_URL``, else an SQLite file in the
+user's data folder; an empty database gets the schema first. ``import`` prints
+``upload <ID>`` and exits 0, or prints each problem as ``FILE:ROW:COLUMN: message``
+(rows numbered as a spreadsheet shows them, header = row 1; file-level problems with
+row and column empty), stores nothing and exits 1.
+"""
 
 from __future__ import annotations
 
+import argparse
+import getpass
+import os
 import sys
+from collections.abc import Sequence
+
+from qi.store import Problem, Store, StoreError, UploadRejected
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("qi: no commands yet", file=sys.stderr)
-    return 2
+def _user() -> str:
+    try:
+        return os.environ.get("QI_USER") or getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        row = "" if p.row is None else str(p.row)
+        print(f"{p.file}:{row}:{p.column or ''}: {p.message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qi", description="Quality-improvement data for equality work: the store."
+    )
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: QI_DATABASE_URL)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("teams", help="register teams from a table").add_argument("file")
+    sub.add_parser("measures", help="load the measure catalogue").add_argument("file")
+    imp = sub.add_parser("import", help="validate and store an upload of observations")
+    imp.add_argument("file")
+    imp.add_argument("--dry-run", action="store_true", help="validate only; store nothing")
+    imp.add_argument("--note", default="", help="a note kept with the upload")
+    exp = sub.add_parser("export", help="write what is shown, in the upload layout")
+    exp.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
+    exp.add_argument("--as-of", metavar="INSTANT", help="a UTC instant, e.g. 2026-11-25T10:15:30")
+    sub.add_parser("rollback", help="withdraw an upload").add_argument("id", type=int)
+    sub.add_parser("sample", help="load the bundled sample collaborative")
+    sub.add_parser("uploads", help="list the upload history")
+    pdsa = sub.add_parser("pdsa", help="change ideas and PDSA cycles")
+    pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
+    pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    user = _user()
+    try:
+        with Store.open(args.db) as store:
+            return _run(store, args, user)
+    except UploadRejected as exc:
+        _print_problems(exc.problems)
+        return 1
+    except StoreError as exc:
+        print(f"qi: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(store: Store, args: argparse.Namespace, user: str) -> int:
+    if args.command == "teams":
+        n = store.register_teams(args.file, user=user)
+        print(f"{n} teams registered")
+    elif args.command == "measures":
+        n = store.load_measures(args.file, user=user)
+        print(f"{n} measures loaded")
+    elif args.command == "import":
+        result = store.import_file(args.file, user=user, dry_run=args.dry_run, note=args.note)
+        if result.problems:
+            _print_problems(result.problems)
+            return 1
+        if args.dry_run:
+            print(f"{result.rows} rows valid; nothing stored (dry run)")
+        else:
+            print(f"upload {result.upload_id}")
+    elif args.command == "export":
+        n = store.export(args.output, as_of=args.as_of)
+        print(f"{n} rows written to {args.output}")
+    elif args.command == "rollback":
+        store.rollback(args.id, user=user)
+        print(f"upload {args.id} rolled back")
+    elif args.command == "sample":
+        from qi.sample import load_sample
+
+        summary = load_sample(store, user=user)
+        print(summary)
+    elif args.command == "uploads":
+        print(store.uploads().to_string(index=False))
+    elif args.command == "pdsa":
+        n = store.import_pdsa(args.file, user=user)
+        print(f"{n} PDSA rows loaded")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

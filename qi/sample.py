@@ -1,0 +1,57 @@
+"""Loading the bundled sample collaborative through the ordinary import path.
+
+The files live in ``sample_data/`` beside the package (see its README): the teams,
+the measure catalogue, the monthly upload files with a manifest saying who uploaded
+each and when, and the change log. :func:`load_sample` registers the teams and
+measures, imports every upload in the manifest's order, back-dated to its
+``uploaded_at`` (so late uploads and corrections look as they happened), and loads
+the change ideas and PDSA cycles. Uploads already in the store are skipped, so
+loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from qi.store import Store, UploadRejected
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def sample_dir() -> Path:
+    if not (SAMPLE_DIR / "uploads.csv").exists():
+        raise FileNotFoundError(
+            f"the sample collaborative is not at {SAMPLE_DIR}: run "
+            "`python sample_data/make_sample.py` from the project folder"
+        )
+    return SAMPLE_DIR
+
+
+def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample") -> str:
+    """Load the sample into ``store``; returns a one-line summary."""
+    folder = Path(folder) if folder is not None else sample_dir()
+    store.register_teams(folder / "teams.csv", user=user)
+    store.load_measures(folder / "measures.csv", user=user)
+    manifest = pd.read_csv(folder / "uploads.csv", dtype=str, keep_default_na=False)
+    manifest = manifest.sort_values("uploaded_at", kind="stable")
+    stored = skipped = 0
+    for rec in manifest.itertuples(index=False):
+        result = store.import_file(
+            folder / rec.file,
+            name=rec.file,
+            user=rec.uploaded_by or user,
+            note=getattr(rec, "note", ""),
+            uploaded_at=rec.uploaded_at,
+        )
+        if result.upload_id is not None:
+            stored += 1
+        elif all("already uploaded" in p.message for p in result.problems):
+            skipped += 1
+        else:
+            raise UploadRejected(result.problems)
+    cycles = 0
+    if (folder / "pdsa.csv").exists():
+        cycles = store.import_pdsa(folder / "pdsa.csv", user=user)
+    return f"sample loaded: {stored} uploads stored, {skipped} already there, {cycles} PDSA rows"

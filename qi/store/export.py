@@ -1,0 +1,69 @@
+"""Writing tables for spreadsheets, safely: a text cell never runs as a formula.
+
+A cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return) is
+what spreadsheet programs treat as a formula (CSV injection). In CSV such a cell is
+written with a leading apostrophe, which Excel and LibreOffice show as text; in
+``.xlsx`` it is written as a string cell, which every spreadsheet shows as typed.
+Numbers are numbers and are never touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """A text value made safe for a CSV cell; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` as CSV (UTF-8 with a byte-order mark, for Excel) or ``.xlsx``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        _write_xlsx(frame, path)
+    elif suffix in (".csv", ".txt", ""):
+        safe = frame.copy()
+        for col in safe.columns:
+            if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+                safe[col] = safe[col].map(neutralise)
+        safe.columns = [neutralise(str(c)) for c in safe.columns]
+        safe.to_csv(path, index=False, encoding="utf-8-sig")
+    else:
+        raise ValueError(f"{path}: write .csv or .xlsx (not {suffix})")
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("data")
+    sheet.append([_text_cell(sheet, str(c)) for c in frame.columns])
+    for rec in frame.itertuples(index=False):
+        sheet.append([_xlsx_value(sheet, v) for v in rec])
+    book.save(path)
+
+
+def _text_cell(sheet, value: str):
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # a string, even when it looks like "=SUM(A1)"
+    return cell
+
+
+def _xlsx_value(sheet, value: object):
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        return _text_cell(sheet, value)
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value

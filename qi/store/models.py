@@ -1,0 +1,183 @@
+"""The store's tables, as SQLAlchemy 2 declarative models.
+
+The schema is created and changed only by the Alembic migrations in
+``qi/store/migrations`` (never ``create_all``), so a collaborative's database can be
+upgraded in place. The models here describe the head revision.
+
+Design
+------
+* **Observations are never updated or deleted.** Each belongs to the upload that
+  brought it. What is *shown* for a team × measure × period is the rows of the
+  latest upload that holds that slice and that was live at the moment asked about
+  (uploaded before it, not rolled back by then). A correction is a new upload; a
+  rollback stamps ``rolled_back_at`` on the upload. So "what did the board see on
+  date D" is one query, and history is never lost.
+* Times are stored as naive UTC ``DateTime`` on every backend.
+* Periods are the first day of their month (``Date``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Collaborative(Base):
+    __tablename__ = "collaborative"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class ICS(Base):
+    """An integrated care system, the level above trusts."""
+
+    __tablename__ = "ics"
+    __table_args__ = (UniqueConstraint("collaborative_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collaborative_id: Mapped[int] = mapped_column(ForeignKey("collaborative.id"))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Trust(Base):
+    __tablename__ = "trust"
+    __table_args__ = (UniqueConstraint("ics_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ics_id: Mapped[int] = mapped_column(ForeignKey("ics.id"))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Team(Base):
+    """A team (ward or community team). Uploads name teams, so names are unique."""
+
+    __tablename__ = "team"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trust_id: Mapped[int] = mapped_column(ForeignKey("trust.id"))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Measure(Base):
+    """One entry of the measure catalogue."""
+
+    __tablename__ = "measure"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    definition: Mapped[str] = mapped_column(Text, default="")
+    numerator_definition: Mapped[str] = mapped_column(Text, default="")
+    denominator_definition: Mapped[str] = mapped_column(Text, default="")
+    unit: Mapped[str] = mapped_column(String(100), default="")
+    multiplier: Mapped[float] = mapped_column(Float, default=1.0)
+    chart: Mapped[str] = mapped_column(String(10))
+    improvement: Mapped[str] = mapped_column(String(10))
+    target: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the measure's groups in display order, separated by ";"
+    groups: Mapped[str] = mapped_column(Text, default="")
+
+
+class GroupAlias(Base):
+    """How a group value typed in an upload maps to an ethnic category and broad group.
+
+    ``alias`` is normalised (lower case, single spaces, no punctuation). Seeded from
+    ``qi/store/data/ethnic_groups.csv``; a facilitator may add or change rows.
+    """
+
+    __tablename__ = "group_alias"
+    alias: Mapped[str] = mapped_column(String(200), primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    label: Mapped[str] = mapped_column(String(200))
+    broad_group: Mapped[str] = mapped_column(String(100))
+
+
+class Upload(Base):
+    __tablename__ = "upload"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    checksum: Mapped[str] = mapped_column(String(64), index=True)
+    row_count: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    rolled_back_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    rolled_back_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Observation(Base):
+    __tablename__ = "observation"
+    __table_args__ = (
+        UniqueConstraint("upload_id", "team_id", "measure_id", "period", "group"),
+        Index("ix_observation_slice", "team_id", "measure_id", "period", "upload_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measure.id"))
+    period: Mapped[dt.date] = mapped_column(Date)
+    group: Mapped[str] = mapped_column(String(200))
+    broad_group: Mapped[str] = mapped_column(String(100))
+    numerator: Mapped[float] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ChangeIdea(Base):
+    __tablename__ = "change_idea"
+    __table_args__ = (UniqueConstraint("team_id", "measure_id", "title"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measure.id"))
+    group: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    title: Mapped[str] = mapped_column(String(500))
+    #: co-designed, consulted or not involved
+    lived_experience: Mapped[str] = mapped_column(String(20))
+
+
+class PDSACycle(Base):
+    __tablename__ = "pdsa_cycle"
+    __table_args__ = (UniqueConstraint("change_idea_id", "cycle", "stage"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_idea_id: Mapped[int] = mapped_column(ForeignKey("change_idea.id"))
+    cycle: Mapped[int] = mapped_column(Integer)
+    #: plan, do, study or act
+    stage: Mapped[str] = mapped_column(String(10))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    learning: Mapped[str] = mapped_column(Text, default="")
+
+
+class Annotation(Base):
+    """Free text on one point of a chart."""
+
+    __tablename__ = "annotation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measure.id"))
+    group: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    period: Mapped[dt.date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,951 @@
+"""The store: one interface over SQLite (the default) and PostgreSQL.
+
+>>> store = Store.open("sqlite:///qi.db")          # doctest: +SKIP
+>>> store.register_teams("teams.csv")              # doctest: +SKIP
+>>> store.load_measures("measures.csv")            # doctest: +SKIP
+>>> result = store.import_file("march.csv", user="ward-manager")  # doctest: +SKIP
+>>> result.upload_id, result.problems              # doctest: +SKIP
+>>> data = store.observations(measures=["restraint"], as_of="2026-01-31")  # doctest: +SKIP
+
+Every change is one transaction together with its audit-log entry: it lands whole or
+not at all. Writes take the store's write lock first (``BEGIN IMMEDIATE`` on SQLite,
+an advisory transaction lock on PostgreSQL), so two imports at once are applied one
+after the other; one that cannot get the lock within ``lock_timeout`` seconds is
+refused with :class:`StoreBusy` and stores nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import OperationalError
+
+from qi.charts import CHART_TYPES
+from qi.store import schema
+from qi.store.groups import ALIAS_COLUMNS, normalise
+from qi.store.models import (
+    ICS,
+    Annotation,
+    AuditEntry,
+    ChangeIdea,
+    Collaborative,
+    GroupAlias,
+    Measure,
+    Observation,
+    PDSACycle,
+    Team,
+    Trust,
+    Upload,
+)
+from qi.store.reading import Problem, problems_frame, read_table
+from qi.store.validation import Catalogue, validate_observations
+
+ENV_URL = "QI_DATABASE_URL"
+IMPROVEMENTS = ("increase", "decrease", "neutral")
+LIVED_EXPERIENCE = ("co-designed", "consulted", "not involved")
+PDSA_STAGES = ("plan", "do", "study", "act")
+#: Columns of :meth:`Store.observations` (and of :func:`qi.load`).
+OBSERVATION_COLUMNS = (
+    "collaborative",
+    "ics",
+    "trust",
+    "team",
+    "measure",
+    "period",
+    "group",
+    "broad_group",
+    "numerator",
+    "denominator",
+    "upload_id",
+)
+_LOCK_KEY = 7_172_013  # PostgreSQL advisory lock id for the store's writes
+
+
+class StoreError(ValueError):
+    """A request the store refuses; the message says why and what to do."""
+
+
+class StoreBusy(StoreError):
+    """Another change held the write lock for too long; nothing was stored."""
+
+
+class UploadRejected(StoreError):
+    """An upload with problems; nothing was stored. ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = [f"{p.file}:{p.row or ''}:{p.column or ''}: {p.message}" for p in problems]
+        super().__init__(f"{len(problems)} problem(s); nothing was stored\n" + "\n".join(lines))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return problems_frame(self.problems)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What :meth:`Store.import_file` did: ``upload_id`` is None when nothing was stored."""
+
+    file: str
+    upload_id: int | None
+    rows: int
+    problems: list[Problem] = field(default_factory=list)
+    replaced: int = 0  # team × measure × period slices this upload now shows instead of others
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def problem_table(self) -> pd.DataFrame:
+        return problems_frame(self.problems)
+
+
+def default_url() -> str:
+    """``QI_DATABASE_URL``, else an SQLite file in the user's data folder."""
+    url = os.environ.get(ENV_URL)
+    if url:
+        return url
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("qi-equality-dashboard", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'qi.db'}"
+
+
+def utcnow() -> dt.datetime:
+    """Now, as the naive UTC datetime the store keeps."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def as_utc(when: str | dt.datetime | dt.date | pd.Timestamp | None) -> dt.datetime:
+    """An instant as naive UTC: text in ISO 8601, aware datetimes converted, naive taken as UTC.
+
+    A date alone means the end of that day (what was shown at any time on it).
+    """
+    if when is None:
+        return utcnow()
+    if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
+        return dt.datetime.combine(when, dt.time.max)
+    try:
+        stamp = pd.Timestamp(when)
+    except ValueError:
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise StoreError(f"{when!r} is not a date and time: write it as 2026-11-25T10:15:30 (UTC)")
+    if isinstance(when, str) and len(when.strip()) == 10:  # "2026-01-31": the whole day
+        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
+
+
+def _make_engine(url: str, lock_timeout: float) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": lock_timeout})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _record):  # pragma: no cover - exercised on every connect
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # pragma: no cover - exercised on every transaction
+            mode = (conn.get_execution_options().get("qi_write") and "IMMEDIATE") or ""
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """A collaborative's data: structure, measure catalogue, versioned observations, change log."""
+
+    def __init__(self, engine: Engine, *, lock_timeout: float = 30.0):
+        self.engine = engine
+        self.lock_timeout = lock_timeout
+
+    @classmethod
+    def open(cls, url: str | None = None, *, lock_timeout: float = 30.0) -> Store:
+        """Connect to ``url`` (default :func:`default_url`) and bring its schema up to date."""
+        url = url or default_url()
+        engine = _make_engine(url, lock_timeout)
+        schema.upgrade(engine)
+        return cls(engine, lock_timeout=lock_timeout)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction holding the store's write lock."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(qi_write=True)
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        ms = int(self.lock_timeout * 1000)
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+                    yield conn
+        except OperationalError as exc:
+            msg = str(exc.orig).lower()
+            if "locked" in msg or "lock timeout" in msg or "lock_timeout" in msg:
+                raise StoreBusy(
+                    "the store is busy with another change (an import or rollback) and stayed "
+                    f"busy for {self.lock_timeout:g} s; nothing was stored: try again"
+                ) from exc
+            raise
+
+    @staticmethod
+    def _audit(conn: Connection, actor: str, action: str, entity: str, entity_id="", detail=""):
+        conn.execute(
+            insert(AuditEntry).values(
+                at=utcnow(),
+                actor=actor,
+                action=action,
+                entity=entity,
+                entity_id=str(entity_id),
+                detail=str(detail),
+            )
+        )
+
+    # ------------------------------------------------------------------ structure
+    def register_teams(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+        """Add or move teams from a table with ``collaborative``, ``ics``, ``trust``, ``team``.
+
+        Returns the number of rows read. A team that exists moves to the trust given.
+        """
+        frame, name = self._read_simple(source, ("collaborative", "ics", "trust", "team"))
+        problems = _required_text(frame, name, ("collaborative", "ics", "trust", "team"))
+        dup = frame["team"].duplicated(keep="first") & frame["team"].ne("")
+        for i in np.flatnonzero(dup.to_numpy()):
+            problems.append(
+                Problem(name, int(frame["_row"].iat[i]), "team", "this team is listed twice")
+            )
+        if problems:
+            raise UploadRejected(problems)
+        with self._write() as conn:
+            for rec in frame.itertuples(index=False):
+                collab = _get_or_create(conn, Collaborative, name=rec.collaborative)
+                ics = _get_or_create(conn, ICS, collaborative_id=collab, name=rec.ics)
+                trust = _get_or_create(conn, Trust, ics_id=ics, name=rec.trust)
+                existing = conn.scalar(select(Team.id).where(Team.name == rec.team))
+                if existing is None:
+                    conn.execute(insert(Team).values(name=rec.team, trust_id=trust))
+                else:
+                    conn.execute(update(Team).where(Team.id == existing).values(trust_id=trust))
+            self._audit(conn, user, "register_teams", "team", "", f"{name}: {len(frame)} rows")
+        return len(frame)
+
+    def teams(self) -> pd.DataFrame:
+        """Every team with its trust, integrated care system and collaborative."""
+        query = (
+            select(
+                Collaborative.name.label("collaborative"),
+                ICS.name.label("ics"),
+                Trust.name.label("trust"),
+                Team.name.label("team"),
+            )
+            .join(Trust, Team.trust_id == Trust.id)
+            .join(ICS, Trust.ics_id == ICS.id)
+            .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+            .order_by(Collaborative.name, ICS.name, Trust.name, Team.name)
+        )
+        with self.engine.connect() as conn:
+            return pd.DataFrame(
+                conn.execute(query).all(), columns=["collaborative", "ics", "trust", "team"]
+            )
+
+    MEASURE_COLUMNS = (
+        "id",
+        "name",
+        "definition",
+        "numerator_definition",
+        "denominator_definition",
+        "unit",
+        "multiplier",
+        "chart",
+        "improvement",
+        "target",
+        "groups",
+    )
+
+    def load_measures(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+        """Add or update the measure catalogue from a table with :attr:`MEASURE_COLUMNS`."""
+        frame, name = self._read_simple(source, self.MEASURE_COLUMNS)
+        problems = _required_text(frame, name, ("id", "name", "chart", "improvement"))
+        rows = frame["_row"].to_numpy()
+
+        def bad(mask, column, message):
+            for r in rows[np.asarray(mask, dtype=bool)]:
+                problems.append(Problem(name, int(r), column, message))
+
+        bad(frame["id"].duplicated() & frame["id"].ne(""), "id", "this measure id is listed twice")
+        charts = sorted(CHART_TYPES)
+        bad(
+            frame["chart"].ne("") & ~frame["chart"].isin(charts),
+            "chart",
+            f"unknown chart type: use one of {', '.join(charts)}",
+        )
+        bad(
+            frame["improvement"].ne("") & ~frame["improvement"].isin(IMPROVEMENTS),
+            "improvement",
+            f"improvement must be one of {', '.join(IMPROVEMENTS)}",
+        )
+        mult = pd.to_numeric(frame["multiplier"].replace("", "1"), errors="coerce")
+        bad(mult.isna() | (mult <= 0), "multiplier", "multiplier must be a number above 0")
+        target = pd.to_numeric(frame["target"].replace("", np.nan), errors="coerce")
+        bad(target.isna() & frame["target"].ne(""), "target", "target must be a number or empty")
+        if problems:
+            raise UploadRejected(problems)
+        with self._write() as conn:
+            for i, rec in enumerate(frame.itertuples(index=False)):
+                groups = ";".join(g.strip() for g in rec.groups.split(";") if g.strip())
+                values = {
+                    "name": rec.name,
+                    "definition": rec.definition,
+                    "numerator_definition": rec.numerator_definition,
+                    "denominator_definition": rec.denominator_definition,
+                    "unit": rec.unit,
+                    "multiplier": float(mult.iat[i]),
+                    "chart": rec.chart,
+                    "improvement": rec.improvement,
+                    "target": None if np.isnan(target.iat[i]) else float(target.iat[i]),
+                    "groups": groups,
+                }
+                if conn.scalar(select(Measure.id).where(Measure.id == rec.id)) is None:
+                    conn.execute(insert(Measure).values(id=rec.id, **values))
+                else:
+                    conn.execute(update(Measure).where(Measure.id == rec.id).values(**values))
+            self._audit(conn, user, "load_measures", "measure", "", f"{name}: {len(frame)} rows")
+        return len(frame)
+
+    def measures(self) -> pd.DataFrame:
+        """The measure catalogue; ``groups`` as a tuple of group names."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*[getattr(Measure, c) for c in self.MEASURE_COLUMNS]).order_by(Measure.id)
+            ).all()
+        frame = pd.DataFrame(rows, columns=list(self.MEASURE_COLUMNS))
+        frame["groups"] = frame["groups"].map(lambda s: tuple(g for g in s.split(";") if g))
+        return frame
+
+    def group_aliases(self) -> pd.DataFrame:
+        """The mapping of group values to NHS ethnic categories and broad groups."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*[getattr(GroupAlias, c) for c in ALIAS_COLUMNS]).order_by(GroupAlias.alias)
+            ).all()
+        return pd.DataFrame(rows, columns=list(ALIAS_COLUMNS))
+
+    def set_group_aliases(self, table: pd.DataFrame, *, user: str = "system") -> int:
+        """Add or change aliases (columns ``alias``, ``code``, ``label``, ``broad_group``)."""
+        missing = [c for c in ("alias", "label", "broad_group") if c not in table.columns]
+        if missing:
+            raise StoreError(f"the alias table needs the columns {missing}")
+        with self._write() as conn:
+            for rec in table.to_dict("records"):
+                alias = normalise(rec["alias"])
+                if (
+                    not alias
+                    or not str(rec["label"]).strip()
+                    or not str(rec["broad_group"]).strip()
+                ):
+                    raise StoreError(
+                        f"alias {rec['alias']!r}: alias, label and broad_group are needed"
+                    )
+                values = {
+                    "code": (str(rec.get("code")).strip() or None)
+                    if pd.notna(rec.get("code"))
+                    else None,
+                    "label": str(rec["label"]).strip(),
+                    "broad_group": str(rec["broad_group"]).strip(),
+                }
+                conn.execute(GroupAlias.__table__.delete().where(GroupAlias.alias == alias))
+                conn.execute(insert(GroupAlias).values(alias=alias, **values))
+            self._audit(conn, user, "set_group_aliases", "group_alias", "", f"{len(table)} rows")
+        return len(table)
+
+    def catalogue(self, today: dt.date | None = None) -> Catalogue:
+        """What uploads are validated against, as it stands now."""
+        measures = self.measures().set_index("id")
+        with self.engine.connect() as conn:
+            teams = frozenset(conn.scalars(select(Team.name)).all())
+        kwargs = {} if today is None else {"today": today}
+        return Catalogue(teams=teams, measures=measures, aliases=self.group_aliases(), **kwargs)
+
+    # ------------------------------------------------------------------ uploads
+    def validate(
+        self, source: str | Path | bytes, name: str | None = None, *, today: dt.date | None = None
+    ) -> tuple[pd.DataFrame, list[Problem]]:
+        """Read and check an upload without storing anything: (clean rows, problems)."""
+        table, problems = read_table(source, name)
+        if table is None:
+            return pd.DataFrame(), problems
+        clean, more = validate_observations(table, self.catalogue(today))
+        return clean, problems + more
+
+    def import_file(
+        self,
+        source: str | Path | bytes,
+        name: str | None = None,
+        *,
+        user: str = "system",
+        note: str = "",
+        dry_run: bool = False,
+        today: dt.date | None = None,
+        uploaded_at: str | dt.datetime | None = None,
+    ) -> ImportResult:
+        """Validate an upload and, if it has no problem, store it as one new version.
+
+        Returns an :class:`ImportResult`; with any problem (or ``dry_run``) nothing is
+        stored. ``uploaded_at`` back-dates the upload (loading a historical sample);
+        by default it is the moment the write lock is taken.
+        """
+        content = source if isinstance(source, bytes) else None
+        if content is None:
+            path = Path(source)
+            name = name or str(source)
+            table, problems = read_table(path, name)
+            content = path.read_bytes() if table is not None else b""
+        else:
+            table, problems = read_table(content, name)
+            name = name or "upload"
+        if table is None:
+            return ImportResult(name, None, 0, problems)
+        if today is None and uploaded_at is not None:
+            today = as_utc(uploaded_at).date()
+        clean, more = validate_observations(table, self.catalogue(today))
+        problems = problems + more
+        if problems or dry_run:
+            return ImportResult(name, None, len(clean), problems)
+        checksum = hashlib.sha256(content).hexdigest()
+        with self._write() as conn:
+            earlier = conn.execute(
+                select(Upload.id, Upload.uploaded_at).where(
+                    Upload.checksum == checksum, Upload.rolled_back_at.is_(None)
+                )
+            ).first()
+            if earlier is not None:
+                problem = Problem(
+                    name,
+                    None,
+                    None,
+                    f"this file was already uploaded, as upload {earlier.id} on "
+                    f"{earlier.uploaded_at:%Y-%m-%d %H:%M} UTC: nothing to do",
+                )
+                return ImportResult(name, None, len(clean), [problem])
+            stamp = as_utc(uploaded_at) if uploaded_at is not None else utcnow()
+            upload_id = conn.execute(
+                insert(Upload)
+                .values(
+                    file_name=Path(name).name,
+                    checksum=checksum,
+                    row_count=len(clean),
+                    uploaded_by=user,
+                    uploaded_at=stamp,
+                    note=note,
+                )
+                .returning(Upload.id)
+            ).scalar_one()
+            team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
+            slices = clean[["team", "measure", "period"]].drop_duplicates()
+            replaced = self._count_shown_slices(conn, slices, team_ids)
+            records = pd.DataFrame(
+                {
+                    "upload_id": upload_id,
+                    "team_id": clean["team"].map(team_ids).astype("int64"),
+                    "measure_id": clean["measure"],
+                    "period": clean["period"].dt.date,
+                    "group": clean["group"],
+                    "broad_group": clean["broad_group"],
+                    "numerator": clean["numerator"].astype(float),
+                    "denominator": clean["denominator"].astype(float),
+                }
+            )
+            recs = records.astype(object).where(records.notna(), None).to_dict("records")
+            for start in range(0, len(recs), 20_000):
+                conn.execute(insert(Observation), recs[start : start + 20_000])
+            self._audit(
+                conn,
+                user,
+                "import",
+                "upload",
+                upload_id,
+                f"{name}: {len(clean)} rows, sha256 {checksum}",
+            )
+        return ImportResult(name, upload_id, len(clean), [], replaced)
+
+    @staticmethod
+    def _count_shown_slices(conn: Connection, slices: pd.DataFrame, team_ids) -> int:
+        """How many of these team × measure × period slices already have data shown."""
+        if slices.empty:
+            return 0
+        shown = _shown_slices(utcnow())
+        rows = conn.execute(
+            select(shown.c.team_id, shown.c.measure_id, shown.c.period).where(
+                shown.c.measure_id.in_(slices["measure"].unique().tolist())
+            )
+        ).all()
+        have = {(t, m, pd.Timestamp(p)) for t, m, p in rows}
+        wanted = zip(slices["team"].map(team_ids), slices["measure"], slices["period"], strict=True)
+        return sum((t, m, pd.Timestamp(p)) in have for t, m, p in wanted)
+
+    def rollback(self, upload_id: int, *, user: str = "system") -> None:
+        """Withdraw an upload: what it replaced is shown again. Kept in history."""
+        with self._write() as conn:
+            row = conn.execute(
+                select(Upload.id, Upload.rolled_back_at).where(Upload.id == upload_id)
+            ).first()
+            if row is None:
+                raise StoreError(f"there is no upload {upload_id}: see the upload history")
+            if row.rolled_back_at is not None:
+                raise StoreError(
+                    f"upload {upload_id} was already rolled back on "
+                    f"{row.rolled_back_at:%Y-%m-%d %H:%M} UTC"
+                )
+            conn.execute(
+                update(Upload)
+                .where(Upload.id == upload_id)
+                .values(rolled_back_at=utcnow(), rolled_back_by=user)
+            )
+            self._audit(conn, user, "rollback", "upload", upload_id)
+
+    def uploads(self) -> pd.DataFrame:
+        """The upload history, newest first."""
+        cols = [
+            "id",
+            "file_name",
+            "checksum",
+            "row_count",
+            "uploaded_by",
+            "uploaded_at",
+            "note",
+            "rolled_back_at",
+            "rolled_back_by",
+        ]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*[getattr(Upload, c) for c in cols]).order_by(Upload.id.desc())
+            ).all()
+        return pd.DataFrame(rows, columns=cols)
+
+    # ------------------------------------------------------------------ reading
+    def observations(
+        self,
+        *,
+        teams: Iterable[str] | None = None,
+        measures: Iterable[str] | None = None,
+        groups: Iterable[str] | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        as_of: str | dt.datetime | dt.date | None = None,
+    ) -> pd.DataFrame:
+        """The observations shown now (or at the UTC instant ``as_of``), one row per
+        team × measure × period × group, with :data:`OBSERVATION_COLUMNS`.
+
+        ``groups`` matches a row's group or its broad group. ``start``/``end`` bound the
+        periods (inclusive months). ``period`` is datetime64 (the month's first day).
+        """
+        shown = _shown_slices(as_utc(as_of))
+        o = Observation.__table__
+        query = (
+            select(
+                Collaborative.name,
+                ICS.name,
+                Trust.name,
+                Team.name,
+                o.c.measure_id,
+                o.c.period,
+                o.c.group,
+                o.c.broad_group,
+                o.c.numerator,
+                o.c.denominator,
+                o.c.upload_id,
+            )
+            .select_from(o)
+            .join(
+                shown,
+                and_(
+                    o.c.team_id == shown.c.team_id,
+                    o.c.measure_id == shown.c.measure_id,
+                    o.c.period == shown.c.period,
+                    o.c.upload_id == shown.c.upload_id,
+                ),
+            )
+            .join(Team, o.c.team_id == Team.id)
+            .join(Trust, Team.trust_id == Trust.id)
+            .join(ICS, Trust.ics_id == ICS.id)
+            .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+        )
+        if teams is not None:
+            query = query.where(Team.name.in_(list(teams)))
+        if measures is not None:
+            query = query.where(o.c.measure_id.in_(list(measures)))
+        if groups is not None:
+            groups = list(groups)
+            query = query.where(or_(o.c.group.in_(groups), o.c.broad_group.in_(groups)))
+        if start is not None:
+            query = query.where(o.c.period >= pd.Timestamp(start).date().replace(day=1))
+        if end is not None:
+            query = query.where(o.c.period <= pd.Timestamp(end).date())
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=list(OBSERVATION_COLUMNS))
+        frame["period"] = pd.to_datetime(frame["period"])
+        frame["numerator"] = frame["numerator"].astype(float)
+        frame["denominator"] = pd.to_numeric(frame["denominator"]).astype(float)
+        frame["upload_id"] = frame["upload_id"].astype("int64")
+        return frame.sort_values(["team", "measure", "group", "period"], ignore_index=True)
+
+    def export(self, path: str | Path, *, as_of=None) -> int:
+        """Write what is shown (now or ``as_of``) in the upload layout, as CSV or Excel."""
+        from qi.store.export import write_table
+
+        data = self.observations(as_of=as_of)
+        frame = pd.DataFrame(
+            {
+                "team": data["team"],
+                "measure": data["measure"],
+                "period": data["period"].dt.strftime("%Y-%m"),
+                "group": data["group"],
+                "numerator": data["numerator"],
+                "denominator": data["denominator"],
+            }
+        )
+        write_table(frame, path)
+        return len(frame)
+
+    # ------------------------------------------------------------------ change log
+    PDSA_COLUMNS = (
+        "team",
+        "measure",
+        "group",
+        "change_idea",
+        "cycle",
+        "stage",
+        "start",
+        "end",
+        "learning",
+        "lived_experience",
+    )
+
+    def import_pdsa(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+        """Load change ideas and PDSA cycles (:attr:`PDSA_COLUMNS`); a cycle stage given
+        again (same idea, cycle and stage) is updated."""
+        frame, name = self._read_simple(source, self.PDSA_COLUMNS)
+        problems = _required_text(
+            frame,
+            name,
+            ("team", "measure", "change_idea", "cycle", "stage", "start", "lived_experience"),
+        )
+        cat = self.catalogue()
+        rows = frame["_row"].to_numpy()
+
+        def bad(mask, column, message):
+            for r in rows[np.asarray(mask, dtype=bool)]:
+                problems.append(Problem(name, int(r), column, message))
+
+        bad(
+            frame["team"].ne("") & ~frame["team"].isin(cat.teams),
+            "team",
+            "unknown team: register it first (qi teams)",
+        )
+        bad(
+            frame["measure"].ne("") & ~frame["measure"].isin(cat.measures.index),
+            "measure",
+            "unknown measure: load it into the catalogue first (qi measures)",
+        )
+        cycle = pd.to_numeric(frame["cycle"], errors="coerce")
+        bad(
+            frame["cycle"].ne("") & (cycle.isna() | (cycle % 1 != 0) | (cycle < 1)),
+            "cycle",
+            "cycle must be a whole number from 1",
+        )
+        stage = frame["stage"].str.lower()
+        bad(
+            stage.ne("") & ~stage.isin(PDSA_STAGES),
+            "stage",
+            f"stage must be one of {', '.join(PDSA_STAGES)}",
+        )
+        lived = frame["lived_experience"].str.lower()
+        bad(
+            lived.ne("") & ~lived.isin(LIVED_EXPERIENCE),
+            "lived_experience",
+            f"lived_experience must be one of {', '.join(LIVED_EXPERIENCE)}",
+        )
+        start = pd.to_datetime(frame["start"], errors="coerce", format="ISO8601")
+        end = pd.to_datetime(frame["end"].replace("", None), errors="coerce", format="ISO8601")
+        bad(frame["start"].ne("") & start.isna(), "start", "start must be a date, as 2025-03-14")
+        bad(frame["end"].ne("") & end.isna(), "end", "end must be a date, as 2025-04-30, or empty")
+        bad(end.notna() & start.notna() & (end < start), "end", "end is before start")
+        if problems:
+            raise UploadRejected(problems)
+        with self._write() as conn:
+            team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
+            for i, rec in enumerate(frame.itertuples(index=False)):
+                idea = conn.scalar(
+                    select(ChangeIdea.id).where(
+                        ChangeIdea.team_id == team_ids[rec.team],
+                        ChangeIdea.measure_id == rec.measure,
+                        ChangeIdea.title == rec.change_idea,
+                    )
+                )
+                idea_values = {"group": rec.group or None, "lived_experience": lived.iat[i]}
+                if idea is None:
+                    idea = conn.execute(
+                        insert(ChangeIdea)
+                        .values(
+                            team_id=team_ids[rec.team],
+                            measure_id=rec.measure,
+                            title=rec.change_idea,
+                            **idea_values,
+                        )
+                        .returning(ChangeIdea.id)
+                    ).scalar_one()
+                else:
+                    conn.execute(
+                        update(ChangeIdea).where(ChangeIdea.id == idea).values(**idea_values)
+                    )
+                key = (
+                    PDSACycle.change_idea_id == idea,
+                    PDSACycle.cycle == int(cycle.iat[i]),
+                    PDSACycle.stage == stage.iat[i],
+                )
+                conn.execute(PDSACycle.__table__.delete().where(*key))
+                conn.execute(
+                    insert(PDSACycle).values(
+                        change_idea_id=idea,
+                        cycle=int(cycle.iat[i]),
+                        stage=stage.iat[i],
+                        start=start.iat[i].date(),
+                        end=None if pd.isna(end.iat[i]) else end.iat[i].date(),
+                        learning=rec.learning,
+                    )
+                )
+            self._audit(conn, user, "import_pdsa", "pdsa_cycle", "", f"{name}: {len(frame)} rows")
+        return len(frame)
+
+    def pdsa(self, *, teams: Iterable[str] | None = None, measures: Iterable[str] | None = None):
+        """Change ideas and their PDSA cycles, one row per cycle stage."""
+        query = (
+            select(
+                Team.name,
+                ChangeIdea.measure_id,
+                ChangeIdea.group,
+                ChangeIdea.title,
+                ChangeIdea.lived_experience,
+                PDSACycle.cycle,
+                PDSACycle.stage,
+                PDSACycle.start,
+                PDSACycle.end,
+                PDSACycle.learning,
+                ChangeIdea.id,
+            )
+            .join(ChangeIdea, PDSACycle.change_idea_id == ChangeIdea.id)
+            .join(Team, ChangeIdea.team_id == Team.id)
+            .order_by(Team.name, ChangeIdea.measure_id, PDSACycle.start, PDSACycle.cycle)
+        )
+        if teams is not None:
+            query = query.where(Team.name.in_(list(teams)))
+        if measures is not None:
+            query = query.where(ChangeIdea.measure_id.in_(list(measures)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "team",
+                "measure",
+                "group",
+                "change_idea",
+                "lived_experience",
+                "cycle",
+                "stage",
+                "start",
+                "end",
+                "learning",
+                "change_idea_id",
+            ],
+        )
+        for col in ("start", "end"):
+            frame[col] = pd.to_datetime(frame[col])
+        return frame
+
+    def add_annotation(
+        self, *, team: str, measure: str, period, text: str, author: str, group: str | None = None
+    ) -> int:
+        """Free text on one point of a chart (stored as typed; shown as text, never markup)."""
+        if not str(text).strip():
+            raise StoreError("an annotation needs some text")
+        with self._write() as conn:
+            team_id = conn.scalar(select(Team.id).where(Team.name == team))
+            if team_id is None:
+                raise StoreError(f"unknown team {team!r}")
+            if conn.scalar(select(Measure.id).where(Measure.id == measure)) is None:
+                raise StoreError(f"unknown measure {measure!r}")
+            new_id = conn.execute(
+                insert(Annotation)
+                .values(
+                    team_id=team_id,
+                    measure_id=measure,
+                    group=group,
+                    period=pd.Timestamp(period).date().replace(day=1),
+                    text=str(text),
+                    author=author,
+                    created_at=utcnow(),
+                )
+                .returning(Annotation.id)
+            ).scalar_one()
+            self._audit(conn, author, "annotate", "annotation", new_id)
+        return new_id
+
+    def annotations(self, *, team: str | None = None, measure: str | None = None) -> pd.DataFrame:
+        query = (
+            select(
+                Annotation.id,
+                Team.name,
+                Annotation.measure_id,
+                Annotation.group,
+                Annotation.period,
+                Annotation.text,
+                Annotation.author,
+                Annotation.created_at,
+            )
+            .join(Team, Annotation.team_id == Team.id)
+            .order_by(Annotation.period, Annotation.id)
+        )
+        if team is not None:
+            query = query.where(Team.name == team)
+        if measure is not None:
+            query = query.where(Annotation.measure_id == measure)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(
+            rows,
+            columns=["id", "team", "measure", "group", "period", "text", "author", "created_at"],
+        )
+        frame["period"] = pd.to_datetime(frame["period"])
+        return frame
+
+    def audit_log(self) -> pd.DataFrame:
+        cols = ["id", "at", "actor", "action", "entity", "entity_id", "detail"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*[getattr(AuditEntry, c) for c in cols]).order_by(AuditEntry.id)
+            ).all()
+        return pd.DataFrame(rows, columns=cols)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables (what a test compares before and after)."""
+        with self.engine.connect() as conn:
+            return {
+                model.__tablename__: conn.scalar(select(func.count()).select_from(model))
+                for model in (
+                    Team,
+                    Measure,
+                    Upload,
+                    Observation,
+                    ChangeIdea,
+                    PDSACycle,
+                    Annotation,
+                    AuditEntry,
+                    GroupAlias,
+                )
+            }
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _read_simple(
+        source: str | Path | pd.DataFrame, columns: tuple[str, ...]
+    ) -> tuple[pd.DataFrame, str]:
+        """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers."""
+        if isinstance(source, pd.DataFrame):
+            name = "table"
+            data = source.rename(columns=str.lower).astype(object)
+            frame = data.where(data.notna(), "").astype(str)
+            frame["_row"] = np.arange(2, len(frame) + 2)
+        else:
+            table, problems = read_table(source)
+            if table is None or problems:
+                raise UploadRejected(problems)
+            name, frame = table.name, table.data.astype(str)
+            frame["_row"] = table.rows.to_numpy()
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise UploadRejected(
+                [
+                    Problem(
+                        name,
+                        None,
+                        None,
+                        f"the file has no column {', '.join(map(repr, missing))}: "
+                        f"the header must name {', '.join(columns)}",
+                    )
+                ]
+            )
+        for c in columns:
+            frame[c] = frame[c].str.strip()
+        return frame[[*columns, "_row"]], name
+
+
+def _required_text(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> list[Problem]:
+    problems = []
+    for col in columns:
+        for r in frame.loc[frame[col].eq(""), "_row"]:
+            problems.append(Problem(name, int(r), col, f"{col} is empty"))
+    return problems
+
+
+def _get_or_create(conn: Connection, model, **values) -> int:
+    where = [getattr(model, k) == v for k, v in values.items()]
+    found = conn.scalar(select(model.id).where(*where))
+    if found is not None:
+        return found
+    return conn.execute(insert(model).values(**values).returning(model.id)).scalar_one()
+
+
+def _shown_slices(at: dt.datetime):
+    """For each team × measure × period, the upload shown at ``at``: a subquery."""
+    o, u = Observation.__table__, Upload.__table__
+    live = and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
+    return (
+        select(o.c.team_id, o.c.measure_id, o.c.period, func.max(o.c.upload_id).label("upload_id"))
+        .join(u, o.c.upload_id == u.c.id)
+        .where(live)
+        .group_by(o.c.team_id, o.c.measure_id, o.c.period)
+        .subquery("shown")
+    )

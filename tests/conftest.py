@@ -1,0 +1,101 @@
+"""Shared fixtures: a fresh store on SQLite and, where a server is given, on PostgreSQL.
+
+PostgreSQL tests need ``QI_TEST_POSTGRES_URL``, the URL of a server where databases
+may be created (``.ci/run`` starts a throwaway one and sets it). Without it they are
+skipped, except under CI (``CI=true``), where a missing server is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from qi.store import Store
+
+PG_ENV = "QI_TEST_POSTGRES_URL"
+
+TEAMS = pd.DataFrame(
+    {
+        "collaborative": ["Test Collaborative"] * 3,
+        "ics": ["North ICS", "North ICS", "South ICS"],
+        "trust": ["Hill Trust", "Hill Trust", "Vale Trust"],
+        "team": ["Willow Ward", "Oak Ward", "=HYPERLINK(\"x\") Team"],
+    }
+)
+MEASURES = pd.DataFrame(
+    {
+        "id": ["restraint", "detained", "wait_days"],
+        "name": ["Restraint per 1,000 bed days", "Detained under the MHA", "Days to contact"],
+        "definition": ["", "", ""],
+        "numerator_definition": ["incidents", "admissions detained", "total days"],
+        "denominator_definition": ["occupied bed days", "admissions", "people seen"],
+        "unit": ["per 1,000 OBD", "%", "days"],
+        "multiplier": ["1000", "100", "1"],
+        "chart": ["u", "p", "i"],
+        "improvement": ["decrease", "decrease", "decrease"],
+        "target": ["", "", "14"],
+        "groups": ["Asian;Black;Mixed;White;Other;Not stated"] * 3,
+    }
+)
+HEADER = "team,measure,period,group,numerator,denominator\n"
+
+
+def postgres_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url and os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{PG_ENV} is not set: CI must run the store tests on PostgreSQL too")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip(f"{PG_ENV} not set: no PostgreSQL server to test against")
+    name = f"qi_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def empty_store(store_url: str) -> Iterator[Store]:
+    with Store.open(store_url) as store:
+        yield store
+
+
+@pytest.fixture
+def store(empty_store: Store) -> Store:
+    """A store with three teams and three measures registered, and no data."""
+    empty_store.register_teams(TEAMS)
+    empty_store.load_measures(MEASURES)
+    return empty_store
+
+
+def snapshot(store: Store) -> tuple[dict[str, int], pd.DataFrame, pd.DataFrame]:
+    """Everything a rejected change must leave as it was."""
+    return store.counts(), store.observations(), store.uploads()
+
+
+def assert_unchanged(store: Store, before) -> None:
+    counts, observations, uploads = before
+    assert store.counts() == counts
+    pd.testing.assert_frame_equal(store.observations(), observations)
+    pd.testing.assert_frame_equal(store.uploads(), uploads)
