@@ -80,8 +80,19 @@ def parse_periods(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Returns ``(periods, reasons)``: ``periods`` datetime64 (NaT where not a month),
     ``reasons`` text ("" where the period is fine, apart from lying in the future).
+    Each distinct spelling is parsed once (a file has few distinct periods).
     """
-    text = values.astype(str).str.strip()
+    text = values.where(values.notna(), "").astype(str).str.strip()
+    codes, uniques = pd.factorize(text)
+    periods, reasons = _parse_unique_periods(pd.Series(uniques, dtype=object))
+    return (
+        pd.Series(periods.to_numpy()[codes], index=values.index),
+        pd.Series(reasons.to_numpy()[codes], index=values.index, dtype=object),
+    )
+
+
+def _parse_unique_periods(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    values = text
     year = pd.Series(np.nan, index=text.index)
     month = year.copy()
     day = pd.Series(1.0, index=text.index)
@@ -162,10 +173,13 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     d = table.data
     rows = table.rows.to_numpy()
 
-    def report(mask: pd.Series | np.ndarray, column: str, messages: pd.Series | str) -> None:
+    def report(mask, column: str, messages) -> None:
+        """Add a problem for each row in ``mask`` (messages: text, a Series, or a callable)."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
+        if callable(messages):  # built only when some row needs it
+            messages = messages()
         msgs = (
             [messages] * int(mask.sum())
             if isinstance(messages, str)
@@ -184,7 +198,9 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
         report(
             unknown_team,
             "team",
-            "unknown team '" + team + f"': register it first (qi teams) or use one of {known}",
+            lambda: (
+                "unknown team '" + team + f"': register it first (qi teams) or use one of {known}"
+            ),
         )
     report(measure.eq(""), "measure", "measure is empty: give the measure's id")
     measures = catalogue.measures
@@ -207,7 +223,7 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     report(
         future,
         "period",
-        "'" + d["period"].astype(str).str.strip() + "' lies in the future: check the year",
+        lambda: "'" + d["period"].astype(str).str.strip() + "' lies in the future: check the year",
     )
 
     group, broad = _groups(d["group"], measure, known_measure, catalogue, report)
@@ -217,15 +233,17 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     report(
         num_nan,
         "numerator",
-        "numerator '" + d["numerator"].astype(str).str.strip() + "' is not a number",
+        lambda: "numerator '" + d["numerator"].astype(str).str.strip() + "' is not a number",
     )
     report(numerator < 0, "numerator", "numerator is negative: counts cannot be below 0")
     whole = numerator.notna() & (numerator >= 0) & (numerator % 1 != 0)
     report(
         whole & chart.isin(COUNT_CHARTS),
         "numerator",
-        "numerator " + numerator.astype(str) + " is not a whole number: this measure counts "
-        "events or people",
+        lambda: (
+            "numerator " + _fmt(numerator) + " is not a whole number: this measure "
+            "counts events or people"
+        ),
     )
 
     denominator, den_empty, den_nan = _numbers(d["denominator"])
@@ -238,31 +256,37 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     report(
         den_nan,
         "denominator",
-        "denominator '" + d["denominator"].astype(str).str.strip() + "' is not a number",
+        lambda: "denominator '" + d["denominator"].astype(str).str.strip() + "' is not a number",
     )
     report(denominator < 0, "denominator", "denominator is negative: it cannot be below 0")
     proportion = chart.isin(PROPORTION_CHARTS)
     report(
         proportion & denominator.notna() & (denominator % 1 != 0) & (denominator >= 0),
         "denominator",
-        "denominator " + denominator.astype(str) + " is not a whole number: a proportion's "
-        "denominator counts people or records",
+        lambda: (
+            "denominator " + _fmt(denominator) + " is not a whole number: a "
+            "proportion's denominator counts people or records"
+        ),
     )
     report(
         proportion & (numerator > denominator),
         "numerator",
-        "numerator "
-        + numerator.astype(str)
-        + " is above the denominator "
-        + denominator.astype(str)
-        + ": a proportion cannot exceed its denominator",
+        lambda: (
+            "numerator "
+            + _fmt(numerator)
+            + " is above the denominator "
+            + _fmt(denominator)
+            + ": a proportion cannot exceed its denominator"
+        ),
     )
     report(
         chart.isin(NEEDS_DENOMINATOR) & ~proportion & (denominator == 0) & (numerator > 0),
         "denominator",
-        "denominator is 0 but the numerator is "
-        + numerator.astype(str)
-        + ": events need exposure (bed days, people) above 0",
+        lambda: (
+            "denominator is 0 but the numerator is "
+            + _fmt(numerator)
+            + ": events need exposure (bed days, people) above 0"
+        ),
     )
 
     clean = pd.DataFrame(
@@ -296,79 +320,66 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     return clean, problems
 
 
+def _fmt(numbers: pd.Series) -> pd.Series:
+    """Numbers as a person would write them (12, not 12.0)."""
+    return numbers.map(lambda v: f"{v:g}")
+
+
 def _some(values: list[str], k: int = 8) -> str:
     shown = ", ".join(repr(v) for v in values[:k])
     return shown + (f" and {len(values) - k} more" if len(values) > k else "") if values else "none"
 
 
 def _groups(values, measure, known_measure, catalogue, report):
-    """Canonical group and broad group of each row; reports the values that map to nothing."""
-    text = values.astype(str).str.strip()
-    empty = text.eq("") | values.isna()
-    report(empty, "group", f"group is empty: give the group, or '{ALL}' for everyone")
+    """Canonical group and broad group of each row; reports the values that map to nothing.
+
+    Worked out once per distinct (measure, group value) pair, then spread to the rows.
+    """
+    text = values.where(values.notna(), "").astype(str).str.strip()
+    report(text.eq(""), "group", f"group is empty: give the group, or '{ALL}' for everyone")
+    pairs = pd.MultiIndex.from_arrays([measure.to_numpy(), text.to_numpy()])
+    codes, uniques = pd.factorize(pairs)
     aliases = catalogue.aliases.set_index("alias")
-    key = text.map(normalise)
-    label = key.map(aliases["label"])
-    broad = key.map(aliases["broad_group"])
+    alias_label = aliases["label"].to_dict()
+    alias_broad = aliases["broad_group"].to_dict()
+    groups_of = catalogue.measures["groups"].to_dict()
+    declared = {m: {normalise(g): g for g in gs} for m, gs in groups_of.items()}
+    all_key = normalise(ALL)
 
-    group_lists = measure.map(catalogue.measures["groups"]).where(known_measure, None)
-    # the measure's own spelling of a group (matched case- and punctuation-insensitively)
-    declared = {(m, normalise(g)): g for m, gs in catalogue.measures["groups"].items() for g in gs}
-    pairs = list(zip(measure, key, strict=True))
-    own = pd.Series([declared.get(p) for p in pairs], index=text.index, dtype=object)
-    is_all = key.eq(normalise(ALL))
-    by_label = pd.Series(
-        [
-            declared.get((m, normalise(lbl))) if isinstance(lbl, str) else None
-            for m, lbl in zip(measure, label, strict=True)
-        ],
-        index=text.index,
-        dtype=object,
-    )
-    by_broad = pd.Series(
-        [
-            declared.get((m, normalise(b))) if isinstance(b, str) else None
-            for m, b in zip(measure, broad, strict=True)
-        ],
-        index=text.index,
-        dtype=object,
-    )
+    group_u, broad_u, message_u = [], [], []
+    for m, value in uniques:
+        key = normalise(value)
+        own = declared.get(m, {})
+        label, broad = alias_label.get(key), alias_broad.get(key)
+        group = out_broad = message = None
+        if key == all_key:
+            group = out_broad = ALL
+        elif key in own:  # the measure's own spelling of one of its groups
+            group = own[key]
+            out_broad = own.get(normalise(broad), group) if broad else group
+        elif label is not None and normalise(label) in own:
+            group = out_broad = own[normalise(label)]
+        elif broad is not None and normalise(broad) in own:
+            group, out_broad = label, own[normalise(broad)]  # a detailed category
+        elif value and m in declared:
+            allowed = ", ".join(groups_of[m]) or ALL
+            if broad is not None:
+                message = (
+                    f"group '{value}' is the ethnic group '{broad}', which this measure does "
+                    f"not report; allowed: {allowed} or {ALL}"
+                )
+            else:
+                message = (
+                    f"group '{value}' is not a known group: use one of {allowed}, {ALL}, or an "
+                    "NHS ethnic category (a code A–S, Z or 99, or its name such as "
+                    "'Black or Black British - African')"
+                )
+        group_u.append(group)
+        broad_u.append(out_broad)
+        message_u.append(message)
 
-    group = own.copy()
-    group[is_all] = ALL
-    use_label = group.isna() & by_label.notna()
-    group[use_label] = by_label[use_label]
-    detailed = group.isna() & by_broad.notna()
-    group[detailed] = label[detailed]  # a detailed category under a broad group the measure has
-    broad_out = pd.Series(np.where(broad.notna(), broad, group), index=text.index, dtype=object)
-    broad_out[is_all] = ALL
-    broad_out[own.notna() & broad.isna()] = own[own.notna() & broad.isna()]
-    # the broad group spelt as the measure spells it
-    broad_out[by_broad.notna()] = by_broad[by_broad.notna()]
-
-    unmapped = group.isna() & ~empty & known_measure
-    if unmapped.any():
-        allowed = group_lists[unmapped].map(lambda gs: ", ".join(gs) if gs else ALL)
-        mapped_elsewhere = broad[unmapped].notna()
-        msg = pd.Series(
-            np.where(
-                mapped_elsewhere,
-                "group '"
-                + text[unmapped]
-                + "' is the ethnic group '"
-                + broad[unmapped].fillna("")
-                + "', which this measure does not report; "
-                "allowed: " + allowed + f" or {ALL}",
-                "group '"
-                + text[unmapped]
-                + "' is not a known group: use one of "
-                + allowed
-                + f", {ALL}, or an NHS ethnic category (a code A–S, Z or 99, "
-                "or its name such as 'Black or Black British - African')",
-            ),
-            index=text[unmapped].index,
-        )
-        full = pd.Series("", index=text.index, dtype=object)
-        full[unmapped] = msg
-        report(unmapped, "group", full)
-    return group, broad_out
+    group = pd.Series(np.asarray(group_u, dtype=object)[codes], index=text.index, dtype=object)
+    broad = pd.Series(np.asarray(broad_u, dtype=object)[codes], index=text.index, dtype=object)
+    messages = pd.Series(np.asarray(message_u, dtype=object)[codes], index=text.index)
+    report(messages.notna(), "group", messages)
+    return group, broad

@@ -1,0 +1,139 @@
+"""Benchmark of the store: validate and import 100,000 rows, and load them back.
+
+Prints, for SQLite (a file in a temporary folder) and, when a server is given, for
+PostgreSQL, the wall time of
+
+- reading and validating a 100,000-row CSV upload (no database writes),
+- importing it (read, validate, store in one transaction),
+- loading every shown observation back as a DataFrame (``Store.observations``),
+- the same load as of an earlier instant.
+
+Usage::
+
+    python benchmarks/bench_store.py [--rows 100000] [--postgres URL]
+
+``--postgres`` (or ``QI_TEST_POSTGRES_URL``) is a server URL where a database may be
+created; it is dropped afterwards. Goal (issue 5): each under 2 s on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from qi.store import Store
+
+GROUPS = ["Asian", "Black", "Mixed", "White", "Other", "Not stated"]
+
+
+def make_upload(rows: int, folder: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """A long-layout upload of about ``rows`` rows, with its teams and measures tables."""
+    months = pd.period_range("2021-01", "2026-06", freq="M").strftime("%Y-%m")
+    n_measures = 8
+    n_teams = max(1, int(np.ceil(rows / (len(months) * len(GROUPS) * n_measures))))
+    teams = pd.DataFrame(
+        {
+            "collaborative": "Bench",
+            "ics": [f"ICS {i % 5}" for i in range(n_teams)],
+            "trust": [f"Trust {i % 25}" for i in range(n_teams)],
+            "team": [f"Team {i:04d}" for i in range(n_teams)],
+        }
+    )
+    measures = pd.DataFrame(
+        {
+            "id": [f"m{i}" for i in range(n_measures)],
+            "name": [f"Measure {i}" for i in range(n_measures)],
+            "definition": "",
+            "numerator_definition": "",
+            "denominator_definition": "",
+            "unit": "",
+            "multiplier": "1",
+            "chart": ["p", "u"] * (n_measures // 2),
+            "improvement": "decrease",
+            "target": "",
+            "groups": ";".join(GROUPS),
+        }
+    )
+    grid = pd.MultiIndex.from_product(
+        [teams["team"], measures["id"], months, GROUPS],
+        names=["team", "measure", "period", "group"],
+    ).to_frame(index=False)
+    grid = grid.iloc[:rows]
+    rng = np.random.default_rng(1)
+    grid["denominator"] = rng.integers(50, 500, len(grid))
+    grid["numerator"] = rng.binomial(grid["denominator"], 0.1)
+    path = folder / "bench.csv"
+    grid[["team", "measure", "period", "group", "numerator", "denominator"]].to_csv(
+        path, index=False
+    )
+    return path, teams, measures
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def run(url: str, label: str, path: Path, teams, measures) -> None:
+    with Store.open(url) as store:
+        store.register_teams(teams)
+        store.load_measures(measures)
+        t_validate, (clean, problems) = timed(lambda: store.validate(path))
+        assert not problems, problems[:3]
+        t_import, result = timed(lambda: store.import_file(path, user="bench"))
+        assert result.ok, result.problems[:3]
+        instant = dt.datetime.now(dt.UTC)
+        t_load, data = timed(store.observations)
+        t_asof, earlier = timed(lambda: store.observations(as_of=instant))
+        assert len(data) == len(clean) == len(earlier)
+    print(
+        f"{label:<10} rows {len(data):>7,}  validate {t_validate:6.2f} s  "
+        f"import {t_import:6.2f} s  load {t_load:6.2f} s  load as-of {t_asof:6.2f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--postgres", default=os.environ.get("QI_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path, teams, measures = make_upload(args.rows, folder)
+        size = path.stat().st_size / 2**20
+        print(f"bench_store: {args.rows:,} rows, {size:.1f} MB CSV; goal: each under 2 s on SQLite")
+        run(f"sqlite:///{folder / 'bench.db'}", "SQLite", path, teams, measures)
+        if args.postgres:
+            _postgres(args.postgres, path, teams, measures)
+        else:
+            print("PostgreSQL skipped: pass --postgres URL or set QI_TEST_POSTGRES_URL")
+
+
+def _postgres(admin_url: str, path, teams, measures) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"qi_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        run(url, "PostgreSQL", path, teams, measures)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
