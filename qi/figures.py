@@ -1,0 +1,394 @@
+"""Plotly figures of run and control charts, with change cycles and signals explained.
+
+Everything here takes the tidy frames of :func:`qi.spc` (and of the store) and
+returns a :class:`plotly.graph_objects.Figure`; the dashboard shows them and the
+board pack exports the same figures, so a chart looks the same everywhere.
+
+Accessibility: the palette is Okabe–Ito (safe for the common colour-vision
+deficiencies); a signal is drawn with its own marker *shape* as well as colour, and
+every point's hover text says in words which rule fired. Text that users typed
+(change ideas, annotations) is passed to plotly as plain text: plotly renders a small
+subset of HTML in labels, so such text is escaped first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+#: Okabe–Ito colours, for groups (one per line).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+SIGNAL_STYLE = {
+    # kind: (colour, marker symbol, legend text)
+    "improvement": ("#0072B2", "diamond", "Special cause: improvement"),
+    "concern": ("#D55E00", "square", "Special cause: concern"),
+    "neutral": ("#CC79A7", "triangle-up", "Special cause"),
+}
+LINE_GREY = "#5F6B73"
+
+
+def text(value: object) -> str:
+    """User-typed text made safe for a plotly label (shown as typed, never as markup)."""
+    return escape(
+        "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    )
+
+
+def explain_signals(points: pd.DataFrame, improvement: str | None = None) -> pd.DataFrame:
+    """Per point: ``signal_kind`` ("", "improvement", "concern", "neutral") and
+    ``signal_text`` (the rule that fired, in words), for any rule set's points.
+
+    MDC points carry ``point_type`` and ``special_cause``; IHI and Western Electric
+    points carry ``special_cause``; Anhøj points carry ``sigma_signal`` (outside the
+    limits) and ``runs_signal`` (an unusually long run or too few crossings in the
+    phase), which marks every point of the phase's runs analysis.
+    """
+    n = len(points)
+    kind = np.full(n, "", dtype=object)
+    words = np.full(n, "", dtype=object)
+    direction = {"increase": 1, "decrease": -1}.get(improvement or "", 0)
+    above = (points["y"] > points["cl"]).to_numpy()
+
+    def by_direction(mask: np.ndarray) -> np.ndarray:
+        if direction == 0:
+            return np.where(mask, "neutral", "")
+        good = above if direction > 0 else ~above
+        return np.where(mask, np.where(good, "improvement", "concern"), "")
+
+    if "point_type" in points:
+        pt = points["point_type"].astype(str).to_numpy()
+        kind = np.where(
+            pt == "special_cause_improvement",
+            "improvement",
+            np.where(
+                pt == "special_cause_concern",
+                "concern",
+                np.where(np.char.startswith(pt.astype(str), "special_cause"), "neutral", ""),
+            ),
+        ).astype(object)
+        words = np.where(kind != "", points["special_cause"].astype(str).to_numpy(), "")
+    elif "special_cause" in points:
+        label = points["special_cause"].astype(str).to_numpy()
+        fired = label != "Common Cause"
+        kind = by_direction(fired).astype(object)
+        words = np.where(fired, label, "")
+    else:
+        sigma = points["sigma_signal"].fillna(False).to_numpy(dtype=bool)
+        runs = (
+            points["runs_signal"].fillna(False).to_numpy(dtype=bool)
+            if "runs_signal" in points
+            else np.zeros(n, dtype=bool)
+        )
+        kind = by_direction(sigma).astype(object)
+        words = np.where(sigma, "Outside the control limits (3 sigma)", "")
+        run_words = "Unusually long run or too few crossings in this phase (Anhøj rules)"
+        words = np.where(runs & ~sigma, run_words, words)
+        words = np.where(runs & sigma, words + "; " + run_words, words)
+    return pd.DataFrame({"signal_kind": kind, "signal_text": words}, index=points.index)
+
+
+def _fmt(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return ""
+    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def spc_figure(
+    points: pd.DataFrame,
+    *,
+    group: str | None = None,
+    title: str = "",
+    y_title: str = "",
+    improvement: str | None = None,
+    cycles: pd.DataFrame | None = None,
+    annotations: pd.DataFrame | None = None,
+    facet: bool = True,
+    height: int | None = None,
+) -> go.Figure:
+    """A run or control chart of ``points`` (one series, or one per value of ``group``).
+
+    Parameters
+    ----------
+    points : the ``.points`` of :func:`qi.spc` (filtered to the series to draw).
+    group : column naming the series (e.g. ``"group"`` for ethnic groups). With
+        ``facet=True`` each group gets its own panel with its centre line and limits
+        (small multiples, same y axis); with ``facet=False`` the groups are lines on
+        one chart with their centre lines, and no limits (to keep it legible).
+    cycles : change ideas and PDSA cycles (``change_idea``, ``cycle``, ``stage``,
+        ``start``, ``end``): drawn as labelled bands from start to end.
+    annotations : notes on points (``period``, ``text``, optional ``group``).
+    """
+    explained = explain_signals(points, improvement)
+    data = pd.concat([points, explained], axis=1)
+    groups = list(dict.fromkeys(data[group])) if group else [None]
+    panels = len(groups) if (group and facet) else 1
+    fig = make_subplots(
+        rows=panels,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04 if panels > 1 else 0.02,
+        subplot_titles=[text(g) for g in groups] if panels > 1 else None,
+    )
+    legend_done: set[str] = set()
+    for i, g in enumerate(groups):
+        part = data if g is None else data[data[group] == g]
+        row = i + 1 if panels > 1 else 1
+        colour = PALETTE[i % len(PALETTE)] if (group and not facet) else PALETTE[0]
+        name = text(g) if g is not None else (y_title or "value")
+        _series(
+            fig,
+            part,
+            row,
+            colour,
+            name,
+            show_limits=panels > 1 or not group,
+            legend_done=legend_done,
+        )
+    if cycles is not None and len(cycles):
+        _cycles(fig, cycles, data["x"])
+    if annotations is not None and len(annotations):
+        _annotations(fig, annotations, data, group)
+    fig.update_layout(
+        title=text(title),
+        template="plotly_white",
+        hovermode="closest",
+        height=height or (260 * panels + 120 if panels > 1 else 440),
+        margin={"l": 60, "r": 150, "t": 70, "b": 40},
+        legend={"orientation": "h", "y": -0.12 if panels == 1 else -0.04},
+        font={"family": "Arial, sans-serif", "size": 13},
+    )
+    fig.update_yaxes(title_text=text(y_title), rangemode="tozero")
+    return fig
+
+
+def _series(fig, part, row, colour, name, *, show_limits, legend_done) -> None:
+    x = part["x"]
+    hover = [
+        f"{pd.Timestamp(xv):%b %Y}<br>{name}: {_fmt(yv)}"
+        + (f"<br>n = {_fmt(nv)}" if pd.notna(nv) else "")
+        + (f"<br><b>{escape(st)}</b>" if st else "")
+        for xv, yv, nv, st in zip(x, part["y"], part["n"], part["signal_text"], strict=True)
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=part["y"],
+            mode="lines+markers",
+            name=name,
+            line={"color": colour, "width": 2},
+            marker={"size": 6, "color": colour},
+            hovertext=hover,
+            hoverinfo="text",
+            legendgroup=name,
+            showlegend=name not in legend_done,
+        ),
+        row=row,
+        col=1,
+    )
+    legend_done.add(name)
+    runs = part["runs_signal"].fillna(False).astype(bool) if "runs_signal" in part else None
+    for _, seg in part.groupby("phase", sort=False):
+        lines = [("cl", "Centre", "solid" if runs is None or not runs[seg.index].any() else "dash")]
+        if show_limits:
+            lines += [("lcl", "Lower limit", "dot"), ("ucl", "Upper limit", "dot")]
+        for col, label, dash in lines:
+            values = seg[col]
+            if values.isna().all():
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=seg["x"],
+                    y=values,
+                    mode="lines",
+                    line={
+                        "color": LINE_GREY if col != "cl" else colour,
+                        "dash": dash,
+                        "width": 1.2,
+                    },
+                    hoverinfo="skip",
+                    showlegend=False,
+                ),
+                row=row,
+                col=1,
+            )
+            last = values.dropna()
+            fig.add_annotation(
+                x=seg["x"].iloc[-1],
+                y=last.iloc[-1],
+                text=f"{label} {_fmt(last.iloc[-1])}",
+                showarrow=False,
+                xanchor="left",
+                xshift=6,
+                font={"size": 10, "color": LINE_GREY},
+                row=row,
+                col=1,
+            )
+        if "target" in seg and seg["target"].notna().any():
+            fig.add_trace(
+                go.Scatter(
+                    x=seg["x"],
+                    y=seg["target"],
+                    mode="lines",
+                    name="Target",
+                    line={"color": "#009E73", "dash": "dashdot", "width": 1.2},
+                    hoverinfo="skip",
+                    showlegend="Target" not in legend_done,
+                    legendgroup="Target",
+                ),
+                row=row,
+                col=1,
+            )
+            legend_done.add("Target")
+    for kind, (sig_colour, symbol, label) in SIGNAL_STYLE.items():
+        hit = part[part["signal_kind"] == kind]
+        if hit.empty:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=hit["x"],
+                y=hit["y"],
+                mode="markers",
+                name=label,
+                legendgroup=label,
+                marker={
+                    "size": 12,
+                    "symbol": symbol,
+                    "color": sig_colour,
+                    "line": {"width": 1, "color": "white"},
+                },
+                hovertext=[f"{label}: {escape(t)}" for t in hit["signal_text"]],
+                hoverinfo="text",
+                showlegend=label not in legend_done,
+            ),
+            row=row,
+            col=1,
+        )
+        legend_done.add(label)
+
+
+def _cycles(fig: go.Figure, cycles: pd.DataFrame, x: pd.Series) -> None:
+    """PDSA cycles as shaded bands with a label at their start (all panels)."""
+    last = pd.Timestamp(x.max()) if len(x) else None
+    spans = (
+        cycles.assign(end=cycles["end"].fillna(last))
+        .groupby(["change_idea", "cycle"], sort=False)
+        .agg(start=("start", "min"), end=("end", "max"), stages=("stage", lambda s: "/".join(s)))
+        .reset_index()
+        .sort_values("start")
+    )
+    for k, rec in enumerate(spans.itertuples(index=False)):
+        fig.add_vrect(
+            x0=rec.start,
+            x1=rec.end,
+            fillcolor="#F0E442",
+            opacity=0.15,
+            line_width=0,
+            layer="below",
+            row="all",
+            col=1,
+        )
+        fig.add_vline(x=rec.start, line={"color": "#7A6C00", "width": 1, "dash": "dot"})
+        fig.add_annotation(
+            x=rec.start,
+            y=1.0 - 0.06 * (k % 4),
+            yref="paper",
+            xanchor="left",
+            showarrow=False,
+            text=f"PDSA {int(rec.cycle)}: {text(rec.change_idea)[:60]}",
+            font={"size": 10, "color": "#4D4400"},
+            bgcolor="rgba(255,255,255,0.7)",
+        )
+
+
+def _annotations(fig: go.Figure, notes: pd.DataFrame, data: pd.DataFrame, group) -> None:
+    for rec in notes.itertuples(index=False):
+        at = data[data["x"] == pd.Timestamp(rec.period)]
+        if group and getattr(rec, "group", None) and rec.group in set(at[group]):
+            at = at[at[group] == rec.group]
+        if at.empty:
+            continue
+        fig.add_annotation(
+            x=rec.period,
+            y=at["y"].max(),
+            text="✎",
+            hovertext=text(rec.text),
+            showarrow=True,
+            arrowhead=2,
+            ax=0,
+            ay=-30,
+        )
+
+
+def sparkline(values: Sequence[float]) -> list[float]:
+    """The values a board matrix draws as a sparkline (missing values dropped)."""
+    return [float(v) for v in values if v is not None and np.isfinite(v)]
+
+
+def funnel_figure(
+    points: pd.DataFrame,
+    limits: pd.DataFrame | None = None,
+    *,
+    title: str = "",
+    x_title: str = "Denominator",
+    y_title: str = "",
+    label: str = "group",
+    denominator: str = "denominator",
+) -> go.Figure:
+    """A funnel plot: each unit's value against its denominator, with 95 % and 99.8 %
+    limits (``limits`` a grid with ``denominator``, ``lcl95``, ``ucl95``, ``lcl998``,
+    ``ucl998``; without it, each unit's own limits are drawn as ticks)."""
+    fig = go.Figure()
+    if limits is not None and len(limits):
+        for col, dash, name in (
+            ("lcl95", "dash", "95% limits"),
+            ("ucl95", "dash", None),
+            ("lcl998", "solid", "99.8% limits"),
+            ("ucl998", "solid", None),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=limits[denominator],
+                    y=limits[col],
+                    mode="lines",
+                    name=name or col,
+                    showlegend=name is not None,
+                    line={"color": LINE_GREY, "dash": dash, "width": 1},
+                    hoverinfo="skip",
+                )
+            )
+    outlier = points.get("outlier", pd.Series(False, index=points.index)).fillna(False).astype(bool)
+    for is_out, (colour, symbol, name) in (
+        (False, ("#0072B2", "circle", "Within limits")),
+        (True, ("#D55E00", "square", "Outside 99.8% limits")),
+    ):
+        part = points[outlier == is_out]
+        if part.empty:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=part[denominator],
+                y=part["value"],
+                mode="markers",
+                name=name,
+                marker={"size": 10, "symbol": symbol, "color": colour},
+                hovertext=[
+                    f"{text(u)}: {_fmt(v)} (n = {_fmt(d)})"
+                    for u, v, d in zip(part[label], part["value"], part[denominator], strict=True)
+                ],
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        title=text(title),
+        template="plotly_white",
+        xaxis_title=text(x_title),
+        yaxis_title=text(y_title),
+        height=440,
+        font={"family": "Arial, sans-serif", "size": 13},
+    )
+    return fig
