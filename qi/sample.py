@@ -37,6 +37,7 @@ def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample
     manifest = pd.read_csv(folder / "uploads.csv", dtype=str, keep_default_na=False)
     manifest = manifest.sort_values("uploaded_at", kind="stable")
     stored = skipped = 0
+    catalogue = store.catalogue()
     for rec in manifest.itertuples(index=False):
         result = store.import_file(
             folder / rec.file,
@@ -44,6 +45,7 @@ def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample
             user=rec.uploaded_by or user,
             note=getattr(rec, "note", ""),
             uploaded_at=rec.uploaded_at,
+            catalogue=catalogue,
         )
         if result.upload_id is not None:
             stored += 1

@@ -16,6 +16,7 @@ refused with :class:`StoreBusy` and stores nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -428,6 +429,7 @@ class Store:
         dry_run: bool = False,
         today: dt.date | None = None,
         uploaded_at: str | dt.datetime | None = None,
+        catalogue: Catalogue | None = None,
     ) -> ImportResult:
         """Validate an upload and, if it has no problem, store it as one new version.
 
@@ -448,7 +450,11 @@ class Store:
             return ImportResult(name, None, 0, problems)
         if today is None and uploaded_at is not None:
             today = as_utc(uploaded_at).date()
-        clean, more = validate_observations(table, self.catalogue(today))
+        if catalogue is None:
+            catalogue = self.catalogue(today)
+        elif today is not None:
+            catalogue = dataclasses.replace(catalogue, today=today)
+        clean, more = validate_observations(table, catalogue)
         problems = problems + more
         if problems or dry_run:
             return ImportResult(name, None, len(clean), problems)
@@ -500,12 +506,12 @@ class Store:
         """How many of these team × measure × period slices already have data shown."""
         if slices.empty:
             return 0
-        shown = _shown_slices(utcnow())
-        rows = conn.execute(
-            select(shown.c.team_id, shown.c.measure_id, shown.c.period).where(
-                shown.c.measure_id.in_(slices["measure"].unique().tolist())
-            )
-        ).all()
+        shown = _shown_slices(
+            utcnow(),
+            team_ids=slices["team"].map(team_ids).unique().tolist(),
+            measures=slices["measure"].unique().tolist(),
+        )
+        rows = conn.execute(select(shown.c.team_id, shown.c.measure_id, shown.c.period)).all()
         have = {(t, m, pd.Timestamp(p)) for t, m, p in rows}
         wanted = zip(slices["team"].map(team_ids), slices["measure"], slices["period"], strict=True)
         return sum((t, m, pd.Timestamp(p)) in have for t, m, p in wanted)
@@ -566,7 +572,12 @@ class Store:
         ``groups`` matches a row's group or its broad group. ``start``/``end`` bound the
         periods (inclusive months). ``period`` is datetime64 (the month's first day).
         """
-        shown = _shown_slices(as_utc(as_of))
+        measures = None if measures is None else list(measures)
+        team_ids = None
+        if teams is not None:
+            with self.engine.connect() as conn:
+                team_ids = conn.scalars(select(Team.id).where(Team.name.in_(list(teams)))).all()
+        shown = _shown_slices(as_utc(as_of), team_ids=team_ids, measures=measures)
         o = Observation.__table__
         query = (
             select(
@@ -961,14 +972,18 @@ def _get_or_create(conn: Connection, model, **values) -> int:
     return conn.execute(insert(model).values(**values).returning(model.id)).scalar_one()
 
 
-def _shown_slices(at: dt.datetime):
-    """For each team × measure × period, the upload shown at ``at``: a subquery."""
+def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None):
+    """For each team × measure × period, the upload shown at ``at``: a subquery
+    (restricted to some teams and measures when given, which keeps it small)."""
     o, u = Observation.__table__, Upload.__table__
     live = and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
-    return (
+    query = (
         select(o.c.team_id, o.c.measure_id, o.c.period, func.max(o.c.upload_id).label("upload_id"))
         .join(u, o.c.upload_id == u.c.id)
         .where(live)
-        .group_by(o.c.team_id, o.c.measure_id, o.c.period)
-        .subquery("shown")
     )
+    if team_ids is not None:
+        query = query.where(o.c.team_id.in_(list(team_ids)))
+    if measures is not None:
+        query = query.where(o.c.measure_id.in_(list(measures)))
+    return query.group_by(o.c.team_id, o.c.measure_id, o.c.period).subquery("shown")

@@ -27,6 +27,7 @@ Rules (each problem names the file, the spreadsheet row and the column):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,53 +92,43 @@ def parse_periods(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     )
 
 
-def _parse_unique_periods(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    values = text
-    year = pd.Series(np.nan, index=text.index)
-    month = year.copy()
-    day = pd.Series(1.0, index=text.index)
-    patterns = [
-        (r"^(?P<y>\d{4})-(?P<m>\d{1,2})$", False),
-        (r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$", True),
-        (r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})$", True),
-    ]
-    for pattern, has_day in patterns:
-        found = text.str.extract(pattern)
-        hit = found["y"].notna()
-        year[hit] = found.loc[hit, "y"].astype(float)
-        month[hit] = found.loc[hit, "m"].astype(float)
-        if has_day:
-            day[hit] = found.loc[hit, "d"].astype(float)
-    found = text.str.extract(r"^(?P<m>[A-Za-z]{3})[A-Za-z]*[-\s](?P<y>\d{2}|\d{4})$")
-    hit = found["m"].notna()
-    named = found.loc[hit, "m"].str.lower().map(_MONTHS)
-    yy = found.loc[hit, "y"].astype(float)
-    year[hit] = np.where(yy < 100, 2000 + yy, yy)
-    month[hit] = named.astype(float)
+_PERIOD_PATTERNS = (
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})$"),
+    re.compile(r"^(?P<mon>[A-Za-z]{3})[A-Za-z]*[-\s](?P<y>\d{2}|\d{4})$"),
+)
 
-    reasons = pd.Series("", index=text.index, dtype=object)
-    empty = text.eq("") | values.isna()
-    bad = year.isna() | month.isna() | ~month.between(1, 12)
-    reasons[bad] = "'" + text[bad] + "' is not a month: write it as " + PERIOD_FORMATS
-    reasons[empty] = "period is empty: give the month, as " + PERIOD_FORMATS
-    ok = ~bad & ~empty
-    periods = pd.to_datetime(
-        pd.DataFrame({"year": year.where(ok, 2000), "month": month.where(ok, 1), "day": 1}),
-        errors="coerce",
-    ).where(ok)
-    # a full date must be a real date and the first of its month
-    with_day = ok & day.ne(1)
-    if with_day.any():
-        real = pd.to_datetime(
-            pd.DataFrame({"year": year[with_day], "month": month[with_day], "day": day[with_day]}),
-            errors="coerce",
-        )
-        reasons[with_day] = np.where(
-            real.isna(),
-            "'" + text[with_day] + "' is not a date",
-            "'" + text[with_day] + "' is a day, not a month: give the month, as " + PERIOD_FORMATS,
-        )
-        periods[with_day] = pd.NaT
+
+def _parse_period(text: str) -> tuple[pd.Timestamp | None, str]:
+    """One period text: (its month's first day, "") or (None, why it is not a month)."""
+    if text == "":
+        return None, "period is empty: give the month, as " + PERIOD_FORMATS
+    for pattern in _PERIOD_PATTERNS:
+        found = pattern.match(text)
+        if found is None:
+            continue
+        parts = found.groupdict()
+        year = int(parts["y"])
+        year = 2000 + year if year < 100 else year
+        month = _MONTHS.get(parts["mon"][:3].lower(), 0) if parts.get("mon") else int(parts["m"])
+        if not 1 <= month <= 12 or (parts.get("mon") and parts["mon"].lower()[:3] not in _MONTHS):
+            break
+        day = int(parts.get("d") or 1)
+        try:
+            dt.date(year, month, day)
+        except ValueError:
+            return None, f"'{text}' is not a date"
+        if day != 1:
+            return None, f"'{text}' is a day, not a month: give the month, as {PERIOD_FORMATS}"
+        return pd.Timestamp(year, month, 1), ""
+    return None, f"'{text}' is not a month: write it as {PERIOD_FORMATS}"
+
+
+def _parse_unique_periods(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parsed = [_parse_period(t) for t in text]
+    periods = pd.Series(pd.to_datetime([p for p, _ in parsed]), index=text.index)
+    reasons = pd.Series([r for _, r in parsed], index=text.index, dtype=object)
     return periods, reasons
 
 
