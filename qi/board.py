@@ -127,3 +127,15 @@ def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:
     no_target = table["target"].isna()
     table.loc[no_target, ["assurance", "assurance_icon", "assurance_text"]] = None
     return table[list(MATRIX_COLUMNS)].sort_values(keys, ignore_index=True)
+
+
+def phases_from(periods: pd.Series, starts) -> pd.Series:
+    """Phase number of each period: 1 before the first start, +1 at each start month.
+
+    ``starts`` are the months a new phase begins (e.g. when a change was made), in
+    any order; a start before the first period changes nothing.
+    """
+    edges = np.sort(pd.to_datetime(pd.Series(list(starts), dtype=object)).to_numpy())
+    return pd.Series(
+        np.searchsorted(edges, periods.to_numpy(), side="right") + 1, index=periods.index
+    )

@@ -11,6 +11,7 @@ loading twice changes nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +22,14 @@ SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
 
 
 def sample_dir() -> Path:
-    if not (SAMPLE_DIR / "uploads.csv").exists():
+    """The sample's folder: ``QI_SAMPLE_DIR`` if set, else ``sample_data/`` of the project."""
+    folder = Path(os.environ.get("QI_SAMPLE_DIR") or SAMPLE_DIR)
+    if not (folder / "uploads.csv").exists():
         raise FileNotFoundError(
-            f"the sample collaborative is not at {SAMPLE_DIR}: run "
+            f"the sample collaborative is not at {folder}: run "
             "`python sample_data/make_sample.py` from the project folder"
         )
-    return SAMPLE_DIR
+    return folder
 
 
 def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample") -> str:
@@ -57,3 +60,15 @@ def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample
     if (folder / "pdsa.csv").exists():
         cycles = store.import_pdsa(folder / "pdsa.csv", user=user)
     return f"sample loaded: {stored} uploads stored, {skipped} already there, {cycles} PDSA rows"
+
+
+def ensure_sample(store: Store, *, user: str = "sample") -> bool:
+    """Load the sample into an empty store (no uploads yet); True if it did."""
+    if store.counts()["upload"]:
+        return False
+    try:
+        folder = sample_dir()
+    except FileNotFoundError:
+        return False
+    load_sample(store, folder=folder, user=user)
+    return True

@@ -1,11 +1,19 @@
-"""Page smoke tests (Streamlit AppTest): every page runs without an exception."""
+"""Page tests (Streamlit AppTest) on the bundled sample collaborative.
+
+Each test gets its own copy of a store with the sample loaded (loaded once per
+session), named by ``QI_DATABASE_URL`` as the dashboard reads it.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from qi.store import Store
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
 PAGES = sorted(
@@ -13,19 +21,131 @@ PAGES = sorted(
 )
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_page_runs(page: str) -> None:
-    at = AppTest.from_file(str(APP), default_timeout=60)
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> Path:
+    from qi.sample import load_sample
+
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        load_sample(store)
+    return path
+
+
+@pytest.fixture
+def db_url(sample_db, tmp_path, monkeypatch) -> str:
+    copy = tmp_path / "store.db"
+    shutil.copy(sample_db, copy)
+    url = f"sqlite:///{copy}"
+    monkeypatch.setenv("QI_DATABASE_URL", url)
+    return url
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
     at.run()
-    assert not at.exception
+    assert not at.exception, at.exception
+    return at
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_shows_data_from_the_sample(db_url, page):
+    at = app()
     at.switch_page(page).run()
-    assert not at.exception
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.title) == 1
+    tables = [d.value for d in at.dataframe]
+    assert any(len(t) for t in tables) or plotly_specs(at), f"{page} shows no table or chart"
 
 
-def test_home_page_shows_the_engine_summary() -> None:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
+def test_the_board_shows_every_series_with_icons_in_words(db_url):
+    at = app()
+    table = at.dataframe[0].value
+    assert len(table) >= 40  # eight teams × their measures, group "All"
+    assert set(table["group"]) == {"All"}
+    assert table["variation_text"].notna().all()
+    assert table["variation_img"].str.startswith("data:image/svg+xml;base64,").all()
+    group = next(s for s in at.selectbox if s.label == "Group")
+    group.set_value("Black").run()
+    assert set(at.dataframe[0].value["group"]) == {"Black"}
+    assert at.query_params["group"] in ("Black", ["Black"])
+
+
+def test_the_board_rolls_up_to_trusts(db_url):
+    at = app()
+    at.radio[0].set_value("trust").run()
+    table = at.dataframe[0].value
+    assert table["unit"].str.contains("Trust").all()
+
+
+def test_a_link_with_filters_opens_the_same_board_view(db_url):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["group"] = "White"
+    at.query_params["measure"] = "restraint_per_1000_obd"
+    at.run()
+    table = at.dataframe[0].value
+    assert set(table["group"]) == {"White"} and len(table) >= 1
+    assert set(table["measure_name"]) == {"Restraint incidents per 1,000 occupied bed days"}
+
+
+def test_the_team_chart_draws_groups_cycles_and_labelled_lines(db_url):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update(
+        {"unit": "Willow Ward", "measure": "restraint_per_1000_obd", "rules": "mdc"}
+    )
+    at.switch_page("app_pages/team.py").run()
+    assert not at.exception, at.exception
+    (spec,) = plotly_specs(at)
+    names = {t.get("name") for t in spec["data"]}
+    assert {"Black", "White", "All"} <= names
+    texts = [a.get("text", "") for a in spec["layout"]["annotations"]]
+    assert any(t.startswith("PDSA ") for t in texts), texts
+    assert any(t.startswith("Centre ") for t in texts)
+    assert any("Special cause" in (t.get("name") or "") for t in spec["data"])
+
+
+UPLOAD_HEADER = "team,measure,period,group,numerator,denominator\n"
+
+
+def test_a_good_upload_is_checked_then_stored(db_url):
+    at = app()
+    at.switch_page("app_pages/upload.py").run()
+    before = Store.open(db_url).counts()["upload"]
+    good = UPLOAD_HEADER + "Willow Ward,restraint_per_1000_obd,2026-10,Black,1,120\n"
+    at.file_uploader[0].upload("fix.csv", good.encode(), "text/csv").run()
+    assert "1 rows ready to store" in at.success[0].value
+    next(b for b in at.button if b.label.startswith("Store")).click().run()
     assert not at.exception
-    assert at.title[0].value == "Quality improvement for equality"
-    summary = at.dataframe[0].value
-    assert list(summary["phase"]) == [1]
-    assert {"cl", "lcl", "ucl", "runs_signal"} <= set(summary.columns)
+    assert any("stored as upload" in s.value for s in at.success)
+    with Store.open(db_url) as store:
+        assert store.counts()["upload"] == before + 1
+
+
+def test_a_bad_upload_shows_every_problem_and_stores_nothing(db_url):
+    at = app()
+    at.switch_page("app_pages/upload.py").run()
+    with Store.open(db_url) as store:
+        before = store.counts()
+    bad = UPLOAD_HEADER + "Nowhere Ward,restraint_per_1000_obd,2026-10,Black,-1,120\n"
+    at.file_uploader[0].upload("bad.csv", bad.encode(), "text/csv").run()
+    assert "2 problem(s)" in at.error[0].value
+    problems = at.dataframe[0].value
+    assert list(problems.columns) == ["file", "row", "column", "message"]
+    assert set(problems["column"]) == {"team", "numerator"}
+    assert not [b for b in at.button if b.label.startswith("Store")]
+    with Store.open(db_url) as store:
+        assert store.counts() == before
+
+
+def test_the_workshop_what_if_makes_a_signal_appear(db_url):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"team": "Willow Ward", "measure": "restraint_per_1000_obd",
+                            "group": "White", "rules": "anhoej"})  # fmt: skip
+    at.switch_page("app_pages/workshop.py").run()
+    assert not at.exception
+    at.number_input[0].set_value(400.0).run()
+    assert any("changed their signal" in w.value for w in at.warning)

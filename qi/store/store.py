@@ -555,6 +555,27 @@ class Store:
             ).all()
         return pd.DataFrame(rows, columns=cols)
 
+    def upload_slices(self) -> pd.DataFrame:
+        """Every version of every team × measure × period: which upload brought it, when,
+        and whether it was rolled back (what the data-completeness view reads)."""
+        o, u = Observation.__table__, Upload.__table__
+        query = (
+            select(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
+                   u.c.rolled_back_at, u.c.uploaded_by)
+            .select_from(o)
+            .join(u, o.c.upload_id == u.c.id)
+            .join(Team, o.c.team_id == Team.id)
+            .group_by(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
+                      u.c.rolled_back_at, u.c.uploaded_by)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(query)]
+        cols = ["team", "measure", "period", "upload_id", "uploaded_at", "rolled_back_at",
+                "uploaded_by"]  # fmt: skip
+        frame = pd.DataFrame.from_records(rows, columns=cols)
+        frame["period"] = pd.to_datetime(frame["period"])
+        return frame.sort_values(["team", "measure", "period", "upload_id"], ignore_index=True)
+
     # ------------------------------------------------------------------ reading
     def observations(
         self,

@@ -1,0 +1,70 @@
+"""Change log: change ideas and PDSA cycles, and how people with lived experience were
+involved; add a cycle here and it appears on the team's charts."""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from qi.store import UploadRejected, problems_frame
+from qi.store.store import LIVED_EXPERIENCE, PDSA_STAGES
+
+url, version = state.current()
+store = state.store()
+st.title("Change ideas and PDSA cycles")
+cycles = state.pdsa(url, version)
+teams = state.teams(url, version)["team"].tolist()
+measures = state.measures(url, version)
+
+team_filter = st.multiselect("Teams", teams, default=state.query_list("team", teams))
+st.query_params["team"] = team_filter
+shown = cycles[cycles["team"].isin(team_filter)] if team_filter else cycles
+st.dataframe(
+    shown.drop(columns=["change_idea_id"]),
+    hide_index=True,
+    column_config={
+        "start": st.column_config.DateColumn("Start"),
+        "end": st.column_config.DateColumn("End"),
+    },
+)
+ideas = shown.drop_duplicates("change_idea_id")
+if len(ideas):
+    share = ideas["lived_experience"].value_counts(normalize=True).reindex(LIVED_EXPERIENCE)
+    st.caption(
+        "Change ideas by involvement of people with lived experience: "
+        + ", ".join(f"{k} {v:.0%}" for k, v in share.fillna(0).items())
+    )
+
+st.subheader("Add a cycle")
+with st.form("add_cycle", clear_on_submit=True):
+    a1, a2, a3 = st.columns(3)
+    team = a1.selectbox("Team", teams)
+    measure = a2.selectbox(
+        "Measure",
+        measures["id"],
+        format_func=dict(zip(measures["id"], measures["name"], strict=True)).get,
+    )
+    group = a3.text_input("Group it targets (empty: everyone)")
+    idea = st.text_input("Change idea")
+    b1, b2, b3, b4 = st.columns(4)
+    cycle = b1.number_input("Cycle", min_value=1, value=1, step=1)
+    stage = b2.selectbox("Stage", PDSA_STAGES)
+    start = b3.date_input("Start", value=dt.date.today())
+    end = b4.date_input("End (optional)", value=None)
+    learning = st.text_area("What was learnt")
+    lived = st.radio("People with lived experience were", LIVED_EXPERIENCE, horizontal=True)
+    if st.form_submit_button("Save cycle"):
+        row = pd.DataFrame(
+            [{"team": team, "measure": measure, "group": group, "change_idea": idea,
+              "cycle": str(int(cycle)), "stage": stage, "start": start.isoformat(),
+              "end": end.isoformat() if end else "", "learning": learning,
+              "lived_experience": lived}]
+        )  # fmt: skip
+        try:
+            store.import_pdsa(row, user="local user")
+            st.success("Cycle saved.")
+            st.rerun()
+        except UploadRejected as exc:
+            st.error("Not saved:")
+            st.dataframe(problems_frame(exc.problems), hide_index=True)

@@ -1,0 +1,89 @@
+"""What every page shares: the store, and cached reads of it.
+
+Pages call these functions and :mod:`qi`; they compute no statistics themselves.
+Reads are cached per *store version* (the latest upload, rollback and change-log
+edit), so a new upload or rollback shows at once and nothing is recomputed otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import func, select
+
+from qi import board
+from qi.sample import ensure_sample
+from qi.store import Store, default_url
+from qi.store.models import AuditEntry
+
+
+def database_url() -> str:
+    return os.environ.get("QI_DATABASE_URL") or default_url()
+
+
+@st.cache_resource(show_spinner="Opening the store (and loading the sample the first time)…")
+def _store(url: str) -> Store:
+    store = Store.open(url)
+    ensure_sample(store)
+    return store
+
+
+def store() -> Store:
+    """The store at ``QI_DATABASE_URL`` (the sample is loaded into an empty one)."""
+    return _store(database_url())
+
+
+def version() -> int:
+    """Changes whenever anything is stored: the latest audit-log entry."""
+    with store().engine.connect() as conn:
+        return int(conn.scalar(select(func.max(AuditEntry.id))) or 0)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def observations(url: str, version: int) -> pd.DataFrame:
+    return _store(url).observations()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def measures(url: str, version: int) -> pd.DataFrame:
+    return _store(url).measures()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def teams(url: str, version: int) -> pd.DataFrame:
+    return _store(url).teams()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def pdsa(url: str, version: int) -> pd.DataFrame:
+    return _store(url).pdsa()
+
+
+@st.cache_data(show_spinner="Computing every series…", max_entries=8)
+def matrix(url: str, version: int, level: str) -> pd.DataFrame:
+    series = board.series_frame(observations(url, version), measures(url, version), level=level)
+    return board.matrix(series)
+
+
+def current() -> tuple[str, int]:
+    """(url, version): the cache key every page passes to the readers above."""
+    return database_url(), version()
+
+
+def query_default(key: str, options: list, fallback=None):
+    """The value in the URL for ``key`` if it is one of ``options``, else ``fallback``."""
+    value = st.query_params.get(key)
+    return value if value in options else (fallback if fallback is not None else options[0])
+
+
+def query_list(key: str, options: list) -> list:
+    return [v for v in st.query_params.get_all(key) if v in options]
+
+
+def local_mode_banner() -> None:
+    st.sidebar.caption(
+        "Single-user local mode: no sign-in is configured, so every change is recorded "
+        "under this computer's user name."
+    )
