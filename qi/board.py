@@ -125,7 +125,8 @@ def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:
     table = table.join(last, on=keys).rename(columns={"x": "period", "y": "value"})
     # no target, no assurance (NHSRplotthedots says "inconsistent" for a missing target)
     no_target = table["target"].isna()
-    table.loc[no_target, ["assurance", "assurance_icon", "assurance_text"]] = None
+    for col in ("assurance", "assurance_icon", "assurance_text"):
+        table[col] = table[col].astype(object).where(~no_target, None)
     return table[list(MATRIX_COLUMNS)].sort_values(keys, ignore_index=True)
 
 
