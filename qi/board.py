@@ -55,28 +55,29 @@ def series_frame(
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     keys = [level, "measure", "broad_group", "period"]
-    summed = observations.groupby(keys, sort=False, observed=True, dropna=False).agg(
-        numerator=("numerator", "sum"),
-        denominator=("denominator", lambda s: s.sum(min_count=1)),
-    )
-    summed = summed.reset_index().rename(columns={level: "unit", "broad_group": "group"})
+    summed = _sum_counts(observations, keys)
+    summed = summed.rename(columns={level: "unit", "broad_group": "group"})
     if add_all:
         has_all = set(summed.loc[summed["group"] == ALL, "measure"].unique())
         parts = summed[(summed["group"] != ALL) & ~summed["measure"].isin(has_all)]
-        total = (
-            parts.groupby(["unit", "measure", "period"], sort=False)
-            .agg(
-                numerator=("numerator", "sum"),
-                denominator=("denominator", lambda s: s.sum(min_count=1)),
-            )
-            .reset_index()
-            .assign(group=ALL)
-        )
+        total = _sum_counts(parts, ["unit", "measure", "period"]).assign(group=ALL)
         summed = pd.concat([summed, total], ignore_index=True)
     catalogue = measures.set_index("id")[["name", "chart", "multiplier", "improvement", "target"]]
     out = summed.join(catalogue.rename(columns={"name": "measure_name"}), on="measure")
     out.insert(1, "level", level)
     return out.sort_values(["unit", "measure", "group", "period"], ignore_index=True)
+
+
+def _sum_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Numerators and denominators summed by ``keys`` (a denominator stays missing only
+    when every row's is)."""
+    grouped = frame.groupby(keys, sort=False, observed=True, dropna=False)
+    return pd.DataFrame(
+        {
+            "numerator": grouped["numerator"].sum(),
+            "denominator": grouped["denominator"].sum(min_count=1),
+        }
+    ).reset_index()
 
 
 def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:

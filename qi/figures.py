@@ -134,26 +134,23 @@ def spc_figure(
         vertical_spacing=0.04 if panels > 1 else 0.02,
         subplot_titles=[text(g) for g in groups] if panels > 1 else None,
     )
-    legend_done: set[str] = set()
+    # traces, shapes and annotations are collected and added once: plotly's per-call
+    # add_* with row/col is slow (it revalidates the whole figure each time)
+    parts = _Parts(list(fig.layout.annotations))
     for i, g in enumerate(groups):
         part = data if g is None else data[data[group] == g]
         row = i + 1 if panels > 1 else 1
         colour = PALETTE[i % len(PALETTE)] if (group and not facet) else PALETTE[0]
         name = text(g) if g is not None else (y_title or "value")
-        _series(
-            fig,
-            part,
-            row,
-            colour,
-            name,
-            show_limits=panels > 1 or not group,
-            legend_done=legend_done,
-        )
+        _series(parts, part, row, colour, name, show_limits=panels > 1 or not group)
     if cycles is not None and len(cycles):
-        _cycles(fig, cycles, data["x"])
+        _cycles(parts, cycles, data["x"])
     if annotations is not None and len(annotations):
-        _annotations(fig, annotations, data, group)
+        _annotations(parts, annotations, data, group, panels, groups)
+    fig.add_traces(parts.traces)
     fig.update_layout(
+        annotations=parts.annotations,
+        shapes=parts.shapes,
         title=text(title),
         template="plotly_white",
         hovermode="closest",
@@ -166,7 +163,33 @@ def spc_figure(
     return fig
 
 
-def _series(fig, part, row, colour, name, *, show_limits, legend_done) -> None:
+class _Parts:
+    """What a figure is made of, gathered before it is built."""
+
+    def __init__(self, annotations: list) -> None:
+        self.traces: list[go.Scatter] = []
+        self.annotations: list = annotations
+        self.shapes: list[dict] = []
+        self.legend: set[str] = set()
+
+    def first(self, name: str) -> bool:
+        """True the first time a legend entry is drawn."""
+        seen = name in self.legend
+        self.legend.add(name)
+        return not seen
+
+
+def _axes(row: int) -> dict[str, str]:
+    suffix = "" if row == 1 else str(row)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def _refs(row: int) -> dict[str, str]:
+    suffix = "" if row == 1 else str(row)
+    return {"xref": f"x{suffix}", "yref": f"y{suffix}"}
+
+
+def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
     x = part["x"]
     hover = [
         f"{pd.Timestamp(xv):%b %Y}<br>{name}: {_fmt(yv)}"
@@ -174,23 +197,14 @@ def _series(fig, part, row, colour, name, *, show_limits, legend_done) -> None:
         + (f"<br><b>{escape(st)}</b>" if st else "")
         for xv, yv, nv, st in zip(x, part["y"], part["n"], part["signal_text"], strict=True)
     ]
-    fig.add_trace(
+    axes = _axes(row)
+    parts.traces.append(
         go.Scatter(
-            x=x,
-            y=part["y"],
-            mode="lines+markers",
-            name=name,
-            line={"color": colour, "width": 2},
-            marker={"size": 6, "color": colour},
-            hovertext=hover,
-            hoverinfo="text",
-            legendgroup=name,
-            showlegend=name not in legend_done,
-        ),
-        row=row,
-        col=1,
-    )
-    legend_done.add(name)
+            x=x, y=part["y"], mode="lines+markers", name=name, line={"color": colour, "width": 2},
+            marker={"size": 6, "color": colour}, hovertext=hover, hoverinfo="text",
+            legendgroup=name, showlegend=parts.first(name), **axes,
+        )
+    )  # fmt: skip
     runs = part["runs_signal"].fillna(False).astype(bool) if "runs_signal" in part else None
     for _, seg in part.groupby("phase", sort=False):
         lines = [("cl", "Centre", "solid" if runs is None or not runs[seg.index].any() else "dash")]
@@ -200,128 +214,88 @@ def _series(fig, part, row, colour, name, *, show_limits, legend_done) -> None:
             values = seg[col]
             if values.isna().all():
                 continue
-            fig.add_trace(
+            parts.traces.append(
                 go.Scatter(
-                    x=seg["x"],
-                    y=values,
-                    mode="lines",
-                    line={
-                        "color": LINE_GREY if col != "cl" else colour,
-                        "dash": dash,
-                        "width": 1.2,
-                    },
-                    hoverinfo="skip",
-                    showlegend=False,
-                ),
-                row=row,
-                col=1,
-            )
+                    x=seg["x"], y=values, mode="lines", hoverinfo="skip", showlegend=False,
+                    line={"color": LINE_GREY if col != "cl" else colour, "dash": dash,
+                          "width": 1.2},
+                    **axes,
+                )
+            )  # fmt: skip
             last = values.dropna()
-            fig.add_annotation(
-                x=seg["x"].iloc[-1],
-                y=last.iloc[-1],
-                text=f"{label} {_fmt(last.iloc[-1])}",
-                showarrow=False,
-                xanchor="left",
-                xshift=6,
-                font={"size": 10, "color": LINE_GREY},
-                row=row,
-                col=1,
-            )
+            parts.annotations.append(
+                {"x": seg["x"].iloc[-1], "y": last.iloc[-1],
+                 "text": f"{label} {_fmt(last.iloc[-1])}", "showarrow": False,
+                 "xanchor": "left", "xshift": 6,
+                 "font": {"size": 10, "color": LINE_GREY}, **_refs(row)}
+            )  # fmt: skip
         if "target" in seg and seg["target"].notna().any():
-            fig.add_trace(
+            parts.traces.append(
                 go.Scatter(
-                    x=seg["x"],
-                    y=seg["target"],
-                    mode="lines",
-                    name="Target",
+                    x=seg["x"], y=seg["target"], mode="lines", name="Target",
                     line={"color": "#009E73", "dash": "dashdot", "width": 1.2},
-                    hoverinfo="skip",
-                    showlegend="Target" not in legend_done,
-                    legendgroup="Target",
-                ),
-                row=row,
-                col=1,
-            )
-            legend_done.add("Target")
+                    hoverinfo="skip", showlegend=parts.first("Target"), legendgroup="Target",
+                    **axes,
+                )
+            )  # fmt: skip
     for kind, (sig_colour, symbol, label) in SIGNAL_STYLE.items():
         hit = part[part["signal_kind"] == kind]
         if hit.empty:
             continue
-        fig.add_trace(
+        parts.traces.append(
             go.Scatter(
-                x=hit["x"],
-                y=hit["y"],
-                mode="markers",
-                name=label,
-                legendgroup=label,
-                marker={
-                    "size": 12,
-                    "symbol": symbol,
-                    "color": sig_colour,
-                    "line": {"width": 1, "color": "white"},
-                },
-                hovertext=[f"{label}: {escape(t)}" for t in hit["signal_text"]],
-                hoverinfo="text",
-                showlegend=label not in legend_done,
-            ),
-            row=row,
-            col=1,
-        )
-        legend_done.add(label)
+                x=hit["x"], y=hit["y"], mode="markers", name=label, legendgroup=label,
+                marker={"size": 12, "symbol": symbol, "color": sig_colour,
+                        "line": {"width": 1, "color": "white"}},
+                hovertext=[f"{label}: {escape(t)}" for t in hit["signal_text"]], hoverinfo="text",
+                showlegend=parts.first(label), **axes,
+            )
+        )  # fmt: skip
 
 
-def _cycles(fig: go.Figure, cycles: pd.DataFrame, x: pd.Series) -> None:
-    """PDSA cycles as shaded bands with a label at their start (all panels)."""
+def _cycles(parts: _Parts, cycles: pd.DataFrame, x: pd.Series) -> None:
+    """PDSA cycles as shaded bands over every panel, with a label at their start."""
     last = pd.Timestamp(x.max()) if len(x) else None
     spans = (
         cycles.assign(end=cycles["end"].fillna(last))
         .groupby(["change_idea", "cycle"], sort=False)
-        .agg(start=("start", "min"), end=("end", "max"), stages=("stage", lambda s: "/".join(s)))
+        .agg(start=("start", "min"), end=("end", "max"))
         .reset_index()
         .sort_values("start")
     )
     for k, rec in enumerate(spans.itertuples(index=False)):
-        fig.add_vrect(
-            x0=rec.start,
-            x1=rec.end,
-            fillcolor="#F0E442",
-            opacity=0.15,
-            line_width=0,
-            layer="below",
-            row="all",
-            col=1,
-        )
-        fig.add_vline(x=rec.start, line={"color": "#7A6C00", "width": 1, "dash": "dot"})
-        fig.add_annotation(
-            x=rec.start,
-            y=1.0 - 0.06 * (k % 4),
-            yref="paper",
-            xanchor="left",
-            showarrow=False,
-            text=f"PDSA {int(rec.cycle)}: {text(rec.change_idea)[:60]}",
-            font={"size": 10, "color": "#4D4400"},
-            bgcolor="rgba(255,255,255,0.7)",
-        )
+        parts.shapes.append(
+            {"type": "rect", "xref": "x", "yref": "paper", "x0": rec.start, "x1": rec.end,
+             "y0": 0, "y1": 1, "fillcolor": "#F0E442", "opacity": 0.15, "line": {"width": 0},
+             "layer": "below"}
+        )  # fmt: skip
+        parts.shapes.append(
+            {"type": "line", "xref": "x", "yref": "paper", "x0": rec.start, "x1": rec.start,
+             "y0": 0, "y1": 1, "line": {"color": "#7A6C00", "width": 1, "dash": "dot"}}
+        )  # fmt: skip
+        parts.annotations.append(
+            {"x": rec.start, "y": 1.0 - 0.06 * (k % 4), "xref": "x", "yref": "paper",
+             "xanchor": "left", "showarrow": False,
+             "text": f"PDSA {int(rec.cycle)}: {text(rec.change_idea)[:60]}",
+             "font": {"size": 10, "color": "#4D4400"}, "bgcolor": "rgba(255,255,255,0.7)"}
+        )  # fmt: skip
 
 
-def _annotations(fig: go.Figure, notes: pd.DataFrame, data: pd.DataFrame, group) -> None:
+def _annotations(parts: _Parts, notes, data, group, panels, groups) -> None:
     for rec in notes.itertuples(index=False):
         at = data[data["x"] == pd.Timestamp(rec.period)]
-        if group and getattr(rec, "group", None) and rec.group in set(at[group]):
-            at = at[at[group] == rec.group]
+        row = 1
+        note_group = getattr(rec, "group", None)
+        if group and note_group and note_group in set(at[group]):
+            at = at[at[group] == note_group]
+            if panels > 1:
+                row = groups.index(note_group) + 1
         if at.empty:
             continue
-        fig.add_annotation(
-            x=rec.period,
-            y=at["y"].max(),
-            text="✎",
-            hovertext=text(rec.text),
-            showarrow=True,
-            arrowhead=2,
-            ax=0,
-            ay=-30,
-        )
+        parts.annotations.append(
+            {"x": rec.period, "y": at["y"].max(), "text": "✎", "hovertext": text(rec.text),
+             "showarrow": True, "arrowhead": 2, "ax": 0, "ay": -30, **_refs(row)}
+        )  # fmt: skip
 
 
 def sparkline(values: Sequence[float]) -> list[float]:
