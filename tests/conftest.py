@@ -8,6 +8,7 @@ skipped, except under CI (``CI=true``), where a missing server is an error.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,3 +100,22 @@ def assert_unchanged(store: Store, before) -> None:
     assert store.counts() == counts
     pd.testing.assert_frame_equal(store.observations(), observations)
     pd.testing.assert_frame_equal(store.uploads(), uploads)
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> Path:
+    """An SQLite store with the bundled sample loaded through the import path (once)."""
+    from qi.sample import load_sample
+
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        load_sample(store)
+    return path
+
+
+@pytest.fixture
+def sample_copy(sample_db: Path, tmp_path: Path) -> str:
+    """The URL of this test's own copy of the sample store."""
+    copy = tmp_path / "sample.db"
+    shutil.copy(sample_db, copy)
+    return f"sqlite:///{copy}"

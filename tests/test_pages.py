@@ -7,7 +7,6 @@ session), named by ``QI_DATABASE_URL`` as the dashboard reads it.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,23 +20,10 @@ PAGES = sorted(
 )
 
 
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory) -> Path:
-    from qi.sample import load_sample
-
-    path = tmp_path_factory.mktemp("sample") / "sample.db"
-    with Store.open(f"sqlite:///{path}") as store:
-        load_sample(store)
-    return path
-
-
 @pytest.fixture
-def db_url(sample_db, tmp_path, monkeypatch) -> str:
-    copy = tmp_path / "store.db"
-    shutil.copy(sample_db, copy)
-    url = f"sqlite:///{copy}"
-    monkeypatch.setenv("QI_DATABASE_URL", url)
-    return url
+def db_url(sample_copy, monkeypatch) -> str:
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    return sample_copy
 
 
 def app() -> AppTest:

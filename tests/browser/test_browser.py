@@ -1,0 +1,55 @@
+"""The dashboard in a real browser: upload a file, open a team's chart and the board.
+
+Screenshots are saved under ``artifacts/browser/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ARTIFACTS
+
+UPLOAD = (
+    "team,measure,period,group,numerator,denominator\n"
+    "Willow Ward,restraint_per_1000_obd,2026-10,Black,2,140\n"
+    "Willow Ward,restraint_per_1000_obd,2026-10,White,3,410\n"
+)
+
+
+def wait_idle(page: Page) -> None:
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=60_000)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=60_000)
+
+
+def test_upload_then_team_chart_then_board(page: Page, streamlit_url: str, tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.goto(streamlit_url)
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Board summary")).to_be_visible(timeout=60_000)
+    nav = page.get_by_test_id("stSidebarNav")
+
+    nav.get_by_role("link", name="Upload").click()
+    wait_idle(page)
+    file = tmp_path / "willow-october-correction.csv"
+    file.write_text(UPLOAD)
+    page.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(file)
+    expect(page.get_by_text("2 rows ready to store")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Store 1 file(s)").click()
+    expect(page.get_by_text("stored as upload")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    page.screenshot(path=ARTIFACTS / "upload.png", full_page=True)
+
+    nav.get_by_role("link", name="Team charts").click()
+    chart = page.locator(".js-plotly-plot").first
+    expect(chart.locator(".main-svg").first).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    labels = chart.locator(".annotation-text").all_text_contents()
+    assert any(t.startswith("Centre ") for t in labels), labels
+    page.screenshot(path=ARTIFACTS / "team-chart.png", full_page=True)
+
+    nav.get_by_role("link", name="Board").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Board summary")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=60_000)
+    page.screenshot(path=ARTIFACTS / "board.png", full_page=True)
