@@ -59,7 +59,15 @@ def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample
     cycles = 0
     if (folder / "pdsa.csv").exists():
         cycles = store.import_pdsa(folder / "pdsa.csv", user=user)
-    return f"sample loaded: {stored} uploads stored, {skipped} already there, {cycles} PDSA rows"
+    owners = actions = 0
+    if (folder / "owners.csv").exists():
+        owners = store.load_owners(folder / "owners.csv", user=user)
+    if (folder / "actions.csv").exists() and not store.counts()["action"]:
+        actions = store.add_actions(folder / "actions.csv", user=user)
+    return (
+        f"sample loaded: {stored} uploads stored, {skipped} already there, {cycles} PDSA rows, "
+        f"{owners} owners, {actions} actions"
+    )
 
 
 def ensure_sample(store: Store, *, user: str = "sample") -> bool:

@@ -181,3 +181,36 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Owner(Base):
+    """Who is accountable for a team's measure, and how often it is reviewed."""
+
+    __tablename__ = "owner"
+    __table_args__ = (UniqueConstraint("team_id", "measure_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measure.id"))
+    #: roles, not necessarily accounts ("Ward manager", "Director of Nursing")
+    owner: Mapped[str] = mapped_column(String(200))
+    sponsor: Mapped[str] = mapped_column(String(200))
+    review_every_months: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Action(Base):
+    """A decision or action recorded when a board or team reviewed a chart."""
+
+    __tablename__ = "action"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measure.id"))
+    period: Mapped[dt.date] = mapped_column(Date)
+    #: board or team
+    raised_by: Mapped[str] = mapped_column(String(10))
+    decision: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(200))
+    due: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    done: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200))

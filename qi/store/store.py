@@ -47,6 +47,7 @@ from qi.store import schema
 from qi.store.groups import ALIAS_COLUMNS, normalise
 from qi.store.models import (
     ICS,
+    Action,
     Annotation,
     AuditEntry,
     ChangeIdea,
@@ -54,6 +55,7 @@ from qi.store.models import (
     GroupAlias,
     Measure,
     Observation,
+    Owner,
     PDSACycle,
     Team,
     Trust,
@@ -823,6 +825,128 @@ class Store:
             frame[col] = pd.to_datetime(frame[col])
         return frame
 
+    # ------------------------------------------------------------------ accountability
+    OWNER_COLUMNS = ("team", "measure", "owner", "sponsor", "review_every_months")
+    ACTION_COLUMNS = ("team", "measure", "period", "raised_by", "decision", "action", "owner",
+                      "due", "done")  # fmt: skip
+
+    def load_owners(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+        """Set the owner, sponsor and review cadence of team × measure pairs."""
+        frame, name = self._read_simple(source, self.OWNER_COLUMNS)
+        problems = self._check_team_measure(frame, name)
+        problems += _required_text(frame, name, ("owner", "sponsor"))
+        cadence = pd.to_numeric(frame["review_every_months"].replace("", "1"), errors="coerce")
+        for r in frame.loc[cadence.isna() | (cadence < 1) | (cadence % 1 != 0), "_row"]:
+            problems.append(
+                Problem(name, int(r), "review_every_months", "must be a whole number of months")
+            )
+        if problems:
+            raise UploadRejected(problems)
+        with self._write() as conn:
+            team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
+            for i, rec in enumerate(frame.itertuples(index=False)):
+                key = (Owner.team_id == team_ids[rec.team], Owner.measure_id == rec.measure)
+                conn.execute(Owner.__table__.delete().where(*key))
+                conn.execute(
+                    insert(Owner).values(
+                        team_id=team_ids[rec.team], measure_id=rec.measure, owner=rec.owner,
+                        sponsor=rec.sponsor, review_every_months=int(cadence.iat[i]),
+                    )
+                )  # fmt: skip
+            self._audit(conn, user, "load_owners", "owner", "", f"{name}: {len(frame)} rows")
+        return len(frame)
+
+    def owners(self) -> pd.DataFrame:
+        query = (
+            select(Team.name, Owner.measure_id, Owner.owner, Owner.sponsor,
+                   Owner.review_every_months)
+            .join(Team, Owner.team_id == Team.id)
+            .order_by(Team.name, Owner.measure_id)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(query)]
+        return pd.DataFrame.from_records(rows, columns=list(self.OWNER_COLUMNS))
+
+    def add_actions(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+        """Record decisions and actions (:attr:`ACTION_COLUMNS`), e.g. from a board meeting."""
+        frame, name = self._read_simple(source, self.ACTION_COLUMNS)
+        problems = self._check_team_measure(frame, name)
+        problems += _required_text(frame, name, ("period", "raised_by", "owner"))
+        rows = frame["_row"].to_numpy()
+
+        def bad(mask, column, message):
+            for r in rows[np.asarray(mask, dtype=bool)]:
+                problems.append(Problem(name, int(r), column, message))
+
+        from qi.store.validation import parse_periods
+
+        periods, reasons = parse_periods(frame["period"])
+        bad(reasons.ne("") & frame["period"].ne(""), "period", "period must be a month, as 2025-03")
+        bad(~frame["raised_by"].isin(["board", "team", ""]), "raised_by", "board or team")
+        bad(frame["decision"].eq("") & frame["action"].eq(""), "action",
+            "give a decision or an action")  # fmt: skip
+        dates = {}
+        for col in ("due", "done"):
+            dates[col] = pd.to_datetime(frame[col].replace("", None), errors="coerce",
+                                        format="ISO8601")  # fmt: skip
+            bad(frame[col].ne("") & dates[col].isna(), col, f"{col} must be a date, as 2025-03-31")
+        if problems:
+            raise UploadRejected(problems)
+        with self._write() as conn:
+            team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
+            for i, rec in enumerate(frame.itertuples(index=False)):
+                conn.execute(
+                    insert(Action).values(
+                        team_id=team_ids[rec.team], measure_id=rec.measure,
+                        period=periods.iat[i].date(), raised_by=rec.raised_by,
+                        decision=rec.decision, action=rec.action, owner=rec.owner,
+                        due=None if pd.isna(dates["due"].iat[i]) else dates["due"].iat[i].date(),
+                        done=None if pd.isna(dates["done"].iat[i]) else dates["done"].iat[i].date(),
+                        created_at=utcnow(), created_by=user,
+                    )
+                )  # fmt: skip
+            self._audit(conn, user, "add_actions", "action", "", f"{name}: {len(frame)} rows")
+        return len(frame)
+
+    def complete_action(self, action_id: int, *, done: dt.date | None = None, user="system"):
+        """Mark an action done (today by default)."""
+        with self._write() as conn:
+            found = conn.scalar(select(Action.id).where(Action.id == action_id))
+            if found is None:
+                raise StoreError(f"there is no action {action_id}")
+            when = done or utcnow().date()
+            conn.execute(update(Action).where(Action.id == action_id).values(done=when))
+            self._audit(conn, user, "complete_action", "action", action_id, str(when))
+
+    def actions(self) -> pd.DataFrame:
+        """Every decision and action, with ``id``, ``created_at`` and ``created_by``."""
+        query = (
+            select(Action.id, Team.name, Action.measure_id, Action.period, Action.raised_by,
+                   Action.decision, Action.action, Action.owner, Action.due, Action.done,
+                   Action.created_at, Action.created_by)
+            .join(Team, Action.team_id == Team.id)
+            .order_by(Action.period, Action.id)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(query)]
+        frame = pd.DataFrame.from_records(
+            rows, columns=["id", *self.ACTION_COLUMNS, "created_at", "created_by"]
+        )
+        for col in ("period", "due", "done"):
+            frame[col] = pd.to_datetime(frame[col])
+        return frame
+
+    def _check_team_measure(self, frame: pd.DataFrame, name: str) -> list[Problem]:
+        cat = self.catalogue()
+        problems = []
+        for col, known, what in (("team", cat.teams, "team: register it first (qi teams)"),
+                                 ("measure", set(cat.measures.index),
+                                  "measure: load it into the catalogue first (qi measures)")):
+            for r, v in zip(frame["_row"], frame[col], strict=True):
+                if v not in known:
+                    problems.append(Problem(name, int(r), col, f"unknown {what}"))
+        return problems  # fmt: skip
+
     def add_annotation(
         self, *, team: str, measure: str, period, text: str, author: str, group: str | None = None
     ) -> int:
@@ -902,6 +1026,8 @@ class Store:
                     Annotation,
                     AuditEntry,
                     GroupAlias,
+                    Owner,
+                    Action,
                 )
             }
 

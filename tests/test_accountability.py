@@ -1,0 +1,110 @@
+"""Holding the gains, reviews and actions on the sample collaborative, whose stories
+(sample_data/README.md) give the answers: Willow Ward's de-escalation training cut
+restraint of Black patients for good; Rowan Ward's rapid-tranquillisation change
+helped and then faded; Cedar Ward's cycle changed nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qi import board
+from qi.accountability import holding_gains, overdue_actions, review_status
+from qi.store import Store
+from tests.test_pages import APP
+
+TODAY = dt.date(2026, 11, 25)
+
+
+@pytest.fixture(scope="module")
+def sample(sample_db):
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        yield {
+            "observations": store.observations(),
+            "measures": store.measures(),
+            "pdsa": store.pdsa(),
+            "owners": store.owners(),
+            "actions": store.actions(),
+        }
+
+
+@pytest.fixture(scope="module")
+def gains(sample):
+    series = board.series_frame(sample["observations"], sample["measures"])
+    changes = (
+        sample["pdsa"].groupby(["team", "measure", "group", "change_idea"], dropna=False)["start"]
+        .min()
+        .reset_index()
+    )
+    return holding_gains(series, changes).set_index(["team", "measure"])
+
+
+def test_a_lasting_improvement_is_sustained(gains):
+    willow = gains.loc[("Willow Ward", "restraint_per_1000_obd")]
+    assert willow["group"] == "Black"
+    assert willow["status"] == "sustained"
+    assert willow["improved_from"] >= willow["start"]
+    assert willow["months_held"] >= 12
+
+
+def test_a_faded_improvement_is_flagged_at_risk(gains):
+    rowan = gains.loc[("Rowan Ward", "rapid_tranq_per_1000_obd")]
+    assert rowan["improved"]
+    assert rowan["status"] == "at risk"
+    assert rowan["concern_from"] > rowan["improved_from"]
+
+
+def test_a_change_without_effect_is_not_an_improvement(gains):
+    assert gains.loc[("Cedar Ward", "restraint_per_1000_obd"), "status"] == "no improvement"
+
+
+def test_a_roll_up_equals_the_sum_by_hand(sample):
+    obs = sample["observations"]
+    trust = board.series_frame(obs, sample["measures"], level="trust")
+    row = trust.iloc[len(trust) // 2]
+    by_hand = obs[(obs["trust"] == row["unit"]) & (obs["measure"] == row["measure"])
+                  & (obs["period"] == row["period"])]  # fmt: skip
+    if row["group"] != "All":
+        by_hand = by_hand[by_hand["broad_group"] == row["group"]]
+    assert row["numerator"] == by_hand["numerator"].sum()
+    assert row["denominator"] == pytest.approx(by_hand["denominator"].sum())
+
+
+def test_overdue_actions_and_reviews(sample):
+    late = overdue_actions(sample["actions"], today=TODAY)
+    assert len(late) >= 1 and (late["days_overdue"] > 0).all()
+    reviews = review_status(sample["owners"], sample["actions"], today=TODAY)
+    assert set(reviews.columns) >= {"owner", "sponsor", "last_review", "next_review", "overdue"}
+    reviewed = reviews.dropna(subset=["last_review"])
+    assert len(reviewed) >= 1
+
+
+def test_the_accountability_page_records_an_action_that_survives_a_restart(
+    sample_copy, monkeypatch
+):
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/accountability.py").run()
+    assert not at.exception, at.exception
+    gains = at.dataframe[0].value
+    assert "at risk" in set(gains["status"])
+    at.toggle[0].set_value(True).run()
+    assert set(at.dataframe[0].value["status"]) == {"at risk"}
+    before = len(Store.open(sample_copy).actions())
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Action"].input("<b>Report back</b> next month")
+    inputs["Owner (a role)"].input("Director of Nursing")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception, at.exception
+    # a new session (a restart) reads it back from the store
+    again = AppTest.from_file(str(APP), default_timeout=120)
+    again.run()
+    again.switch_page("app_pages/accountability.py").run()
+    actions = Store.open(sample_copy).actions()
+    assert len(actions) == before + 1
+    assert actions["action"].iloc[-1] == "<b>Report back</b> next month"
+    shown = next(d.value for d in again.dataframe if "created_by" in d.value.columns)
+    assert "<b>Report back</b> next month" in set(shown["action"])
