@@ -314,9 +314,13 @@ def funnel_figure(
     denominator: str = "denominator",
 ) -> go.Figure:
     """A funnel plot: each unit's value against its denominator, with 95 % and 99.8 %
-    limits (``limits`` a grid with ``denominator``, ``lcl95``, ``ucl95``, ``lcl998``,
-    ``ucl998``; without it, each unit's own limits are drawn as ticks)."""
+    limits (``limits`` as ``qi.equality.funnel(...).limits`` gives them — long, with
+    ``line``, ``denominator`` and ``value`` — or wide, with ``denominator``,
+    ``lcl95``, ``ucl95``, ``lcl998``, ``ucl998``)."""
     fig = go.Figure()
+    if limits is not None and "line" in limits:
+        limits = limits.pivot_table(index="denominator", columns="line", values="value")
+        limits = limits.reset_index().rename(columns={"denominator": denominator})
     if limits is not None and len(limits):
         for col, dash, name in (
             ("lcl95", "dash", "95% limits"),
