@@ -67,7 +67,8 @@ class Team:
     ``shares`` are the true ethnic mix of its patients (named groups, summing to 1);
     ``not_stated`` the share of records with no ethnicity recorded; ``size`` beds for a
     ward, the mean monthly referrals for a community team; ``factor`` multiplies every
-    rate of the team (wards differ); ``period_style`` the ``strftime`` spelling of the
+    rate and mean wait of the team (teams differ; proportions keep the group baselines);
+    ``period_style`` the ``strftime`` spelling of the
     period its uploads use; ``late_share`` the share of months uploaded after the 20th.
     """
 
@@ -457,10 +458,10 @@ STORIES: tuple[Story, ...] = (
         change_idea="Text message reminders of first appointments to cut rebooking",
         lived_experience="consulted",
         cycles=(
-            Cycle("2025-02-03", "2025-05-30", "study",
+            Cycle("2025-02-03", "2025-05-30", "act",
                   "Reminders sent to everyone; missed first appointments fell a little but "
                   "days to first contact did not change: the wait is for the first slot, not "
-                  "rebooking."),
+                  "rebooking. Keep the reminders; look for another idea for the wait."),
         ),
         expected="Days to first contact at Southmoor do not change around 2025-02: no runs "
         "signal on the I chart.",
@@ -613,8 +614,8 @@ def _numerators(
         lam = base * team.factor * factor * den / measure.per
         return rng.poisson(lam)
     if measure.model in ("proportion", "staff"):
-        p0 = base if measure.model == "staff" else np.clip(base * team.factor, 0.01, 0.99)
-        odds = p0 / (1 - p0) * factor
+        # the team factor is for rates and waits only: proportions keep the group baselines
+        odds = base / (1 - base) * factor
         return rng.binomial(den, odds / (1 + odds))
     if measure.model == "mean":
         # each person's wait ~ Gamma(shape 1.5, mean m): the total over n people is
@@ -675,11 +676,18 @@ def _upload_times(seed: int) -> dict[tuple[str, str], datetime]:
             if rng.random() < team.late_share:
                 day = int(rng.integers(21, 28))
             hour, minute = int(rng.integers(8, 17)), int(rng.integers(0, 60))
-            when = datetime(nxt.year, nxt.month, day, hour, minute, tzinfo=UTC)
+            when = _working_day(datetime(nxt.year, nxt.month, day, hour, minute, tzinfo=UTC))
             out[team.name, str(month)] = min(when, last)
     for team_name, month, day in MONTH_LATE:
         out[team_name, month] = datetime.fromisoformat(day).replace(hour=10, minute=5, tzinfo=UTC)
     return out
+
+
+def _working_day(when: datetime) -> datetime:
+    """The same time on the next working day (no weekends, Christmas or Boxing Day)."""
+    while when.weekday() >= 5 or (when.month, when.day) in ((12, 25), (12, 26)):
+        when += timedelta(days=1)
+    return when
 
 
 def _frame(rows: pd.DataFrame, team: Team) -> pd.DataFrame:
