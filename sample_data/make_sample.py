@@ -869,7 +869,7 @@ def owners_table() -> pd.DataFrame:
 
 ACTIONS = (
     ("Willow Ward", "restraint_per_1000_obd", "2025-01", "board",
-     "Restraint of Black patients at Willow Ward is about 2.5 times that of White patients.",
+     "Restraint of Black patients at Willow Ward is more than twice that of White patients.",
      "Fund culturally informed de-escalation training, co-delivered with service users.",
      "Director of Nursing", "2025-03-31", "2025-03-21"),
     ("Willow Ward", "restraint_per_1000_obd", "2025-10", "team",
@@ -916,8 +916,8 @@ ACTIONS = (
      "Share the peer-worker model with the other community teams.",
      "Lead for lived experience", "2026-12-31", ""),
     ("Westhaven Community Team", "staff_disciplinary", "2026-06", "board",
-     "Ethnic minority staff across the collaborative are about twice as likely to enter a "
-     "formal disciplinary process (WRES indicator 3).",
+     "Ethnic minority staff across the collaborative are about one and a half times as "
+     "likely to enter a formal disciplinary process (WRES indicator 3).",
      "Introduce a pre-disciplinary check by a senior manager outside the line.",
      "Chief People Officer", "2026-12-31", ""),
 )  # fmt: skip

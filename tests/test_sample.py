@@ -589,3 +589,12 @@ def test_another_seed_draws_other_numbers_for_the_same_stories(tmp_path: Path) -
         ours[["team", "measure", "period", "group"]]
     )
     assert not other["numerator"].equals(ours["numerator"])
+
+
+def test_the_readme_describes_every_story_and_the_calendar() -> None:
+    text = (SAMPLE_DIR / "README.md").read_text(encoding="utf-8")
+    for s in gen.STORIES:
+        assert s.key in text and s.start in text and s.team in text, s.key
+    for team, month_ in (*gen.MISSING, *gen.CLOSED):
+        assert team in text and month_ in text
+    assert f"**{gen.SEED}**" in text
