@@ -58,7 +58,9 @@ class FunnelResult:
     points : pandas.DataFrame
         One row per unit, sorted by group: ``group``; ``numerator``,
         ``denominator`` (summed over the unit's rows; SHMI expected counts after
-        rounding); ``value`` (numerator/denominator × multiplier); ``lcl95``,
+        rounding); ``value`` (numerator/denominator × multiplier; for SHMI with
+        rounding, O/E with E as given, as FunnelPlotR 0.6.0 computes it before
+        rounding, while z, φ, τ² and the limits use the rounded E); ``lcl95``,
         ``ucl95``, ``lcl998``, ``ucl998`` (the limits the unit is judged by, ×
         multiplier: Spiegelhalter funnels at the unit's denominator, adjusted
         when :attr:`adjusted`; PHE proportion funnels at the unit's
@@ -376,7 +378,7 @@ def _spiegelhalter(
     shmi_rounding: bool, multiplier: float,
 ) -> FunnelResult:  # fmt: skip
     o = agg["numerator"].to_numpy(float)
-    e = agg["denominator"].to_numpy(float)
+    e = e_given = agg["denominator"].to_numpy(float)
     shmi = statistic == "ratio" and sr_method == "SHMI"
     if shmi and shmi_rounding:
         e = _intervals.r_round(e, 2)
@@ -393,7 +395,7 @@ def _spiegelhalter(
     adjusted = bool(overdispersion and phi > 1)
     lim = _spiegelhalter_limits(e, statistic, sr_method, target, tau2, adjusted, multiplier)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rr = o / e
+        rr = o / e_given  # FunnelPlotR 0.6.0 takes O/E before rounding E (aggregate_func)
         value = rr * multiplier
         z_adj = z / np.sqrt(1 + (tau2 if adjusted else 0.0) / s**2)
     outlier = (value < lim["lcl998"]) | (value > lim["ucl998"])
