@@ -432,10 +432,12 @@ def phe_proportion_limit(p: float, population: np.ndarray, average: float, side:
     q2 = special.ndtri(p) ** 2
     n = np.asarray(population, dtype=float)
     first = average * (n / q2 + 1)
-    adj = np.sqrt(
-        (-8 * average * (n / q2 + 1)) ** 2
-        - 64 * (1 / q2 + 1 / n) * average * (n * (average * (n / q2 + 2) - 1) + q2 * (average - 1))
+    disc = (-8 * average * (n / q2 + 1)) ** 2 - 64 * (1 / q2 + 1 / n) * average * (
+        n * (average * (n / q2 + 2) - 1) + q2 * (average - 1)
     )
+    # ≥ 0 in exact arithmetic for 0 ≤ average ≤ 1; at average = 1 rounding can make
+    # it a hair negative, where R returns NaN: take it as 0 (the limit is then 1)
+    adj = np.sqrt(np.maximum(disc, 0.0))
     last = 1 / q2 + 1 / n
     out = (first - adj / 8) / last if side == "low" else (first + adj / 8) / last
     return out / n

@@ -782,17 +782,14 @@ def pool(
     else:
         group_keys = [*keys, group]
     frame["n_rows"] = 1
-    frame["_months"] = frame[period] if period is not None else 0
-    agg = {c: "sum" for c in sums}
-    agg.update({"n_rows": "sum", "_merged": "any", "_months": "nunique"})
+    agg: dict[str, str] = dict.fromkeys(sums, "sum")
+    agg.update({"n_rows": "sum", "_merged": "any"})
     if period is not None:
-        agg["granularity"] = "first"
+        frame["_month"] = when  # the months before pooling
+        agg.update({"granularity": "first", "_month": "nunique"})
     out = frame.groupby(group_keys, dropna=False, sort=True).agg(agg).reset_index()
+    out["pooled"] = out["_merged"].to_numpy(bool)
     if period is not None:
-        months = frame.assign(_m=pd.to_datetime(data[period]).to_numpy())
-        distinct = months.groupby(group_keys, dropna=False, sort=True)["_m"].nunique()
-        out["pooled"] = out["_merged"].to_numpy(bool) | (distinct.to_numpy() > 1)
-    else:
-        out["pooled"] = out["_merged"].to_numpy(bool)
+        out["pooled"] |= out["_month"].to_numpy() > 1
     cols = [*group_keys, *sums, "n_rows", "pooled", *(["granularity"] if period else [])]
     return out[cols]
