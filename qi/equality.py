@@ -729,8 +729,8 @@ def pool(
         Sorted by ``by``, period, group: the ``by`` columns, the period column
         (a quarter's first day where pooled), the group column, ``events`` and
         ``exposure`` columns (summed, under their own names), ``n_rows`` (input
-        rows summed into the row), ``pooled`` (True where the row combines
-        groups the mapping merged, or months), and, with ``period``,
+        rows summed into the row), ``pooled`` (True where the row combines two
+        or more detailed groups, or two or more months), and, with ``period``,
         ``granularity`` (``"month"`` or ``"quarter"``).
 
     Raises
@@ -748,12 +748,9 @@ def pool(
     frame[events] = _numeric_column(data, events, "events", fn)
     if exposure is not None:
         frame[exposure] = _numeric_column(data, exposure, "exposure", fn)
+    frame["_detailed"] = frame[group]
     if mapping is not None:
-        mapped = frame[group].map(lambda g: mapping.get(g, g))
-        frame["_merged"] = mapped.ne(frame[group]).to_numpy()
-        frame[group] = mapped
-    else:
-        frame["_merged"] = False
+        frame[group] = frame[group].map(lambda g: mapping.get(g, g))
     sums = [events, *([exposure] if exposure else [])]
     if period is not None:
         try:
@@ -783,12 +780,12 @@ def pool(
         group_keys = [*keys, group]
     frame["n_rows"] = 1
     agg: dict[str, str] = dict.fromkeys(sums, "sum")
-    agg.update({"n_rows": "sum", "_merged": "any"})
+    agg.update({"n_rows": "sum", "_detailed": "nunique"})
     if period is not None:
         frame["_month"] = when  # the months before pooling
         agg.update({"granularity": "first", "_month": "nunique"})
     out = frame.groupby(group_keys, dropna=False, sort=True).agg(agg).reset_index()
-    out["pooled"] = out["_merged"].to_numpy(bool)
+    out["pooled"] = out["_detailed"].to_numpy() > 1
     if period is not None:
         out["pooled"] |= out["_month"].to_numpy() > 1
     cols = [*group_keys, *sums, "n_rows", "pooled", *(["granularity"] if period else [])]
