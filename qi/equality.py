@@ -97,10 +97,13 @@ DEFAULT_UNKNOWN = (
 # checks shared by every function
 
 
-def _check_conf(conf: object, fn: str) -> float:
-    if isinstance(conf, bool) or not isinstance(conf, Real) or not 0 < float(conf) < 1:
+def _check_conf(conf: object, fn: str, allow_one: bool = False) -> float:
+    ok = isinstance(conf, Real) and not isinstance(conf, bool) and conf > 0
+    ok = ok and (conf <= 1 if allow_one else conf < 1)
+    if not ok:
+        between = "in (0, 1]" if allow_one else "strictly between 0 and 1"
         raise ValueError(
-            f"The 'conf' argument of qi.equality.{fn} must be a level strictly between 0 and 1 "
+            f"The 'conf' argument of qi.equality.{fn} must be a level {between} "
             f"(0.95, not 95); got {conf!r}."
         )
     return float(conf)
@@ -221,7 +224,8 @@ def proportions(x: Any, n: Any, conf: float = 0.95, multiplier: float = 1) -> pd
     x, n : array-like
         Numerators and denominators (same length; 0 ≤ x ≤ n).
     conf : float
-        Confidence level, strictly between 0 and 1 (0.95, 0.998).
+        Confidence level in (0, 1] (0.95, 0.998); 1 gives the interval (0, 1),
+        as PHEindicatormethods does.
     multiplier : float
         1 for a proportion, 100 for a percentage, 1000 per 1,000.
 
@@ -246,12 +250,16 @@ def proportions(x: Any, n: Any, conf: float = 0.95, multiplier: float = 1) -> pd
     (``R/utils.R`` ``wilson_lower``, ``wilson_upper``), which this matches to
     1e-9 relative.
     """
-    conf = _check_conf(conf, "proportions")
+    conf = _check_conf(conf, "proportions", allow_one=True)
     multiplier = _check_multiplier(multiplier, "proportions")
     index = x.index if isinstance(x, pd.Series) else None
     xa, na = _as_float(x, "x", "proportions"), _as_float(n, "n", "proportions")
     _check_counts(xa, na, "proportions", "x", "n", proportion=True)
-    lower, upper = _intervals.wilson(xa, na, conf)
+    if conf == 1:  # PHEindicatormethods: a 100 % interval is (0, 1)
+        lower, upper = np.zeros(xa.shape), np.ones(xa.shape)
+        lower[~(na > 0)] = upper[~(na > 0)] = np.nan
+    else:
+        lower, upper = _intervals.wilson(xa, na, conf)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(na > 0, xa / na * multiplier, np.nan)
     return pd.DataFrame(

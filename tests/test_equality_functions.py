@@ -60,6 +60,12 @@ def test_rate_of_zero_events_is_minus_log_alpha() -> None:
     assert res["method"][0] == "exact"
 
 
+def test_a_100_percent_interval_is_0_to_1() -> None:
+    # PHEindicatormethods special-cases confidence = 1 (METHODS.md 4.1)
+    res = eq.proportions([3, 0], [10, 4], conf=1, multiplier=100)
+    assert res["lower"].tolist() == [0, 0] and res["upper"].tolist() == [100, 100]
+
+
 def test_series_keep_their_index() -> None:
     x = pd.Series([1, 2], index=["a", "b"])
     assert list(eq.proportions(x, pd.Series([4, 4], index=["a", "b"])).index) == ["a", "b"]
