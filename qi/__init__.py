@@ -5,6 +5,7 @@ needs no web page): run and control charts with their rules for many series at
 once (:func:`spc`), and the registries of chart types and rule sets behind them.
 """
 
+from qi import equality as equality  # the equality statistics: qi.equality.compare, ...
 from qi import mdc
 from qi.charts import CHART_TYPES, ChartType
 from qi.rules import RULE_SETS, RuleSet
