@@ -17,6 +17,7 @@ st.navigation(
         "Review": [
             st.Page("app_pages/board.py", title="Board", url_path="board", default=True),
             st.Page("app_pages/team.py", title="Team charts", url_path="team"),
+            st.Page("app_pages/equality.py", title="Equality", url_path="equality"),
             st.Page(
                 "app_pages/accountability.py", title="Accountability", url_path="accountability"
             ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -135,3 +136,21 @@ def test_the_workshop_what_if_makes_a_signal_appear(db_url):
     assert not at.exception
     at.number_input[0].set_value(400.0).run()
     assert any("changed their signal" in w.value for w in at.warning)
+
+
+def test_the_equality_page_charts_the_gap_and_suppresses_small_counts(db_url):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"unit": "Willow Ward", "measure": "restraint_per_1000_obd",
+                            "reference": "White"})  # fmt: skip
+    at.switch_page("app_pages/equality.py").run()
+    assert not at.exception, at.exception
+    specs = plotly_specs(at)
+    assert len(specs) == 3  # the gap, recording completeness, the funnel
+    gap_names = {t.get("name") for t in specs[0]["data"]}
+    assert "Black" in gap_names and "White" not in gap_names
+    latest = at.dataframe[0].value
+    assert set(latest.columns) >= {"ratio", "ratio_lower", "ratio_upper", "p_value"}
+    counts = at.dataframe[-1].value
+    assert (counts == "*").any().any()  # small counts of the smaller groups are hidden
+    shown = counts.replace("*", None).apply(pd.to_numeric, errors="coerce")
+    assert not ((shown >= 1) & (shown <= 7)).any().any()
