@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import special, stats
 
 from qi import _intervals
+from qi._checks import check_multiplier
 
 STYLES = ("spiegelhalter", "phe")
 #: Statistics of each style.
@@ -207,16 +208,7 @@ def _check_options(
         raise ValueError(
             f"The 'trim' argument of qi.equality.funnel must be a number in [0, 0.5); got {trim!r}."
         )
-    if (
-        isinstance(multiplier, bool)
-        or not isinstance(multiplier, Real)
-        or not np.isfinite(float(multiplier))
-        or float(multiplier) <= 0
-    ):
-        raise ValueError(
-            f"The 'multiplier' argument of qi.equality.funnel must be a positive number; "
-            f"got {multiplier!r}."
-        )
+    check_multiplier(multiplier, "funnel")
 
 
 def _aggregate(

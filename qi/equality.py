@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import special
 
 from qi import _intervals
+from qi._checks import check_multiplier
 from qi._funnel import FunnelResult, funnel
 from qi._suppress import SuppressionResult, suppress
 
@@ -107,20 +108,6 @@ def _check_conf(conf: object, fn: str, allow_one: bool = False) -> float:
             f"(0.95, not 95); got {conf!r}."
         )
     return float(conf)
-
-
-def _check_multiplier(multiplier: object, fn: str) -> float:
-    if (
-        isinstance(multiplier, bool)
-        or not isinstance(multiplier, Real)
-        or not np.isfinite(float(multiplier))
-        or float(multiplier) <= 0
-    ):
-        raise ValueError(
-            f"The 'multiplier' argument of qi.equality.{fn} must be a positive number; "
-            f"got {multiplier!r}."
-        )
-    return float(multiplier)
 
 
 def _as_float(values: Any, name: str, fn: str) -> np.ndarray:
@@ -251,7 +238,7 @@ def proportions(x: Any, n: Any, conf: float = 0.95, multiplier: float = 1) -> pd
     1e-9 relative.
     """
     conf = _check_conf(conf, "proportions", allow_one=True)
-    multiplier = _check_multiplier(multiplier, "proportions")
+    multiplier = check_multiplier(multiplier, "proportions")
     index = x.index if isinstance(x, pd.Series) else None
     xa, na = _as_float(x, "x", "proportions"), _as_float(n, "n", "proportions")
     _check_counts(xa, na, "proportions", "x", "n", proportion=True)
@@ -303,7 +290,7 @@ def rates(x: Any, n: Any, conf: float = 0.95, multiplier: float = 100000) -> pd.
     ``Byars`` are here ``"exact"`` and ``"byar"``.
     """
     conf = _check_conf(conf, "rates")
-    multiplier = _check_multiplier(multiplier, "rates")
+    multiplier = check_multiplier(multiplier, "rates")
     index = x.index if isinstance(x, pd.Series) else None
     xa, na = _as_float(x, "x", "rates"), _as_float(n, "n", "rates")
     _check_counts(xa, na, "rates", "x", "n", proportion=False)
@@ -479,7 +466,7 @@ def compare(
     _columns(data, fn, group=group, events=events, exposure=exposure)
     measure = _check_measure(measure, fn)
     conf = _check_conf(conf, fn)
-    multiplier = _check_multiplier(multiplier, fn)
+    multiplier = check_multiplier(multiplier, fn)
     sums = _summed(data, [group], events, exposure, measure, fn)
     is_ref = sums[group] == reference
     if not is_ref.any():
@@ -571,7 +558,7 @@ def gap(
         )
     measure = _check_measure(measure, fn)
     conf = _check_conf(conf, fn)
-    multiplier = _check_multiplier(multiplier, fn)
+    multiplier = check_multiplier(multiplier, fn)
     sums = _summed(data, [*keys, group], events, exposure, measure, fn)
     is_ref = (sums[group] == reference).to_numpy()
     if not is_ref.any():
@@ -663,7 +650,7 @@ def completeness(
     keys = _by_list(by)
     _columns(data, fn, by=keys, group=group, count=count)
     conf = _check_conf(conf, fn)
-    multiplier = _check_multiplier(multiplier, fn)
+    multiplier = check_multiplier(multiplier, fn)
     if isinstance(unknown, str):
         unknown = [unknown]
     labels = {str(u).strip().casefold() for u in unknown}
