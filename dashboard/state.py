@@ -87,3 +87,35 @@ def local_mode_banner() -> None:
         "Single-user local mode: no sign-in is configured, so every change is recorded "
         "under this computer's user name."
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def accountability(url: str, version: int) -> pd.DataFrame:
+    """Per team × measure × group: owner, sponsor, review overdue, overdue actions, and
+    the holding-the-gains status of its latest change (what the board matrix adds)."""
+    import datetime as dt
+
+    from qi.accountability import holding_gains, overdue_actions, review_status
+
+    store = _store(url)
+    today = dt.datetime.now(dt.UTC).date()
+    reviews = review_status(store.owners(), store.actions(), today=today)
+    late = overdue_actions(store.actions(), today=today)
+    late_count = late.groupby(["team", "measure"]).size().rename("actions_overdue")
+    owned = reviews.join(late_count, on=["team", "measure"])
+    owned["actions_overdue"] = owned["actions_overdue"].fillna(0).astype(int)
+    owned = owned.rename(columns={"overdue": "review_overdue"})
+    cycles = pdsa(url, version)
+    changes = (
+        cycles.groupby(["team", "measure", "group", "change_idea"], dropna=False)["start"]
+        .min()
+        .reset_index()
+    )
+    series = board.series_frame(observations(url, version), measures(url, version))
+    gains = (
+        holding_gains(series, changes)
+        .sort_values("start")
+        .groupby(["team", "measure", "group"])
+        .tail(1)
+    )
+    return owned, gains[["team", "measure", "group", "status"]].rename(columns={"status": "gains"})

@@ -107,6 +107,7 @@ def spc_figure(
     improvement: str | None = None,
     cycles: pd.DataFrame | None = None,
     annotations: pd.DataFrame | None = None,
+    actions: pd.DataFrame | None = None,
     facet: bool = True,
     height: int | None = None,
 ) -> go.Figure:
@@ -122,6 +123,9 @@ def spc_figure(
     cycles : change ideas and PDSA cycles (``change_idea``, ``cycle``, ``stage``,
         ``start``, ``end``): drawn as labelled bands from start to end.
     annotations : notes on points (``period``, ``text``, optional ``group``).
+    actions : decisions and actions recorded on the measure (``period``, ``raised_by``,
+        ``decision``, ``action``, ``owner``, ``due``, ``done``): a labelled marker at
+        the month reviewed, "overdue" when not done by its due date.
     """
     explained = explain_signals(points, improvement)
     data = pd.concat([points, explained], axis=1)
@@ -147,6 +151,8 @@ def spc_figure(
         _cycles(parts, cycles, data["x"])
     if annotations is not None and len(annotations):
         _annotations(parts, annotations, data, group, panels, groups)
+    if actions is not None and len(actions):
+        _actions(parts, actions)
     fig.add_traces(parts.traces)
     fig.update_layout(
         annotations=parts.annotations,
@@ -295,6 +301,23 @@ def _annotations(parts: _Parts, notes, data, group, panels, groups) -> None:
         parts.annotations.append(
             {"x": rec.period, "y": at["y"].max(), "text": "✎", "hovertext": text(rec.text),
              "showarrow": True, "arrowhead": 2, "ax": 0, "ay": -30, **_refs(row)}
+        )  # fmt: skip
+
+
+def _actions(parts: _Parts, actions: pd.DataFrame) -> None:
+    """Board and team actions as markers along the top of the chart, like change cycles."""
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    for rec in actions.itertuples(index=False):
+        overdue = pd.isna(rec.done) and pd.notna(rec.due) and pd.Timestamp(rec.due) < today
+        what = rec.action or rec.decision
+        label = f"{str(rec.raised_by).capitalize()} action{' (overdue)' if overdue else ''}"
+        parts.annotations.append(
+            {"x": rec.period, "y": 0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+             "text": "⚑ " + label, "showarrow": False,
+             "hovertext": text(f"{what} — owner: {rec.owner}; due {rec.due:%d %b %Y}"
+                               if pd.notna(rec.due) else f"{what} — owner: {rec.owner}"),
+             "font": {"size": 10, "color": "#D55E00" if overdue else "#333333"},
+             "bgcolor": "rgba(255,255,255,0.8)"}
         )  # fmt: skip
 
 

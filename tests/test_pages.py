@@ -154,3 +154,25 @@ def test_the_equality_page_charts_the_gap_and_suppresses_small_counts(db_url):
     assert (counts == "*").any().any()  # small counts of the smaller groups are hidden
     shown = counts.replace("*", None).apply(pd.to_numeric, errors="coerce")
     assert not ((shown >= 1) & (shown <= 7)).any().any()
+
+
+def test_the_board_shows_owners_overdue_work_and_improvements_at_risk(db_url):
+    at = app()
+    table = at.dataframe[0].value
+    assert table["owner"].notna().sum() >= 20
+    assert table["actions_overdue"].sum() >= 1
+    assert table["review_overdue"].any()
+    at.toggle[0].set_value(True).run()
+    risky = at.dataframe[0].value
+    assert len(risky) >= 1 and set(risky["gains"]) == {"at risk"}
+    assert "Rowan Ward" in set(risky["unit"])
+
+
+def test_actions_appear_on_the_chart_like_change_cycles(db_url):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"unit": "Rowan Ward", "measure": "rapid_tranq_per_1000_obd"})
+    at.switch_page("app_pages/team.py").run()
+    assert not at.exception, at.exception
+    (spec,) = plotly_specs(at)
+    texts = [a.get("text", "") for a in spec["layout"]["annotations"]]
+    assert any(t.startswith("⚑ ") and "overdue" in t for t in texts), texts

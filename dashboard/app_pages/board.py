@@ -47,6 +47,32 @@ st.query_params["trust"] = chosen_trusts
 st.query_params["measure"] = chosen_measures
 
 shown = table[table["group"] == chosen_group]
+owned, gains = state.accountability(url, version)
+if level == "team":
+    shown = shown.merge(
+        owned[["team", "measure", "owner", "sponsor", "review_overdue", "actions_overdue"]],
+        left_on=["unit", "measure"],
+        right_on=["team", "measure"],
+        how="left",
+    ).drop(columns="team")
+    shown = shown.merge(
+        gains,
+        left_on=["unit", "measure", "group"],
+        right_on=["team", "measure", "group"],
+        how="left",
+    ).drop(columns="team")
+    at_risk_only = st.toggle(
+        "Only improvements at risk",
+        value=st.query_params.get("risk") == "1",
+        help="A change brought a signal of improvement, and the new phase now shows a "
+        "special cause of concern.",
+    )
+    st.query_params["risk"] = "1" if at_risk_only else "0"
+    if at_risk_only:
+        shown = shown[shown["gains"] == "at risk"]
+else:
+    for col in ("owner", "sponsor", "review_overdue", "actions_overdue", "gains"):
+        shown[col] = None
 if chosen_trusts:
     in_trust = set(teams.loc[teams["trust"].isin(chosen_trusts), "team"])
     shown = shown[shown["unit"].isin(in_trust)]
@@ -56,10 +82,11 @@ shown = shown.reset_index(drop=True)
 
 concern = int((shown["variation"] == "special_cause_concern").sum())
 improving = int((shown["variation"] == "special_cause_improvement").sum())
-m1, m2, m3 = st.columns(3)
+m1, m2, m3, m4 = st.columns(4)
 m1.metric("Series shown", len(shown))
 m2.metric("Special cause: improvement", improving)
 m3.metric("Special cause: concern", concern)
+m4.metric("Actions overdue", int(owned["actions_overdue"].sum()))
 
 
 def data_uri(name):
@@ -73,7 +100,8 @@ view = shown.assign(
     assurance_img=shown["assurance_icon"].map(data_uri),
 )[
     ["unit", "measure_name", "group", "period", "value", "target", "variation_img",
-     "variation_text", "assurance_img", "assurance_text", "sparkline", "measure"]
+     "variation_text", "assurance_img", "assurance_text", "sparkline", "owner", "sponsor",
+     "review_overdue", "actions_overdue", "gains", "measure"]
 ]  # fmt: skip
 event = st.dataframe(
     view,
@@ -92,6 +120,11 @@ event = st.dataframe(
         "assurance_img": st.column_config.ImageColumn("Assurance"),
         "assurance_text": st.column_config.TextColumn("Assurance (in words)"),
         "sparkline": st.column_config.LineChartColumn("Last 24 months"),
+        "owner": st.column_config.TextColumn("Owner"),
+        "sponsor": st.column_config.TextColumn("Executive sponsor"),
+        "review_overdue": st.column_config.CheckboxColumn("Review overdue"),
+        "actions_overdue": st.column_config.NumberColumn("Actions overdue"),
+        "gains": st.column_config.TextColumn("Latest change"),
         "measure": None,
     },
 )

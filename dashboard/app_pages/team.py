@@ -86,6 +86,12 @@ result = qi.spc(
     target=None if pd.isna(info["target"]) else float(info["target"]),
 )
 notes = store.annotations(team=unit, measure=measure) if level == "team" else None
+actions = store.actions()
+actions = (
+    actions[(actions["team"] == unit) & (actions["measure"] == measure)]
+    if level == "team"
+    else None
+)
 figure = spc_figure(
     result.points,
     group="group",
@@ -94,6 +100,7 @@ figure = spc_figure(
     improvement=info["improvement"],
     cycles=cycles if len(cycles) else None,
     annotations=notes,
+    actions=actions,
     facet=facet,
 )
 st.plotly_chart(figure, theme=None)
@@ -108,6 +115,10 @@ if len(cycles):
         cycles[["change_idea", "cycle", "stage", "start", "end", "learning", "lived_experience"]],
         hide_index=True,
     )
+
+if actions is not None and len(actions):
+    st.subheader("Decisions and actions on this measure")
+    st.dataframe(actions.drop(columns=["team", "measure"]), hide_index=True)
 
 if level == "team":
     with st.form("annotate", clear_on_submit=True):
