@@ -10,6 +10,8 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] sample                load the bundled sample collaborative
     qi [--db URL] pdsa import FILE      load change ideas and PDSA cycles
     qi [--db URL] uploads               list the upload history
+    qi [--db URL] groups FILE           add or change group aliases (alias, code, label,
+                                        broad_group): the ethnic-group mapping
 
 The store is ``--db`` if given, else ``QI_DATABASE_URL``, else an SQLite file in the
 user's data folder; an empty database gets the schema first. ``import`` prints
@@ -60,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("rollback", help="withdraw an upload").add_argument("id", type=int)
     sub.add_parser("sample", help="load the bundled sample collaborative")
     sub.add_parser("uploads", help="list the upload history")
+    sub.add_parser(
+        "groups", help="add or change group aliases (alias, code, label, broad_group)"
+    ).add_argument("file")
     pdsa = sub.add_parser("pdsa", help="change ideas and PDSA cycles")
     pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
     pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
@@ -107,6 +112,12 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
 
         summary = load_sample(store, user=user)
         print(summary)
+    elif args.command == "groups":
+        import pandas as pd
+
+        table = pd.read_csv(args.file, dtype=str, keep_default_na=False)
+        n = store.set_group_aliases(table, user=user)
+        print(f"{n} group aliases set")
     elif args.command == "uploads":
         print(store.uploads().to_string(index=False))
     elif args.command == "pdsa":

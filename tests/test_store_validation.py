@@ -264,3 +264,15 @@ def test_a_facilitator_can_extend_the_group_mapping(store):
     )  # fmt: skip
     assert store.import_file((HEADER + body).encode(), "a.csv").ok
     assert store.audit_log()["action"].iloc[-2] == "set_group_aliases"
+
+
+def test_the_group_mapping_is_edited_from_the_command_line(store, tmp_path, capsys):
+    url = store.engine.url.render_as_string(False)
+    body = "Willow Ward,restraint,2024-03,Black Scottish,1,100\n"
+    assert not store.import_file((HEADER + body).encode(), "a.csv").ok
+    aliases = tmp_path / "aliases.csv"
+    aliases.write_text("alias,code,label,broad_group\nBlack Scottish,P,"
+                       "Black or Black British - Any other Black background,Black\n")
+    assert main(["--db", url, "groups", str(aliases)]) == 0
+    assert "1 group aliases set" in capsys.readouterr().out
+    assert store.import_file((HEADER + body).encode(), "a.csv").ok
