@@ -423,6 +423,10 @@ def phe_proportion_limit(p: float, population: np.ndarray, average: float, side:
     """
     q2 = special.ndtri(p) ** 2
     n = np.asarray(population, dtype=float)
+    if average in (0.0, 1.0):
+        # every unit at 0 % (or 100 %): the funnel is the line itself; the formula
+        # would get there only through cancellation, a few 1e-8 off
+        return np.full(n.shape, float(average))
     first = average * (n / q2 + 1)
     disc = (-8 * average * (n / q2 + 1)) ** 2 - 64 * (1 / q2 + 1 / n) * average * (
         n * (average * (n / q2 + 2) - 1) + q2 * (average - 1)

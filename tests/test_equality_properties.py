@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -196,6 +196,8 @@ def test_gap_equals_compare_table_by_table(data: pd.DataFrame, measure: str) -> 
     st.booleans(),
     st.sampled_from([1, 100]),
 )
+@example(rows=[(1, 1), (1, 1), (1, 1)], od=False, mult=1)  # every unit at 100 % (found in CI)
+@example(rows=[(0, 5), (0, 9), (0, 2)], od=True, mult=100)  # every unit at 0 %
 def test_proportion_funnel_limits_are_ordered(rows: list, od: bool, mult: int) -> None:
     df = pd.DataFrame(
         {"unit": [f"U{i:02d}" for i in range(len(rows))],
