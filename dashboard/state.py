@@ -8,6 +8,7 @@ edit), so a new upload or rollback shows at once and nothing is recomputed other
 from __future__ import annotations
 
 import os
+import re
 
 import pandas as pd
 import streamlit as st
@@ -80,6 +81,15 @@ def query_default(key: str, options: list, fallback=None):
 
 def query_list(key: str, options: list) -> list:
     return [v for v in st.query_params.get_all(key) if v in options]
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def literal(value: object) -> str:
+    """Data (a file name, a group, an error message) made safe inside Markdown text:
+    every character Markdown would read as markup is escaped, so it shows as typed."""
+    return _MARKDOWN.sub(r"\\\1", str(value))
 
 
 def local_mode_banner() -> None:

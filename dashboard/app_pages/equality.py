@@ -53,7 +53,7 @@ gaps = equality.gap(
     multiplier=float(info["multiplier"]),
 )  # fmt: skip
 chartable = gaps.dropna(subset=["log_ratio"])
-st.subheader(f"Gap to {reference}")
+st.subheader(f"Gap to {state.literal(reference)}")
 if chartable.empty:
     st.info("Too few events to compare groups month by month; see the pooled table below.")
 else:

@@ -21,10 +21,13 @@ for f in files or []:
     content = f.getvalue()
     clean, problems = store.validate(content, f.name)
     if problems:
-        st.error(f"{f.name}: {len(problems)} problem(s). Nothing from this file will be stored.")
+        st.error(
+            f"{state.literal(f.name)}: {len(problems)} problem(s). "
+            "Nothing from this file will be stored."
+        )
         st.dataframe(problems_frame(problems), hide_index=True)
     else:
-        st.success(f"{f.name}: {len(clean)} rows ready to store.")
+        st.success(f"{state.literal(f.name)}: {len(clean)} rows ready to store.")
         summary = (
             clean.groupby(["team", "measure"])["period"]
             .agg(["min", "max", "count"])
@@ -39,7 +42,7 @@ if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
         try:
             result = store.import_file(content, name, user="local user")
         except StoreError as exc:
-            st.error(str(exc))
+            st.error(state.literal(exc))
             continue
         if result.ok:
             replaced = (
@@ -48,10 +51,11 @@ if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
                 else ""
             )
             st.success(
-                f"{name}: stored as upload {result.upload_id} ({result.rows} rows){replaced}."
+                f"{state.literal(name)}: stored as upload {result.upload_id} "
+                f"({result.rows} rows){replaced}."
             )
         else:
-            st.error(f"{name}: nothing stored.")
+            st.error(f"{state.literal(name)}: nothing stored.")
             st.dataframe(result.problem_table, hide_index=True)
 
 st.subheader("Upload history")
@@ -71,4 +75,4 @@ if len(live):
                 st.success(f"Upload {chosen} rolled back.")
                 st.rerun()
             except StoreError as exc:
-                st.error(str(exc))
+                st.error(state.literal(exc))
