@@ -176,3 +176,15 @@ def test_actions_appear_on_the_chart_like_change_cycles(db_url):
     (spec,) = plotly_specs(at)
     texts = [a.get("text", "") for a in spec["layout"]["annotations"]]
     assert any(t.startswith("⚑ ") and "overdue" in t for t in texts), texts
+
+
+def test_a_file_name_with_markdown_is_shown_as_typed(db_url):
+    at = app()
+    at.switch_page("app_pages/upload.py").run()
+    name = "[click](https://example.org) **bold** <b>x</b>.csv"
+    good = UPLOAD_HEADER + "Willow Ward,restraint_per_1000_obd,2026-10,Black,1,120\n"
+    at.file_uploader[0].upload(name, good.encode(), "text/csv").run()
+    shown = at.success[0].value
+    # every markup character is escaped, so the page shows the name literally
+    assert "\\[click\\]\\(https\\://example\\.org\\)" in shown
+    assert "\\*\\*bold\\*\\*" in shown and "\\<b\\>" in shown
