@@ -126,6 +126,9 @@ def test_load_reads_the_url_in_the_environment(store_url, monkeypatch):
         store.import_file(MARCH, "march.csv")
     monkeypatch.setenv("QI_DATABASE_URL", store_url)
     assert len(load()) == 2
+    import qi
+
+    assert len(qi.load(measures=["restraint"], groups=["Black"])) == 1
 
 
 def test_export_now_and_as_of_with_formula_cells_neutralised(store, tmp_path):
