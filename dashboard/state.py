@@ -74,9 +74,24 @@ def current() -> tuple[str, int]:
 
 
 def query_default(key: str, options: list, fallback=None):
-    """The value in the URL for ``key`` if it is one of ``options``, else ``fallback``."""
+    """The value in the URL for ``key`` if it is one of ``options``, else ``fallback``
+    (or the first option; None when there are none)."""
     value = st.query_params.get(key)
-    return value if value in options else (fallback if fallback is not None else options[0])
+    if value in options:
+        return value
+    if fallback is not None and fallback in options:
+        return fallback
+    return options[0] if options else None
+
+
+def require_data(frame: pd.DataFrame) -> None:
+    """Stop the page with a note when there is nothing to show yet."""
+    if frame is None or len(frame) == 0:
+        st.info(
+            "No data to show yet: upload a file on the Upload page, or load the sample "
+            "collaborative with `qi sample`."
+        )
+        st.stop()
 
 
 def query_list(key: str, options: list) -> list:

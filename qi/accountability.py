@@ -9,8 +9,13 @@ held, and whether the new phase has a special cause of concern ("at risk"):
 * **improved**: after the change, a run of ``shift`` (default 7, MDC's shift) points
   on the better side of phase 1's centre line, or a point beyond phase 1's limits on
   the better side; ``improved_from`` is the first month of that run or point;
-* **at risk**: improved, and phase 2 (on its own centre line and limits) then has a
-  point of special cause *concern* — the gain is fading or reversing;
+* **at risk**: improved, and then either the improvement no longer shows (none of
+  the last ``recent_months`` (3) points is beyond phase 1's limit on the better side
+  or in a run of ``shift`` on the better side of its centre line — the gain faded),
+  or the months from the improvement, charted as a new phase with lines fixed on its
+  first ``new_baseline`` (12) points, show a special cause of *concern* (a shift,
+  trend or two of three near a limit; a single point beyond a limit only among the
+  last ``recent_months`` points). ``concern_from`` is the first month of either;
 * **sustained**: improved, not at risk, and held for ``sustain_months`` (default 12)
   months or more; otherwise **holding**; and **no improvement** when no signal came.
 
@@ -43,6 +48,8 @@ def holding_gains(
     *,
     shift: int = 7,
     sustain_months: int = 12,
+    recent_months: int = 3,
+    new_baseline: int = 12,
 ) -> pd.DataFrame:
     """The holding-the-gains status of each change (see the module docstring).
 
@@ -72,28 +79,16 @@ def holding_gains(
     ok = phases.index[(phases["min"] == 1) & (phases["max"] == 2)]
     rows = rows[rows["change_id"].isin(ok)]
 
-    results = []
-    for (chart, improvement, mult), part in rows.groupby(
-        ["chart", "improvement", "multiplier"], sort=False
-    ):
-        needs_n = part["denominator"].notna().any()
-        res = spc(
-            part, x="period", y="numerator", n="denominator" if needs_n else None,
-            by="change_id", phase="phase", chart=chart, multiply=float(mult), rules="mdc",
-            improvement=improvement,
-        )  # fmt: skip
-        pts = res.points.copy()
-        pts["direction"] = DIRECTION.get(improvement, 0)
-        results.append(pts)
+    results = _charted(rows)
     out = ch[["team", "measure", "group", "change_idea", "start"]].copy()
     out["improved"] = False
     out["improved_from"] = pd.NaT
     out["months_held"] = 0
     out["concern_from"] = pd.NaT
     out["status"] = "no improvement"
-    if not results:
+    if results is None:
         return out[list(GAINS_COLUMNS)]
-    pts = pd.concat(results, ignore_index=True).sort_values(["change_id", "x"], ignore_index=True)
+    pts = results
 
     before = pts[pts["phase"] == 1].groupby("change_id")[["cl", "lcl", "ucl"]].first()
     pts = pts.join(before.add_prefix("pre_"), on="change_id")
@@ -113,20 +108,41 @@ def holding_gains(
         dtype="datetime64[ns]",
     )  # fmt: skip
     improved_from = signal_month.groupby(seg).min()
-    concern = after["point_type"].astype(str).eq("special_cause_concern").to_numpy()
-    after_concern = after["x"].where(concern)
-    concern_from = after_concern.groupby(seg).min()
+    # is the improvement still showing? a point shows it when it is beyond the old
+    # limit on the better side, or part of a run of `shift` or more on the better side
+    # of the old centre line (the whole run counts, as MDC marks every point of a
+    # shift); it is lost when none of the last `recent_months` points shows it
+    run_id = np.cumsum(np.r_[True, (better[1:] != better[:-1]) | (seg[1:] != seg[:-1])])
+    run_size = pd.Series(run_id).map(pd.Series(run_id).value_counts()).to_numpy()
+    showing = (better & (run_size >= shift)) | beyond
+    from_end = after.groupby("change_id").cumcount(ascending=False).to_numpy()
+    recent = from_end < recent_months
+    still = pd.Series(showing & recent).groupby(seg).any()
+    last_showing = after["x"].where(showing).groupby(seg).max()
+    lost_from = (last_showing + pd.offsets.MonthBegin(1)).where(~still)
+    # and did the improved process itself turn? chart the months from the improvement
+    # as a new phase with lines fixed on its first `new_baseline` points (as MDC
+    # rebases) and look for a pattern of concern (shift, trend, two of three near a
+    # limit); a single point beyond a limit counts only among the last points
+    improved_rows = rows[rows["change_id"].isin(improved_from.dropna().index)].copy()
+    turned = pd.Series(dtype="datetime64[ns]")
+    if len(improved_rows):
+        since = improved_rows["change_id"].map(improved_from)
+        improved_rows["phase"] = np.where(improved_rows["period"] < since, 1, 2)
+        held_pts = _charted(improved_rows, baseline=new_baseline)
+        held_pts = held_pts[held_pts["phase"] == 2]
+        concern = held_pts["point_type"].astype(str).eq("special_cause_concern").to_numpy()
+        single = held_pts["special_cause"].astype(str).isin(["Above UCL", "Below LCL"]).to_numpy()
+        end_pos = held_pts.groupby("change_id").cumcount(ascending=False).to_numpy()
+        concern = concern & (~single | (end_pos < recent_months))
+        turned = held_pts["x"].where(concern).groupby(held_pts["change_id"]).min()
+    concern_from = pd.concat([lost_from.dropna(), turned.dropna()]).groupby(level=0).min()
     last = after.groupby("change_id")["x"].max()
 
     out.loc[improved_from.index, "improved_from"] = improved_from.to_numpy()
     out["improved"] = out["improved_from"].notna()
-    # concern counts only once the improvement has shown
     out.loc[concern_from.index, "concern_from"] = concern_from.to_numpy()
-    late = (
-        out["concern_from"].notna()
-        & out["improved"]
-        & (out["concern_from"] >= out["improved_from"])
-    )
+    late = out["concern_from"].notna() & out["improved"]
     out.loc[~late, "concern_from"] = pd.NaT
     end = out["concern_from"].where(late, out.index.map(last))
     held = (end.dt.year - out["start"].dt.year) * 12 + (end.dt.month - out["start"].dt.month)
@@ -137,6 +153,27 @@ def holding_gains(
         "holding",
     )
     return out[list(GAINS_COLUMNS)]
+
+
+def _charted(rows: pd.DataFrame, baseline: int | None = None) -> pd.DataFrame | None:
+    """MDC points of every change's series (``change_id``, ``phase``): one grouped
+    :func:`qi.spc` call per chart type, improvement direction and multiplier."""
+    results = []
+    for (chart, improvement, mult), part in rows.groupby(
+        ["chart", "improvement", "multiplier"], sort=False
+    ):
+        needs_n = part["denominator"].notna().any()
+        res = spc(
+            part, x="period", y="numerator", n="denominator" if needs_n else None,
+            by="change_id", phase="phase", chart=chart, multiply=float(mult), rules="mdc",
+            improvement=improvement, baseline=baseline,
+        )  # fmt: skip
+        pts = res.points.copy()
+        pts["direction"] = DIRECTION.get(improvement, 0)
+        results.append(pts)
+    if not results:
+        return None
+    return pd.concat(results, ignore_index=True).sort_values(["change_id", "x"], ignore_index=True)
 
 
 def review_status(

@@ -54,14 +54,20 @@ def series_frame(
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    keys = [level, "measure", "broad_group", "period"]
-    summed = _sum_counts(observations, keys)
-    summed = summed.rename(columns={level: "unit", "broad_group": "group"})
+    obs = observations
     if add_all:
-        has_all = set(summed.loc[summed["group"] == ALL, "measure"].unique())
-        parts = summed[(summed["group"] != ALL) & ~summed["measure"].isin(has_all)]
-        total = _sum_counts(parts, ["unit", "measure", "period"]).assign(group=ALL)
-        summed = pd.concat([summed, total], ignore_index=True)
+        # each team × measure × month without an uploaded "All" gets the sum of its
+        # groups, before any roll-up, so every level's "All" covers the same teams
+        slice_keys = ["team", "measure", "period"]
+        is_all = obs["broad_group"].eq(ALL)
+        has_all = is_all.groupby([obs[k] for k in slice_keys]).transform("any")
+        carry = [c for c in LEVELS if c in obs.columns]
+        parts = obs[~has_all & ~is_all]
+        total = _sum_counts(parts, [*carry, "measure", "period"]).assign(broad_group=ALL)
+        obs = pd.concat([obs, total], ignore_index=True)
+    keys = [level, "measure", "broad_group", "period"]
+    summed = _sum_counts(obs, keys)
+    summed = summed.rename(columns={level: "unit", "broad_group": "group"})
     catalogue = measures.set_index("id")[["name", "chart", "multiplier", "improvement", "target"]]
     out = summed.join(catalogue.rename(columns={"name": "measure_name"}), on="measure")
     out.insert(1, "level", level)

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UploadRejected as exc:
         _print_problems(exc.problems)
         return 1
-    except StoreError as exc:
+    except (StoreError, ValueError, OSError) as exc:  # a clear line, never a traceback
         print(f"qi: {exc}", file=sys.stderr)
         return 1
 
@@ -113,10 +113,8 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         summary = load_sample(store, user=user)
         print(summary)
     elif args.command == "groups":
-        import pandas as pd
-
-        table = pd.read_csv(args.file, dtype=str, keep_default_na=False)
-        n = store.set_group_aliases(table, user=user)
+        table, _ = store.read_small_table(args.file, ("alias", "code", "label", "broad_group"))
+        n = store.set_group_aliases(table.drop(columns="_row"), user=user)
         print(f"{n} group aliases set")
     elif args.command == "uploads":
         print(store.uploads().to_string(index=False))

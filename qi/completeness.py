@@ -45,9 +45,10 @@ def submission_status(
     Returns
     -------
     DataFrame with :data:`STATUS_COLUMNS`: ``status`` is one of :data:`STATUSES`;
-    ``days_late`` is how many days after ``due`` the first upload came (0 if on time,
-    or, for a missing month, days overdue so far); ``versions`` counts the live
-    uploads holding the month; ``corrected`` is True when more than one did;
+    ``first_uploaded_at`` is when the month's last measure first arrived;
+    ``days_late`` is how many days after ``due`` that was (0 if on time, or, for a
+    missing month, days overdue so far); ``versions`` is the most live uploads that
+    held any one of its measures; ``corrected`` is True when that is more than one;
     ``measures`` counts the measures submitted.
     """
     today = today or dt.datetime.now(dt.UTC).date()
@@ -59,12 +60,17 @@ def submission_status(
         first = last
     months = pd.date_range(first, last, freq="MS")
     grid = pd.MultiIndex.from_product([sorted(set(teams)), months], names=["team", "period"])
+    # per measure first: a month sent as one file per measure is not a correction, and
+    # it has arrived when its last measure first arrived
+    per_measure = live.groupby(["team", "measure", "period"]).agg(
+        first_uploaded_at=("uploaded_at", "min"), versions=("upload_id", "nunique")
+    )
     per = (
-        live.groupby(["team", "period"])
+        per_measure.groupby(["team", "period"])
         .agg(
-            first_uploaded_at=("uploaded_at", "min"),
-            versions=("upload_id", "nunique"),
-            measures=("measure", "nunique"),
+            first_uploaded_at=("first_uploaded_at", "max"),
+            versions=("versions", "max"),
+            measures=("versions", "size"),
         )
         .reindex(grid)
         .reset_index()

@@ -145,7 +145,7 @@ def spc_figure(
         part = data if g is None else data[data[group] == g]
         row = i + 1 if panels > 1 else 1
         colour = PALETTE[i % len(PALETTE)] if (group and not facet) else PALETTE[0]
-        name = text(g) if g is not None else (y_title or "value")
+        name = text(g) if g is not None else text(y_title or "value")
         _series(parts, part, row, colour, name, show_limits=panels > 1 or not group)
     if cycles is not None and len(cycles):
         _cycles(parts, cycles, data["x"])
@@ -282,7 +282,7 @@ def _cycles(parts: _Parts, cycles: pd.DataFrame, x: pd.Series) -> None:
         parts.annotations.append(
             {"x": rec.start, "y": 1.0 - 0.06 * (k % 4), "xref": "x", "yref": "paper",
              "xanchor": "left", "showarrow": False,
-             "text": f"PDSA {int(rec.cycle)}: {text(rec.change_idea)[:60]}",
+             "text": f"PDSA {int(rec.cycle)}: {text(str(rec.change_idea)[:60])}",
              "font": {"size": 10, "color": "#4D4400"}, "bgcolor": "rgba(255,255,255,0.7)"}
         )  # fmt: skip
 

@@ -188,3 +188,21 @@ def test_a_file_name_with_markdown_is_shown_as_typed(db_url):
     # every markup character is escaped, so the page shows the name literally
     assert "\\[click\\]\\(https\\://example\\.org\\)" in shown
     assert "\\*\\*bold\\*\\*" in shown and "\\<b\\>" in shown
+
+
+def test_pages_say_there_is_nothing_yet_when_everything_was_rolled_back(store, monkeypatch):
+    from tests.conftest import HEADER
+
+    body = HEADER + "Willow Ward,restraint,2024-03,Black,1,100\n"
+    first = store.import_file(body.encode(), "a.csv")
+    store.rollback(first.upload_id)
+    url = store.engine.url.render_as_string(False)
+    if not url.startswith("sqlite"):
+        pytest.skip("the dashboard test needs only one backend")
+    monkeypatch.setenv("QI_DATABASE_URL", url)
+    for page in ("board", "team", "equality", "workshop"):
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.run()
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        assert any("No data to show yet" in i.value for i in at.info), page

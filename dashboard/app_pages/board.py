@@ -23,6 +23,7 @@ level = st.sidebar.radio(
     format_func=lambda v: {"ics": "Integrated care system"}.get(v, v.capitalize()),
 )
 table = state.matrix(url, version, level)
+state.require_data(table)
 teams = state.teams(url, version)
 
 units = sorted(table["unit"].unique())

@@ -11,6 +11,7 @@ from qi.figures import funnel_figure, spc_figure
 url, version = state.current()
 measures = state.measures(url, version).set_index("id")
 obs = state.observations(url, version)
+state.require_data(obs)
 st.title("Equality")
 st.caption(
     "Each group's rate or proportion against the reference group's, month by month, as a "

@@ -13,6 +13,7 @@ url, version = state.current()
 store = state.store()
 measures = state.measures(url, version).set_index("id")
 obs = state.observations(url, version)
+state.require_data(obs)
 
 levels = list(board.LEVELS)
 level = state.query_default("level", levels)

@@ -12,6 +12,7 @@ from qi.figures import explain_signals, spc_figure
 url, version = state.current()
 measures = state.measures(url, version).set_index("id")
 obs = state.observations(url, version)
+state.require_data(obs)
 
 st.title("Workshop: reading run and control charts")
 st.write(

@@ -37,7 +37,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         safe.columns = [neutralise(str(c)) for c in safe.columns]
         safe.to_csv(path, index=False, encoding="utf-8-sig")
     else:
-        raise ValueError(f"{path}: write .csv or .xlsx (not {suffix})")
+        raise ValueError(f"{path}: the output must end in .csv or .xlsx (not {suffix})")
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:

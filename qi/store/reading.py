@@ -126,7 +126,21 @@ def _read_csv(content: bytes, name: str) -> tuple[Table | None, list[Problem]]:
         ]
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records: list[list[str]] = []
+    try:
+        for record in reader:
+            records.append(record)
+    except csv.Error:
+        return None, [
+            Problem(
+                name,
+                len(records) + 1,  # the record being read when the quote ran off
+                None,
+                "this row cannot be read as CSV (an unbalanced quote mark?): check the quotes "
+                "from this row on",
+            )
+        ]
     return _to_table(records, name)
 
 
@@ -179,6 +193,8 @@ def _to_table(records: list[list[object]], name: str) -> tuple[Table | None, lis
                 Problem(name, start + 1, col, f"the column '{col}' appears twice in the header")
             )
         seen.add(col)
+    if problems:  # columns cannot be told apart: nothing below could be checked sensibly
+        return None, problems
     width = len(header)
     data, rows = [], []
     for i in range(start + 1, len(records)):

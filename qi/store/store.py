@@ -152,12 +152,16 @@ def as_utc(when: str | dt.datetime | dt.date | pd.Timestamp | None) -> dt.dateti
     if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
         return dt.datetime.combine(when, dt.time.max)
     try:
-        stamp = pd.Timestamp(when)
+        # text must be ISO 8601 (2026-11-25, 2026-11-25T10:15:30[Z]); never a local
+        # spelling such as 01/02/2026, whose day and month order is ambiguous
+        stamp = pd.Timestamp(
+            dt.datetime.fromisoformat(when.strip()) if isinstance(when, str) else when
+        )
     except ValueError:
         stamp = pd.NaT
     if pd.isna(stamp):
         raise StoreError(f"{when!r} is not a date and time: write it as 2026-11-25T10:15:30 (UTC)")
-    if isinstance(when, str) and len(when.strip()) == 10:  # "2026-01-31": the whole day
+    if isinstance(when, str) and "T" not in when and ":" not in when:  # a date: the whole day
         stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
@@ -251,7 +255,7 @@ class Store:
 
         Returns the number of rows read. A team that exists moves to the trust given.
         """
-        frame, name = self._read_simple(source, ("collaborative", "ics", "trust", "team"))
+        frame, name = self.read_small_table(source, ("collaborative", "ics", "trust", "team"))
         problems = _required_text(frame, name, ("collaborative", "ics", "trust", "team"))
         dup = frame["team"].duplicated(keep="first") & frame["team"].ne("")
         for i in np.flatnonzero(dup.to_numpy()):
@@ -308,7 +312,7 @@ class Store:
 
     def load_measures(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Add or update the measure catalogue from a table with :attr:`MEASURE_COLUMNS`."""
-        frame, name = self._read_simple(source, self.MEASURE_COLUMNS)
+        frame, name = self.read_small_table(source, self.MEASURE_COLUMNS)
         problems = _required_text(frame, name, ("id", "name", "chart", "improvement"))
         rows = frame["_row"].to_numpy()
 
@@ -686,7 +690,7 @@ class Store:
     def import_pdsa(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Load change ideas and PDSA cycles (:attr:`PDSA_COLUMNS`); a cycle stage given
         again (same idea, cycle and stage) is updated."""
-        frame, name = self._read_simple(source, self.PDSA_COLUMNS)
+        frame, name = self.read_small_table(source, self.PDSA_COLUMNS)
         problems = _required_text(
             frame,
             name,
@@ -832,7 +836,7 @@ class Store:
 
     def load_owners(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Set the owner, sponsor and review cadence of team × measure pairs."""
-        frame, name = self._read_simple(source, self.OWNER_COLUMNS)
+        frame, name = self.read_small_table(source, self.OWNER_COLUMNS)
         problems = self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("owner", "sponsor"))
         cadence = pd.to_numeric(frame["review_every_months"].replace("", "1"), errors="coerce")
@@ -869,7 +873,7 @@ class Store:
 
     def add_actions(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Record decisions and actions (:attr:`ACTION_COLUMNS`), e.g. from a board meeting."""
-        frame, name = self._read_simple(source, self.ACTION_COLUMNS)
+        frame, name = self.read_small_table(source, self.ACTION_COLUMNS)
         problems = self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("period", "raised_by", "owner"))
         rows = frame["_row"].to_numpy()
@@ -1033,7 +1037,7 @@ class Store:
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _read_simple(
+    def read_small_table(
         source: str | Path | pd.DataFrame, columns: tuple[str, ...]
     ) -> tuple[pd.DataFrame, str]:
         """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers."""
@@ -1120,12 +1124,25 @@ def _get_or_create(conn: Connection, model, **values) -> int:
 
 
 def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None):
-    """For each team × measure × period, the upload shown at ``at``: a subquery
-    (restricted to some teams and measures when given, which keeps it small)."""
+    """For each team × measure × period, the upload shown at ``at``: a subquery.
+
+    The shown upload is the live one (uploaded by ``at``, not rolled back by then)
+    with the latest ``uploaded_at``, ties going to the later id: upload time, not
+    the order of import, decides, so a back-dated upload never hides a later one.
+    Restricted to some teams and measures when given, which keeps it small.
+    """
     o, u = Observation.__table__, Upload.__table__
     live = and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(o.c.team_id, o.c.measure_id, o.c.period),
+            order_by=(u.c.uploaded_at.desc(), o.c.upload_id.desc()),
+        )
+        .label("rank")
+    )
     query = (
-        select(o.c.team_id, o.c.measure_id, o.c.period, func.max(o.c.upload_id).label("upload_id"))
+        select(o.c.team_id, o.c.measure_id, o.c.period, o.c.upload_id, rank)
         .join(u, o.c.upload_id == u.c.id)
         .where(live)
     )
@@ -1133,4 +1150,9 @@ def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None):
         query = query.where(o.c.team_id.in_(list(team_ids)))
     if measures is not None:
         query = query.where(o.c.measure_id.in_(list(measures)))
-    return query.group_by(o.c.team_id, o.c.measure_id, o.c.period).subquery("shown")
+    ranked = query.subquery("ranked")
+    return (
+        select(ranked.c.team_id, ranked.c.measure_id, ranked.c.period, ranked.c.upload_id)
+        .where(ranked.c.rank == 1)
+        .subquery("shown")
+    )

@@ -137,6 +137,7 @@ def _numbers(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     text = values.astype(str).str.strip()
     empty = text.eq("") | values.isna()
     numbers = pd.to_numeric(text.where(~empty), errors="coerce")
+    numbers = numbers.where(np.isfinite(numbers.to_numpy(dtype=float)))  # "inf", "1e400"
     return numbers, empty, numbers.isna() & ~empty
 
 
@@ -292,6 +293,7 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
             "denominator": denominator.to_numpy(dtype=float),
         }
     )
+    _mixed_levels(clean, name, problems)
     key = ["team", "measure", "period", "group"]
     checkable = clean["period"].notna() & clean["group"].notna()
     dup = clean[checkable].duplicated(key, keep=False)
@@ -309,6 +311,32 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
             for r, f in zip(dups.loc[later, "row"], first_row[later], strict=True)
         )
     return clean, problems
+
+
+def _mixed_levels(clean: pd.DataFrame, name: str, problems: list[Problem]) -> None:
+    """A broad group and its own detailed categories in one team × measure × month
+    would be counted twice when summed to the broad group: report the detailed rows."""
+    ok = clean["period"].notna() & clean["group"].notna() & clean["broad_group"].notna()
+    rows = clean[ok & (clean["group"] != ALL)]
+    if rows.empty:
+        return
+    broad_row = rows["group"] == rows["broad_group"]
+    key = ["team", "measure", "period", "broad_group"]
+    has_broad = broad_row.groupby([rows[k] for k in key]).transform("any")
+    clash = has_broad & ~broad_row
+    problems.extend(
+        Problem(
+            name,
+            int(r),
+            "group",
+            f"'{g}' is part of '{b}', which this file also gives for the same team, measure "
+            "and month: give either the broad group or its categories, not both",
+        )
+        for r, g, b in zip(
+            rows.loc[clash, "row"], rows.loc[clash, "group"], rows.loc[clash, "broad_group"],
+            strict=True,
+        )
+    )
 
 
 def _fmt(numbers: pd.Series) -> pd.Series:
