@@ -1,0 +1,118 @@
+"""Static images (SVG, PNG, PDF) of plotly figures: plotly's own export, kaleido.
+
+kaleido 1.x renders a figure in a headless Chromium (Debian's ``chromium``, found on
+the PATH or at ``BROWSER_PATH``; nothing is ever downloaded). Starting the browser
+takes a second or two, so one browser is started per process, the first time an
+image is asked for, and reused: the dashboard's chart downloads and every board pack
+share it.
+
+Why not ``kaleido.start_sync_server()``: its queue hands results back in the order
+they finish, so two threads (two dashboard sessions) could swap images, and it renders
+one figure at a time. Here the browser runs on its own event-loop thread with
+:data:`TABS` tabs, and each request is a future of its own: :func:`submit` returns at
+once, so a caller can build the next figure while the browser draws the last one.
+
+MathJax is switched off: kaleido would load it from a CDN, which on a machine
+without internet access stalls some renders by seconds; the figures use no LaTeX.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from concurrent.futures import Future
+
+import plotly.graph_objects as go
+
+#: Browser tabs rendering at once.
+TABS = 2
+#: Seconds a single render may take before it fails.
+TIMEOUT = 90.0
+FORMATS = ("svg", "png", "pdf")
+
+_lock = threading.Lock()
+_browser: _Browser | None = None
+
+
+class _Browser:
+    """A kaleido browser on a daemon thread with its own event loop."""
+
+    def __init__(self, tabs: int) -> None:
+        import kaleido
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="qi-kaleido", daemon=True
+        )
+        self.thread.start()
+        self.kaleido = kaleido.Kaleido(n=tabs, timeout=TIMEOUT, mathjax=False)
+        asyncio.run_coroutine_threadsafe(self.kaleido.open(), self.loop).result(timeout=120)
+
+    def submit(self, fig: go.Figure | dict, opts: dict) -> Future[bytes]:
+        return asyncio.run_coroutine_threadsafe(self.kaleido.calc_fig(fig, opts=opts), self.loop)
+
+    def close(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.kaleido.close(), self.loop).result(timeout=30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            if not self.thread.is_alive():
+                self.loop.close()
+
+
+def _get() -> _Browser:
+    global _browser
+    with _lock:
+        if _browser is None:
+            _browser = _Browser(TABS)
+            atexit.register(shutdown)
+        return _browser
+
+
+def start() -> None:
+    """Start the browser in the background (it takes a second or two), so that it is
+    ready by the time the first figure is built; :func:`submit` waits for it."""
+    if _browser is None:
+        threading.Thread(target=_get, name="qi-kaleido-start", daemon=True).start()
+
+
+def shutdown() -> None:
+    """Close the browser (it is started again when next needed)."""
+    global _browser
+    with _lock:
+        browser, _browser = _browser, None
+    if browser is not None:
+        browser.close()
+
+
+def submit(
+    fig: go.Figure,
+    format: str = "svg",
+    *,
+    width: int = 1000,
+    height: int | None = None,
+    scale: float = 1,
+) -> Future[bytes]:
+    """Start rendering ``fig``; the future's result is the image's bytes."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    height = height or int(fig.layout.height or 500)
+    opts = {"format": format, "width": width, "height": height, "scale": scale}
+    # the figure is serialised here, on the caller's thread: the caller may change it next
+    return _get().submit(fig.to_dict(), opts)
+
+
+def image(
+    fig: go.Figure,
+    format: str = "svg",
+    *,
+    width: int = 1000,
+    height: int | None = None,
+    scale: float = 1,
+) -> bytes:
+    """``fig`` as SVG, PNG or PDF bytes (``height`` defaults to the figure's own)."""
+    return submit(fig, format, width=width, height=height, scale=scale).result(
+        timeout=TIMEOUT + 30
+    )
