@@ -51,7 +51,7 @@ from qi.rules import RULE_SETS
 from qi.spc import spc
 
 #: Summary-matrix rows on one page.
-MATRIX_ROWS = 12
+MATRIX_ROWS = 10
 #: Teams in the gap table of one equality page.
 EQUALITY_ROWS = 10
 #: Teams in the completeness table of one page.
@@ -265,7 +265,8 @@ class _Context:
         self.rules, self.phases, self.groups, self.reference = rules, phases, groups, reference
         self.series = board.series_frame(obs, catalogue.reset_index())
         cycles = data.pdsa
-        self.cycles = cycles[cycles["start"].isna() | (cycles["start"] <= month + pd.offsets.MonthEnd(0))]
+        month_end = month + pd.offsets.MonthEnd(0)
+        self.cycles = cycles[cycles["start"].isna() | (cycles["start"] <= month_end)]
 
     def collaborative(self) -> str:
         return ", ".join(sorted(self.obs["collaborative"].unique()))
@@ -424,7 +425,7 @@ class _Chart:
         f = self.facts
         svg = self.image.result(timeout=images.TIMEOUT + 30)
         # height in mm on the page: the chart keeps its aspect ratio and the page's width
-        max_height = 118 if len(self.cycles) else 140
+        max_height = max(70, 135 - 11 * len(self.cycles)) if len(self.cycles) else 140
         table = _cycles_table(self.cycles)
         return (
             f'<section class="chart-page"><h2>{escape(self.measure_name)}</h2>'
@@ -516,8 +517,8 @@ def _cover(title, ctx: _Context, team_list, measure_list, commentary) -> str:
                                "Data Count")),
         ("Phases", "one phase per chart" if ctx.phases == "none"
          else "a new phase from the month each change idea started"),
-        ("To rebuild this pack", f'<code>{escape(shlex.join(command))}</code>'
-         + (" --commentary FILE" if commentary else "")),
+        ("To rebuild this pack", f"<code>{escape(shlex.join(command))}"
+         + (" --commentary FILE" if commentary else "") + "</code>"),
     ]  # fmt: skip
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return (
@@ -556,7 +557,8 @@ def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
             '<p class="sub">Group: All. Latest month of each series; Making Data Count '
             "variation (the latest point) and assurance (against the target).</p>"
             '<table class="grid matrix"><thead><tr><th>Measure</th><th>Team</th>'
-            "<th>Latest month</th><th>Latest value</th><th>Target</th><th>Variation</th>"
+            '<th>Latest month</th><th class="num">Latest value</th><th class="num">Target</th>'
+            "<th>Variation</th>"
             f"<th>Assurance</th></tr></thead><tbody>{rows}</tbody></table></section>"
         )))  # fmt: skip
     return out
@@ -579,7 +581,8 @@ class _Equality:
         out = []
         for i in range(pages):
             teams = self.teams[i * EQUALITY_ROWS : (i + 1) * EQUALITY_ROWS]
-            head = f"Equality: {self.measure_name}" + (f" ({i + 1} of {pages})" if pages > 1 else "")
+            head = f"Equality: {self.measure_name}"
+            head += f" ({i + 1} of {pages})" if pages > 1 else ""
             body = self._table(teams)
             if i == 0:
                 body += self._funnel()
@@ -599,7 +602,7 @@ class _Equality:
         cells = {
             (r.unit, r.group): r for r in self.gaps.itertuples(index=False)
         }
-        head = "".join(f"<th>{escape(g)}</th>" for g in self.groups)
+        head = "".join(f'<th class="num">{escape(g)}</th>' for g in self.groups)
         body = ""
         for team in teams:
             tds = ""
@@ -608,8 +611,12 @@ class _Equality:
                 if r is None or not np.isfinite(r.ratio):
                     tds += '<td class="num">–</td>'
                     continue
-                text = f"{r.ratio:.2f} ({r.ratio_lower:.2f}–{r.ratio_upper:.2f})"
-                strong = np.isfinite(r.ratio_lower) and (r.ratio_lower > 1 or r.ratio_upper < 1)
+                text = (
+                    f"{r.ratio:.2f} ({r.ratio_lower:.2f}–{r.ratio_upper:.2f})"
+                    if np.isfinite(r.ratio_lower) and np.isfinite(r.ratio_upper)
+                    else f"{r.ratio:.2f} (no interval)"
+                )
+                strong = r.ratio_lower > 1 or r.ratio_upper < 1  # False for NaN
                 tds += f'<td class="num">{"<b>" + text + "</b>" if strong else text}</td>'
             body += f"<tr><td>{escape(team)}</td>{tds}</tr>"
         return (
@@ -674,8 +681,9 @@ def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Secti
         head = "Data completeness" + (f" ({i + 1} of {pages})" if pages > 1 else "")
         out.append(Section(head, 1, (
             f"<section><h1>{head}</h1><p>{escape(summary)}</p>"
-            '<table class="grid completeness"><thead><tr><th>Team</th><th>On time</th>'
-            "<th>Late</th><th>Missing</th><th>Not due yet</th><th>Corrected</th>"
+            '<table class="grid completeness"><thead><tr><th>Team</th><th class="num">On time'
+            '</th><th class="num">Late</th><th class="num">Missing</th><th class="num">Not due '
+            'yet</th><th class="num">Corrected</th>'
             f"<th>{ctx.month:%b %Y}</th></tr></thead><tbody>{rows}</tbody></table></section>"
         )))  # fmt: skip
     return out
@@ -721,6 +729,8 @@ table {{ border-collapse: collapse; width: 100%; }}
                       text-align: left; vertical-align: middle; }}
 .grid th {{ background: #e8edee; font-size: 8pt; }}
 .grid td.num {{ text-align: right; white-space: nowrap; }}
+.grid th.num {{ text-align: right; }}
+.matrix {{ font-size: 8pt; }}
 .matrix td {{ height: 10mm; }}
 .icon-cell img.icon {{ vertical-align: middle; margin-right: 1.5mm; }}
 .icon-cell span {{ vertical-align: middle; }}
