@@ -106,7 +106,11 @@ def start() -> None:
 
 
 def shutdown() -> None:
-    """Close the browser (it is started again when next needed)."""
+    """Close the browser (it is started again when next needed).
+
+    choreographer wraps the browser's life in ``warnings.catch_warnings()`` on its own
+    thread, so closing it puts back the warning filters of the moment it started: a
+    test suite should close it before restoring its own filters (tests/conftest.py)."""
     global _browser
     with _lock:
         browser, _browser = _browser, None
