@@ -73,7 +73,11 @@ class _Browser:
             target=self.loop.run_forever, name="qi-kaleido", daemon=True
         )
         self.thread.start()
-        self.kaleido = _kaleido_class()(n=tabs, timeout=TIMEOUT, mathjax=False)
+        cls = _kaleido_class()
+        try:
+            self.kaleido = cls(n=tabs, timeout=TIMEOUT, mathjax=False)
+        except TypeError:  # a kaleido without the mathjax option
+            self.kaleido = cls(n=tabs, timeout=TIMEOUT)
         asyncio.run_coroutine_threadsafe(self.kaleido.open(), self.loop).result(timeout=120)
 
     def submit(self, fig: go.Figure | dict, opts: dict) -> Future[bytes]:
@@ -101,8 +105,14 @@ def _get() -> _Browser:
 def start() -> None:
     """Start the browser in the background (it takes a second or two), so that it is
     ready by the time the first figure is built; :func:`submit` waits for it."""
+    def quietly() -> None:
+        try:
+            _get()
+        except Exception:  # submit() starts it again and raises the error
+            return
+
     if _browser is None:
-        threading.Thread(target=_get, name="qi-kaleido-start", daemon=True).start()
+        threading.Thread(target=quietly, name="qi-kaleido-start", daemon=True).start()
 
 
 def shutdown() -> None:
