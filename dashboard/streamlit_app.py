@@ -21,6 +21,7 @@ st.navigation(
             st.Page(
                 "app_pages/accountability.py", title="Accountability", url_path="accountability"
             ),
+            st.Page("app_pages/pack.py", title="Board pack", url_path="pack"),
         ],
         "Data": [
             st.Page("app_pages/upload.py", title="Upload", url_path="upload"),

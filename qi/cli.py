@@ -12,6 +12,10 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] uploads               list the upload history
     qi [--db URL] groups FILE           add or change group aliases (alias, code, label,
                                         broad_group): the ethnic-group mapping
+    qi [--db URL] report --output pack.pdf [--teams T ...] [--measures M ...]
+                  [--period 2026-10] [--as-of INSTANT] [--commentary FILE] [--rules mdc]
+                  [--phases none|changes] [--groups G ...] [--reference White] [--title T]
+                                        the board pack as a PDF (see qi.report)
 
 The store is ``--db`` if given, else ``QI_DATABASE_URL``, else an SQLite file in the
 user's data folder; an empty database gets the schema first. ``import`` prints
@@ -65,6 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "groups", help="add or change group aliases (alias, code, label, broad_group)"
     ).add_argument("file")
+    rep = sub.add_parser("report", help="write the board pack (PDF)")
+    rep.add_argument("--output", required=True, metavar="FILE", help="the PDF to write")
+    rep.add_argument("--teams", nargs="+", metavar="TEAM", help="default: every team")
+    rep.add_argument("--measures", nargs="+", metavar="ID", help="default: every measure")
+    rep.add_argument("--period", metavar="YYYY-MM", help="month reported (default: latest)")
+    rep.add_argument("--as-of", metavar="INSTANT", help="read the data as at this UTC instant")
+    rep.add_argument("--commentary", metavar="FILE", help="a UTF-8 text file, shown as typed")
+    rep.add_argument("--rules", default="mdc", help="rule set of the charts (default mdc)")
+    rep.add_argument("--phases", default="none", choices=["none", "changes"],
+                     help="'changes': a new phase from each change idea's start")  # fmt: skip
+    rep.add_argument("--groups", nargs="+", metavar="GROUP",
+                     help="groups charted besides All (default: change ideas' groups)")  # fmt: skip
+    rep.add_argument("--reference", default="White", help="reference group for equality")
+    rep.add_argument("--title", default="Board pack")
     pdsa = sub.add_parser("pdsa", help="change ideas and PDSA cycles")
     pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
     pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
@@ -118,9 +136,33 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(f"{n} group aliases set")
     elif args.command == "uploads":
         print(store.uploads().to_string(index=False))
+    elif args.command == "report":
+        return _report(store, args)
     elif args.command == "pdsa":
         n = store.import_pdsa(args.file, user=user)
         print(f"{n} PDSA rows loaded")
+    return 0
+
+
+def _report(store: Store, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qi import report
+
+    commentary = ""
+    if args.commentary:
+        commentary = Path(args.commentary).read_text(encoding="utf-8")
+    try:
+        doc = report.pack_document(
+            store, teams=args.teams, measures=args.measures, period=args.period,
+            as_of=args.as_of, rules=args.rules, phases=args.phases, groups=args.groups,
+            reference=args.reference, commentary=commentary, title=args.title,
+        )  # fmt: skip
+    except ValueError as exc:
+        print(f"qi report: {exc}", file=sys.stderr)
+        return 1
+    Path(args.output).write_bytes(doc.pdf())
+    print(f"{doc.pages} pages, {doc.charts} charts written to {args.output}")
     return 0
 
 

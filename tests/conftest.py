@@ -119,3 +119,18 @@ def sample_copy(sample_db: Path, tmp_path: Path) -> str:
     copy = tmp_path / "sample.db"
     shutil.copy(sample_db, copy)
     return f"sqlite:///{copy}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_the_chart_browser():
+    """Close qi.images' browser before pytest's warning filters are put back.
+
+    choreographer's watchdog wraps the browser's life in ``warnings.catch_warnings()``
+    on its own thread, so closing it restores the filters that were in force when it
+    started (a test's ``error``); left to atexit, that turned an ordinary
+    ResourceWarning at interpreter exit into a traceback.
+    """
+    yield
+    from qi import images
+
+    images.shutdown()

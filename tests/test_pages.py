@@ -206,3 +206,71 @@ def test_pages_say_there_is_nothing_yet_when_everything_was_rolled_back(store, m
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert any("No data to show yet" in i.value for i in at.info), page
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """label -> the ``data`` of every download button drawn (a callable is called when the
+    button is pressed; AppTest cannot press one)."""
+    import streamlit
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: dict = {}
+    original = DeltaGenerator.download_button
+
+    def record(self, label, data, *args, **kwargs):
+        seen[label] = data
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    monkeypatch.setattr(
+        streamlit, "download_button", lambda *a, **k: record(streamlit._main, *a, **k)
+    )
+    return seen
+
+
+def pressed(downloads: dict, label: str) -> bytes:
+    data = downloads[label]
+    return data() if callable(data) else data
+
+
+def test_the_team_chart_downloads_as_images_and_suppressed_data(db_url, downloads):
+    import io
+
+    from openpyxl import load_workbook
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"unit": "Willow Ward", "measure": "restraint_per_1000_obd"})
+    at.switch_page("app_pages/team.py").run()
+    assert not at.exception, at.exception
+    assert pressed(downloads, "Chart (SVG)").startswith(b"<svg")
+    assert pressed(downloads, "Chart (PNG)").startswith(b"\x89PNG")
+    csv = pressed(downloads, "Data (CSV)")
+    table = pd.read_csv(io.BytesIO(csv), dtype=str, keep_default_na=False)
+    assert {"period", "value", "signal", "signal_text", "variation_text", "suppressed"} <= set(
+        table
+    )
+    assert set(table["group"]) >= {"All", "Black"}
+    assert not pd.to_numeric(table["numerator"], errors="coerce").between(1, 7).any()
+    assert (table["numerator"] == "*").any() and (table["signal"] != "").any()
+    book = load_workbook(io.BytesIO(pressed(downloads, "Data (Excel)")))
+    assert next(book.active.values)[0] == "unit"
+
+
+def test_the_board_pack_page_builds_the_pdf_with_the_commentary(db_url, downloads):
+    import io
+
+    from pypdf import PdfReader
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["team"] = "Willow Ward"
+    at.query_params["measure"] = "restraint_per_1000_obd"
+    at.switch_page("app_pages/pack.py").run()
+    assert not at.exception, at.exception
+    at.text_area[0].set_value("Good <b>progress</b>\n=1+1").run()
+    assert at.dataframe[0].value["unit"].tolist() == ["Willow Ward"]
+    reader = PdfReader(io.BytesIO(pressed(downloads, "Build and download the board pack (PDF)")))
+    # cover, matrix, one chart, its equality page, completeness, commentary
+    assert len(reader.pages) == 6
+    assert "Good <b>progress</b>" in reader.pages[-1].extract_text()
+    matrix = pd.read_csv(io.BytesIO(pressed(downloads, "Summary matrix (CSV)")), dtype=str)
+    assert matrix["variation_text"].notna().all()

@@ -5,7 +5,7 @@ import base64
 import streamlit as st
 
 from dashboard import state
-from qi import board, mdc
+from qi import board, exports, mdc
 
 url, version = state.current()
 st.title("Board summary")
@@ -129,6 +129,17 @@ event = st.dataframe(
         "measure": None,
     },
 )
+matrix_table = exports.matrix_data(shown)
+d1, d2, _ = st.columns([1, 1, 4])
+d1.download_button(
+    "Matrix (CSV)", data=lambda: exports.table_bytes(matrix_table, "csv"),
+    file_name="summary-matrix.csv", mime="text/csv",
+)  # fmt: skip
+d2.download_button(
+    "Matrix (Excel)", data=lambda: exports.table_bytes(matrix_table, "xlsx"),
+    file_name="summary-matrix.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)  # fmt: skip
 rows = event.selection.rows if event is not None else []
 if rows:
     picked = view.iloc[rows[0]]

@@ -6,7 +6,7 @@ import streamlit as st
 
 import qi
 from dashboard import state
-from qi import board
+from qi import board, exports, images, mdc
 from qi.figures import spc_figure
 
 url, version = state.current()
@@ -105,6 +105,43 @@ figure = spc_figure(
     facet=facet,
 )
 st.plotly_chart(figure, theme=None)
+icons = (
+    result
+    if rules == "mdc"
+    else qi.spc(data, x="period", y="numerator", n="denominator" if needs_n else None,
+                by="group", chart=info["chart"], multiply=float(info["multiplier"]),
+                phase="phase", rules="mdc", improvement=info["improvement"],
+                target=None if pd.isna(info["target"]) else float(info["target"]))
+)  # fmt: skip
+chart_table = exports.chart_data(
+    result.points.assign(unit=unit, measure=measure), data.assign(unit=unit),
+    improvement=info["improvement"],
+    summary=mdc.summary(icons).assign(unit=unit, measure=measure),
+)  # fmt: skip
+stem = f"{measure}-{unit}".replace(" ", "_").replace("/", "_")
+d1, d2, d3, d4 = st.columns(4)
+# built when pressed (on Streamlit's download thread): the images need the browser
+d1.download_button(
+    "Chart (PNG)", data=lambda: images.image(figure, "png", width=1200, scale=2),
+    file_name=f"{stem}.png", mime="image/png",
+)  # fmt: skip
+d2.download_button(
+    "Chart (SVG)", data=lambda: images.image(figure, "svg", width=1200),
+    file_name=f"{stem}.svg", mime="image/svg+xml",
+)  # fmt: skip
+d3.download_button(
+    "Data (CSV)", data=lambda: exports.table_bytes(chart_table, "csv"),
+    file_name=f"{stem}.csv", mime="text/csv",
+)  # fmt: skip
+d4.download_button(
+    "Data (Excel)", data=lambda: exports.table_bytes(chart_table, "xlsx"),
+    file_name=f"{stem}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)  # fmt: skip
+st.caption(
+    "The data: each point with its signal and each series' variation and assurance; "
+    "counts from 1 to 7 (and any that would give one back) shown as *."
+)
 with st.expander("How to read this chart"):
     st.text(qi.RULE_SETS[rules].description)
 

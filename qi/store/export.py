@@ -9,6 +9,7 @@ Numbers are numbers and are never touched.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -28,19 +29,29 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        _write_xlsx(frame, path)
+        path.write_bytes(table_bytes(frame, "xlsx"))
     elif suffix in (".csv", ".txt", ""):
-        safe = frame.copy()
-        for col in safe.columns:
-            if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-                safe[col] = safe[col].map(neutralise)
-        safe.columns = [neutralise(str(c)) for c in safe.columns]
-        safe.to_csv(path, index=False, encoding="utf-8-sig")
+        path.write_bytes(table_bytes(frame, "csv"))
     else:
         raise ValueError(f"{path}: the output must end in .csv or .xlsx (not {suffix})")
 
 
-def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+def table_bytes(frame: pd.DataFrame, format: str) -> bytes:
+    """``frame`` as the bytes of a ``"csv"`` or ``"xlsx"`` file (for a download button),
+    with formula-like text neutralised as :func:`write_table` does."""
+    if format == "xlsx":
+        return _xlsx_bytes(frame)
+    if format != "csv":
+        raise ValueError(f"format must be 'csv' or 'xlsx'; got {format!r}")
+    safe = frame.copy()
+    for col in safe.columns:
+        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = safe[col].map(neutralise)
+    safe.columns = [neutralise(str(c)) for c in safe.columns]
+    return safe.to_csv(index=False).encode("utf-8-sig")
+
+
+def _xlsx_bytes(frame: pd.DataFrame) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
@@ -48,7 +59,9 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     sheet.append([_text_cell(sheet, str(c)) for c in frame.columns])
     for rec in frame.itertuples(index=False):
         sheet.append([_xlsx_value(sheet, v) for v in rec])
-    book.save(path)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def _text_cell(sheet, value: str):

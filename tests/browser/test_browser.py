@@ -48,7 +48,7 @@ def test_upload_then_team_chart_then_board(page: Page, streamlit_url: str, tmp_p
     assert any(t.startswith("Centre ") for t in labels), labels
     page.screenshot(path=ARTIFACTS / "team-chart.png", full_page=True)
 
-    nav.get_by_role("link", name="Board").click()
+    nav.get_by_role("link", name="Board", exact=True).click()
     wait_idle(page)
     expect(page.get_by_role("heading", name="Board summary")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=60_000)

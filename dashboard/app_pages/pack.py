@@ -1,0 +1,106 @@
+"""Board pack: choose teams, measures and month, type the commentary, download the PDF."""
+
+import pandas as pd
+import streamlit as st
+
+import qi
+from dashboard import state
+from qi import exports, report
+
+url, version = state.current()
+store = state.store()
+st.title("Board pack")
+st.caption(
+    "A PDF for the board: cover, summary matrix with the Making Data Count icons, a page "
+    "per chart with its change cycles and where its data came from, the equality section, "
+    "data completeness and your commentary. It is built when you press the button "
+    "(about half a second a chart)."
+)
+obs = state.observations(url, version)
+measures = state.measures(url, version).set_index("id")
+teams = sorted(obs["team"].unique())
+names = measures["name"].to_dict()
+measure_ids = [m for m in measures.index if m in set(obs["measure"])]
+months = sorted(obs["period"].dt.strftime("%Y-%m").unique())[::-1]
+
+c1, c2 = st.columns(2)
+chosen_teams = c1.multiselect("Teams", teams, default=state.query_list("team", teams) or teams)
+chosen_measures = c2.multiselect(
+    "Measures", measure_ids, default=state.query_list("measure", measure_ids) or measure_ids,
+    format_func=names.get,
+)  # fmt: skip
+p1, p2, p3 = st.columns(3)
+month = p1.selectbox("Month reported", months)
+rule_keys = list(qi.RULE_SETS)
+rules = p2.selectbox(
+    "Chart rules", rule_keys, index=rule_keys.index("mdc"),
+    format_func=lambda k: qi.RULE_SETS[k].label,
+)  # fmt: skip
+phases = p3.radio(
+    "Phases", list(report.PHASES), horizontal=True,
+    format_func={"none": "One phase", "changes": "New phase at each change idea"}.get,
+)  # fmt: skip
+title = st.text_input("Title", value="Board pack", max_chars=120)
+commentary = st.text_area(
+    "Commentary (printed as typed, on the last page)", height=160, max_chars=20000
+)
+st.query_params["team"] = chosen_teams
+st.query_params["measure"] = chosen_measures
+
+table = state.matrix(url, version, "team")
+shown = table[
+    (table["group"] == "All")
+    & table["unit"].isin(chosen_teams)
+    & table["measure"].isin(chosen_measures)
+]
+charts = len(shown)
+st.subheader(f"In the pack: {charts} charts")
+if not charts:
+    st.info("Choose at least one team and measure with data.")
+    st.stop()
+
+
+def build() -> bytes:
+    # runs on its own thread when the button is pressed (Streamlit's deferred download)
+    return report.build_pack(
+        store, teams=chosen_teams, measures=chosen_measures, period=month, rules=rules,
+        phases=phases, commentary=commentary, title=title or "Board pack",
+    )  # fmt: skip
+
+
+st.download_button(
+    "Build and download the board pack (PDF)",
+    data=build,
+    file_name=f"board-pack-{month}.pdf",
+    mime="application/pdf",
+    type="primary",
+    icon=":material/picture_as_pdf:",
+)
+st.caption("Latest month of each chart in the pack (group All), as the board page shows it.")
+st.dataframe(
+    shown[["unit", "measure_name", "period", "value", "target", "variation_text",
+           "assurance_text"]],
+    hide_index=True,
+    column_config={
+        "unit": "Team", "measure_name": "Measure",
+        "period": st.column_config.DateColumn("Latest month", format="MMM YYYY"),
+        "value": st.column_config.NumberColumn("Latest value", format="%.1f"),
+        "target": st.column_config.NumberColumn("Target", format="%.1f"),
+        "variation_text": "Variation", "assurance_text": "Assurance",
+    },
+)  # fmt: skip
+data = exports.matrix_data(shown)
+d1, d2 = st.columns(2)
+d1.download_button(
+    "Summary matrix (CSV)", data=lambda: exports.table_bytes(data, "csv"),
+    file_name=f"summary-matrix-{pd.Timestamp.now():%Y-%m-%d}.csv", mime="text/csv",
+)  # fmt: skip
+d2.download_button(
+    "Summary matrix (Excel)", data=lambda: exports.table_bytes(data, "xlsx"),
+    file_name=f"summary-matrix-{pd.Timestamp.now():%Y-%m-%d}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)  # fmt: skip
+st.caption(
+    "Counts from 1 to 7 (and any that would give one back) are shown as * in the data "
+    "files; text that a spreadsheet would run as a formula is written as text."
+)

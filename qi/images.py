@@ -1,0 +1,159 @@
+"""Static images (SVG, PNG, PDF) of plotly figures: plotly's own export, kaleido.
+
+kaleido 1.x renders a figure in a headless Chromium (Debian's ``chromium``, found on
+the PATH or at ``BROWSER_PATH``; nothing is ever downloaded). Starting the browser
+takes a second or two, so one browser is started per process, the first time an
+image is asked for, and reused: the dashboard's chart downloads and every board pack
+share it.
+
+Why not ``kaleido.start_sync_server()``: its queue hands results back in the order
+they finish, so two threads (two dashboard sessions) could swap images, and it renders
+one figure at a time. Here the browser runs on its own event-loop thread with
+:data:`TABS` tabs, and each request is a future of its own: :func:`submit` returns at
+once, so a caller can build the next figure while the browser draws the last one.
+
+kaleido reloads a tab after every image (parsing plotly.js again), which is most of
+an image's cost: 40 charts take about 8 s with it and 2.5 s without. Here a tab is
+reloaded after every :data:`RELOAD_EVERY` images instead (still bounding what a tab
+can accumulate). That overrides one of kaleido's private methods; where a kaleido
+version lacks it, the stock class is used unchanged.
+
+MathJax is switched off: kaleido would load it from a CDN, which on a machine
+without internet access stalls some renders by seconds; the figures use no LaTeX.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from concurrent.futures import Future
+
+import plotly.graph_objects as go
+
+#: Browser tabs rendering at once.
+TABS = 2
+#: Seconds a single render may take before it fails.
+TIMEOUT = 90.0
+FORMATS = ("svg", "png", "pdf")
+#: A tab is reloaded after this many images (kaleido reloads after each one).
+RELOAD_EVERY = 25
+
+_lock = threading.Lock()
+_browser: _Browser | None = None
+
+
+def _kaleido_class():
+    """kaleido's browser class, reloading tabs every :data:`RELOAD_EVERY` images."""
+    import kaleido
+
+    base = kaleido.Kaleido
+    if not all(hasattr(base, a) for a in ("_return_kaleido_tab", "tabs_ready")):
+        return base  # a kaleido that works otherwise: leave it as it is
+
+    class Reusing(base):
+        _qi_images = 0
+
+        async def _return_kaleido_tab(self, tab) -> None:
+            self._qi_images += 1
+            if self._qi_images % RELOAD_EVERY == 0:
+                await super()._return_kaleido_tab(tab)
+            else:
+                await self.tabs_ready.put(tab)
+
+    return Reusing
+
+
+class _Browser:
+    """A kaleido browser on a daemon thread with its own event loop."""
+
+    def __init__(self, tabs: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="qi-kaleido", daemon=True
+        )
+        self.thread.start()
+        cls = _kaleido_class()
+        try:
+            self.kaleido = cls(n=tabs, timeout=TIMEOUT, mathjax=False)
+        except TypeError:  # a kaleido without the mathjax option
+            self.kaleido = cls(n=tabs, timeout=TIMEOUT)
+        asyncio.run_coroutine_threadsafe(self.kaleido.open(), self.loop).result(timeout=120)
+
+    def submit(self, fig: go.Figure | dict, opts: dict) -> Future[bytes]:
+        return asyncio.run_coroutine_threadsafe(self.kaleido.calc_fig(fig, opts=opts), self.loop)
+
+    def close(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.kaleido.close(), self.loop).result(timeout=30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            if not self.thread.is_alive():
+                self.loop.close()
+
+
+def _get() -> _Browser:
+    global _browser
+    with _lock:
+        if _browser is None:
+            _browser = _Browser(TABS)
+            atexit.register(shutdown)
+        return _browser
+
+
+def start() -> None:
+    """Start the browser in the background (it takes a second or two), so that it is
+    ready by the time the first figure is built; :func:`submit` waits for it."""
+    def quietly() -> None:
+        try:
+            _get()
+        except Exception:  # submit() starts it again and raises the error
+            return
+
+    if _browser is None:
+        threading.Thread(target=quietly, name="qi-kaleido-start", daemon=True).start()
+
+
+def shutdown() -> None:
+    """Close the browser (it is started again when next needed).
+
+    choreographer wraps the browser's life in ``warnings.catch_warnings()`` on its own
+    thread, so closing it puts back the warning filters of the moment it started: a
+    test suite should close it before restoring its own filters (tests/conftest.py)."""
+    global _browser
+    with _lock:
+        browser, _browser = _browser, None
+    if browser is not None:
+        browser.close()
+
+
+def submit(
+    fig: go.Figure,
+    format: str = "svg",
+    *,
+    width: int = 1000,
+    height: int | None = None,
+    scale: float = 1,
+) -> Future[bytes]:
+    """Start rendering ``fig``; the future's result is the image's bytes."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    height = height or int(fig.layout.height or 500)
+    opts = {"format": format, "width": width, "height": height, "scale": scale}
+    # the figure is serialised here, on the caller's thread: the caller may change it next
+    return _get().submit(fig.to_dict(), opts)
+
+
+def image(
+    fig: go.Figure,
+    format: str = "svg",
+    *,
+    width: int = 1000,
+    height: int | None = None,
+    scale: float = 1,
+) -> bytes:
+    """``fig`` as SVG, PNG or PDF bytes (``height`` defaults to the figure's own)."""
+    return submit(fig, format, width=width, height=height, scale=scale).result(
+        timeout=TIMEOUT + 30
+    )

@@ -1,0 +1,773 @@
+"""The board pack: a PDF of what the board takes away, built from the store.
+
+:func:`build_pack` turns the data shown at an instant into a PDF, in this order:
+
+1. **Cover**: collaborative, month reported, when the data was read and the pack
+   made, teams, measures, rules, and the ``qi report`` command that rebuilds it.
+2. **Summary matrix** (:data:`MATRIX_ROWS` rows a page): each team × measure's latest
+   value, target, and Making Data Count variation and assurance icons with their
+   meaning in words beside them.
+3. **One page per chart** (team × measure, grouped by measure): the same plotly
+   chart the dashboard's team page draws (the ``All`` series and the groups the
+   team's change ideas aim at, as small multiples, with change cycles, notes and
+   actions), drawn as vector graphics; the latest value and icons; the change ideas
+   and PDSA cycles; and a provenance line: the uploads that supplied the data, the
+   instant it was read, rule set, phases, months and groups.
+4. **Equality**, one page per measure (:data:`EQUALITY_ROWS` teams a page): each
+   group's rate or proportion as a ratio to the reference group's in the month
+   reported, with its 95 % interval, and a funnel plot of the teams over the last 12
+   months.
+5. **Data completeness** (:data:`COMPLETENESS_ROWS` teams a page): months on time,
+   late, missing and corrected over the last 12 months.
+6. **Commentary**, as typed (plain text: markup is shown, never run).
+
+All text that people typed (team names, change ideas, learning, commentary) is
+escaped before it goes into the HTML. Charts are rendered by plotly's static export
+(kaleido, through :mod:`qi.images`) while the next chart is being built; the HTML
+becomes a PDF with WeasyPrint.
+
+Reproducing a pack: the data is read "as of" an instant (by default the moment the
+pack is made), and the cover prints the command with that instant, so the same pack
+can be rebuilt after later uploads or rollbacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import shlex
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from qi import board, equality, images, mdc
+from qi.completeness import submission_status
+from qi.figures import funnel_figure, spc_figure
+from qi.rules import RULE_SETS
+from qi.spc import spc
+
+#: Summary-matrix rows on one page.
+MATRIX_ROWS = 10
+#: Teams in the gap table of one equality page.
+EQUALITY_ROWS = 10
+#: Teams in the completeness table of one page.
+COMPLETENESS_ROWS = 20
+#: Ways of choosing a chart's phases.
+PHASES = ("none", "changes")
+#: Months of the funnel plot and the completeness note.
+RECENT_MONTHS = 12
+#: Width of a rendered chart in CSS pixels (about the width of the page).
+CHART_WIDTH = 1100
+
+
+@dataclass
+class PackData:
+    """What a pack is built from: the store's tables as they were at ``as_of``."""
+
+    observations: pd.DataFrame
+    measures: pd.DataFrame
+    teams: pd.DataFrame
+    pdsa: pd.DataFrame
+    actions: pd.DataFrame
+    annotations: pd.DataFrame
+    upload_slices: pd.DataFrame
+    as_of: pd.Timestamp
+
+    @classmethod
+    def from_store(cls, store, *, as_of=None, teams=None, measures=None) -> PackData:
+        """Read the store as it was at ``as_of`` (a UTC instant; default now)."""
+        instant = _instant(as_of)
+        naive = instant.tz_convert("UTC").tz_localize(None)
+        return cls(
+            observations=store.observations(as_of=instant.to_pydatetime(), teams=teams,
+                                            measures=measures),
+            measures=store.measures(),
+            teams=store.teams(),
+            pdsa=_before(store.pdsa(teams=teams, measures=measures), "created_at", naive),
+            actions=_before(store.actions(), "created_at", naive),
+            annotations=_before(store.annotations(), "created_at", naive),
+            upload_slices=store.upload_slices(),
+            as_of=instant,
+        )  # fmt: skip
+
+
+def _instant(as_of) -> pd.Timestamp:
+    if as_of is None:
+        return pd.Timestamp.now(tz="UTC").floor("s")
+    t = pd.Timestamp(as_of)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _before(frame: pd.DataFrame, col: str, instant: pd.Timestamp) -> pd.DataFrame:
+    """Rows recorded by ``instant`` (tables without a record time are kept whole)."""
+    if col not in frame or frame.empty:
+        return frame
+    when = pd.to_datetime(frame[col])
+    if when.dt.tz is not None:
+        when = when.dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame[when.isna() | (when <= instant)]
+
+
+@dataclass
+class Section:
+    """One part of the pack and how many pages it takes."""
+
+    title: str
+    pages: int
+    html: str = field(repr=False, default="")
+
+
+@dataclass
+class PackDocument:
+    """The pack before it is printed: its sections (with their page counts) and HTML."""
+
+    title: str
+    sections: list[Section]
+    charts: int
+    period: pd.Timestamp
+    as_of: pd.Timestamp
+    css: str = field(repr=False, default="")
+
+    @property
+    def pages(self) -> int:
+        return sum(s.pages for s in self.sections)
+
+    @property
+    def html(self) -> str:
+        body = "".join(s.html for s in self.sections)
+        return (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{escape(self.title)}</title><style>{self.css}</style></head>"
+            f"<body>{body}</body></html>"
+        )
+
+    def pdf(self) -> bytes:
+        from weasyprint import HTML  # loads Pango through cffi: only when printing
+
+        return HTML(string=self.html).write_pdf()
+
+
+def format_value(value: float | None) -> str:
+    """A value as the pack prints it: one decimal place, thousands separated."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:,.1f}"
+
+
+def build_pack(source, **options) -> bytes:
+    """The board pack as PDF bytes. ``source`` is a :class:`qi.store.Store` or a
+    :class:`PackData`; the options are those of :func:`pack_document`."""
+    return pack_document(source, **options).pdf()
+
+
+def pack_document(
+    source,
+    *,
+    teams: Sequence[str] | None = None,
+    measures: Sequence[str] | None = None,
+    period: str | pd.Timestamp | None = None,
+    as_of=None,
+    rules: str = "mdc",
+    phases: str = "none",
+    groups: Sequence[str] | None = None,
+    reference: str = "White",
+    commentary: str = "",
+    title: str = "Board pack",
+) -> PackDocument:
+    """Everything of the pack but the printing (see the module's docstring).
+
+    Parameters
+    ----------
+    source : a :class:`qi.store.Store`, or :class:`PackData` already read.
+    teams, measures : names of teams and measure ids (default: all with data).
+    period : the month reported (``"2026-10"``); data after it is left out. Default:
+        the latest month with data.
+    as_of : read the store as it was at this UTC instant (default: now). Ignored when
+        ``source`` is :class:`PackData`.
+    rules : the rule set of the charts (:data:`qi.RULE_SETS`); the matrix and icons
+        always use Making Data Count.
+    phases : ``"none"`` (one phase) or ``"changes"`` (a new phase from the month each
+        of the team's change ideas for the measure started).
+    groups : groups charted besides ``All`` (default: the groups the team's change
+        ideas aim at).
+    reference : the reference group of the equality section.
+    commentary : the board's commentary, shown as plain text.
+    title : the pack's title.
+    """
+    if rules not in RULE_SETS:
+        raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}; got {rules!r}")
+    if phases not in PHASES:
+        raise ValueError(f"phases must be one of {', '.join(PHASES)}; got {phases!r}")
+    images.start()  # the browser starts while the data is read and the charts are built
+    data = (
+        source
+        if isinstance(source, PackData)
+        else PackData.from_store(source, as_of=as_of, teams=teams, measures=measures)
+    )
+    catalogue = data.measures.set_index("id")
+    obs = data.observations
+    known_teams = set(data.teams["team"])
+    if teams is not None:
+        unknown = sorted(set(teams) - known_teams)
+        if unknown:
+            raise ValueError(f"unknown teams: {', '.join(unknown)}")
+        obs = obs[obs["team"].isin(list(teams))]
+    if measures is not None:
+        unknown = sorted(set(measures) - set(catalogue.index))
+        if unknown:
+            raise ValueError(f"unknown measures: {', '.join(unknown)}")
+        obs = obs[obs["measure"].isin(list(measures))]
+    if period is None:
+        if obs.empty:
+            raise ValueError("no data for these teams and measures")
+        month = obs["period"].max()
+    else:
+        month = pd.Timestamp(period).to_period("M").to_timestamp()
+    obs = obs[obs["period"] <= month]
+    if obs.empty:
+        raise ValueError(f"no data for these teams and measures up to {month:%Y-%m}")
+    team_list = sorted(obs["team"].unique()) if teams is None else list(dict.fromkeys(teams))
+    measure_list = [m for m in catalogue.index if m in set(obs["measure"])]
+    if measures is not None:
+        measure_list = [m for m in dict.fromkeys(measures) if m in set(obs["measure"])]
+
+    ctx = _Context(data, catalogue, obs, month, rules, phases, groups, reference)
+    charts = ctx.charts(measure_list)
+    equality_parts = [ctx.equality(m) for m in measure_list]
+    matrix = pd.DataFrame([c.facts for c in charts])
+
+    sections = [
+        Section("Cover", 1, _cover(title, ctx, team_list, measure_list, commentary)),
+        *_matrix_sections(matrix),
+        *[Section(f"{c.measure_name} — {c.team}", 1, c.html()) for c in charts],
+        *[s for part in equality_parts for s in part.sections()],
+        *_completeness_sections(ctx, team_list, measure_list),
+        Section("Commentary", 1, _commentary(commentary)),
+    ]
+    return PackDocument(
+        title=title, sections=sections, charts=len(charts), period=month, as_of=data.as_of,
+        css=_css(title, data.as_of),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- charts
+
+
+class _Context:
+    """The data of one pack, filtered, with the per-measure series computed once."""
+
+    def __init__(self, data, catalogue, obs, month, rules, phases, groups, reference):
+        self.data, self.catalogue, self.obs, self.month = data, catalogue, obs, month
+        self.rules, self.phases, self.groups, self.reference = rules, phases, groups, reference
+        self.series = board.series_frame(obs, catalogue.reset_index())
+        cycles = data.pdsa
+        month_end = month + pd.offsets.MonthEnd(0)
+        self.cycles = cycles[cycles["start"].isna() | (cycles["start"] <= month_end)]
+
+    def collaborative(self) -> str:
+        return ", ".join(sorted(self.obs["collaborative"].unique()))
+
+    def charts(self, measure_list: list[str]) -> list[_Chart]:
+        out = []
+        for measure in measure_list:
+            part = self.series[self.series["measure"] == measure]
+            for team in sorted(part["unit"].unique()):
+                chart = self._chart(team, measure, part[part["unit"] == team])
+                if chart is not None:
+                    out.append(chart)
+        return out
+
+    def _chart(self, team: str, measure: str, rows: pd.DataFrame) -> _Chart | None:
+        info = self.catalogue.loc[measure]
+        cycles = self.cycles[(self.cycles["team"] == team) & (self.cycles["measure"] == measure)]
+        wanted = (
+            list(self.groups)
+            if self.groups is not None
+            else sorted(cycles["group"].dropna().unique())
+        )
+        present = set(rows["group"])
+        shown = ["All", *[g for g in wanted if g in present and g != "All"]]
+        rows = rows[rows["group"].isin(shown)].copy()
+        needs_n = rows["denominator"].notna().any()
+        if needs_n:
+            rows = rows[rows["denominator"] > 0]  # a closed ward's month has no value
+        if rows.empty or not (rows["group"] == "All").any():
+            return None
+        starts = []
+        if self.phases == "changes" and len(cycles):
+            first = cycles.groupby("change_idea")["start"].min().dropna()
+            starts = sorted({pd.Timestamp(s).to_period("M").to_timestamp() for s in first})
+            starts = [s for s in starts if rows["period"].min() < s <= self.month]
+        rows["phase"] = board.phases_from(rows["period"], starts)
+        target = None if pd.isna(info["target"]) else float(info["target"])
+        common = dict(
+            x="period", y="numerator", n="denominator" if needs_n else None, by="group",
+            chart=info["chart"], multiply=float(info["multiplier"]), phase="phase",
+            improvement=info["improvement"], target=target,
+        )  # fmt: skip
+        icons = spc(rows, rules="mdc", **common)
+        result = icons if self.rules == "mdc" else spc(rows, rules=self.rules, **common)
+        summary = mdc.summary(icons)
+        latest = summary[summary["group"] == "All"].iloc[0]
+        actions = self.data.actions
+        actions = actions[(actions["team"] == team) & (actions["measure"] == measure)]
+        actions = actions[pd.to_datetime(actions["period"]) <= self.month]
+        notes = self.data.annotations
+        notes = notes[(notes["team"] == team) & (notes["measure"] == measure)]
+        notes = notes[pd.to_datetime(notes["period"]) <= self.month]
+        panels = len(shown)
+        height = 430 if panels == 1 else 190 * panels + 130
+        fig = spc_figure(
+            result.points, group="group", title=f"{info['name']} — {team}",
+            y_title=info["unit"], improvement=info["improvement"],
+            cycles=cycles if len(cycles) else None, annotations=notes if len(notes) else None,
+            actions=actions if len(actions) else None, facet=True, height=height,
+        )  # fmt: skip
+        fig.update_layout(hovermode=False)
+        image = images.submit(fig, "svg", width=CHART_WIDTH, height=height)
+        source_rows = self.obs[(self.obs["team"] == team) & (self.obs["measure"] == measure)]
+        uploads = sorted(int(u) for u in source_rows["upload_id"].unique())
+        assurance = latest["assurance_icon"] if target is not None else None
+        facts = {
+            "unit": team, "measure": measure, "measure_name": info["name"],
+            "unit_label": info["unit"], "period": latest["x"], "value": float(latest["y"]),
+            "target": target, "variation_icon": latest["variation_icon"],
+            "variation_text": latest["variation_text"], "assurance_icon": assurance,
+            "assurance_text": mdc.ICON_TEXT[assurance] if assurance else None,
+        }  # fmt: skip
+        return _Chart(
+            team=team, measure=measure, measure_name=info["name"], facts=facts, image=image,
+            height=height, cycles=cycles, uploads=uploads, starts=starts, groups=shown,
+            first=rows["period"].min(), last=rows["period"].max(), rules=self.rules,
+            as_of=self.data.as_of, chart_type=info["chart"], multiplier=float(info["multiplier"]),
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------- equality
+    def equality(self, measure: str) -> _Equality:
+        info = self.catalogue.loc[measure]
+        here = self.obs[self.obs["measure"] == measure]
+        risk = info["chart"] in ("p", "pp")
+        series = board.series_frame(here, self.catalogue.reset_index(), add_all=False)
+        latest = series[series["period"] == self.month]
+        groups = sorted(g for g in series["group"].unique() if g != "All")
+        reference = self.reference if self.reference in groups else (groups or [None])[0]
+        gaps = pd.DataFrame()
+        if reference is not None and (latest["group"] == reference).any():
+            gaps = equality.gap(
+                latest, by=["unit", "measure", "period"], group="group", events="numerator",
+                exposure="denominator", reference=reference,
+                measure="risk" if risk else "rate", multiplier=float(info["multiplier"]),
+            )  # fmt: skip
+        months = sorted(here["period"].unique())[-RECENT_MONTHS:]
+        recent = here[here["period"].isin(months) & (here["denominator"] > 0)]
+        image = None
+        if recent["team"].nunique() >= 3:
+            fun = equality.funnel(
+                recent, group="team", numerator="numerator", denominator="denominator",
+                statistic="proportion" if risk else "rate",
+                style="spiegelhalter" if risk else "phe", overdispersion=risk,
+                multiplier=float(info["multiplier"]),
+            )  # fmt: skip
+            fig = funnel_figure(
+                fun.points, fun.limits,
+                title=f"{info['name']}: teams, {pd.Timestamp(months[0]):%b %Y} to "
+                f"{pd.Timestamp(months[-1]):%b %Y}",
+                y_title=info["unit"], x_title=info["denominator_definition"] or "Denominator",
+            )  # fmt: skip
+            fig.update_layout(height=380, hovermode=False)
+            image = images.submit(fig, "svg", width=CHART_WIDTH, height=380)
+        teams = sorted(here["team"].unique())
+        return _Equality(
+            measure_name=info["name"], teams=teams, groups=[g for g in groups if g != reference],
+            reference=reference, gaps=gaps, risk=risk, month=self.month, image=image,
+        )  # fmt: skip
+
+
+@dataclass
+class _Chart:
+    team: str
+    measure: str
+    measure_name: str
+    facts: dict
+    image: Future
+    height: int
+    cycles: pd.DataFrame
+    uploads: list[int]
+    starts: list[pd.Timestamp]
+    groups: list[str]
+    first: pd.Timestamp
+    last: pd.Timestamp
+    rules: str
+    as_of: pd.Timestamp
+    chart_type: str
+    multiplier: float
+
+    def provenance(self) -> str:
+        phases = (
+            "new phase from " + ", ".join(f"{s:%Y-%m}" for s in self.starts)
+            + " (when a change idea started)"
+            if self.starts
+            else "one phase (no breaks)"
+        )
+        scale = f" × {self.multiplier:,g}" if self.multiplier != 1 else ""
+        return (
+            f"Provenance: data as shown at {_iso(self.as_of)}, from uploads "
+            f"{', '.join(map(str, self.uploads))}; rules: {RULE_SETS[self.rules].label} "
+            f"({self.rules}); phases: {phases}; months {self.first:%Y-%m} to {self.last:%Y-%m}; "
+            f"groups: {', '.join(self.groups)}; {self.chart_type} chart{scale}."
+        )
+
+    def html(self) -> str:
+        f = self.facts
+        svg = self.image.result(timeout=images.TIMEOUT + 30)
+        # height in mm on the page: the chart keeps its aspect ratio and the page's width
+        max_height = max(70, 135 - 11 * len(self.cycles)) if len(self.cycles) else 140
+        table = _cycles_table(self.cycles)
+        return (
+            f'<section class="chart-page"><h2>{escape(self.measure_name)}</h2>'
+            f'<p class="sub">{escape(self.team)}</p>{_facts(f)}'
+            f'<div class="chart"><img style="max-height:{max_height}mm" alt="'
+            f'{escape(self.measure_name)} — {escape(self.team)}" '
+            f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
+            f"{table}<p class=\"provenance\">{escape(self.provenance())}</p></section>"
+        )
+
+
+def _facts(f: dict) -> str:
+    target = format_value(f["target"]) if f["target"] is not None else "none set"
+    assurance = (
+        f'{_icon(f["assurance_icon"])}<span>{escape(f["assurance_text"])}</span>'
+        if f["assurance_icon"]
+        else "<span>Assurance: no target, so none</span>"
+    )
+    return (
+        '<table class="facts"><tr>'
+        f'<td><span class="label">Latest ({pd.Timestamp(f["period"]):%b %Y})</span> '
+        f'<b class="value">{format_value(f["value"])}</b> {escape(str(f["unit_label"]))}</td>'
+        f'<td><span class="label">Target</span> {target}</td>'
+        f'<td class="icon-cell">{_icon(f["variation_icon"])}'
+        f"<span>{escape(f['variation_text'])}</span></td>"
+        f'<td class="icon-cell">{assurance}</td></tr></table>'
+    )
+
+
+def _icon(name: str | None, size: str = "9mm") -> str:
+    if not isinstance(name, str):
+        return ""
+    svg = base64.b64encode(mdc.icon_svg(name).encode()).decode()
+    return (
+        f'<img class="icon" style="width:{size};height:{size}" alt="{escape(mdc.ICON_TEXT[name])}"'
+        f' src="data:image/svg+xml;base64,{svg}">'
+    )
+
+
+def _cycles_table(cycles: pd.DataFrame) -> str:
+    if cycles.empty:
+        return '<p class="note">No change ideas or PDSA cycles recorded on this measure.</p>'
+    rows = "".join(
+        f"<tr><td>{escape(str(r.change_idea))}</td>"
+        f"<td>{escape(str(r.group)) if isinstance(r.group, str) else 'all'}</td>"
+        f"<td>{int(r.cycle)}</td><td>{escape(str(r.stage))}</td>"
+        f"<td>{_date(r.start)}</td><td>{_date(r.end) or 'ongoing'}</td>"
+        f"<td>{escape(str(r.learning or ''))}</td></tr>"
+        for r in cycles.itertuples(index=False)
+    )
+    return (
+        '<h3>Change ideas and PDSA cycles</h3><table class="grid cycles"><thead><tr>'
+        "<th>Change idea</th><th>Group</th><th>Cycle</th><th>Stage</th><th>Start</th>"
+        f"<th>End</th><th>Learning</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _text(value, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
+def _date(value) -> str:
+    return "" if pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
+
+
+def _iso(t: pd.Timestamp) -> str:
+    return t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _cover(title, ctx: _Context, team_list, measure_list, commentary) -> str:
+    names = [ctx.catalogue.loc[m, "name"] for m in measure_list]
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    command = ["qi", "report", "--output", "pack.pdf", "--period", f"{ctx.month:%Y-%m}",
+               "--as-of", _iso(ctx.data.as_of), "--rules", ctx.rules, "--phases", ctx.phases,
+               "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
+    if ctx.groups is not None:
+        command += ["--groups", *ctx.groups]
+    rows = [
+        ("Collaborative", escape(ctx.collaborative())),
+        ("Month reported", f"{ctx.month:%B %Y}"),
+        ("Data as shown at", _iso(ctx.data.as_of)),
+        ("Pack made", _iso(now)),
+        (f"Teams ({len(team_list)})", escape("; ".join(team_list))),
+        (f"Measures ({len(measure_list)})", escape("; ".join(names))),
+        ("Chart rules", escape(f"{RULE_SETS[ctx.rules].label}; matrix and icons: Making "
+                               "Data Count")),
+        ("Phases", "one phase per chart" if ctx.phases == "none"
+         else "a new phase from the month each change idea started"),
+        ("To rebuild this pack", f"<code>{escape(shlex.join(command))}"
+         + (" --commentary FILE" if commentary else "") + "</code>"),
+    ]  # fmt: skip
+    table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return (
+        f'<section class="cover"><h1>{escape(title)}</h1>'
+        f'<p class="lead">{escape(ctx.collaborative())} — {ctx.month:%B %Y}</p>'
+        f'<table class="cover-table">{table}</table>'
+        '<p class="note">Counts of people are not printed in this pack. Variation and '
+        "assurance follow NHS England's Making Data Count; each icon's meaning is written "
+        "beside it.</p></section>"
+    )
+
+
+def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
+    if matrix.empty:
+        return [Section("Summary matrix", 1, '<section><h1>Summary matrix</h1>'
+                        '<p class="note">No series.</p></section>')]  # fmt: skip
+    pages = math.ceil(len(matrix) / MATRIX_ROWS)
+    out = []
+    for i in range(pages):
+        chunk = matrix.iloc[i * MATRIX_ROWS : (i + 1) * MATRIX_ROWS]
+        rows = "".join(
+            f"<tr><td>{escape(r['measure_name'])}</td><td>{escape(r['unit'])}</td>"
+            f"<td>{pd.Timestamp(r['period']):%b %Y}</td>"
+            f'<td class="num">{format_value(r["value"])}</td>'
+            f'<td class="num">{format_value(r["target"])}</td>'
+            f'<td class="icon-cell">{_icon(r["variation_icon"], "8mm")}'
+            f"<span>{escape(r['variation_text'])}</span></td>"
+            f'<td class="icon-cell">{_icon(r["assurance_icon"], "8mm")}'
+            f"<span>{escape(_text(r['assurance_text'], 'No target'))}</span></td></tr>"
+            for _, r in chunk.iterrows()
+        )
+        heading = "Summary matrix" + (f" ({i + 1} of {pages})" if pages > 1 else "")
+        tag = "h1" if i == 0 else 'h1 class="continued"'
+        out.append(Section(heading, 1, (
+            f"<section><{tag}>{heading}</{tag.split()[0]}>"
+            '<p class="sub">Group: All. Latest month of each series; Making Data Count '
+            "variation (the latest point) and assurance (against the target).</p>"
+            '<table class="grid matrix"><thead><tr><th>Measure</th><th>Team</th>'
+            '<th>Latest month</th><th class="num">Latest value</th><th class="num">Target</th>'
+            "<th>Variation</th>"
+            f"<th>Assurance</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        )))  # fmt: skip
+    return out
+
+
+@dataclass
+class _Equality:
+    measure_name: str
+    teams: list[str]
+    groups: list[str]
+    reference: str | None
+    gaps: pd.DataFrame
+    risk: bool
+    month: pd.Timestamp
+    image: Future | None
+
+    def sections(self) -> list[Section]:
+        pages = max(1, math.ceil(len(self.teams) / EQUALITY_ROWS))
+        kind = "proportion" if self.risk else "rate"
+        out = []
+        for i in range(pages):
+            teams = self.teams[i * EQUALITY_ROWS : (i + 1) * EQUALITY_ROWS]
+            head = f"Equality: {self.measure_name}"
+            head += f" ({i + 1} of {pages})" if pages > 1 else ""
+            body = self._table(teams)
+            if i == 0:
+                body += self._funnel()
+            out.append(Section(head, 1, (
+                f'<section class="equality"><h2>{escape(head)}</h2>'
+                f'<p class="sub">Each group\'s {kind} as a ratio to the '
+                f"{escape(str(self.reference))} group's, {self.month:%B %Y}, with its 95 % "
+                "interval: 1 is no gap; above 1 the group's "
+                f"{kind} is higher. Bold: the interval leaves out 1.</p>{body}</section>"
+            )))  # fmt: skip
+        return out
+
+    def _table(self, teams: list[str]) -> str:
+        if self.gaps.empty or not self.groups:
+            return f'<p class="note">No {escape(str(self.reference))} group to compare with in '\
+                f"{self.month:%B %Y}.</p>"  # fmt: skip
+        cells = {
+            (r.unit, r.group): r for r in self.gaps.itertuples(index=False)
+        }
+        head = "".join(f'<th class="num">{escape(g)}</th>' for g in self.groups)
+        body = ""
+        for team in teams:
+            tds = ""
+            for g in self.groups:
+                r = cells.get((team, g))
+                if r is None or not np.isfinite(r.ratio):
+                    tds += '<td class="num">–</td>'
+                    continue
+                text = (
+                    f"{r.ratio:.2f} ({r.ratio_lower:.2f}–{r.ratio_upper:.2f})"
+                    if np.isfinite(r.ratio_lower) and np.isfinite(r.ratio_upper)
+                    else f"{r.ratio:.2f} (no interval)"
+                )
+                strong = r.ratio_lower > 1 or r.ratio_upper < 1  # False for NaN
+                tds += f'<td class="num">{"<b>" + text + "</b>" if strong else text}</td>'
+            body += f"<tr><td>{escape(team)}</td>{tds}</tr>"
+        return (
+            f'<table class="grid gaps"><thead><tr><th>Team</th>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+
+    def _funnel(self) -> str:
+        if self.image is None:
+            return '<p class="note">A funnel plot needs at least three teams with data.</p>'
+        svg = self.image.result(timeout=images.TIMEOUT + 30)
+        return (
+            f'<div class="chart"><img style="max-height:95mm" alt="Funnel plot: '
+            f'{escape(self.measure_name)}" src="data:image/svg+xml;base64,'
+            f'{base64.b64encode(svg).decode()}"></div>'
+        )
+
+
+def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Section]:
+    slices = ctx.data.upload_slices
+    slices = slices[slices["team"].isin(team_list) & slices["measure"].isin(measure_list)]
+    as_of = ctx.data.as_of.tz_convert("UTC").tz_localize(None)
+    uploaded = pd.to_datetime(slices["uploaded_at"])
+    if uploaded.dt.tz is not None:
+        uploaded = uploaded.dt.tz_convert("UTC").dt.tz_localize(None)
+    rolled = pd.to_datetime(slices["rolled_back_at"])
+    if rolled.dt.tz is not None:
+        rolled = rolled.dt.tz_convert("UTC").dt.tz_localize(None)
+    slices = slices[uploaded <= as_of].assign(
+        rolled_back_at=rolled.where(rolled <= as_of)[uploaded <= as_of]
+    )
+    start = ctx.month - pd.DateOffset(months=RECENT_MONTHS - 1)
+    status = submission_status(
+        slices, team_list, start=start, end=ctx.month, today=as_of.date()
+    )
+    counts = (
+        status.pivot_table(index="team", columns="status", values="period", aggfunc="count")
+        .reindex(index=team_list, columns=["on time", "late", "missing", "not due yet"])
+        .fillna(0)
+        .astype(int)
+    )
+    counts["corrected"] = status.groupby("team")["corrected"].sum().reindex(team_list).fillna(0)
+    last = status[status["period"] == ctx.month].set_index("team")["status"]
+    total = counts.sum()
+    summary = (
+        f"From {start:%B %Y} to {ctx.month:%B %Y}, {len(status)} team-months: "
+        f"{total['on time']} on time, {total['late']} late, {total['missing']} missing"
+        + (f", {total['not due yet']} not due yet" if total["not due yet"] else "")
+        + f"; {int(total['corrected'])} corrected after the first upload. "
+        f"Data is due by the 15th of the following month (read at {_iso(ctx.data.as_of)})."
+    )
+    pages = max(1, math.ceil(len(team_list) / COMPLETENESS_ROWS))
+    out = []
+    for i in range(pages):
+        part = team_list[i * COMPLETENESS_ROWS : (i + 1) * COMPLETENESS_ROWS]
+        rows = "".join(
+            f"<tr><td>{escape(t)}</td>"
+            + "".join(f'<td class="num">{int(counts.loc[t, c])}</td>' for c in counts.columns)
+            + f"<td>{escape(str(last.get(t, '')))}</td></tr>"
+            for t in part
+        )
+        head = "Data completeness" + (f" ({i + 1} of {pages})" if pages > 1 else "")
+        out.append(Section(head, 1, (
+            f"<section><h1>{head}</h1><p>{escape(summary)}</p>"
+            '<table class="grid completeness"><thead><tr><th>Team</th><th class="num">On time'
+            '</th><th class="num">Late</th><th class="num">Missing</th><th class="num">Not due '
+            'yet</th><th class="num">Corrected</th>'
+            f"<th>{ctx.month:%b %Y}</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        )))  # fmt: skip
+    return out
+
+
+def _commentary(commentary: str) -> str:
+    text = commentary.strip("\n")
+    body = (
+        f'<div class="commentary">{escape(text)}</div>'
+        if text.strip()
+        else '<p class="note">No commentary was added to this pack.</p>'
+    )
+    return f"<section><h1>Commentary</h1>{body}</section>"
+
+
+def _css(title: str, as_of: pd.Timestamp) -> str:
+    footer = (title + " — data as shown at " + _iso(as_of)).replace("\\", "\\\\")
+    footer = footer.replace('"', '\\"').replace("\n", " ")
+    return f"""
+@page {{
+  size: A4 landscape; margin: 12mm 12mm 14mm 12mm;
+  @bottom-left {{ content: "{footer}"; font-family: 'DejaVu Sans', sans-serif;
+                  font-size: 7pt; color: #555; }}
+  @bottom-right {{ content: "Page " counter(page) " of " counter(pages);
+                   font-family: 'DejaVu Sans', sans-serif; font-size: 7pt; color: #555; }}
+}}
+body {{ font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #212b32; }}
+section {{ break-before: page; }}
+section.cover {{ break-before: auto; }}
+h1 {{ font-size: 18pt; color: #005EB8; margin: 0 0 3mm; bookmark-level: 1; }}
+h1.continued {{ bookmark-level: none; }}
+h2 {{ font-size: 14pt; color: #005EB8; margin: 0 0 1mm; bookmark-level: 2; }}
+h3 {{ font-size: 10pt; margin: 2mm 0 1mm; bookmark-level: none; }}
+section.cover h1 {{ font-size: 26pt; margin-top: 20mm; }}
+.lead {{ font-size: 14pt; margin: 0 0 8mm; }}
+.sub {{ color: #425563; margin: 0 0 2mm; }}
+.note {{ color: #425563; font-style: italic; }}
+code {{ font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt; word-break: break-all; }}
+table {{ border-collapse: collapse; width: 100%; }}
+.cover-table th {{ text-align: left; width: 45mm; vertical-align: top; padding: 1.5mm 0; }}
+.cover-table td {{ padding: 1.5mm 0; }}
+.grid th, .grid td {{ border-bottom: 0.3pt solid #aeb7bd; padding: 1mm 1.5mm;
+                      text-align: left; vertical-align: middle; }}
+.grid th {{ background: #e8edee; font-size: 8pt; }}
+.grid td.num {{ text-align: right; white-space: nowrap; }}
+.grid th.num {{ text-align: right; }}
+.matrix {{ font-size: 8pt; }}
+.matrix td {{ height: 10mm; }}
+.icon-cell img.icon {{ vertical-align: middle; margin-right: 1.5mm; }}
+.icon-cell span {{ vertical-align: middle; }}
+.facts td {{ padding: 1mm 3mm 1mm 0; vertical-align: middle; width: 25%; }}
+.facts .label {{ color: #425563; }}
+.facts .value {{ font-size: 12pt; }}
+.chart {{ text-align: center; margin: 1mm 0; }}
+.chart img {{ max-width: 100%; }}
+.cycles {{ font-size: 7.5pt; }}
+.provenance {{ font-size: 7pt; color: #425563; margin-top: 2mm; }}
+.commentary {{ white-space: pre-wrap; font-size: 10pt; line-height: 1.4; }}
+"""
+
+
+def expected_pages(matrix_rows: int, charts: int, teams_per_measure: Iterable[int],
+                   teams: int) -> int:
+    """Pages of a pack (commentary of one page): for checking a pack's structure."""
+    return (
+        1
+        + max(1, math.ceil(matrix_rows / MATRIX_ROWS))
+        + charts
+        + sum(max(1, math.ceil(n / EQUALITY_ROWS)) for n in teams_per_measure)
+        + max(1, math.ceil(teams / COMPLETENESS_ROWS))
+        + 1
+    )  # fmt: skip
+
+
+__all__ = [
+    "COMPLETENESS_ROWS",
+    "EQUALITY_ROWS",
+    "MATRIX_ROWS",
+    "PHASES",
+    "PackData",
+    "PackDocument",
+    "build_pack",
+    "expected_pages",
+    "format_value",
+    "pack_document",
+]
+

@@ -1,0 +1,212 @@
+"""The board pack (qi.report, ``qi report``) and the data exports (qi.exports).
+
+The pack is built once per module on the sample (two teams, a ward and a community
+team: 10 charts) and read back with pypdf: its page count, the text of its pages and
+its outline.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from qi import board, exports, report
+from qi.cli import main
+from qi.mdc import ICON_TEXT
+from qi.store import Store
+
+TEAMS = ["Willow Ward", "Westhaven Community Team"]
+COMMENTARY = "<script>alert(1)</script><b>x</b>\nSecond line & more"
+
+
+def words(text: str) -> str:
+    """Text with every run of white space made one space (table cells wrap lines)."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def pack(sample_db):
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        doc = report.pack_document(store, teams=TEAMS, commentary=COMMENTARY, title="June board")
+        expected = board.matrix(
+            board.series_frame(store.observations(teams=TEAMS), store.measures())
+        )
+        uploads = store.observations(teams=TEAMS)
+    reader = PdfReader(io.BytesIO(doc.pdf()))
+    pages = [words(p.extract_text()) for p in reader.pages]
+    return doc, reader, pages, expected[expected["group"] == "All"], uploads
+
+
+def test_the_pack_has_the_pages_asked_for(pack):
+    doc, reader, pages, matrix, _ = pack
+    per_measure = matrix.groupby("measure")["unit"].nunique()
+    # cover, matrix (one page of 10 rows), a page per chart, an equality page per
+    # measure, completeness, commentary
+    assert len(matrix) == 10 and doc.charts == 10
+    want = 1 + math.ceil(len(matrix) / report.MATRIX_ROWS) + 10 + len(per_measure) + 1 + 1
+    assert want == 1 + 1 + 10 + 8 + 1 + 1
+    assert want == report.expected_pages(len(matrix), 10, per_measure.tolist(), len(TEAMS))
+    assert len(reader.pages) == doc.pages == want
+    assert pages[0].startswith("June board")
+    assert pages[1].startswith("Summary matrix")
+    assert all(p.startswith("Equality: ") for p in pages[12:20])
+    assert pages[-2].startswith("Data completeness")
+    assert pages[-1].startswith("Commentary")
+    top = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert top[:2] == ["June board", "Summary matrix"]
+    assert top[-2:] == ["Data completeness", "Commentary"]
+
+
+def test_every_measure_shows_its_name_latest_value_and_icon_text(pack):
+    _, _, pages, matrix, _ = pack
+    summary = pages[1]
+    chart_pages = pages[2:12]
+    for row in matrix.itertuples(index=False):
+        value = report.format_value(row.value)
+        assert row.measure_name in summary and value in summary
+        # the chart page of this team × measure
+        (page,) = [p for p in chart_pages if p.startswith(row.measure_name) and row.unit in p]
+        assert f"Latest ({row.period:%b %Y}) {value}" in page
+        assert row.variation_text in page
+        if isinstance(row.assurance_text, str):
+            assert row.assurance_text in page
+    assert ICON_TEXT["common_cause"] in summary  # the sample's usual state
+
+
+def test_each_chart_states_its_provenance(pack):
+    doc, _, pages, _, uploads = pack
+    as_of = doc.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for page in pages[2:12]:
+        found = re.search(r"Provenance: data as shown at (\S+), from uploads ([\d, ]+);", page)
+        assert found and found.group(1) == as_of
+        ids = {int(u) for u in found.group(2).split(",")}
+        name = next(n for n in TEAMS if n in page)
+        measure = uploads.loc[uploads["team"] == name, "measure"]
+        mine = uploads[(uploads["team"] == name)]
+        # the uploads are those of one measure of this team
+        assert any(
+            ids == set(mine.loc[mine["measure"] == m, "upload_id"]) for m in measure.unique()
+        )
+        assert "rules: NHS Making Data Count" in page and "phases: one phase" in page
+
+
+def test_commentary_with_markup_comes_out_as_plain_text(pack):
+    doc, _, pages, _, _ = pack
+    assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-1]
+    assert "<script>" not in doc.html.replace("&lt;script&gt;", "")
+
+
+def test_a_pack_for_an_earlier_month_as_the_store_was(sample_db):
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        first = store.uploads()["uploaded_at"].min()
+        doc = report.pack_document(
+            store, teams=["Willow Ward"], measures=["restraint_per_1000_obd"], period="2025-06",
+            as_of=pd.Timestamp(first) + pd.Timedelta(days=600), phases="changes",
+        )  # fmt: skip
+        with pytest.raises(ValueError, match="unknown teams: Nowhere"):
+            report.pack_document(store, teams=["Nowhere"])
+    assert doc.period == pd.Timestamp("2025-06-01")
+    chart = next(s for s in doc.sections if s.title.endswith("Willow Ward"))
+    assert "Latest (Jun 2025)" in chart.html
+    assert "new phase from 2025-02, 2025-10" not in chart.html  # a cycle after June
+    assert "new phase from 2025-02" in chart.html
+
+
+def test_qi_report_writes_the_pack(sample_copy, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Restraint is down on Willow Ward.\n=SUM(A1)", encoding="utf-8")
+    out = tmp_path / "pack.pdf"
+    code = main(["--db", sample_copy, "report", "--output", str(out), "--teams", "Willow Ward",
+                 "--measures", "restraint_per_1000_obd", "detained_admissions",
+                 "--commentary", str(notes), "--period", "2026-10"])  # fmt: skip
+    assert code == 0
+    assert "pages" in capsys.readouterr().out
+    reader = PdfReader(out)
+    # cover, matrix, 2 charts, 2 equality pages, completeness, commentary
+    assert len(reader.pages) == 8
+    assert "=SUM(A1)" in reader.pages[-1].extract_text()
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def exported(frame: pd.DataFrame, tmp_path, suffix: str) -> pd.DataFrame:
+    path = tmp_path / f"data.{suffix}"
+    exports.write_table(frame, path)
+    if suffix == "csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    sheet = load_workbook(path).active
+    rows = list(sheet.values)
+    types = {c.data_type for row in sheet.iter_rows() for c in row}
+    assert "f" not in types  # no cell is a formula
+    return pd.DataFrame(rows[1:], columns=rows[0]).fillna("").astype(str)
+
+
+def whole(v: str) -> str:
+    return v if v == "*" else str(int(float(v)))
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_exports_neutralise_formulas_and_suppress_small_numbers(tmp_path, suffix):
+    points = pd.DataFrame(
+        {
+            "unit": ["=HYPERLINK(\"http://x\")"] * 4 + ["+Ward"] * 2,
+            "measure": ["m"] * 6,
+            "group": ["All", "Black", "White", "@Other", "All", "-Group"],
+            "period": ["2026-10"] * 6,
+            "numerator": [30.0, 3.0, 12.0, 15.0, 0.0, 0.0],
+            "denominator": [300.0, 20.0, 100.0, 180.0, 5.0, 5.0],
+            "value": [10.0, 15.0, 12.0, 8.33, 0.0, 0.0],
+            "lower": [1.0, 2.0, 3.0, 4.0, 0.0, 0.0],
+            "upper": [20.0, 30.0, 25.0, 15.0, 9.0, 9.0],
+        }
+    )
+    table = exports.suppress_points(points, line=["unit", "measure", "period"])
+    back = exported(table, tmp_path, suffix)
+    if suffix == "csv":  # a leading apostrophe: shown as text, never run
+        assert back["unit"].tolist() == ["'=HYPERLINK(\"http://x\")"] * 4 + ["'+Ward"] * 2
+        assert back["group"].tolist()[3:] == ["'@Other", "All", "'-Group"]
+    else:  # a string cell, as typed
+        assert back["unit"].tolist() == ["=HYPERLINK(\"http://x\")"] * 4 + ["+Ward"] * 2
+        assert back["group"].tolist()[3:] == ["@Other", "All", "-Group"]
+    # Black's 3 is small; the smallest other group's (White, 12) goes too, so that All
+    # minus the rest does not give 3 back; their values go with them
+    assert [whole(v) for v in back["numerator"]][:4] == ["30", "*", "*", "15"]
+    assert back["value"].tolist()[1:3] == ["*", "*"]
+    assert back["suppressed"].tolist()[:4] == ["", "small number", "secondary", ""]
+    # a denominator of 5 is hidden, with the limits that would give it back; 0 is shown
+    assert back["denominator"].tolist()[4:] == ["*", "*"]
+    assert back["upper"].tolist()[4:] == ["*", "*"]
+    assert [whole(v) for v in back["numerator"]][4:] == ["0", "0"]
+    assert not pd.to_numeric(back["numerator"], errors="coerce").between(1, 7).any()
+
+
+def test_chart_and_matrix_data_carry_signals_variation_and_assurance(sample_db):
+    import qi
+    from qi import mdc
+
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        series = board.series_frame(store.observations(teams=["Willow Ward"]), store.measures())
+    part = series[series["measure"] == "restraint_per_1000_obd"]
+    result = qi.spc(
+        part, x="period", y="numerator", n="denominator", by=["unit", "measure", "group"],
+        chart="u", multiply=1000.0, rules="mdc", improvement="decrease",
+    )  # fmt: skip
+    data = exports.chart_data(result.points, part, improvement="decrease",
+                              summary=mdc.summary(result))  # fmt: skip
+    assert len(data) == len(result.points)
+    assert {"signal", "signal_text", "variation_text", "assurance", "suppressed"} <= set(data)
+    assert set(data["signal"]) <= {"", "improvement", "concern", "neutral"}
+    assert (data.loc[data["signal"] != "", "signal_text"] != "").all()
+    shown = pd.to_numeric(data["numerator"], errors="coerce")
+    assert not shown.between(1, 7).any()
+    assert (data.loc[shown.isna(), "value"] == "*").all()
+    matrix = exports.matrix_data(board.matrix(series))
+    assert not pd.to_numeric(matrix["numerator"], errors="coerce").between(1, 7).any()
+    assert matrix["variation_text"].notna().all()
