@@ -153,17 +153,31 @@ def _report(store: Store, args: argparse.Namespace) -> int:
     if args.commentary:
         commentary = Path(args.commentary).read_text(encoding="utf-8")
     try:
-        doc = report.pack_document(
+        doc = _with_browser(lambda: report.pack_document(
             store, teams=args.teams, measures=args.measures, period=args.period,
             as_of=args.as_of, rules=args.rules, phases=args.phases, groups=args.groups,
             reference=args.reference, commentary=commentary, title=args.title,
-        )  # fmt: skip
+        ))  # fmt: skip
+        pdf = _with_browser(doc.pdf)
     except ValueError as exc:
         print(f"qi report: {exc}", file=sys.stderr)
         return 1
-    Path(args.output).write_bytes(doc.pdf())
+    Path(args.output).write_bytes(pdf)
     print(f"{doc.pages} pages, {doc.charts} charts written to {args.output}")
     return 0
+
+
+def _with_browser(make):
+    """Run ``make``; a missing browser for the chart images becomes a clear error."""
+    try:
+        return make()
+    except Exception as exc:
+        if "chrome" not in type(exc).__name__.lower():
+            raise
+        raise ValueError(
+            "drawing the charts needs a Chromium browser: install Debian's package "
+            "(apt-get install chromium) or set BROWSER_PATH to one; never download one"
+        ) from exc
 
 
 if __name__ == "__main__":  # pragma: no cover
