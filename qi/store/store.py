@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
+from qi import access
+from qi.access import AccessDenied, Grant, Principal
 from qi.charts import CHART_TYPES
 from qi.store import schema
 from qi.store.groups import ALIAS_COLUMNS, normalise
@@ -57,9 +60,12 @@ from qi.store.models import (
     Observation,
     Owner,
     PDSACycle,
+    RoleGrant,
+    Session,
     Team,
     Trust,
     Upload,
+    User,
 )
 from qi.store.reading import Problem, problems_frame, read_table
 from qi.store.validation import Catalogue, validate_observations
@@ -196,6 +202,10 @@ class Store:
     def __init__(self, engine: Engine, *, lock_timeout: float = 30.0):
         self.engine = engine
         self.lock_timeout = lock_timeout
+        #: the session this store acts for (see :meth:`sign_in`); None: no one signed in
+        self.token: str | None = None
+        self.expires_at: dt.datetime | None = None
+        self._owns_engine = True
 
     @classmethod
     def open(cls, url: str | None = None, *, lock_timeout: float = 30.0) -> Store:
@@ -206,7 +216,8 @@ class Store:
         return cls(engine, lock_timeout=lock_timeout)
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -249,13 +260,444 @@ class Store:
             )
         )
 
+    # ------------------------------------------------------------------ access
+    def _bound(self, token: str, expires_at: dt.datetime | None) -> Store:
+        view = Store(self.engine, lock_timeout=self.lock_timeout)
+        view.token, view.expires_at, view._owns_engine = token, expires_at, False
+        return view
+
+    def has_accounts(self) -> bool:
+        """Whether anyone has an account: then every request needs a signed-in session."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(User.id).limit(1)) is not None
+
+    def whoami(self, user: str = "") -> Principal | None:
+        """Who this store acts for: the signed-in person, the local user (no accounts),
+        or None (accounts exist, no one signed in). A bad session raises AccessDenied."""
+        with self.engine.connect() as conn:
+            return self._principal(conn, user)
+
+    def _principal(self, conn: Connection, user: str = "") -> Principal | None:
+        if self.token is None:
+            if conn.scalar(select(User.id).limit(1)) is None:
+                return Principal.local_user(user or "local user")
+            return None
+        row = conn.execute(
+            select(
+                Session.expires_at, Session.ended_at, User.id, User.username, User.display_name,
+                User.active,
+            )
+            .join(User, Session.user_id == User.id)
+            .where(Session.token_sha256 == access.token_digest(self.token))
+        ).first()  # fmt: skip
+        if row is None:
+            raise AccessDenied("this session is not recognised: sign in again; nothing was changed")
+        if row.ended_at is not None:
+            raise AccessDenied(
+                f"this session ended (signed out) at {row.ended_at:%Y-%m-%d %H:%M} UTC: "
+                "sign in again; nothing was changed"
+            )
+        if row.expires_at <= utcnow():
+            raise AccessDenied(
+                f"this session expired at {row.expires_at:%Y-%m-%d %H:%M} UTC: sign in again; "
+                "nothing was changed"
+            )
+        if not row.active:
+            raise AccessDenied(f"the account {row.username} is disabled; nothing was changed")
+        grants = conn.execute(
+            select(RoleGrant.role, RoleGrant.scope, RoleGrant.scope_name)
+            .where(RoleGrant.user_id == row.id)
+            .order_by(RoleGrant.id)
+        ).all()
+        return Principal(
+            username=row.username,
+            grants=tuple(Grant(*g) for g in grants),
+            display_name=row.display_name,
+        )
+
+    @staticmethod
+    def _scopes(conn: Connection) -> pd.DataFrame:
+        """Every team with its trust and collaborative (what grants are matched on)."""
+        rows = conn.execute(
+            select(Team.id, Team.name, Trust.name, Collaborative.name)
+            .join(Trust, Team.trust_id == Trust.id)
+            .join(ICS, Trust.ics_id == ICS.id)
+            .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+        ).all()
+        return pd.DataFrame(rows, columns=["team_id", "team", "trust", "collaborative"])
+
+    def _require(self, conn: Connection, permission: str, user: str = "") -> Principal:
+        """The principal, if it holds ``permission`` somewhere; else AccessDenied."""
+        who = self._principal(conn, user)
+        if who is None or not who.may(permission):
+            raise access.refuse(who, permission)
+        return who
+
+    def _require_teams(
+        self, conn: Connection, permission: str, teams: Iterable[str], user: str = ""
+    ) -> Principal:
+        """The principal, if it holds ``permission`` for every one of ``teams``."""
+        who = self._require(conn, permission, user)
+        if who.local:
+            return who
+        scopes = self._scopes(conn)
+        scopes = scopes[scopes["team"].isin(set(teams))]
+        refused = scopes.loc[~who.allowed(permission, scopes), "team"].tolist()
+        if refused:
+            raise access.refuse(who, permission, "for " + ", ".join(sorted(refused)))
+        return who
+
+    def _scope_problems(
+        self, who: Principal, permission: str, frame: pd.DataFrame, name: str
+    ) -> list[Problem]:
+        """A problem for every row of ``frame`` whose team is outside ``who``'s scope."""
+        if who.local or frame.empty:
+            return []
+        with self.engine.connect() as conn:
+            scopes = self._scopes(conn)
+        ok_teams = set(scopes.loc[who.allowed(permission, scopes), "team"])
+        known = set(scopes["team"])
+        out = []
+        for row, team in zip(frame["_row"], frame["team"], strict=True):
+            if team in known and team not in ok_teams:
+                out.append(
+                    Problem(
+                        name,
+                        int(row),
+                        "team",
+                        f"{who.label} may not {access.PERMISSIONS[permission]} for {team}",
+                    )
+                )
+        return out
+
+    def _readable(self, conn: Connection, user: str = "") -> tuple[Principal, list[int] | None]:
+        """(principal, team ids it may read; None for every team)."""
+        who = self._require(conn, "read", user)
+        if who.local:
+            return who, None
+        scopes = self._scopes(conn)
+        ok = who.allowed("read", scopes)
+        if ok.all():
+            return who, None
+        return who, scopes.loc[ok, "team_id"].astype(int).tolist()
+
+    def may_see_small_numbers(self, teams: Iterable[str]) -> pd.Series:
+        """For each team, whether whoever this store acts for may see its unsuppressed
+        small numbers (a Series of bools indexed by team)."""
+        teams = list(dict.fromkeys(teams))
+        with self.engine.connect() as conn:
+            who = self._principal(conn)
+            if who is None:
+                return pd.Series(False, index=teams, dtype=bool)
+            scopes = self._scopes(conn).set_index("team").reindex(teams)
+        frame = scopes.reset_index().fillna("")
+        return pd.Series(who.allowed("small_numbers", frame), index=teams, dtype=bool)
+
+    def _require_collaborative(self, permission: str, user: str = "") -> Principal:
+        """The principal, if a grant over a whole collaborative gives ``permission``
+        (the catalogue and the group mapping are shared by every team)."""
+        with self.engine.connect() as conn:
+            who = self._require(conn, permission, user)
+        if who.local or any(
+            g.scope == "collaborative" and permission in access.ROLES[g.role] for g in who.grants
+        ):
+            return who
+        raise access.refuse(who, permission, "(it needs a role over the collaborative)")
+
+    def _upload_scope_problems(self, who: Principal, table) -> list[Problem]:
+        """A problem for each row of an upload for a team outside ``who``'s scope."""
+        if who.local or "team" not in table.data.columns:
+            return []
+        frame = pd.DataFrame(
+            {"team": table.data["team"].astype(str).str.strip(), "_row": table.rows.to_numpy()}
+        )
+        return self._scope_problems(who, "upload", frame, table.name)
+
+    # sessions
+    def sign_in(self, username: str, password: str, *, hours: float = access.SESSION_HOURS):
+        """A store acting for ``username`` after checking the password; its ``token``
+        opens the same session later (:meth:`with_session`). A wrong user name or
+        password is refused with one message, and recorded (without the password);
+        after 5 refusals in 15 minutes the account waits."""
+        name = str(username).strip().lower()
+        now = utcnow()
+        with self.engine.connect() as conn:
+            recent = conn.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.action == "sign_in_refused",
+                    AuditEntry.entity_id == name[:200],
+                    AuditEntry.at > now - dt.timedelta(minutes=15),
+                )
+            )
+        if recent >= 5:
+            raise AccessDenied(
+                "too many refused sign-ins for this user name in the last 15 minutes: wait, "
+                "then try again"
+            )
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(User.id, User.password_hash, User.active).where(User.username == name)
+            ).first()
+        ok = access.verify_password(row.password_hash if row else access.DUMMY_HASH, password)
+        if row is None or not ok or not row.active:
+            with self._write() as conn:
+                self._audit(conn, "anonymous", "sign_in_refused", "user", name[:200])
+            raise AccessDenied("user name or password not recognised")
+        return self._open_session(row.id, name, "password", hours)
+
+    def sign_in_identity(self, email: str, *, hours: float = access.SESSION_HOURS) -> Store:
+        """A store acting for the account with this e-mail address, for an identity
+        the web server has already verified (OpenID Connect via ``st.login``)."""
+        mail = str(email or "").strip().lower()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(User.id, User.username, User.active).where(func.lower(User.email) == mail)
+            ).first()
+        if not mail or row is None or not row.active:
+            raise AccessDenied(
+                f"{mail[:200] or 'this identity'} has no account here: ask a facilitator to add you"
+            )
+        return self._open_session(row.id, row.username, "oidc", hours)
+
+    def _open_session(self, user_id: int, username: str, method: str, hours: float) -> Store:
+        token = access.new_token()
+        now = utcnow()
+        expires = now + dt.timedelta(hours=hours)
+        with self._write() as conn:
+            conn.execute(
+                insert(Session).values(
+                    token_sha256=access.token_digest(token), user_id=user_id, method=method,
+                    created_at=now, expires_at=expires,
+                )
+            )  # fmt: skip
+            self._audit(conn, username, "sign_in", "user", username, method)
+        return self._bound(token, expires)
+
+    def with_session(self, token: str) -> Store:
+        """A store acting for the session ``token``; refused at once if the session is
+        unknown, ended or expired."""
+        view = self._bound(str(token), None)
+        with self.engine.connect() as conn:
+            view._principal(conn)
+            view.expires_at = conn.scalar(
+                select(Session.expires_at).where(
+                    Session.token_sha256 == access.token_digest(view.token)
+                )
+            )
+        return view
+
+    def sign_out(self) -> None:
+        """End this store's session: its token opens nothing any more."""
+        if self.token is None:
+            return
+        with self._write() as conn:
+            who = self._principal(conn)
+            conn.execute(
+                update(Session)
+                .where(Session.token_sha256 == access.token_digest(self.token))
+                .values(ended_at=utcnow())
+            )
+            self._audit(conn, who.username, "sign_out", "user", who.username)
+
+    # people
+    def people(self) -> pd.DataFrame:
+        """Accounts and their grants, one row per grant (none: role empty). Facilitators."""
+        with self.engine.connect() as conn:
+            self._require(conn, "manage_people")
+            rows = conn.execute(
+                select(User.username, User.display_name, User.email, User.active,
+                       RoleGrant.role, RoleGrant.scope, RoleGrant.scope_name)
+                .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+                .order_by(User.username, RoleGrant.id)
+            ).all()  # fmt: skip
+        return pd.DataFrame(
+            rows, columns=["username", "display_name", "email", "active", "role", "scope", "name"]
+        )
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        password: str | None = None,
+        display_name: str = "",
+        email: str | None = None,
+        role: str,
+        scope: str,
+        name: str,
+        user: str = "system",
+    ) -> None:
+        """Add an account with its first role. Needs a facilitator over ``scope``; in
+        local mode (no accounts yet) the first account must be a facilitator of a
+        collaborative, so someone can manage the rest. ``password`` (local sign-in)
+        is stored only as an Argon2id hash; without one the account signs in through
+        the identity provider by ``email``."""
+        login = access.check_username(username)
+        access.check_grant(role, scope)
+        if password is None and not email:
+            raise ValueError("give a password (local sign-in) or an e-mail (identity provider)")
+        hashed = None if password is None else access.hash_password(password)
+        mail = None if not email else _check_email(email)
+        display = _plain(display_name, "display name")
+        with self._write() as conn:
+            who = self._require(conn, "manage_people", user)
+            scopes = self._scopes(conn)
+            self._check_scope_name(conn, scope, name)
+            if who.local and (role, scope) != ("facilitator", "collaborative"):
+                raise AccessDenied(
+                    "the first account must be a facilitator of the collaborative, so that "
+                    "someone can manage the others; nothing was changed"
+                )
+            if not who.covers("manage_people", scope, name, scopes):
+                raise access.refuse(who, "manage_people", f"for {scope} {name}")
+            if conn.scalar(select(User.id).where(User.username == login)) is not None:
+                raise StoreError(f"there is already an account {login}; nothing was changed")
+            if mail and conn.scalar(select(User.id).where(func.lower(User.email) == mail)):
+                raise StoreError(f"another account has the e-mail {mail}; nothing was changed")
+            new_id = conn.execute(
+                insert(User)
+                .values(username=login, display_name=display, email=mail,
+                        password_hash=hashed, active=True, created_at=utcnow())
+                .returning(User.id)
+            ).scalar_one()  # fmt: skip
+            conn.execute(
+                insert(RoleGrant).values(user_id=new_id, role=role, scope=scope, scope_name=name)
+            )
+            self._audit(conn, who.username, "add_user", "user", login, f"{role} for {scope} {name}")
+
+    def grant(self, username: str, role: str, scope: str, name: str, *, user: str = "system"):
+        """Give ``username`` a role over a scope (a facilitator over that scope may)."""
+        self._change_grant(username, role, scope, name, add=True, user=user)
+
+    def revoke(self, username: str, role: str, scope: str, name: str, *, user: str = "system"):
+        """Take a role away (never the last facilitator of a collaborative)."""
+        self._change_grant(username, role, scope, name, add=False, user=user)
+
+    def _change_grant(self, username, role, scope, name, *, add: bool, user: str) -> None:
+        login = access.check_username(username)
+        access.check_grant(role, scope)
+        with self._write() as conn:
+            who = self._require(conn, "manage_people", user)
+            self._check_scope_name(conn, scope, name)
+            if not who.covers("manage_people", scope, name, self._scopes(conn)):
+                raise access.refuse(who, "manage_people", f"for {scope} {name}")
+            target = conn.scalar(select(User.id).where(User.username == login))
+            if target is None:
+                raise StoreError(f"there is no account {login}; nothing was changed")
+            key = (RoleGrant.user_id == target, RoleGrant.role == role,
+                   RoleGrant.scope == scope, RoleGrant.scope_name == name)  # fmt: skip
+            held = conn.scalar(select(RoleGrant.id).where(*key))
+            if add:
+                if held is not None:
+                    raise StoreError(f"{login} is already {role} for {scope} {name}")
+                conn.execute(
+                    insert(RoleGrant).values(
+                        user_id=target, role=role, scope=scope, scope_name=name
+                    )
+                )
+            else:
+                if held is None:
+                    raise StoreError(f"{login} is not {role} for {scope} {name}")
+                conn.execute(RoleGrant.__table__.delete().where(RoleGrant.id == held))
+                self._check_facilitator_left(conn)
+            self._audit(conn, who.username, "grant" if add else "revoke", "user", login,
+                        f"{role} for {scope} {name}")  # fmt: skip
+
+    def set_password(
+        self, username: str, password: str, *, current: str | None = None, user: str = "system"
+    ) -> None:
+        """Change a password: one's own (giving the current one), or, for a facilitator,
+        that of someone wholly within their scope. Ends the account's sessions."""
+        login = access.check_username(username)
+        hashed = access.hash_password(password)
+        with self._write() as conn:
+            who = self._principal(conn, user)
+            if who is None:
+                raise access.refuse(None, "manage_people")
+            row = conn.execute(
+                select(User.id, User.password_hash).where(User.username == login)
+            ).first()
+            if row is None:
+                raise StoreError(f"there is no account {login}; nothing was changed")
+            if who.username == login and not who.local:
+                if not access.verify_password(row.password_hash, current or ""):
+                    raise AccessDenied("the current password is not right; nothing was changed")
+            else:
+                self._require_over_account(conn, who, row.id, login)
+            conn.execute(update(User).where(User.id == row.id).values(password_hash=hashed))
+            conn.execute(
+                update(Session)
+                .where(Session.user_id == row.id, Session.ended_at.is_(None))
+                .values(ended_at=utcnow())
+            )
+            self._audit(conn, who.username, "set_password", "user", login)
+
+    def disable_user(self, username: str, *, user: str = "system") -> None:
+        """Stop an account signing in, and end its sessions (history keeps its name)."""
+        login = access.check_username(username)
+        with self._write() as conn:
+            who = self._require(conn, "manage_people", user)
+            target = conn.scalar(select(User.id).where(User.username == login))
+            if target is None:
+                raise StoreError(f"there is no account {login}; nothing was changed")
+            self._require_over_account(conn, who, target, login)
+            conn.execute(update(User).where(User.id == target).values(active=False))
+            conn.execute(
+                update(Session)
+                .where(Session.user_id == target, Session.ended_at.is_(None))
+                .values(ended_at=utcnow())
+            )
+            self._check_facilitator_left(conn)
+            self._audit(conn, who.username, "disable_user", "user", login)
+
+    def _require_over_account(self, conn, who: Principal, user_id: int, login: str) -> None:
+        if not who.may("manage_people"):
+            raise access.refuse(who, "manage_people", f"for {login}")
+        scopes = self._scopes(conn)
+        held = conn.execute(
+            select(RoleGrant.scope, RoleGrant.scope_name).where(RoleGrant.user_id == user_id)
+        ).all()
+        if not all(who.covers("manage_people", s, n, scopes) for s, n in held):
+            raise access.refuse(who, "manage_people", f"for {login}")
+
+    @staticmethod
+    def _check_facilitator_left(conn: Connection) -> None:
+        left = conn.scalar(
+            select(func.count())
+            .select_from(RoleGrant)
+            .join(User, RoleGrant.user_id == User.id)
+            .where(
+                RoleGrant.role == "facilitator",
+                RoleGrant.scope == "collaborative",
+                User.active.is_(True),
+            )
+        )
+        if not left:
+            raise StoreError(
+                "that would leave no facilitator of the collaborative to manage people; "
+                "nothing was changed"
+            )
+
+    @staticmethod
+    def _check_scope_name(conn: Connection, scope: str, name: str) -> None:
+        model = {"collaborative": Collaborative, "trust": Trust, "team": Team}[scope]
+        if conn.scalar(select(model.id).where(model.name == name)) is None:
+            raise StoreError(f"there is no {scope} called {str(name)[:200]!r}; nothing was changed")
+
     # ------------------------------------------------------------------ structure
     def register_teams(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Add or move teams from a table with ``collaborative``, ``ics``, ``trust``, ``team``.
 
         Returns the number of rows read. A team that exists moves to the trust given.
         """
+        with self.engine.connect() as conn:
+            who = self._require(conn, "manage_catalogue", user)
+            scopes = self._scopes(conn)
         frame, name = self.read_small_table(source, ("collaborative", "ics", "trust", "team"))
+        for collab in frame["collaborative"].unique():
+            if not who.covers("manage_catalogue", "collaborative", collab, scopes):
+                raise access.refuse(who, "manage_catalogue", f"for collaborative {collab}")
         problems = _required_text(frame, name, ("collaborative", "ics", "trust", "team"))
         dup = frame["team"].duplicated(keep="first") & frame["team"].ne("")
         for i in np.flatnonzero(dup.to_numpy()):
@@ -274,7 +716,9 @@ class Store:
                     conn.execute(insert(Team).values(name=rec.team, trust_id=trust))
                 else:
                     conn.execute(update(Team).where(Team.id == existing).values(trust_id=trust))
-            self._audit(conn, user, "register_teams", "team", "", f"{name}: {len(frame)} rows")
+            self._audit(
+                conn, who.username, "register_teams", "team", "", f"{name}: {len(frame)} rows"
+            )
         return len(frame)
 
     def teams(self) -> pd.DataFrame:
@@ -292,6 +736,9 @@ class Store:
             .order_by(Collaborative.name, ICS.name, Trust.name, Team.name)
         )
         with self.engine.connect() as conn:
+            _, readable = self._readable(conn)
+            if readable is not None:
+                query = query.where(Team.id.in_(readable))
             return pd.DataFrame(
                 conn.execute(query).all(), columns=["collaborative", "ics", "trust", "team"]
             )
@@ -312,6 +759,7 @@ class Store:
 
     def load_measures(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Add or update the measure catalogue from a table with :attr:`MEASURE_COLUMNS`."""
+        who = self._require_collaborative("manage_catalogue", user)
         frame, name = self.read_small_table(source, self.MEASURE_COLUMNS)
         problems = _required_text(frame, name, ("id", "name", "chart", "improvement"))
         rows = frame["_row"].to_numpy()
@@ -357,7 +805,9 @@ class Store:
                     conn.execute(insert(Measure).values(id=rec.id, **values))
                 else:
                     conn.execute(update(Measure).where(Measure.id == rec.id).values(**values))
-            self._audit(conn, user, "load_measures", "measure", "", f"{name}: {len(frame)} rows")
+            self._audit(
+                conn, who.username, "load_measures", "measure", "", f"{name}: {len(frame)} rows"
+            )
         return len(frame)
 
     def measures(self) -> pd.DataFrame:
@@ -380,6 +830,7 @@ class Store:
 
     def set_group_aliases(self, table: pd.DataFrame, *, user: str = "system") -> int:
         """Add or change aliases (columns ``alias``, ``code``, ``label``, ``broad_group``)."""
+        who = self._require_collaborative("manage_catalogue", user)
         missing = [c for c in ("alias", "label", "broad_group") if c not in table.columns]
         if missing:
             raise StoreError(f"the alias table needs the columns {missing}")
@@ -403,7 +854,9 @@ class Store:
                 }
                 conn.execute(GroupAlias.__table__.delete().where(GroupAlias.alias == alias))
                 conn.execute(insert(GroupAlias).values(alias=alias, **values))
-            self._audit(conn, user, "set_group_aliases", "group_alias", "", f"{len(table)} rows")
+            self._audit(
+                conn, who.username, "set_group_aliases", "group_alias", "", f"{len(table)} rows"
+            )
         return len(table)
 
     def catalogue(self, today: dt.date | None = None) -> Catalogue:
@@ -418,12 +871,16 @@ class Store:
     def validate(
         self, source: str | Path | bytes, name: str | None = None, *, today: dt.date | None = None
     ) -> tuple[pd.DataFrame, list[Problem]]:
-        """Read and check an upload without storing anything: (clean rows, problems)."""
+        """Read and check an upload without storing anything: (clean rows, problems).
+
+        Rows for teams the signed-in person may not upload for are problems too."""
+        with self.engine.connect() as conn:
+            who = self._require(conn, "upload")
         table, problems = read_table(source, name)
         if table is None:
             return pd.DataFrame(), problems
         clean, more = validate_observations(table, self.catalogue(today))
-        return clean, problems + more
+        return clean, problems + more + self._upload_scope_problems(who, table)
 
     def import_file(
         self,
@@ -443,6 +900,8 @@ class Store:
         stored. ``uploaded_at`` back-dates the upload (loading a historical sample);
         by default it is the moment the write lock is taken.
         """
+        with self.engine.connect() as conn:
+            who = self._require(conn, "upload", user)
         content = source if isinstance(source, bytes) else None
         if content is None:
             path = Path(source)
@@ -461,7 +920,7 @@ class Store:
         elif today is not None:
             catalogue = dataclasses.replace(catalogue, today=today)
         clean, more = validate_observations(table, catalogue)
-        problems = problems + more
+        problems = problems + more + self._upload_scope_problems(who, table)
         if problems or dry_run:
             return ImportResult(name, None, len(clean), problems)
         checksum = hashlib.sha256(content).hexdigest()
@@ -487,7 +946,7 @@ class Store:
                     file_name=Path(name).name,
                     checksum=checksum,
                     row_count=len(clean),
-                    uploaded_by=user,
+                    uploaded_by=who.username,
                     uploaded_at=stamp,
                     note=note,
                 )
@@ -499,7 +958,7 @@ class Store:
             _insert_observations(conn, upload_id, clean, team_ids)
             self._audit(
                 conn,
-                user,
+                who.username,
                 "import",
                 "upload",
                 upload_id,
@@ -525,11 +984,19 @@ class Store:
     def rollback(self, upload_id: int, *, user: str = "system") -> None:
         """Withdraw an upload: what it replaced is shown again. Kept in history."""
         with self._write() as conn:
+            who = self._require(conn, "upload", user)
             row = conn.execute(
                 select(Upload.id, Upload.rolled_back_at).where(Upload.id == upload_id)
             ).first()
             if row is None:
                 raise StoreError(f"there is no upload {upload_id}: see the upload history")
+            teams = conn.scalars(
+                select(Team.name)
+                .join(Observation, Observation.team_id == Team.id)
+                .where(Observation.upload_id == upload_id)
+                .distinct()
+            ).all()
+            self._require_teams(conn, "upload", teams, user)
             if row.rolled_back_at is not None:
                 raise StoreError(
                     f"upload {upload_id} was already rolled back on "
@@ -538,9 +1005,9 @@ class Store:
             conn.execute(
                 update(Upload)
                 .where(Upload.id == upload_id)
-                .values(rolled_back_at=utcnow(), rolled_back_by=user)
+                .values(rolled_back_at=utcnow(), rolled_back_by=who.username)
             )
-            self._audit(conn, user, "rollback", "upload", upload_id)
+            self._audit(conn, who.username, "rollback", "upload", upload_id)
 
     def uploads(self) -> pd.DataFrame:
         """The upload history, newest first."""
@@ -555,10 +1022,16 @@ class Store:
             "rolled_back_at",
             "rolled_back_by",
         ]
+        query = select(*[getattr(Upload, c) for c in cols]).order_by(Upload.id.desc())
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*[getattr(Upload, c) for c in cols]).order_by(Upload.id.desc())
-            ).all()
+            _, readable = self._readable(conn)
+            if readable is not None:  # the uploads that hold data of a readable team
+                query = query.where(
+                    Upload.id.in_(
+                        select(Observation.upload_id).where(Observation.team_id.in_(readable))
+                    )
+                )
+            rows = conn.execute(query).all()
         return pd.DataFrame(rows, columns=cols)
 
     def upload_slices(self) -> pd.DataFrame:
@@ -575,6 +1048,9 @@ class Store:
                       u.c.rolled_back_at, u.c.uploaded_by)
         )  # fmt: skip
         with self.engine.connect() as conn:
+            _, readable = self._readable(conn)
+            if readable is not None:
+                query = query.where(o.c.team_id.in_(readable))
             rows = [tuple(r) for r in conn.execute(query)]
         cols = ["team", "measure", "period", "upload_id", "uploaded_at", "rolled_back_at",
                 "uploaded_by"]  # fmt: skip
@@ -600,10 +1076,11 @@ class Store:
         periods (inclusive months). ``period`` is datetime64 (the month's first day).
         """
         measures = None if measures is None else list(measures)
-        team_ids = None
-        if teams is not None:
-            with self.engine.connect() as conn:
-                team_ids = conn.scalars(select(Team.id).where(Team.name.in_(list(teams)))).all()
+        with self.engine.connect() as conn:
+            _, team_ids = self._readable(conn)
+            if teams is not None:
+                named = conn.scalars(select(Team.id).where(Team.name.in_(list(teams)))).all()
+                team_ids = named if team_ids is None else sorted(set(named) & set(team_ids))
         shown = _shown_slices(as_utc(as_of), team_ids=team_ids, measures=measures)
         o = Observation.__table__
         query = (
@@ -635,8 +1112,8 @@ class Store:
             .join(ICS, Trust.ics_id == ICS.id)
             .join(Collaborative, ICS.collaborative_id == Collaborative.id)
         )
-        if teams is not None:
-            query = query.where(Team.name.in_(list(teams)))
+        if team_ids is not None:
+            query = query.where(o.c.team_id.in_(list(team_ids)))
         if measures is not None:
             query = query.where(o.c.measure_id.in_(list(measures)))
         if groups is not None:
@@ -655,11 +1132,26 @@ class Store:
         frame["upload_id"] = frame["upload_id"].astype("int64")
         return frame.sort_values(["team", "measure", "group", "period"], ignore_index=True)
 
-    def export(self, path: str | Path, *, as_of=None) -> int:
-        """Write what is shown (now or ``as_of``) in the upload layout, as CSV or Excel."""
+    def export(self, path: str | Path, *, as_of=None, small_numbers: bool | None = None) -> int:
+        """Write what is shown (now or ``as_of``) in the upload layout, as CSV or Excel.
+
+        Small numbers (1 to 7, and what would give them back) are shown as ``*`` for
+        teams whose unsuppressed counts the signed-in person may not see, or everywhere
+        with ``small_numbers=False``; ``small_numbers=True`` asks for them unsuppressed
+        and is refused without the right."""
+        from qi.exports import suppress_points
         from qi.store.export import write_table
 
         data = self.observations(as_of=as_of)
+        allowed = self.may_see_small_numbers(data["team"].unique())
+        if small_numbers and not allowed.all():
+            with self.engine.connect() as conn:
+                who = self._principal(conn)
+            hidden = ", ".join(allowed.index[~allowed.to_numpy()][:5])
+            raise access.refuse(who, "small_numbers", f"for {hidden}")
+        show = data["team"].map(allowed).fillna(False).to_numpy(dtype=bool, copy=True)
+        if small_numbers is False:
+            show[:] = False
         frame = pd.DataFrame(
             {
                 "team": data["team"],
@@ -670,6 +1162,17 @@ class Store:
                 "denominator": data["denominator"],
             }
         )
+        for col in ("numerator", "denominator"):  # whole counts written as 3, not 3.0
+            frame[col] = pd.Series(
+                [int(v) if v == v and float(v).is_integer() else v for v in frame[col].tolist()],
+                index=frame.index,
+                dtype=object,
+            )
+        if not show.all():
+            hidden = suppress_points(frame[~show], line=["team", "measure", "period"], values=())
+            frame.loc[~show, ["numerator", "denominator"]] = hidden[
+                ["numerator", "denominator"]
+            ].to_numpy()
         write_table(frame, path)
         return len(frame)
 
@@ -690,8 +1193,11 @@ class Store:
     def import_pdsa(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Load change ideas and PDSA cycles (:attr:`PDSA_COLUMNS`); a cycle stage given
         again (same idea, cycle and stage) is updated."""
+        with self.engine.connect() as conn:
+            who = self._require(conn, "edit_changes", user)
         frame, name = self.read_small_table(source, self.PDSA_COLUMNS)
-        problems = _required_text(
+        problems = self._scope_problems(who, "edit_changes", frame, name)
+        problems += _required_text(
             frame,
             name,
             ("team", "measure", "change_idea", "cycle", "stage", "start", "lived_experience"),
@@ -780,7 +1286,9 @@ class Store:
                         learning=rec.learning,
                     )
                 )
-            self._audit(conn, user, "import_pdsa", "pdsa_cycle", "", f"{name}: {len(frame)} rows")
+            self._audit(
+                conn, who.username, "import_pdsa", "pdsa_cycle", "", f"{name}: {len(frame)} rows"
+            )
         return len(frame)
 
     def pdsa(self, *, teams: Iterable[str] | None = None, measures: Iterable[str] | None = None):
@@ -808,6 +1316,9 @@ class Store:
         if measures is not None:
             query = query.where(ChangeIdea.measure_id.in_(list(measures)))
         with self.engine.connect() as conn:
+            _, readable = self._readable(conn)
+            if readable is not None:
+                query = query.where(Team.id.in_(readable))
             rows = conn.execute(query).all()
         frame = pd.DataFrame(
             rows,
@@ -836,8 +1347,11 @@ class Store:
 
     def load_owners(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Set the owner, sponsor and review cadence of team × measure pairs."""
+        with self.engine.connect() as conn:
+            who = self._require(conn, "edit_changes", user)
         frame, name = self.read_small_table(source, self.OWNER_COLUMNS)
-        problems = self._check_team_measure(frame, name)
+        problems = self._scope_problems(who, "edit_changes", frame, name)
+        problems += self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("owner", "sponsor"))
         cadence = pd.to_numeric(frame["review_every_months"].replace("", "1"), errors="coerce")
         for r in frame.loc[cadence.isna() | (cadence < 1) | (cadence % 1 != 0), "_row"]:
@@ -857,7 +1371,9 @@ class Store:
                         sponsor=rec.sponsor, review_every_months=int(cadence.iat[i]),
                     )
                 )  # fmt: skip
-            self._audit(conn, user, "load_owners", "owner", "", f"{name}: {len(frame)} rows")
+            self._audit(
+                conn, who.username, "load_owners", "owner", "", f"{name}: {len(frame)} rows"
+            )
         return len(frame)
 
     def owners(self) -> pd.DataFrame:
@@ -868,13 +1384,19 @@ class Store:
             .order_by(Team.name, Owner.measure_id)
         )  # fmt: skip
         with self.engine.connect() as conn:
+            _, readable = self._readable(conn)
+            if readable is not None:
+                query = query.where(Team.id.in_(readable))
             rows = [tuple(r) for r in conn.execute(query)]
         return pd.DataFrame.from_records(rows, columns=list(self.OWNER_COLUMNS))
 
     def add_actions(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Record decisions and actions (:attr:`ACTION_COLUMNS`), e.g. from a board meeting."""
+        with self.engine.connect() as conn:
+            who = self._require(conn, "edit_changes", user)
         frame, name = self.read_small_table(source, self.ACTION_COLUMNS)
-        problems = self._check_team_measure(frame, name)
+        problems = self._scope_problems(who, "edit_changes", frame, name)
+        problems += self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("period", "raised_by", "owner"))
         rows = frame["_row"].to_numpy()
 
@@ -906,21 +1428,29 @@ class Store:
                         decision=rec.decision, action=rec.action, owner=rec.owner,
                         due=None if pd.isna(dates["due"].iat[i]) else dates["due"].iat[i].date(),
                         done=None if pd.isna(dates["done"].iat[i]) else dates["done"].iat[i].date(),
-                        created_at=utcnow(), created_by=user,
+                        created_at=utcnow(), created_by=who.username,
                     )
                 )  # fmt: skip
-            self._audit(conn, user, "add_actions", "action", "", f"{name}: {len(frame)} rows")
+            self._audit(
+                conn, who.username, "add_actions", "action", "", f"{name}: {len(frame)} rows"
+            )
         return len(frame)
 
     def complete_action(self, action_id: int, *, done: dt.date | None = None, user="system"):
         """Mark an action done (today by default)."""
         with self._write() as conn:
-            found = conn.scalar(select(Action.id).where(Action.id == action_id))
-            if found is None:
+            self._require(conn, "edit_changes", user)
+            team = conn.scalar(
+                select(Team.name)
+                .join(Action, Action.team_id == Team.id)
+                .where(Action.id == action_id)
+            )
+            if team is None:
                 raise StoreError(f"there is no action {action_id}")
+            who = self._require_teams(conn, "edit_changes", [team], user)
             when = done or utcnow().date()
             conn.execute(update(Action).where(Action.id == action_id).values(done=when))
-            self._audit(conn, user, "complete_action", "action", action_id, str(when))
+            self._audit(conn, who.username, "complete_action", "action", action_id, str(when))
 
     def actions(self) -> pd.DataFrame:
         """Every decision and action, with ``id``, ``created_at`` and ``created_by``."""
@@ -932,6 +1462,9 @@ class Store:
             .order_by(Action.period, Action.id)
         )  # fmt: skip
         with self.engine.connect() as conn:
+            _, readable = self._readable(conn)
+            if readable is not None:
+                query = query.where(Team.id.in_(readable))
             rows = [tuple(r) for r in conn.execute(query)]
         frame = pd.DataFrame.from_records(
             rows, columns=["id", *self.ACTION_COLUMNS, "created_at", "created_by"]
@@ -943,9 +1476,14 @@ class Store:
     def _check_team_measure(self, frame: pd.DataFrame, name: str) -> list[Problem]:
         cat = self.catalogue()
         problems = []
-        for col, known, what in (("team", cat.teams, "team: register it first (qi teams)"),
-                                 ("measure", set(cat.measures.index),
-                                  "measure: load it into the catalogue first (qi measures)")):
+        for col, known, what in (
+            ("team", cat.teams, "team: register it first (qi teams)"),
+            (
+                "measure",
+                set(cat.measures.index),
+                "measure: load it into the catalogue first (qi measures)",
+            ),
+        ):
             for r, v in zip(frame["_row"], frame[col], strict=True):
                 if v not in known:
                     problems.append(Problem(name, int(r), col, f"unknown {what}"))
@@ -958,9 +1496,11 @@ class Store:
         if not str(text).strip():
             raise StoreError("an annotation needs some text")
         with self._write() as conn:
+            self._require(conn, "edit_changes", author)
             team_id = conn.scalar(select(Team.id).where(Team.name == team))
             if team_id is None:
                 raise StoreError(f"unknown team {team!r}")
+            who = self._require_teams(conn, "edit_changes", [team], author)
             if conn.scalar(select(Measure.id).where(Measure.id == measure)) is None:
                 raise StoreError(f"unknown measure {measure!r}")
             new_id = conn.execute(
@@ -971,12 +1511,12 @@ class Store:
                     group=group,
                     period=pd.Timestamp(period).date().replace(day=1),
                     text=str(text),
-                    author=author,
+                    author=who.username,
                     created_at=utcnow(),
                 )
                 .returning(Annotation.id)
             ).scalar_one()
-            self._audit(conn, author, "annotate", "annotation", new_id)
+            self._audit(conn, who.username, "annotate", "annotation", new_id)
         return new_id
 
     def annotations(self, *, team: str | None = None, measure: str | None = None) -> pd.DataFrame:
@@ -999,6 +1539,9 @@ class Store:
         if measure is not None:
             query = query.where(Annotation.measure_id == measure)
         with self.engine.connect() as conn:
+            _, readable = self._readable(conn)
+            if readable is not None:
+                query = query.where(Team.id.in_(readable))
             rows = conn.execute(query).all()
         frame = pd.DataFrame(
             rows,
@@ -1008,8 +1551,10 @@ class Store:
         return frame
 
     def audit_log(self) -> pd.DataFrame:
+        """Every change, sign-in and refused sign-in: who and when (facilitators)."""
         cols = ["id", "at", "actor", "action", "entity", "entity_id", "detail"]
         with self.engine.connect() as conn:
+            self._require(conn, "read_audit")
             rows = conn.execute(
                 select(*[getattr(AuditEntry, c) for c in cols]).order_by(AuditEntry.id)
             ).all()
@@ -1032,6 +1577,9 @@ class Store:
                     GroupAlias,
                     Owner,
                     Action,
+                    User,
+                    RoleGrant,
+                    Session,
                 )
             }
 
@@ -1105,6 +1653,21 @@ def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, 
         return
     for start in range(0, len(params), 20_000):
         conn.exec_driver_sql(sql, params[start : start + 20_000])
+
+
+def _check_email(email: str) -> str:
+    mail = str(email).strip().lower()
+    if len(mail) > 200 or not re.fullmatch(r"[^@\s<>\"']+@[^@\s<>\"']+\.[a-z]{2,}", mail):
+        raise ValueError(f"{mail[:60]!r} is not an e-mail address")
+    return mail
+
+
+def _plain(value: str, what: str) -> str:
+    """Short free text (a display name): any characters, stored as typed, at most 200."""
+    text_ = str(value or "").strip()
+    if len(text_) > 200:
+        raise ValueError(f"the {what} is longer than 200 characters")
+    return text_
 
 
 def _required_text(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> list[Problem]:
