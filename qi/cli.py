@@ -17,6 +17,26 @@ The interface is fixed (checks outside the test suite drive it)::
                   [--phases none|changes] [--groups G ...] [--reference White] [--title T]
                                         the board pack as a PDF (see qi.report)
 
+Access (when the store has accounts; with none, every command acts for the local
+user, named by ``QI_USER`` or the login name)::
+
+    qi [--db URL] login USER [--print-token]   sign in (password from a prompt, or one
+                                        line on standard input); the session is kept in
+                                        QI_SESSION_FILE (default: the user's config
+                                        folder, readable by its owner only)
+    qi [--db URL] logout | whoami
+    qi [--db URL] users list
+    qi [--db URL] users add USER --role ROLE --scope SCOPE --name NAME
+                  [--display-name TEXT] [--email ADDRESS] [--no-password]
+    qi [--db URL] users grant|revoke USER ROLE SCOPE NAME
+    qi [--db URL] users password USER | users disable USER
+    qi [--db URL] audit                 the audit log (facilitators)
+    qi [--db URL] export --output FILE [--small-numbers show|hide]
+
+A session token in ``QI_SESSION`` is used before the saved one. A refused request
+prints ``qi: <why>``, changes nothing and exits 1. Passwords are never taken from
+the command line itself.
+
 The store is ``--db`` if given, else ``QI_DATABASE_URL``, else an SQLite file in the
 user's data folder; an empty database gets the schema first. ``import`` prints
 ``upload <ID>`` and exits 0, or prints each problem as ``FILE:ROW:COLUMN: message``
@@ -28,10 +48,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from qi.access import ROLES, SCOPES
 from qi.store import Problem, Store, StoreError, UploadRejected
 
 
@@ -63,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="write what is shown, in the upload layout")
     exp.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
     exp.add_argument("--as-of", metavar="INSTANT", help="a UTC instant, e.g. 2026-11-25T10:15:30")
+    exp.add_argument("--small-numbers", choices=["show", "hide"],
+                     help="counts 1-7: shown (if your role allows) or hidden; default: "
+                          "shown where your role allows")  # fmt: skip
     sub.add_parser("rollback", help="withdraw an upload").add_argument("id", type=int)
     sub.add_parser("sample", help="load the bundled sample collaborative")
     sub.add_parser("uploads", help="list the upload history")
@@ -83,6 +109,34 @@ def _parser() -> argparse.ArgumentParser:
                      help="groups charted besides All (default: change ideas' groups)")  # fmt: skip
     rep.add_argument("--reference", default="White", help="reference group for equality")
     rep.add_argument("--title", default="Board pack")
+    login = sub.add_parser("login", help="sign in; the password is asked for or read from stdin")
+    login.add_argument("username")
+    login.add_argument(
+        "--print-token", action="store_true", help="print the token (for QI_SESSION), not save it"
+    )
+    sub.add_parser("logout", help="end the saved session")
+    sub.add_parser("whoami", help="who the commands act for")
+    sub.add_parser("audit", help="the audit log: every change, who and when")
+    users = sub.add_parser("users", help="people and their roles")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    users_sub.add_parser("list", help="accounts and their roles")
+    add = users_sub.add_parser("add", help="add an account with its first role")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=list(ROLES))
+    add.add_argument("--scope", required=True, choices=list(SCOPES))
+    add.add_argument("--name", required=True, help="the collaborative, trust or team")
+    add.add_argument("--display-name", default="")
+    add.add_argument("--email", help="to sign in through the identity provider")
+    add.add_argument("--no-password", action="store_true",
+                     help="no local password (identity provider only; needs --email)")  # fmt: skip
+    for verb in ("grant", "revoke"):
+        change = users_sub.add_parser(verb, help=f"{verb} a role over a scope")
+        change.add_argument("username")
+        change.add_argument("role", choices=list(ROLES))
+        change.add_argument("scope", choices=list(SCOPES))
+        change.add_argument("name")
+    users_sub.add_parser("password", help="set a password").add_argument("username")
+    users_sub.add_parser("disable", help="stop an account signing in").add_argument("username")
     pdsa = sub.add_parser("pdsa", help="change ideas and PDSA cycles")
     pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
     pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
@@ -93,14 +147,83 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     user = _user()
     try:
-        with Store.open(args.db) as store:
+        with Store.open(args.db) as opened:
+            if args.command == "login":
+                return _login(opened, args)
+            store = _session_store(opened)
+            if args.command == "logout":
+                return _logout(store)
             return _run(store, args, user)
     except UploadRejected as exc:
         _print_problems(exc.problems)
         return 1
     except (StoreError, ValueError, OSError) as exc:  # a clear line, never a traceback
-        print(f"qi: {exc}", file=sys.stderr)
+        print(f"qi: {exc}", file=sys.stderr)  # (a refusal, AccessDenied, is an OSError)
         return 1
+
+
+# ---------------------------------------------------------------------- sessions
+def _session_file() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(os.environ.get("QI_SESSION_FILE") or Path(user_config_dir("qi")) / "sessions")
+
+
+def _saved_sessions() -> dict[str, str]:
+    try:
+        return json.loads(_session_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_sessions(sessions: dict[str, str]) -> None:
+    path = _session_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(sessions, out)
+    path.chmod(0o600)
+
+
+def _url(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=True)
+
+
+def _session_store(store: Store) -> Store:
+    """The store acting for ``QI_SESSION`` or the session saved for this database."""
+    token = os.environ.get("QI_SESSION") or _saved_sessions().get(_url(store))
+    return store.with_session(token) if token else store
+
+
+def _read_password(prompt: str, *, twice: bool = False) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(prompt)
+    if twice and getpass.getpass("Again: ") != password:
+        raise ValueError("the two passwords differ; nothing was changed")
+    return password
+
+
+def _login(store: Store, args: argparse.Namespace) -> int:
+    signed = store.sign_in(args.username, _read_password("Password: "))
+    who = signed.whoami()
+    if args.print_token:
+        print(signed.token)
+        return 0
+    sessions = _saved_sessions()
+    sessions[_url(store)] = signed.token
+    _save_sessions(sessions)
+    print(f"signed in as {who.label} until {signed.expires_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def _logout(store: Store) -> int:
+    store.sign_out()
+    sessions = _saved_sessions()
+    if sessions.pop(_url(store), None) is not None:
+        _save_sessions(sessions)
+    print("signed out")
+    return 0
 
 
 def _run(store: Store, args: argparse.Namespace, user: str) -> int:
@@ -120,7 +243,8 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         else:
             print(f"upload {result.upload_id}")
     elif args.command == "export":
-        n = store.export(args.output, as_of=args.as_of)
+        small = {None: None, "show": True, "hide": False}[args.small_numbers]
+        n = store.export(args.output, as_of=args.as_of, small_numbers=small)
         print(f"{n} rows written to {args.output}")
     elif args.command == "rollback":
         store.rollback(args.id, user=user)
@@ -141,6 +265,43 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
     elif args.command == "pdsa":
         n = store.import_pdsa(args.file, user=user)
         print(f"{n} PDSA rows loaded")
+    elif args.command == "whoami":
+        who = store.whoami(user)
+        print("no one is signed in (qi login USER)" if who is None else who.label)
+    elif args.command == "audit":
+        print(store.audit_log().to_string(index=False))
+    elif args.command == "users":
+        return _users(store, args, user)
+    return 0
+
+
+def _users(store: Store, args: argparse.Namespace, user: str) -> int:
+    cmd = args.users_command
+    if cmd == "list":
+        print(store.people().to_string(index=False))
+    elif cmd == "add":
+        password = None
+        if not args.no_password:
+            password = _read_password(f"Password for {args.username}: ", twice=True)
+        store.add_user(
+            args.username, password=password, display_name=args.display_name, email=args.email,
+            role=args.role, scope=args.scope, name=args.name, user=user,
+        )  # fmt: skip
+        print(f"account {args.username.strip().lower()} added")
+    elif cmd in ("grant", "revoke"):
+        getattr(store, cmd)(args.username, args.role, args.scope, args.name, user=user)
+        done = {"grant": "granted", "revoke": "revoked"}[cmd]
+        print(f"{done}: {args.username} {args.role} for {args.scope} {args.name}")
+    elif cmd == "password":
+        who = store.whoami(user)
+        own = who is not None and not who.local and who.username == args.username
+        current = _read_password("Current password: ") if own else None
+        new = _read_password(f"New password for {args.username}: ", twice=True)
+        store.set_password(args.username, new, current=current, user=user)
+        print(f"password of {args.username} changed; its sessions ended")
+    elif cmd == "disable":
+        store.disable_user(args.username, user=user)
+        print(f"account {args.username} disabled; its sessions ended")
     return 0
 
 

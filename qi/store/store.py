@@ -1144,11 +1144,12 @@ class Store:
 
         data = self.observations(as_of=as_of)
         allowed = self.may_see_small_numbers(data["team"].unique())
-        if small_numbers and not allowed.all():
+        if small_numbers:
             with self.engine.connect() as conn:
                 who = self._principal(conn)
-            hidden = ", ".join(allowed.index[~allowed.to_numpy()][:5])
-            raise access.refuse(who, "small_numbers", f"for {hidden}")
+            if who is None or not who.may("small_numbers") or not allowed.all():
+                hidden = ", ".join(allowed.index[~allowed.to_numpy()][:5])
+                raise access.refuse(who, "small_numbers", f"for {hidden}" if hidden else "")
         show = data["team"].map(allowed).fillna(False).to_numpy(dtype=bool, copy=True)
         if small_numbers is False:
             show[:] = False
