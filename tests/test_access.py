@@ -384,3 +384,27 @@ def test_a_principal_is_never_taken_from_the_caller(people):
         "principal" in name.lower() for name in dir(willow) if not name.startswith("_")
     )
     assert Principal.local_user("x").local  # only ever used when there are no accounts
+
+
+def test_text_longer_than_its_column_is_refused_before_anything_is_written(people):
+    """On PostgreSQL an over-long value used to fail inside the transaction with a
+    database error; now it is a problem with its row and column, and nothing is stored."""
+    fac, willow = people["fac"], people["willow"]
+    snap = before(fac)
+    cycles = pd.DataFrame([{"team": "Willow Ward", "measure": "detained", "group": "Black",
+                            "change_idea": "x" * 501, "cycle": "1", "stage": "plan",
+                            "start": "2025-01-05", "end": "", "learning": "y" * 5000,
+                            "lived_experience": "consulted"}])  # fmt: skip
+    with pytest.raises(StoreError) as info:
+        willow.import_pdsa(cycles)
+    assert [(p.row, p.column, p.message) for p in info.value.problems] == [
+        (2, "change_idea", "change_idea is longer than 500 characters")
+    ]
+    owners = pd.DataFrame([{"team": "Willow Ward", "measure": "detained", "owner": "o" * 201,
+                            "sponsor": "s", "review_every_months": "1"}])  # fmt: skip
+    with pytest.raises(StoreError, match="owner"):
+        willow.load_owners(owners)
+    assert_unchanged(fac, snap)
+    cycles["change_idea"] = "x" * 500  # the longest that fits, with long learning, is stored
+    assert willow.import_pdsa(cycles) == 1
+    assert fac.pdsa()["learning"].str.len().tolist() == [5000]

@@ -699,6 +699,9 @@ class Store:
             if not who.covers("manage_catalogue", "collaborative", collab, scopes):
                 raise access.refuse(who, "manage_catalogue", f"for collaborative {collab}")
         problems = _required_text(frame, name, ("collaborative", "ics", "trust", "team"))
+        problems += _too_long(
+            frame, name, dict.fromkeys(("collaborative", "ics", "trust", "team"), 200)
+        )
         dup = frame["team"].duplicated(keep="first") & frame["team"].ne("")
         for i in np.flatnonzero(dup.to_numpy()):
             problems.append(
@@ -762,6 +765,7 @@ class Store:
         who = self._require_collaborative("manage_catalogue", user)
         frame, name = self.read_small_table(source, self.MEASURE_COLUMNS)
         problems = _required_text(frame, name, ("id", "name", "chart", "improvement"))
+        problems += _too_long(frame, name, {"id": 100, "name": 300, "unit": 100})
         rows = frame["_row"].to_numpy()
 
         def bad(mask, column, message):
@@ -943,7 +947,7 @@ class Store:
             upload_id = conn.execute(
                 insert(Upload)
                 .values(
-                    file_name=Path(name).name,
+                    file_name=Path(name).name[:500],
                     checksum=checksum,
                     row_count=len(clean),
                     uploaded_by=who.username,
@@ -1203,6 +1207,7 @@ class Store:
             name,
             ("team", "measure", "change_idea", "cycle", "stage", "start", "lived_experience"),
         )
+        problems += _too_long(frame, name, {"change_idea": 500, "group": 200})
         cat = self.catalogue()
         rows = frame["_row"].to_numpy()
 
@@ -1354,6 +1359,7 @@ class Store:
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("owner", "sponsor"))
+        problems += _too_long(frame, name, {"owner": 200, "sponsor": 200})
         cadence = pd.to_numeric(frame["review_every_months"].replace("", "1"), errors="coerce")
         for r in frame.loc[cadence.isna() | (cadence < 1) | (cadence % 1 != 0), "_row"]:
             problems.append(
@@ -1399,6 +1405,7 @@ class Store:
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("period", "raised_by", "owner"))
+        problems += _too_long(frame, name, {"owner": 200})
         rows = frame["_row"].to_numpy()
 
         def bad(mask, column, message):
@@ -1496,6 +1503,8 @@ class Store:
         """Free text on one point of a chart (stored as typed; shown as text, never markup)."""
         if not str(text).strip():
             raise StoreError("an annotation needs some text")
+        if group is not None and len(str(group)) > 200:
+            raise StoreError("an annotation's group is longer than 200 characters")
         with self._write() as conn:
             self._require(conn, "edit_changes", author)
             team_id = conn.scalar(select(Team.id).where(Team.name == team))
@@ -1669,6 +1678,16 @@ def _plain(value: str, what: str) -> str:
     if len(text_) > 200:
         raise ValueError(f"the {what} is longer than 200 characters")
     return text_
+
+
+def _too_long(frame: pd.DataFrame, name: str, limits: dict[str, int]) -> list[Problem]:
+    """A problem for each cell longer than its column holds (checked before any write,
+    so the database never refuses half-way)."""
+    problems = []
+    for col, limit in limits.items():
+        for r in frame.loc[frame[col].str.len() > limit, "_row"]:
+            problems.append(Problem(name, int(r), col, f"{col} is longer than {limit} characters"))
+    return problems
 
 
 def _required_text(frame: pd.DataFrame, name: str, columns: Iterable[str]) -> list[Problem]:
