@@ -8,12 +8,14 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from qi import board
 from qi.accountability import holding_gains
 from qi.cli import main
 from qi.completeness import submission_status
 from qi.figures import spc_figure
+from qi.store import StoreError
 from qi.store.store import as_utc
 from tests.conftest import HEADER, MEASURES, assert_unchanged, snapshot
 
@@ -137,3 +139,17 @@ def test_a_measure_unit_with_markup_is_escaped_in_the_legend():
     })  # fmt: skip
     fig = spc_figure(points, y_title="<b>days</b>")
     assert fig.data[0].name == "&lt;b&gt;days&lt;/b&gt;"
+
+
+def test_a_missing_label_in_the_group_mapping_is_refused_not_stored_as_nan(store):
+    """Left open by the first review: pandas' NaN became the text "nan"."""
+    before = store.group_aliases()
+    table = pd.DataFrame({"alias": ["Local spelling"], "code": [np.nan], "label": [np.nan],
+                          "broad_group": ["Asian"]})  # fmt: skip
+    with pytest.raises(StoreError, match="alias, label and broad_group are needed"):
+        store.set_group_aliases(table)
+    pd.testing.assert_frame_equal(store.group_aliases(), before)
+    table["label"] = "Asian or Asian British - Any other Asian background"
+    store.set_group_aliases(table)
+    added = store.group_aliases().set_index("alias").loc["local spelling"]
+    assert pd.isna(added["code"]) and added["broad_group"] == "Asian"

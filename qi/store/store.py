@@ -840,21 +840,22 @@ class Store:
             raise StoreError(f"the alias table needs the columns {missing}")
         with self._write() as conn:
             for rec in table.to_dict("records"):
-                alias = normalise(rec["alias"])
-                if (
-                    not alias
-                    or not str(rec["label"]).strip()
-                    or not str(rec["broad_group"]).strip()
-                ):
+                cell = {k: "" if pd.isna(v) else str(v).strip() for k, v in rec.items()}
+                alias = normalise(cell["alias"])
+                if not alias or not cell["label"] or not cell["broad_group"]:
                     raise StoreError(
-                        f"alias {rec['alias']!r}: alias, label and broad_group are needed"
+                        f"alias {cell['alias']!r}: alias, label and broad_group are needed"
                     )
+                limits = {"alias": 200, "code": 4, "label": 200, "broad_group": 100}
+                for col, limit in limits.items():
+                    if len(cell.get(col, "")) > limit:
+                        raise StoreError(
+                            f"alias {cell['alias'][:60]!r}: {col} is longer than {limit} characters"
+                        )
                 values = {
-                    "code": (str(rec.get("code")).strip() or None)
-                    if pd.notna(rec.get("code"))
-                    else None,
-                    "label": str(rec["label"]).strip(),
-                    "broad_group": str(rec["broad_group"]).strip(),
+                    "code": cell.get("code") or None,
+                    "label": cell["label"],
+                    "broad_group": cell["broad_group"],
                 }
                 conn.execute(GroupAlias.__table__.delete().where(GroupAlias.alias == alias))
                 conn.execute(insert(GroupAlias).values(alias=alias, **values))
