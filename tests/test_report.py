@@ -210,3 +210,18 @@ def test_chart_and_matrix_data_carry_signals_variation_and_assurance(sample_db):
     matrix = exports.matrix_data(board.matrix(series))
     assert not pd.to_numeric(matrix["numerator"], errors="coerce").between(1, 7).any()
     assert matrix["variation_text"].notna().all()
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def test_a_browser_that_cannot_start_leaves_no_thread_behind(monkeypatch, tmp_path):
+    import threading
+
+    from qi import images
+
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-chromium"))
+    for _ in range(2):  # the dashboard tries again at each download
+        with pytest.raises(Exception, match="No browser found"):
+            images._Browser(1)
+    assert not [t for t in threading.enumerate() if t.name == "qi-kaleido"]
