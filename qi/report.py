@@ -700,8 +700,7 @@ def _commentary(commentary: str) -> str:
 
 
 def _css(title: str, as_of: pd.Timestamp) -> str:
-    footer = (title + " — data as shown at " + _iso(as_of)).replace("\\", "\\\\")
-    footer = footer.replace('"', '\\"').replace("\n", " ")
+    footer = _css_string(title + " — data as shown at " + _iso(as_of))
     return f"""
 @page {{
   size: A4 landscape; margin: 12mm 12mm 14mm 12mm;
@@ -743,6 +742,14 @@ table {{ border-collapse: collapse; width: 100%; }}
 .provenance {{ font-size: 7pt; color: #425563; margin-top: 2mm; }}
 .commentary {{ white-space: pre-wrap; font-size: 10pt; line-height: 1.4; }}
 """
+
+
+def _css_string(text: str) -> str:
+    """``text`` for the inside of a double-quoted CSS string in a ``<style>`` element:
+    a ``<`` is written as a CSS escape, so ``</style>`` in a title cannot end the element
+    and turn the rest of the title into markup."""
+    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+    return " ".join(out.splitlines())
 
 
 def expected_pages(matrix_rows: int, charts: int, teams_per_measure: Iterable[int],

@@ -225,3 +225,86 @@ def test_a_browser_that_cannot_start_leaves_no_thread_behind(monkeypatch, tmp_pa
         with pytest.raises(Exception, match="No browser found"):
             images._Browser(1)
     assert not [t for t in threading.enumerate() if t.name == "qi-kaleido"]
+
+
+# --------------------------------------------------------------------------- edge cases
+
+HOSTILE_TEAM = '<b>Evil</b> & "=Ward"'
+HOSTILE_TITLE = "Board </style><h1>Injected</h1><style>"
+
+
+@pytest.fixture(scope="module")
+def odd_store(sample_db, tmp_path_factory):
+    """The sample, plus a team whose name is markup with one month of data (a chart of
+    one point), a team with no data, and Willow Ward's last month re-sent with an All
+    row beside its groups."""
+    import shutil
+
+    url = f"sqlite:///{shutil.copy(sample_db, tmp_path_factory.mktemp('odd') / 'odd.db')}"
+    place = {"collaborative": "Advancing Equality Sample Collaborative", "ics": "Odd ICS",
+             "trust": "Odd Trust"}  # fmt: skip
+    with Store.open(url) as store:
+        store.register_teams(pd.DataFrame([{**place, "team": HOSTILE_TEAM},
+                                           {**place, "team": "Quiet Ward"}]))  # fmt: skip
+        rows = pd.DataFrame(
+            {
+                "team": [HOSTILE_TEAM] * 2 + ["Willow Ward"] * 3,
+                "measure": ["restraint_per_1000_obd"] * 5,
+                "period": ["2026-10"] * 5,
+                "group": ["Black", "White", "All", "Black", "White"],
+                "numerator": [2, 5, 40, 10, 30],
+                "denominator": [300, 400, 1000, 300, 700],
+            }
+        )
+        for team, part in rows.groupby("team"):
+            result = store.import_file(part.to_csv(index=False).encode(), f"{team}.csv")
+            assert not result.problems
+        store.import_pdsa(pd.DataFrame({
+            "team": [HOSTILE_TEAM], "measure": ["restraint_per_1000_obd"], "group": ["Black"],
+            "change_idea": ["<script>x()</script><u>idea</u>"], "cycle": [1], "stage": ["plan"],
+            "start": ["2026-09-01"], "end": [""], "learning": ["<img src=x>"],
+            "lived_experience": ["co-designed"],
+        }))  # fmt: skip
+    return url
+
+
+@pytest.fixture(scope="module")
+def odd_pack(odd_store):
+    from unittest import mock
+
+    funnels = []
+
+    def funnel_figure(points, *args, **kwargs):
+        funnels.append(points)
+        return report_funnel_figure(points, *args, **kwargs)
+
+    report_funnel_figure = report.funnel_figure
+    teams = [HOSTILE_TEAM, "Quiet Ward", "Willow Ward", "Cedar Ward", "Rowan Ward"]
+    with Store.open(odd_store) as store, mock.patch.object(report, "funnel_figure", funnel_figure):
+        doc = report.pack_document(
+            store, teams=teams, measures=["restraint_per_1000_obd"], title=HOSTILE_TITLE,
+            as_of=pd.Timestamp.now(tz="UTC"),  # with microseconds
+        )  # fmt: skip
+    pages = [words(p.extract_text()) for p in PdfReader(io.BytesIO(doc.pdf())).pages]
+    return doc, pages, funnels[0]
+
+
+def test_a_title_cannot_break_out_of_the_style_sheet(odd_pack):
+    doc, pages, _ = odd_pack
+    assert "<h1>Injected</h1>" not in doc.html
+    assert len(pages) == doc.pages  # no page of its own for the "heading"
+    assert pages[0].startswith(HOSTILE_TITLE)
+    assert all(words(HOSTILE_TITLE + " — data as shown at") in p for p in pages)
+
+
+def test_typed_names_stay_text_and_odd_teams_do_not_break_the_pack(odd_pack):
+    doc, pages, _ = odd_pack
+    # cover, matrix, 4 charts (Quiet Ward has no data), equality, completeness, commentary
+    assert doc.charts == 4 and len(pages) == 9
+    (chart,) = [p for p in pages[2:6] if p.startswith("Restraint") and HOSTILE_TEAM in p]
+    assert "Latest (Oct 2026) 10.0" in chart  # one point: (2 + 5) / 700 × 1000
+    assert "<script>x()</script><u>idea</u>" in chart and "<img src=x>" in chart
+    assert "<b>Evil</b>" not in doc.html
+    assert "<script>" not in doc.html and "<img src=x>" not in doc.html
+    completeness = pages[-2]
+    assert "Quiet Ward 0 0 12 0 0 missing" in completeness
