@@ -363,11 +363,14 @@ class _Context:
                 measure="risk" if risk else "rate", multiplier=float(info["multiplier"]),
             )  # fmt: skip
         months = sorted(here["period"].unique())[-RECENT_MONTHS:]
-        recent = here[here["period"].isin(months) & (here["denominator"] > 0)]
+        # each team's All series, as charted: an uploaded All row beside the groups'
+        # rows is the same people, so summing the uploaded rows would count them twice
+        totals = self.series[(self.series["measure"] == measure) & (self.series["group"] == "All")]
+        recent = totals[totals["period"].isin(months) & (totals["denominator"] > 0)]
         image = None
-        if recent["team"].nunique() >= 3:
+        if recent["unit"].nunique() >= 3:
             fun = equality.funnel(
-                recent, group="team", numerator="numerator", denominator="denominator",
+                recent, group="unit", numerator="numerator", denominator="denominator",
                 statistic="proportion" if risk else "rate",
                 style="spiegelhalter" if risk else "phe", overdispersion=risk,
                 multiplier=float(info["multiplier"]),

@@ -308,3 +308,14 @@ def test_typed_names_stay_text_and_odd_teams_do_not_break_the_pack(odd_pack):
     assert "<script>" not in doc.html and "<img src=x>" not in doc.html
     completeness = pages[-2]
     assert "Quiet Ward 0 0 12 0 0 missing" in completeness
+
+
+def test_the_funnel_counts_an_uploaded_all_row_once(odd_pack, odd_store):
+    *_, funnel = odd_pack
+    with Store.open(odd_store) as store:
+        obs = store.observations(teams=["Willow Ward"], measures=["restraint_per_1000_obd"])
+    months = obs[obs["period"] >= "2025-11-01"]
+    before = months[months["period"] < "2026-10-01"]["denominator"].sum()
+    willow = funnel.set_index("group").loc["Willow Ward"]
+    assert willow["denominator"] == before + 1000  # October's All row, not All + groups
+    assert willow["numerator"] == months[months["period"] < "2026-10-01"]["numerator"].sum() + 40
