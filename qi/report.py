@@ -495,7 +495,9 @@ def _date(value) -> str:
 
 
 def _iso(t: pd.Timestamp) -> str:
-    return t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The instant in UTC, to the microsecond when it has one (as the data was read)."""
+    t = t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 # --------------------------------------------------------------------------- sections
@@ -509,6 +511,7 @@ def _cover(title, ctx: _Context, team_list, measure_list, commentary) -> str:
                "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
     if ctx.groups is not None:
         command += ["--groups", *ctx.groups]
+    command += ["--reference", ctx.reference, "--title", title]
     rows = [
         ("Collaborative", escape(ctx.collaborative())),
         ("Month reported", f"{ctx.month:%B %Y}"),

@@ -319,3 +319,21 @@ def test_the_funnel_counts_an_uploaded_all_row_once(odd_pack, odd_store):
     willow = funnel.set_index("group").loc["Willow Ward"]
     assert willow["denominator"] == before + 1000  # October's All row, not All + groups
     assert willow["numerator"] == months[months["period"] < "2026-10-01"]["numerator"].sum() + 40
+
+
+def test_the_cover_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path):
+    import html
+    import shlex
+
+    doc, pages, _ = odd_pack
+    code = re.search(r"<code>(.*?)</code>", doc.html).group(1)
+    command = shlex.split(html.unescape(code))
+    assert command[:2] == ["qi", "report"]
+    assert "--reference" in command and command[command.index("--title") + 1] == HOSTILE_TITLE
+    command[command.index("--output") + 1] = str(tmp_path / "again.pdf")
+    assert main(["--db", odd_store, *command[1:]]) == 0
+    again = [words(p.extract_text()) for p in PdfReader(tmp_path / "again.pdf").pages]
+    assert len(again) == len(pages)
+    # the same data, read at the same instant (to the microsecond): only "Pack made" differs
+    assert again[1:] == pages[1:]
+    assert doc.as_of.microsecond and report._iso(doc.as_of) in pages[2]
