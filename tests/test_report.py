@@ -337,3 +337,28 @@ def test_the_cover_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path)
     # the same data, read at the same instant (to the microsecond): only "Pack made" differs
     assert again[1:] == pages[1:]
     assert doc.as_of.microsecond and report._iso(doc.as_of) in pages[2]
+
+
+def test_the_pack_page_shows_and_exports_the_month_chosen(sample_copy, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    at.query_params.update({"team": "Willow Ward", "measure": "restraint_per_1000_obd"})
+    at.switch_page("app_pages/pack.py").run()
+    (month,) = [s for s in at.selectbox if s.label == "Month reported"]
+    assert month.value == "2026-10"
+    month.set_value("2025-06").run()
+    assert not at.exception, at.exception
+    (table,) = at.dataframe
+    # the row of the pack's summary matrix for June 2025, not the latest month's
+    assert table.value["period"].dt.strftime("%Y-%m").tolist() == ["2025-06"]
+    with Store.open(sample_copy) as store:
+        obs = store.observations(teams=["Willow Ward"], measures=["restraint_per_1000_obd"])
+    june = obs[obs["period"] == "2025-06-01"]
+    assert table.value["value"].iloc[0] == pytest.approx(
+        1000 * june["numerator"].sum() / june["denominator"].sum()
+    )
