@@ -145,7 +145,7 @@ def exported(frame: pd.DataFrame, tmp_path, suffix: str) -> pd.DataFrame:
     rows = list(sheet.values)
     types = {c.data_type for row in sheet.iter_rows() for c in row}
     assert "f" not in types  # no cell is a formula
-    return pd.DataFrame(rows[1:], columns=rows[0]).fillna("").astype(str)
+    return pd.DataFrame(rows[1:], columns=rows[0], dtype=object).fillna("").astype(str)
 
 
 def whole(v: str) -> str:
@@ -362,3 +362,25 @@ def test_the_pack_page_shows_and_exports_the_month_chosen(sample_copy, monkeypat
     assert table.value["value"].iloc[0] == pytest.approx(
         1000 * june["numerator"].sum() / june["denominator"].sum()
     )
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_exports_keep_negative_numbers_and_write_missing_values(tmp_path, suffix):
+    frame = pd.DataFrame(
+        {
+            "=team": ["\t=cmd", "-Ward"],
+            "change": [-2.5, 3.0],
+            "count": pd.array([4, None], dtype="Int64"),
+            "note": pd.array(["@x", None], dtype="str"),
+        }
+    )
+    back = exported(frame, tmp_path, suffix)
+    if suffix == "csv":
+        assert back.columns.tolist()[0] == "'=team"
+        assert back["'=team"].tolist() == ["'\t=cmd", "'-Ward"]
+    else:
+        assert back.columns.tolist()[0] == "=team"
+        assert load_workbook(tmp_path / "data.xlsx").active["B2"].value == -2.5
+    assert back["change"].astype(float).tolist() == [-2.5, 3.0]  # a number, not text
+    assert back["count"].tolist() == ["4", ""]
+    assert back["note"].iloc[1] == ""
