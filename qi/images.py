@@ -70,9 +70,7 @@ class _Browser:
 
     def __init__(self, tabs: int) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="qi-kaleido", daemon=True
-        )
+        self.thread = threading.Thread(target=self.loop.run_forever, name="qi-kaleido", daemon=True)
         self.thread.start()
         self.kaleido = None
         try:
@@ -116,6 +114,7 @@ def _get() -> _Browser:
 def start() -> None:
     """Start the browser in the background (it takes a second or two), so that it is
     ready by the time the first figure is built; :func:`submit` waits for it."""
+
     def quietly() -> None:
         try:
             _get()
@@ -165,6 +164,4 @@ def image(
     scale: float = 1,
 ) -> bytes:
     """``fig`` as SVG, PNG or PDF bytes (``height`` defaults to the figure's own)."""
-    return submit(fig, format, width=width, height=height, scale=scale).result(
-        timeout=TIMEOUT + 30
-    )
+    return submit(fig, format, width=width, height=height, scale=scale).result(timeout=TIMEOUT + 30)

@@ -411,7 +411,8 @@ class _Chart:
 
     def provenance(self) -> str:
         phases = (
-            "new phase from " + ", ".join(f"{s:%Y-%m}" for s in self.starts)
+            "new phase from "
+            + ", ".join(f"{s:%Y-%m}" for s in self.starts)
             + " (when a change idea started)"
             if self.starts
             else "one phase (no breaks)"
@@ -436,14 +437,14 @@ class _Chart:
             f'<div class="chart"><img style="max-height:{max_height}mm" alt="'
             f'{escape(self.measure_name)} — {escape(self.team)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
-            f"{table}<p class=\"provenance\">{escape(self.provenance())}</p></section>"
+            f'{table}<p class="provenance">{escape(self.provenance())}</p></section>'
         )
 
 
 def _facts(f: dict) -> str:
     target = format_value(f["target"]) if f["target"] is not None else "none set"
     assurance = (
-        f'{_icon(f["assurance_icon"])}<span>{escape(f["assurance_text"])}</span>'
+        f"{_icon(f['assurance_icon'])}<span>{escape(f['assurance_text'])}</span>"
         if f["assurance_icon"]
         else "<span>Assurance: no target, so none</span>"
     )
@@ -605,9 +606,7 @@ class _Equality:
         if self.gaps.empty or not self.groups:
             return f'<p class="note">No {escape(str(self.reference))} group to compare with in '\
                 f"{self.month:%B %Y}.</p>"  # fmt: skip
-        cells = {
-            (r.unit, r.group): r for r in self.gaps.itertuples(index=False)
-        }
+        cells = {(r.unit, r.group): r for r in self.gaps.itertuples(index=False)}
         head = "".join(f'<th class="num">{escape(g)}</th>' for g in self.groups)
         body = ""
         for team in teams:
@@ -655,9 +654,7 @@ def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Secti
         rolled_back_at=rolled.where(rolled <= as_of)[uploaded <= as_of]
     )
     start = ctx.month - pd.DateOffset(months=RECENT_MONTHS - 1)
-    status = submission_status(
-        slices, team_list, start=start, end=ctx.month, today=as_of.date()
-    )
+    status = submission_status(slices, team_list, start=start, end=ctx.month, today=as_of.date())
     counts = (
         status.pivot_table(index="team", columns="status", values="period", aggfunc="count")
         .reindex(index=team_list, columns=["on time", "late", "missing", "not due yet"])
@@ -758,8 +755,9 @@ def _css_string(text: str) -> str:
     return " ".join(out.splitlines())
 
 
-def expected_pages(matrix_rows: int, charts: int, teams_per_measure: Iterable[int],
-                   teams: int) -> int:
+def expected_pages(
+    matrix_rows: int, charts: int, teams_per_measure: Iterable[int], teams: int
+) -> int:
     """Pages of a pack (commentary of one page): for checking a pack's structure."""
     return (
         1
@@ -783,4 +781,3 @@ __all__ = [
     "format_value",
     "pack_document",
 ]
-

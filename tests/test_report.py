@@ -156,7 +156,7 @@ def whole(v: str) -> str:
 def test_exports_neutralise_formulas_and_suppress_small_numbers(tmp_path, suffix):
     points = pd.DataFrame(
         {
-            "unit": ["=HYPERLINK(\"http://x\")"] * 4 + ["+Ward"] * 2,
+            "unit": ['=HYPERLINK("http://x")'] * 4 + ["+Ward"] * 2,
             "measure": ["m"] * 6,
             "group": ["All", "Black", "White", "@Other", "All", "-Group"],
             "period": ["2026-10"] * 6,
@@ -170,10 +170,10 @@ def test_exports_neutralise_formulas_and_suppress_small_numbers(tmp_path, suffix
     table = exports.suppress_points(points, line=["unit", "measure", "period"])
     back = exported(table, tmp_path, suffix)
     if suffix == "csv":  # a leading apostrophe: shown as text, never run
-        assert back["unit"].tolist() == ["'=HYPERLINK(\"http://x\")"] * 4 + ["'+Ward"] * 2
+        assert back["unit"].tolist() == ['\'=HYPERLINK("http://x")'] * 4 + ["'+Ward"] * 2
         assert back["group"].tolist()[3:] == ["'@Other", "All", "'-Group"]
     else:  # a string cell, as typed
-        assert back["unit"].tolist() == ["=HYPERLINK(\"http://x\")"] * 4 + ["+Ward"] * 2
+        assert back["unit"].tolist() == ['=HYPERLINK("http://x")'] * 4 + ["+Ward"] * 2
         assert back["group"].tolist()[3:] == ["@Other", "All", "-Group"]
     # Black's 3 is small; the smallest other group's (White, 12) goes too, so that All
     # minus the rest does not give 3 back; their values go with them
