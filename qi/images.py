@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import threading
 from concurrent.futures import Future
 
@@ -69,23 +70,31 @@ class _Browser:
 
     def __init__(self, tabs: int) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="qi-kaleido", daemon=True
-        )
+        self.thread = threading.Thread(target=self.loop.run_forever, name="qi-kaleido", daemon=True)
         self.thread.start()
-        cls = _kaleido_class()
+        self.kaleido = None
         try:
-            self.kaleido = cls(n=tabs, timeout=TIMEOUT, mathjax=False)
-        except TypeError:  # a kaleido without the mathjax option
-            self.kaleido = cls(n=tabs, timeout=TIMEOUT)
-        asyncio.run_coroutine_threadsafe(self.kaleido.open(), self.loop).result(timeout=120)
+            cls = _kaleido_class()
+            try:
+                self.kaleido = cls(n=tabs, timeout=TIMEOUT, mathjax=False)
+            except TypeError:  # a kaleido without the mathjax option
+                self.kaleido = cls(n=tabs, timeout=TIMEOUT)
+            asyncio.run_coroutine_threadsafe(self.kaleido.open(), self.loop).result(timeout=120)
+        except BaseException:
+            # a browser that did not start leaves no thread, loop or process behind:
+            # the next image tries again, and each failed try would otherwise keep its own
+            with contextlib.suppress(Exception):
+                self.close()
+            raise
 
     def submit(self, fig: go.Figure | dict, opts: dict) -> Future[bytes]:
         return asyncio.run_coroutine_threadsafe(self.kaleido.calc_fig(fig, opts=opts), self.loop)
 
     def close(self) -> None:
         try:
-            asyncio.run_coroutine_threadsafe(self.kaleido.close(), self.loop).result(timeout=30)
+            if self.kaleido is not None:
+                closing = asyncio.run_coroutine_threadsafe(self.kaleido.close(), self.loop)
+                closing.result(timeout=30)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
@@ -105,6 +114,7 @@ def _get() -> _Browser:
 def start() -> None:
     """Start the browser in the background (it takes a second or two), so that it is
     ready by the time the first figure is built; :func:`submit` waits for it."""
+
     def quietly() -> None:
         try:
             _get()
@@ -154,6 +164,4 @@ def image(
     scale: float = 1,
 ) -> bytes:
     """``fig`` as SVG, PNG or PDF bytes (``height`` defaults to the figure's own)."""
-    return submit(fig, format, width=width, height=height, scale=scale).result(
-        timeout=TIMEOUT + 30
-    )
+    return submit(fig, format, width=width, height=height, scale=scale).result(timeout=TIMEOUT + 30)

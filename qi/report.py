@@ -363,11 +363,14 @@ class _Context:
                 measure="risk" if risk else "rate", multiplier=float(info["multiplier"]),
             )  # fmt: skip
         months = sorted(here["period"].unique())[-RECENT_MONTHS:]
-        recent = here[here["period"].isin(months) & (here["denominator"] > 0)]
+        # each team's All series, as charted: an uploaded All row beside the groups'
+        # rows is the same people, so summing the uploaded rows would count them twice
+        totals = self.series[(self.series["measure"] == measure) & (self.series["group"] == "All")]
+        recent = totals[totals["period"].isin(months) & (totals["denominator"] > 0)]
         image = None
-        if recent["team"].nunique() >= 3:
+        if recent["unit"].nunique() >= 3:
             fun = equality.funnel(
-                recent, group="team", numerator="numerator", denominator="denominator",
+                recent, group="unit", numerator="numerator", denominator="denominator",
                 statistic="proportion" if risk else "rate",
                 style="spiegelhalter" if risk else "phe", overdispersion=risk,
                 multiplier=float(info["multiplier"]),
@@ -408,7 +411,8 @@ class _Chart:
 
     def provenance(self) -> str:
         phases = (
-            "new phase from " + ", ".join(f"{s:%Y-%m}" for s in self.starts)
+            "new phase from "
+            + ", ".join(f"{s:%Y-%m}" for s in self.starts)
             + " (when a change idea started)"
             if self.starts
             else "one phase (no breaks)"
@@ -433,14 +437,14 @@ class _Chart:
             f'<div class="chart"><img style="max-height:{max_height}mm" alt="'
             f'{escape(self.measure_name)} — {escape(self.team)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
-            f"{table}<p class=\"provenance\">{escape(self.provenance())}</p></section>"
+            f'{table}<p class="provenance">{escape(self.provenance())}</p></section>'
         )
 
 
 def _facts(f: dict) -> str:
     target = format_value(f["target"]) if f["target"] is not None else "none set"
     assurance = (
-        f'{_icon(f["assurance_icon"])}<span>{escape(f["assurance_text"])}</span>'
+        f"{_icon(f['assurance_icon'])}<span>{escape(f['assurance_text'])}</span>"
         if f["assurance_icon"]
         else "<span>Assurance: no target, so none</span>"
     )
@@ -492,7 +496,9 @@ def _date(value) -> str:
 
 
 def _iso(t: pd.Timestamp) -> str:
-    return t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The instant in UTC, to the microsecond when it has one (as the data was read)."""
+    t = t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 # --------------------------------------------------------------------------- sections
@@ -506,6 +512,7 @@ def _cover(title, ctx: _Context, team_list, measure_list, commentary) -> str:
                "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
     if ctx.groups is not None:
         command += ["--groups", *ctx.groups]
+    command += ["--reference", ctx.reference, "--title", title]
     rows = [
         ("Collaborative", escape(ctx.collaborative())),
         ("Month reported", f"{ctx.month:%B %Y}"),
@@ -599,9 +606,7 @@ class _Equality:
         if self.gaps.empty or not self.groups:
             return f'<p class="note">No {escape(str(self.reference))} group to compare with in '\
                 f"{self.month:%B %Y}.</p>"  # fmt: skip
-        cells = {
-            (r.unit, r.group): r for r in self.gaps.itertuples(index=False)
-        }
+        cells = {(r.unit, r.group): r for r in self.gaps.itertuples(index=False)}
         head = "".join(f'<th class="num">{escape(g)}</th>' for g in self.groups)
         body = ""
         for team in teams:
@@ -649,9 +654,7 @@ def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Secti
         rolled_back_at=rolled.where(rolled <= as_of)[uploaded <= as_of]
     )
     start = ctx.month - pd.DateOffset(months=RECENT_MONTHS - 1)
-    status = submission_status(
-        slices, team_list, start=start, end=ctx.month, today=as_of.date()
-    )
+    status = submission_status(slices, team_list, start=start, end=ctx.month, today=as_of.date())
     counts = (
         status.pivot_table(index="team", columns="status", values="period", aggfunc="count")
         .reindex(index=team_list, columns=["on time", "late", "missing", "not due yet"])
@@ -700,8 +703,7 @@ def _commentary(commentary: str) -> str:
 
 
 def _css(title: str, as_of: pd.Timestamp) -> str:
-    footer = (title + " — data as shown at " + _iso(as_of)).replace("\\", "\\\\")
-    footer = footer.replace('"', '\\"').replace("\n", " ")
+    footer = _css_string(title + " — data as shown at " + _iso(as_of))
     return f"""
 @page {{
   size: A4 landscape; margin: 12mm 12mm 14mm 12mm;
@@ -745,8 +747,17 @@ table {{ border-collapse: collapse; width: 100%; }}
 """
 
 
-def expected_pages(matrix_rows: int, charts: int, teams_per_measure: Iterable[int],
-                   teams: int) -> int:
+def _css_string(text: str) -> str:
+    """``text`` for the inside of a double-quoted CSS string in a ``<style>`` element:
+    a ``<`` is written as a CSS escape, so ``</style>`` in a title cannot end the element
+    and turn the rest of the title into markup."""
+    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+    return " ".join(out.splitlines())
+
+
+def expected_pages(
+    matrix_rows: int, charts: int, teams_per_measure: Iterable[int], teams: int
+) -> int:
     """Pages of a pack (commentary of one page): for checking a pack's structure."""
     return (
         1
@@ -770,4 +781,3 @@ __all__ = [
     "format_value",
     "pack_document",
 ]
-

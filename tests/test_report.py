@@ -145,7 +145,7 @@ def exported(frame: pd.DataFrame, tmp_path, suffix: str) -> pd.DataFrame:
     rows = list(sheet.values)
     types = {c.data_type for row in sheet.iter_rows() for c in row}
     assert "f" not in types  # no cell is a formula
-    return pd.DataFrame(rows[1:], columns=rows[0]).fillna("").astype(str)
+    return pd.DataFrame(rows[1:], columns=rows[0], dtype=object).fillna("").astype(str)
 
 
 def whole(v: str) -> str:
@@ -156,7 +156,7 @@ def whole(v: str) -> str:
 def test_exports_neutralise_formulas_and_suppress_small_numbers(tmp_path, suffix):
     points = pd.DataFrame(
         {
-            "unit": ["=HYPERLINK(\"http://x\")"] * 4 + ["+Ward"] * 2,
+            "unit": ['=HYPERLINK("http://x")'] * 4 + ["+Ward"] * 2,
             "measure": ["m"] * 6,
             "group": ["All", "Black", "White", "@Other", "All", "-Group"],
             "period": ["2026-10"] * 6,
@@ -170,10 +170,10 @@ def test_exports_neutralise_formulas_and_suppress_small_numbers(tmp_path, suffix
     table = exports.suppress_points(points, line=["unit", "measure", "period"])
     back = exported(table, tmp_path, suffix)
     if suffix == "csv":  # a leading apostrophe: shown as text, never run
-        assert back["unit"].tolist() == ["'=HYPERLINK(\"http://x\")"] * 4 + ["'+Ward"] * 2
+        assert back["unit"].tolist() == ['\'=HYPERLINK("http://x")'] * 4 + ["'+Ward"] * 2
         assert back["group"].tolist()[3:] == ["'@Other", "All", "'-Group"]
     else:  # a string cell, as typed
-        assert back["unit"].tolist() == ["=HYPERLINK(\"http://x\")"] * 4 + ["+Ward"] * 2
+        assert back["unit"].tolist() == ['=HYPERLINK("http://x")'] * 4 + ["+Ward"] * 2
         assert back["group"].tolist()[3:] == ["@Other", "All", "-Group"]
     # Black's 3 is small; the smallest other group's (White, 12) goes too, so that All
     # minus the rest does not give 3 back; their values go with them
@@ -210,3 +210,178 @@ def test_chart_and_matrix_data_carry_signals_variation_and_assurance(sample_db):
     matrix = exports.matrix_data(board.matrix(series))
     assert not pd.to_numeric(matrix["numerator"], errors="coerce").between(1, 7).any()
     assert matrix["variation_text"].notna().all()
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def test_a_browser_that_cannot_start_leaves_no_thread_behind(monkeypatch, tmp_path):
+    import threading
+
+    from qi import images
+
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-chromium"))
+    before = set(threading.enumerate())  # the shared browser may be running
+    for _ in range(2):  # the dashboard tries again at each download
+        with pytest.raises(Exception, match="No browser found"):
+            images._Browser(1)
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "qi-kaleido"]
+
+
+# --------------------------------------------------------------------------- edge cases
+
+HOSTILE_TEAM = '<b>Evil</b> & "=Ward"'
+HOSTILE_TITLE = "Board </style><h1>Injected</h1><style>"
+
+
+@pytest.fixture(scope="module")
+def odd_store(sample_db, tmp_path_factory):
+    """The sample, plus a team whose name is markup with one month of data (a chart of
+    one point), a team with no data, and Willow Ward's last month re-sent with an All
+    row beside its groups."""
+    import shutil
+
+    url = f"sqlite:///{shutil.copy(sample_db, tmp_path_factory.mktemp('odd') / 'odd.db')}"
+    place = {"collaborative": "Advancing Equality Sample Collaborative", "ics": "Odd ICS",
+             "trust": "Odd Trust"}  # fmt: skip
+    with Store.open(url) as store:
+        store.register_teams(pd.DataFrame([{**place, "team": HOSTILE_TEAM},
+                                           {**place, "team": "Quiet Ward"}]))  # fmt: skip
+        rows = pd.DataFrame(
+            {
+                "team": [HOSTILE_TEAM] * 2 + ["Willow Ward"] * 3,
+                "measure": ["restraint_per_1000_obd"] * 5,
+                "period": ["2026-10"] * 5,
+                "group": ["Black", "White", "All", "Black", "White"],
+                "numerator": [2, 5, 40, 10, 30],
+                "denominator": [300, 400, 1000, 300, 700],
+            }
+        )
+        for team, part in rows.groupby("team"):
+            result = store.import_file(part.to_csv(index=False).encode(), f"{team}.csv")
+            assert not result.problems
+        store.import_pdsa(pd.DataFrame({
+            "team": [HOSTILE_TEAM], "measure": ["restraint_per_1000_obd"], "group": ["Black"],
+            "change_idea": ["<script>x()</script><u>idea</u>"], "cycle": [1], "stage": ["plan"],
+            "start": ["2026-09-01"], "end": [""], "learning": ["<img src=x>"],
+            "lived_experience": ["co-designed"],
+        }))  # fmt: skip
+    return url
+
+
+@pytest.fixture(scope="module")
+def odd_pack(odd_store):
+    from unittest import mock
+
+    funnels = []
+
+    def funnel_figure(points, *args, **kwargs):
+        funnels.append(points)
+        return report_funnel_figure(points, *args, **kwargs)
+
+    report_funnel_figure = report.funnel_figure
+    teams = [HOSTILE_TEAM, "Quiet Ward", "Willow Ward", "Cedar Ward", "Rowan Ward"]
+    with Store.open(odd_store) as store, mock.patch.object(report, "funnel_figure", funnel_figure):
+        doc = report.pack_document(
+            store, teams=teams, measures=["restraint_per_1000_obd"], title=HOSTILE_TITLE,
+            as_of=pd.Timestamp.now(tz="UTC"),  # with microseconds
+        )  # fmt: skip
+    pages = [words(p.extract_text()) for p in PdfReader(io.BytesIO(doc.pdf())).pages]
+    return doc, pages, funnels[0]
+
+
+def test_a_title_cannot_break_out_of_the_style_sheet(odd_pack):
+    doc, pages, _ = odd_pack
+    assert "<h1>Injected</h1>" not in doc.html
+    assert len(pages) == doc.pages  # no page of its own for the "heading"
+    assert pages[0].startswith(HOSTILE_TITLE)
+    assert all(words(HOSTILE_TITLE + " — data as shown at") in p for p in pages)
+
+
+def test_typed_names_stay_text_and_odd_teams_do_not_break_the_pack(odd_pack):
+    doc, pages, _ = odd_pack
+    # cover, matrix, 4 charts (Quiet Ward has no data), equality, completeness, commentary
+    assert doc.charts == 4 and len(pages) == 9
+    (chart,) = [p for p in pages[2:6] if p.startswith("Restraint") and HOSTILE_TEAM in p]
+    assert "Latest (Oct 2026) 10.0" in chart  # one point: (2 + 5) / 700 × 1000
+    assert "<script>x()</script><u>idea</u>" in chart and "<img src=x>" in chart
+    assert "<b>Evil</b>" not in doc.html
+    assert "<script>" not in doc.html and "<img src=x>" not in doc.html
+    completeness = pages[-2]
+    assert "Quiet Ward 0 0 12 0 0 missing" in completeness
+
+
+def test_the_funnel_counts_an_uploaded_all_row_once(odd_pack, odd_store):
+    *_, funnel = odd_pack
+    with Store.open(odd_store) as store:
+        obs = store.observations(teams=["Willow Ward"], measures=["restraint_per_1000_obd"])
+    months = obs[obs["period"] >= "2025-11-01"]
+    before = months[months["period"] < "2026-10-01"]["denominator"].sum()
+    willow = funnel.set_index("group").loc["Willow Ward"]
+    assert willow["denominator"] == before + 1000  # October's All row, not All + groups
+    assert willow["numerator"] == months[months["period"] < "2026-10-01"]["numerator"].sum() + 40
+
+
+def test_the_cover_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path):
+    import html
+    import shlex
+
+    doc, pages, _ = odd_pack
+    code = re.search(r"<code>(.*?)</code>", doc.html).group(1)
+    command = shlex.split(html.unescape(code))
+    assert command[:2] == ["qi", "report"]
+    assert "--reference" in command and command[command.index("--title") + 1] == HOSTILE_TITLE
+    command[command.index("--output") + 1] = str(tmp_path / "again.pdf")
+    assert main(["--db", odd_store, *command[1:]]) == 0
+    again = [words(p.extract_text()) for p in PdfReader(tmp_path / "again.pdf").pages]
+    assert len(again) == len(pages)
+    # the same data, read at the same instant (to the microsecond): only "Pack made" differs
+    assert again[1:] == pages[1:]
+    assert doc.as_of.microsecond and report._iso(doc.as_of) in pages[2]
+
+
+def test_the_pack_page_shows_and_exports_the_month_chosen(sample_copy, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    at.query_params.update({"team": "Willow Ward", "measure": "restraint_per_1000_obd"})
+    at.switch_page("app_pages/pack.py").run()
+    (month,) = [s for s in at.selectbox if s.label == "Month reported"]
+    assert month.value == "2026-10"
+    month.set_value("2025-06").run()
+    assert not at.exception, at.exception
+    (table,) = at.dataframe
+    # the row of the pack's summary matrix for June 2025, not the latest month's
+    assert table.value["period"].dt.strftime("%Y-%m").tolist() == ["2025-06"]
+    with Store.open(sample_copy) as store:
+        obs = store.observations(teams=["Willow Ward"], measures=["restraint_per_1000_obd"])
+    june = obs[obs["period"] == "2025-06-01"]
+    assert table.value["value"].iloc[0] == pytest.approx(
+        1000 * june["numerator"].sum() / june["denominator"].sum()
+    )
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_exports_keep_negative_numbers_and_write_missing_values(tmp_path, suffix):
+    frame = pd.DataFrame(
+        {
+            "=team": ["\t=cmd", "-Ward"],
+            "change": [-2.5, 3.0],
+            "count": pd.array([4, None], dtype="Int64"),
+            "note": pd.array(["@x", None], dtype="str"),
+        }
+    )
+    back = exported(frame, tmp_path, suffix)
+    if suffix == "csv":
+        assert back.columns.tolist()[0] == "'=team"
+        assert back["'=team"].tolist() == ["'\t=cmd", "'-Ward"]
+    else:
+        assert back.columns.tolist()[0] == "=team"
+        assert load_workbook(tmp_path / "data.xlsx").active["B2"].value == -2.5
+    assert back["change"].astype(float).tolist() == [-2.5, 3.0]  # a number, not text
+    assert back["count"].tolist() == ["4", ""]
+    assert back["note"].iloc[1] == ""

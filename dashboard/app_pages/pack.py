@@ -5,7 +5,7 @@ import streamlit as st
 
 import qi
 from dashboard import state
-from qi import exports, report
+from qi import board, exports, report
 
 url, version = state.current()
 store = state.store()
@@ -47,12 +47,14 @@ commentary = st.text_area(
 st.query_params["team"] = chosen_teams
 st.query_params["measure"] = chosen_measures
 
-table = state.matrix(url, version, "team")
-shown = table[
-    (table["group"] == "All")
-    & table["unit"].isin(chosen_teams)
-    & table["measure"].isin(chosen_measures)
+# the matrix as the pack prints it: the chosen teams and measures, up to the month reported
+upto = obs[
+    (obs["period"] <= pd.Timestamp(month))
+    & obs["team"].isin(chosen_teams)
+    & obs["measure"].isin(chosen_measures)
 ]
+table = board.matrix(board.series_frame(upto, state.measures(url, version)))
+shown = table[table["group"] == "All"]
 charts = len(shown)
 st.subheader(f"In the pack: {charts} charts")
 if not charts:

@@ -73,8 +73,8 @@ def _text_cell(sheet, value: str):
 
 
 def _xlsx_value(sheet, value: object):
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None  # NaN, and pandas' NA and NaT, which openpyxl cannot write
     if isinstance(value, str):
         return _text_cell(sheet, value)
     if hasattr(value, "item"):  # numpy scalar
