@@ -129,7 +129,6 @@ def sign_in() -> Principal:
     else:
         _password_sign_in(refusal)
     st.stop()
-    raise AssertionError("unreachable")  # st.stop() raises
 
 
 def _password_sign_in(refusal: str) -> None:
@@ -189,7 +188,7 @@ def _identity_sign_in(refusal: str) -> None:
 
 def _signed_in_sidebar(bound: Store, who: Principal, mode: str) -> None:
     st.sidebar.caption(f"Signed in as {literal(who.label)}")
-    if st.sidebar.button("Sign out", key="qi_sign_out"):
+    if st.sidebar.button("Sign out"):
         with contextlib.suppress(AccessDenied):  # it ended already
             bound.sign_out()
         _forget()
