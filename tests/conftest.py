@@ -121,6 +121,32 @@ def sample_copy(sample_db: Path, tmp_path: Path) -> str:
     return f"sqlite:///{copy}"
 
 
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """label -> the ``data`` of every download button drawn (a callable is called when the
+    button is pressed; AppTest cannot press one)."""
+    import streamlit
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: dict = {}
+    original = DeltaGenerator.download_button
+
+    def record(self, label, data, *args, **kwargs):
+        seen[label] = data
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    monkeypatch.setattr(
+        streamlit, "download_button", lambda *a, **k: record(streamlit._main, *a, **k)
+    )
+    return seen
+
+
+def pressed(downloads: dict, label: str) -> bytes:
+    data = downloads[label]
+    return data() if callable(data) else data
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_the_chart_browser():
     """Close qi.images' browser before pytest's warning filters are put back.

@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from qi.store import Store
+from tests.conftest import pressed
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
 PAGES = sorted(
@@ -206,32 +207,6 @@ def test_pages_say_there_is_nothing_yet_when_everything_was_rolled_back(store, m
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert any("No data to show yet" in i.value for i in at.info), page
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict:
-    """label -> the ``data`` of every download button drawn (a callable is called when the
-    button is pressed; AppTest cannot press one)."""
-    import streamlit
-    from streamlit.delta_generator import DeltaGenerator
-
-    seen: dict = {}
-    original = DeltaGenerator.download_button
-
-    def record(self, label, data, *args, **kwargs):
-        seen[label] = data
-        return original(self, label, data, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaGenerator, "download_button", record)
-    monkeypatch.setattr(
-        streamlit, "download_button", lambda *a, **k: record(streamlit._main, *a, **k)
-    )
-    return seen
-
-
-def pressed(downloads: dict, label: str) -> bytes:
-    data = downloads[label]
-    return data() if callable(data) else data
-
 
 def test_the_team_chart_downloads_as_images_and_suppressed_data(db_url, downloads):
     import io

@@ -7,11 +7,13 @@ import streamlit as st
 
 from dashboard import state
 from qi import board
+from qi.access import AccessDenied
 from qi.accountability import holding_gains, overdue_actions, review_status
-from qi.store import UploadRejected, problems_frame
+from qi.store import StoreError, UploadRejected, problems_frame
 
 url, version = state.current()
 store = state.store()
+who = state.principal()
 today = dt.datetime.now(dt.UTC).date()
 st.title("Accountability")
 
@@ -53,6 +55,8 @@ if len(late):
     st.warning(f"{len(late)} action(s) overdue.")
 st.dataframe(actions, hide_index=True)
 
+if not who.may("edit_changes"):
+    st.stop()
 teams = state.teams(url, version)["team"].tolist()
 measures = state.measures(url, version)
 with st.form("add_action", clear_on_submit=True):
@@ -74,12 +78,14 @@ with st.form("add_action", clear_on_submit=True):
               "due": due.isoformat() if due else "", "done": ""}]
         )  # fmt: skip
         try:
-            store.add_actions(row, user="local user")
+            store.add_actions(row, user=who.username)
             st.success("Saved.")
             st.rerun()
         except UploadRejected as exc:
             st.error("Not saved:")
             st.dataframe(problems_frame(exc.problems), hide_index=True)
+        except (StoreError, AccessDenied) as exc:
+            st.error(state.literal(exc))
 open_actions = actions[actions["done"].isna()]
 if len(open_actions):
     with st.form("complete_action"):
@@ -88,5 +94,8 @@ if len(open_actions):
             format_func=lambda i: f"{i}: {open_actions.set_index('id').loc[i, 'action'][:80]}",
         )  # fmt: skip
         if st.form_submit_button("Done"):
-            store.complete_action(int(chosen), user="local user")
-            st.rerun()
+            try:
+                store.complete_action(int(chosen), user=who.username)
+                st.rerun()
+            except (StoreError, AccessDenied) as exc:
+                st.error(state.literal(exc))

@@ -129,7 +129,12 @@ event = st.dataframe(
         "measure": None,
     },
 )
-matrix_table = exports.matrix_data(shown)
+if level == "team":
+    in_view = shown["unit"].unique()
+else:
+    in_view = teams.loc[teams[level].isin(shown["unit"]), "team"].unique()
+unsuppressed = state.small_numbers(in_view, key="board_small")
+matrix_table = exports.matrix_data(shown, threshold=0 if unsuppressed else exports.THRESHOLD)
 d1, d2, _ = st.columns([1, 1, 4])
 d1.download_button(
     "Matrix (CSV)", data=lambda: exports.table_bytes(matrix_table, "csv"),

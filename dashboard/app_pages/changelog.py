@@ -7,11 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from qi.store import UploadRejected, problems_frame
+from qi.access import AccessDenied
+from qi.store import StoreError, UploadRejected, problems_frame
 from qi.store.store import LIVED_EXPERIENCE, PDSA_STAGES
 
 url, version = state.current()
 store = state.store()
+who = state.principal()
 st.title("Change ideas and PDSA cycles")
 cycles = state.pdsa(url, version)
 teams = state.teams(url, version)["team"].tolist()
@@ -36,6 +38,9 @@ if len(ideas):
         + ", ".join(f"{k} {v:.0%}" for k, v in share.fillna(0).items())
     )
 
+if not who.may("edit_changes"):
+    st.caption("Your role lets you read the change log, not add to it.")
+    st.stop()
 st.subheader("Add a cycle")
 with st.form("add_cycle", clear_on_submit=True):
     a1, a2, a3 = st.columns(3)
@@ -62,9 +67,11 @@ with st.form("add_cycle", clear_on_submit=True):
               "lived_experience": lived}]
         )  # fmt: skip
         try:
-            store.import_pdsa(row, user="local user")
+            store.import_pdsa(row, user=who.username)
             st.success("Cycle saved.")
             st.rerun()
         except UploadRejected as exc:
             st.error("Not saved:")
             st.dataframe(problems_frame(exc.problems), hide_index=True)
+        except (StoreError, AccessDenied) as exc:
+            st.error(state.literal(exc))

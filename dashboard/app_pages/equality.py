@@ -1,5 +1,6 @@
 """Equality: each group against the reference group over time, recording completeness
-beside it, and a funnel plot across teams; small numbers suppressed."""
+beside it, and a funnel plot across teams; small numbers suppressed (unless the
+person's role allows them and they ask)."""
 
 import streamlit as st
 
@@ -17,7 +18,7 @@ st.caption(
     "Each group's rate or proportion against the reference group's, month by month, as a "
     "ratio on the log scale: 0 means no gap, above 0 the group's rate is higher. The rules "
     "tell whether a gap is narrowing as a signal, not a guess. Counts from 1 to 7 are "
-    "suppressed in the tables."
+    "suppressed in the tables unless your role allows them and you ask."
 )
 levels = list(board.LEVELS)
 e1, e2, e3, e4 = st.columns(4)
@@ -109,11 +110,19 @@ if recent["team"].nunique() >= 3:
 else:
     st.info("A funnel plot needs at least three teams with data.")
 
-st.subheader("Counts by group, last 6 months (small numbers suppressed)")
+st.subheader("Counts by group, last 6 months")
+unsuppressed = state.small_numbers(here["team"].unique(), key="equality_small")
 table = here[
     (here["measure"] == measure) & here["period"].isin(sorted(here["period"].unique())[-6:])
 ]
 table = table.assign(month=table["period"].dt.strftime("%Y-%m"))
-shown = equality.suppress(table, index="month", columns="broad_group", values="numerator")
-st.dataframe(shown.values.astype(object).where(~shown.mask, "*"))
-st.caption("* suppressed: a count from 1 to 7, or a cell that would let one be worked out.")
+if unsuppressed:
+    shown = equality.suppress(
+        table, index="month", columns="broad_group", values="numerator", threshold=0, rounding=1
+    )
+    st.dataframe(shown.values)
+    st.caption("Small numbers shown as counted: do not share this table outside your role.")
+else:
+    shown = equality.suppress(table, index="month", columns="broad_group", values="numerator")
+    st.dataframe(shown.values.astype(object).where(~shown.mask, "*"))
+    st.caption("* suppressed: a count from 1 to 7, or a cell that would let one be worked out.")

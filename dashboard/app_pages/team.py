@@ -7,10 +7,13 @@ import streamlit as st
 import qi
 from dashboard import state
 from qi import board, exports, images, mdc
+from qi.access import AccessDenied
 from qi.figures import spc_figure
+from qi.store import StoreError
 
 url, version = state.current()
 store = state.store()
+who = state.principal()
 measures = state.measures(url, version).set_index("id")
 obs = state.observations(url, version)
 state.require_data(obs)
@@ -113,10 +116,12 @@ icons = (
                 phase="phase", rules="mdc", improvement=info["improvement"],
                 target=None if pd.isna(info["target"]) else float(info["target"]))
 )  # fmt: skip
+unsuppressed = state.small_numbers(obs.loc[obs[level] == unit, "team"].unique(), key="team_small")
 chart_table = exports.chart_data(
     result.points.assign(unit=unit, measure=measure), data.assign(unit=unit),
     improvement=info["improvement"],
     summary=mdc.summary(icons).assign(unit=unit, measure=measure),
+    threshold=0 if unsuppressed else exports.THRESHOLD,
 )  # fmt: skip
 stem = f"{measure}-{unit}".replace(" ", "_").replace("/", "_")
 d1, d2, d3, d4 = st.columns(4)
@@ -140,8 +145,9 @@ d4.download_button(
 )  # fmt: skip
 st.caption(
     "The data: each point with its signal and each series' variation and assurance; "
-    "counts from 1 to 7 (and any that would give one back) shown as *."
-)
+    + ("small numbers shown as counted (your choice above)." if unsuppressed else
+       "counts from 1 to 7 (and any that would give one back) shown as *.")
+)  # fmt: skip
 with st.expander("How to read this chart"):
     st.text(qi.RULE_SETS[rules].description)
 
@@ -158,15 +164,18 @@ if actions is not None and len(actions):
     st.subheader("Decisions and actions on this measure")
     st.dataframe(actions.drop(columns=["team", "measure"]), hide_index=True)
 
-if level == "team":
+if level == "team" and who.may("edit_changes"):
     with st.form("annotate", clear_on_submit=True):
         st.write("Add a note to a point of this chart (shown as typed).")
         n1, n2 = st.columns([1, 3])
         month = n1.selectbox("Month", months[::-1])
         note = n2.text_input("Note", max_chars=500)
         if st.form_submit_button("Save note") and note.strip():
-            store.add_annotation(
-                team=unit, measure=measure, period=month, text=note, author="local user"
-            )
-            st.success("Note saved.")
-            st.rerun()
+            try:
+                store.add_annotation(
+                    team=unit, measure=measure, period=month, text=note, author=who.username
+                )
+                st.success("Note saved.")
+                st.rerun()
+            except (StoreError, AccessDenied) as exc:
+                st.error(state.literal(exc))

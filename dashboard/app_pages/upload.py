@@ -3,10 +3,13 @@
 import streamlit as st
 
 from dashboard import state
+from qi.access import AccessDenied
 from qi.store import StoreError, problems_frame
 
 store = state.store()
+who = state.principal()
 st.title("Upload monthly data")
+state.refusal(who, "upload")
 st.caption(
     "One row per team × measure × month × group, with the columns team, measure, period, "
     "group, numerator and denominator (CSV or Excel). Every file is checked whole first: "
@@ -40,8 +43,8 @@ for f in files or []:
 if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
     for name, content in ready:
         try:
-            result = store.import_file(content, name, user="local user")
-        except StoreError as exc:
+            result = store.import_file(content, name, user=who.username)
+        except (StoreError, AccessDenied) as exc:
             st.error(state.literal(exc))
             continue
         if result.ok:
@@ -71,8 +74,8 @@ if len(live):
         )
         if st.form_submit_button("Roll back"):
             try:
-                store.rollback(int(chosen), user="local user")
+                store.rollback(int(chosen), user=who.username)
                 st.success(f"Upload {chosen} rolled back.")
                 st.rerun()
-            except StoreError as exc:
+            except (StoreError, AccessDenied) as exc:
                 st.error(state.literal(exc))
