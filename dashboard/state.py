@@ -176,6 +176,11 @@ def _identity_sign_in(refusal: str) -> None:
             st.login(_identity_provider(auth_settings() or {}))
         return
     try:
+        if user.get("email_verified") is False:  # the provider says so: do not trust it
+            raise AccessDenied(
+                "your organisation has not verified this e-mail address, so it cannot be "
+                "matched to an account here"
+            )
         bound = base_store().sign_in_identity(str(user.get("email") or ""))
     except AccessDenied as exc:
         st.error(literal(exc))

@@ -279,6 +279,13 @@ def test_the_identity_provider_signs_in_by_e_mail(site):
 
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.secrets["auth"] = auth
+    at.user = {"is_logged_in": True, "email": "fac@example.org", "email_verified": False}
+    at.run()
+    assert "has not verified this e-mail address" in errors(at)
+    assert not at.dataframe and TOKEN not in at.session_state
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.secrets["auth"] = auth
     at.user = {"is_logged_in": True, "email": "FAC@example.org"}
     at.run()
     assert not at.exception, at.exception
