@@ -150,9 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Store.open(args.db) as opened:
             if args.command == "login":
                 return _login(opened, args)
-            store = _session_store(opened)
             if args.command == "logout":
-                return _logout(store)
+                return _logout(opened)
+            store = _session_store(opened)
             return _run(store, args, user)
     except UploadRejected as exc:
         _print_problems(exc.problems)
@@ -191,8 +191,12 @@ def _url(store: Store) -> str:
 
 def _session_store(store: Store) -> Store:
     """The store acting for ``QI_SESSION`` or the session saved for this database."""
-    token = os.environ.get("QI_SESSION") or _saved_sessions().get(_url(store))
+    token = _token(store)
     return store.with_session(token) if token else store
+
+
+def _token(store: Store) -> str | None:
+    return os.environ.get("QI_SESSION") or _saved_sessions().get(_url(store))
 
 
 def _read_password(prompt: str, *, twice: bool = False) -> str:
@@ -218,7 +222,12 @@ def _login(store: Store, args: argparse.Namespace) -> int:
 
 
 def _logout(store: Store) -> int:
-    store.sign_out()
+    token = _token(store)
+    if token:
+        try:
+            store.with_session(token).sign_out()
+        except PermissionError as exc:  # expired or ended already: the saved token goes too
+            print(f"qi: {exc}", file=sys.stderr)
     sessions = _saved_sessions()
     if sessions.pop(_url(store), None) is not None:
         _save_sessions(sessions)
@@ -294,7 +303,8 @@ def _users(store: Store, args: argparse.Namespace, user: str) -> int:
         print(f"{done}: {args.username} {args.role} for {args.scope} {args.name}")
     elif cmd == "password":
         who = store.whoami(user)
-        own = who is not None and not who.local and who.username == args.username
+        target = args.username.strip().lower()
+        own = who is not None and not who.local and who.username == target
         current = _read_password("Current password: ") if own else None
         new = _read_password(f"New password for {args.username}: ", twice=True)
         store.set_password(args.username, new, current=current, user=user)

@@ -408,3 +408,67 @@ def test_text_longer_than_its_column_is_refused_before_anything_is_written(peopl
     cycles["change_idea"] = "x" * 500  # the longest that fits, with long learning, is stored
     assert willow.import_pdsa(cycles) == 1
     assert fac.pdsa()["learning"].str.len().tolist() == [5000]
+
+
+# ---------------------------------------------------------------------- from the review
+def test_a_role_revoked_while_a_request_runs_stops_its_write(people, monkeypatch):
+    """The rights are checked again under the write lock, not only before validating."""
+    import qi.store.store as store_module
+
+    fac, willow = people["fac"], people["willow"]
+    snap = before(fac)
+    real = store_module.validate_observations
+
+    def revoke_meanwhile(*args, **kwargs):
+        fac.revoke("willow", "team_member", "team", "Willow Ward")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "validate_observations", revoke_meanwhile)
+    own = (HEADER + "Willow Ward,detained,2025-03,Black,1,5\n").encode()
+    refused(lambda: willow.import_file(own, "own.csv"), "willow (no role) may not upload")
+    assert fac.counts()["upload"] == snap[0]["upload"]
+    pd.testing.assert_frame_equal(fac.observations(), snap[1])
+
+
+def test_a_trust_name_names_one_trust(people):
+    """Roles are granted on a trust by name: a second trust of that name elsewhere would
+    fall under the first one's grants."""
+    fac = people["fac"]
+    snap = before(fac)
+    moved = pd.DataFrame({"collaborative": [COLLAB], "ics": ["South ICS"],
+                          "trust": ["Hill Trust"], "team": ["Birch Ward"]})  # fmt: skip
+    with pytest.raises(StoreError) as info:
+        fac.register_teams(moved)
+    [problem] = info.value.problems
+    assert (problem.row, problem.column) == (2, "trust")
+    assert "a trust called Hill Trust is in another ICS" in problem.message
+    assert_unchanged(fac, snap)
+
+
+def test_a_trust_facilitator_sees_only_their_trust_in_people_and_not_the_audit_log(people):
+    hillfac = people["hillfac"]
+    shown = hillfac.people()
+    assert set(shown["username"]) == {"hillfac", "willow", "oak"}  # Hill Trust's roles
+    assert set(shown["scope"] + " " + shown["name"]) <= {
+        "trust Hill Trust", "team Willow Ward", "team Oak Ward"}  # fmt: skip
+    refused(hillfac.audit_log, "may not read the audit log",
+            "it needs a role over the collaborative")  # fmt: skip
+
+
+def test_an_account_without_a_role_is_managed_only_from_the_collaborative(people):
+    fac, hillfac = people["fac"], people["hillfac"]
+    fac.revoke("oak", "team_member", "team", "Oak Ward")
+    snap = before(fac)
+    refused(lambda: hillfac.set_password("oak", "taken over, maybe"), "it has no role yet")
+    refused(lambda: hillfac.disable_user("oak"), "it has no role yet")
+    assert_unchanged(fac, snap)
+    fac.set_password("oak", "set by the collaborative")
+
+
+def test_an_unknown_user_name_is_not_kept_in_the_audit_log(people):
+    """It may be a password typed into the wrong box."""
+    fac = people["fac"]
+    refused(lambda: people["anonymous"].sign_in("my secret password", "whatever it is"))
+    last = fac.audit_log().iloc[-1]
+    assert (last["action"], last["entity_id"]) == ("sign_in_refused", "(unknown user name)")
+    assert "my secret password" not in fac.audit_log().to_string()

@@ -379,10 +379,13 @@ def test_only_a_facilitator_over_the_scope_changes_roles_and_it_is_audited(site,
     assert not [b for b in at.button if b.label in ("Add account", "Save role")]
     assert_unchanged(site.fac, snap)
 
-    # a trust's facilitator may not give a role over the whole collaborative
+    # a trust's facilitator sees only their trust's people, and may not give a role
+    # over the whole collaborative (not even to themselves)
     at = app(riverfac, page="app_pages/people.py")
     assert menu["People"] == "visible"
-    choose(at, "people_role_account", "board")
+    account = next(s for s in at.selectbox if s.key == "people_role_account")
+    assert "board" not in account.options and "riverfac" in account.options
+    choose(at, "people_role_account", "riverfac")
     choose(at, "people_role_role", "facilitator")
     choose(at, "people_role_place", f"collaborative: {COLLAB}")
     button(at, "Save role").click().run()

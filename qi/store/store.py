@@ -393,14 +393,16 @@ class Store:
         frame = scopes.reset_index().fillna("")
         return pd.Series(who.allowed("small_numbers", frame), index=teams, dtype=bool)
 
-    def _require_collaborative(self, permission: str, user: str = "") -> Principal:
+    def _require_collaborative(
+        self, permission: str, user: str = "", conn: Connection | None = None
+    ) -> Principal:
         """The principal, if a grant over a whole collaborative gives ``permission``
         (the catalogue and the group mapping are shared by every team)."""
-        with self.engine.connect() as conn:
-            who = self._require(conn, permission, user)
-        if who.local or any(
-            g.scope == "collaborative" and permission in access.ROLES[g.role] for g in who.grants
-        ):
+        if conn is None:
+            with self.engine.connect() as conn:
+                return self._require_collaborative(permission, user, conn)
+        who = self._require(conn, permission, user)
+        if self._collaborative_grant(who, permission):
             return who
         raise access.refuse(who, permission, "(it needs a role over the collaborative)")
 
@@ -420,36 +422,49 @@ class Store:
         password is refused with one message, and recorded (without the password);
         after 5 refusals in 15 minutes the account waits."""
         name = str(username).strip().lower()
-        now = utcnow()
-        with self.engine.connect() as conn:
+        refusal = None
+        # one transaction under the write lock: attempts are counted one after another,
+        # so parallel guesses cannot all slip under the limit
+        with self._write() as conn:
             recent = conn.scalar(
                 select(func.count())
                 .select_from(AuditEntry)
                 .where(
                     AuditEntry.action == "sign_in_refused",
                     AuditEntry.entity_id == name[:200],
-                    AuditEntry.at > now - dt.timedelta(minutes=15),
+                    AuditEntry.at > utcnow() - dt.timedelta(minutes=15),
                 )
             )
-        if recent >= 5:
-            raise AccessDenied(
-                "too many refused sign-ins for this user name in the last 15 minutes: wait, "
-                "then try again"
-            )
-        with self.engine.connect() as conn:
             row = conn.execute(
                 select(User.id, User.password_hash, User.active).where(User.username == name)
             ).first()
-        ok = access.verify_password(row.password_hash if row else access.DUMMY_HASH, password)
-        if row is None or not ok or not row.active:
-            with self._write() as conn:
-                self._audit(conn, "anonymous", "sign_in_refused", "user", name[:200])
-            raise AccessDenied("user name or password not recognised")
+            if recent >= 5:
+                refusal = (
+                    "too many refused sign-ins for this user name in the last 15 minutes: "
+                    "wait, then try again"
+                )
+            else:
+                # always one Argon2 check, so the time taken does not say whether the
+                # account exists or has a password
+                real = row is not None and bool(row.password_hash)
+                ok = access.verify_password(
+                    row.password_hash if real else access.DUMMY_HASH, password
+                )
+                if not (real and ok and row.active):
+                    # an unknown name is not kept: it may be a password typed in the wrong box
+                    who = name[:200] if row is not None else "(unknown user name)"
+                    self._audit(conn, "anonymous", "sign_in_refused", "user", who)
+                    refusal = "user name or password not recognised"
+        if refusal:
+            raise AccessDenied(refusal)
         return self._open_session(row.id, name, "password", hours)
 
     def sign_in_identity(self, email: str, *, hours: float = access.SESSION_HOURS) -> Store:
         """A store acting for the account with this e-mail address, for an identity
-        the web server has already verified (OpenID Connect via ``st.login``)."""
+        the web server has already verified (OpenID Connect via ``st.login``).
+
+        This trusts its caller, as a database trusts whoever holds its credentials:
+        it is for the dashboard's server, never for anything a user types."""
         mail = str(email or "").strip().lower()
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -505,15 +520,30 @@ class Store:
     def people(self) -> pd.DataFrame:
         """Accounts and their grants, one row per grant (none: role empty). Facilitators."""
         with self.engine.connect() as conn:
-            self._require(conn, "manage_people")
+            who = self._require(conn, "manage_people")
+            scopes = self._scopes(conn)
             rows = conn.execute(
                 select(User.username, User.display_name, User.email, User.active,
                        RoleGrant.role, RoleGrant.scope, RoleGrant.scope_name)
                 .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
                 .order_by(User.username, RoleGrant.id)
             ).all()  # fmt: skip
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             rows, columns=["username", "display_name", "email", "active", "role", "scope", "name"]
+        )
+        if who.local:
+            return frame
+        wide = self._collaborative_grant(who, "manage_people")
+        keep = [  # the grants within the reader's scope (accounts with none: collaborative)
+            wide if role is None else who.covers("manage_people", scope, name, scopes)
+            for role, scope, name in zip(frame["role"], frame["scope"], frame["name"], strict=True)
+        ]
+        return frame[keep].reset_index(drop=True)
+
+    @staticmethod
+    def _collaborative_grant(who: Principal, permission: str) -> bool:
+        return who.local or any(
+            g.scope == "collaborative" and permission in access.ROLES[g.role] for g in who.grants
         )
 
     def add_user(
@@ -658,6 +688,9 @@ class Store:
         held = conn.execute(
             select(RoleGrant.scope, RoleGrant.scope_name).where(RoleGrant.user_id == user_id)
         ).all()
+        if not held and not self._collaborative_grant(who, "manage_people"):
+            # an account with no role yet could be given any: only the collaborative's
+            raise access.refuse(who, "manage_people", f"for {login} (it has no role yet)")
         if not all(who.covers("manage_people", s, n, scopes) for s, n in held):
             raise access.refuse(who, "manage_people", f"for {login}")
 
@@ -707,9 +740,34 @@ class Store:
             problems.append(
                 Problem(name, int(frame["_row"].iat[i]), "team", "this team is listed twice")
             )
+        moving = scopes[scopes["team"].isin(set(frame["team"]))]
+        for collab in moving["collaborative"].unique():  # a team moved out of a collaborative
+            if not who.covers("manage_catalogue", "collaborative", collab, scopes):
+                raise access.refuse(who, "manage_catalogue", f"for collaborative {collab}")
+        # roles are granted on a trust by name, so a trust name means one trust
+        with self.engine.connect() as conn:
+            known = pd.DataFrame(
+                conn.execute(
+                    select(Trust.name, ICS.name, Collaborative.name)
+                    .join(ICS, Trust.ics_id == ICS.id)
+                    .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+                ).all(),
+                columns=["trust", "ics", "collaborative"],
+            )
+        places = pd.concat([known, frame[["trust", "ics", "collaborative"]]]).drop_duplicates()
+        shared = set(places.loc[places["trust"].duplicated(keep=False), "trust"])
+        for r, t in zip(frame["_row"], frame["trust"], strict=True):
+            if t in shared:
+                problems.append(
+                    Problem(name, int(r), "trust",
+                            f"a trust called {t} is in another ICS or collaborative: a trust "
+                            "name must name one trust")
+                )  # fmt: skip
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
+            # checked again under the write lock: a role revoked meanwhile stops the write
+            self._require_collaborative("manage_catalogue", user, conn)
             for rec in frame.itertuples(index=False):
                 collab = _get_or_create(conn, Collaborative, name=rec.collaborative)
                 ics = _get_or_create(conn, ICS, collaborative_id=collab, name=rec.ics)
@@ -791,6 +849,8 @@ class Store:
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
+            # checked again under the write lock: a role revoked meanwhile stops the write
+            self._require_collaborative("manage_catalogue", user, conn)
             for i, rec in enumerate(frame.itertuples(index=False)):
                 groups = ";".join(g.strip() for g in rec.groups.split(";") if g.strip())
                 values = {
@@ -839,6 +899,8 @@ class Store:
         if missing:
             raise StoreError(f"the alias table needs the columns {missing}")
         with self._write() as conn:
+            # checked again under the write lock: a role revoked meanwhile stops the write
+            self._require_collaborative("manage_catalogue", user, conn)
             for rec in table.to_dict("records"):
                 cell = {k: "" if pd.isna(v) else str(v).strip() for k, v in rec.items()}
                 alias = normalise(cell["alias"])
@@ -930,6 +992,8 @@ class Store:
             return ImportResult(name, None, len(clean), problems)
         checksum = hashlib.sha256(content).hexdigest()
         with self._write() as conn:
+            # checked again under the write lock: a role revoked meanwhile stops the write
+            self._require_teams(conn, "upload", clean["team"].unique(), user)
             earlier = conn.execute(
                 select(Upload.id, Upload.uploaded_at).where(
                     Upload.checksum == checksum, Upload.rolled_back_at.is_(None)
@@ -1252,6 +1316,8 @@ class Store:
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
+            # checked again under the write lock: a role revoked meanwhile stops the write
+            self._require_teams(conn, "edit_changes", frame["team"].unique(), user)
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
             for i, rec in enumerate(frame.itertuples(index=False)):
                 idea = conn.scalar(
@@ -1369,6 +1435,8 @@ class Store:
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
+            # checked again under the write lock: a role revoked meanwhile stops the write
+            self._require_teams(conn, "edit_changes", frame["team"].unique(), user)
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
             for i, rec in enumerate(frame.itertuples(index=False)):
                 key = (Owner.team_id == team_ids[rec.team], Owner.measure_id == rec.measure)
@@ -1428,6 +1496,8 @@ class Store:
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
+            # checked again under the write lock: a role revoked meanwhile stops the write
+            self._require_teams(conn, "edit_changes", frame["team"].unique(), user)
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
             for i, rec in enumerate(frame.itertuples(index=False)):
                 conn.execute(
@@ -1565,7 +1635,10 @@ class Store:
         """Every change, sign-in and refused sign-in: who and when (facilitators)."""
         cols = ["id", "at", "actor", "action", "entity", "entity_id", "detail"]
         with self.engine.connect() as conn:
-            self._require(conn, "read_audit")
+            who = self._require(conn, "read_audit")
+            if not self._collaborative_grant(who, "read_audit"):
+                # the log names every team's files and every person: the collaborative's
+                raise access.refuse(who, "read_audit", "(it needs a role over the collaborative)")
             rows = conn.execute(
                 select(*[getattr(AuditEntry, c) for c in cols]).order_by(AuditEntry.id)
             ).all()
