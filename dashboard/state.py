@@ -23,6 +23,7 @@ takes effect at once. Passwords go straight to the store and are never kept.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import os
 import re
@@ -32,8 +33,9 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
 
-from qi import board
+from qi import board, exports
 from qi.access import AccessDenied, Principal
+from qi.accountability import board_columns
 from qi.sample import ensure_sample
 from qi.store import Store, default_url
 from qi.store.models import AuditEntry
@@ -262,24 +264,22 @@ def version() -> int:
 
 
 # ---------------------------------------------------------------------- cached reads
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=64)
+def _read(url: str, version: int, scope: str, what: str, _store: Store) -> pd.DataFrame:
+    """``_store.<what>()``, once per store version and per reader's scope."""
+    return getattr(_store, what)()
+
+
 def _observations(url: str, version: int, scope: str, _store: Store) -> pd.DataFrame:
-    return _store.observations()
+    return _read(url, version, scope, "observations", _store)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
 def _measures(url: str, version: int, scope: str, _store: Store) -> pd.DataFrame:
-    return _store.measures()
+    return _read(url, version, scope, "measures", _store)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _teams(url: str, version: int, scope: str, _store: Store) -> pd.DataFrame:
-    return _store.teams()
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
 def _pdsa(url: str, version: int, scope: str, _store: Store) -> pd.DataFrame:
-    return _store.pdsa()
+    return _read(url, version, scope, "pdsa", _store)
 
 
 @st.cache_data(show_spinner="Computing every series…", max_entries=32)
@@ -309,7 +309,7 @@ def measures(url: str, version: int) -> pd.DataFrame:
 
 def teams(url: str, version: int) -> pd.DataFrame:
     scope, bound = _reader()
-    return _teams(url, version, scope, bound)
+    return _read(url, version, scope, "teams", bound)
 
 
 def pdsa(url: str, version: int) -> pd.DataFrame:
@@ -371,6 +371,23 @@ def literal(value: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(value))
 
 
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def table_downloads(table: pd.DataFrame, *, label: str, stem: str, into=None) -> None:
+    """"<label> (CSV)" and "<label> (Excel)" buttons for a table from :mod:`qi.exports`
+    (formula-like text neutralised on writing), in two columns (``into``, or new ones)."""
+    csv_column, xlsx_column = into if into is not None else st.columns(2)
+    csv_column.download_button(
+        f"{label} (CSV)", data=lambda: exports.table_bytes(table, "csv"),
+        file_name=f"{stem}.csv", mime="text/csv",
+    )  # fmt: skip
+    xlsx_column.download_button(
+        f"{label} (Excel)", data=lambda: exports.table_bytes(table, "xlsx"),
+        file_name=f"{stem}.xlsx", mime=XLSX_MIME,
+    )  # fmt: skip
+
+
 def local_mode_banner() -> None:
     st.sidebar.caption(
         "Single-user local mode: no sign-in is configured, so every change is recorded "
@@ -380,34 +397,13 @@ def local_mode_banner() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _accountability(url: str, version: int, scope: str, _store: Store):
-    import datetime as dt
-
-    from qi.accountability import holding_gains, overdue_actions, review_status
-
-    store = _store
-    today = dt.datetime.now(dt.UTC).date()
-    reviews = review_status(store.owners(), store.actions(), today=today)
-    late = overdue_actions(store.actions(), today=today)
-    late_count = late.groupby(["team", "measure"]).size().rename("actions_overdue")
-    owned = reviews.join(late_count, on=["team", "measure"])
-    owned["actions_overdue"] = owned["actions_overdue"].fillna(0).astype(int)
-    owned = owned.rename(columns={"overdue": "review_overdue"})
-    cycles = _pdsa(url, version, scope, _store)
-    changes = (
-        cycles.groupby(["team", "measure", "group", "change_idea"], dropna=False)["start"]
-        .min()
-        .reset_index()
-    )
     series = board.series_frame(
         _observations(url, version, scope, _store), _measures(url, version, scope, _store)
     )
-    gains = (
-        holding_gains(series, changes)
-        .sort_values("start")
-        .groupby(["team", "measure", "group"])
-        .tail(1)
-    )
-    return owned, gains[["team", "measure", "group", "status"]].rename(columns={"status": "gains"})
+    return board_columns(
+        series, _pdsa(url, version, scope, _store), _store.owners(), _store.actions(),
+        today=dt.datetime.now(dt.UTC).date(),
+    )  # fmt: skip
 
 
 def accountability(url: str, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:

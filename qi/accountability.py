@@ -22,7 +22,9 @@ held, and whether the new phase has a special cause of concern ("at risk"):
 Every change is one series of a single grouped :func:`qi.spc` call per chart type.
 
 :func:`review_status` — each owner's review cadence against the last decision
-recorded on that measure; :func:`overdue_actions` — actions past their due date.
+recorded on that measure; :func:`overdue_actions` — actions past their due date;
+:func:`changes_from` — each change idea and when it started, from the PDSA cycles;
+:func:`board_columns` — what the board matrix adds to each series from all of these.
 """
 
 from __future__ import annotations
@@ -204,3 +206,45 @@ def overdue_actions(actions: pd.DataFrame, *, today: dt.date | None = None) -> p
     today = pd.Timestamp(today or dt.datetime.now(dt.UTC).date())
     late = actions[actions["done"].isna() & actions["due"].notna() & (actions["due"] < today)]
     return late.assign(days_overdue=(today - late["due"]).dt.days)
+
+
+def changes_from(cycles: pd.DataFrame) -> pd.DataFrame:
+    """Each change idea (team × measure × group × idea) with ``start``, the start of its
+    first PDSA cycle: the ``changes`` :func:`holding_gains` takes."""
+    return (
+        cycles.groupby(["team", "measure", "group", "change_idea"], dropna=False)["start"]
+        .min()
+        .reset_index()
+    )
+
+
+def board_columns(
+    series: pd.DataFrame,
+    cycles: pd.DataFrame,
+    owners: pd.DataFrame,
+    actions: pd.DataFrame,
+    *,
+    today: dt.date | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the board matrix adds to each team's series.
+
+    Returns ``(owned, gains)``: ``owned`` one row per owned team × measure with
+    ``owner``, ``sponsor``, ``review_every_months``, ``last_review``, ``next_review``,
+    ``review_overdue`` and ``actions_overdue`` (a count); ``gains`` one row per team ×
+    measure × group with a change idea, ``gains`` being the :func:`holding_gains`
+    status of its latest change.
+    """
+    reviews = review_status(owners, actions, today=today)
+    late = overdue_actions(actions, today=today)
+    late_count = late.groupby(["team", "measure"]).size().rename("actions_overdue")
+    owned = reviews.join(late_count, on=["team", "measure"])
+    owned["actions_overdue"] = owned["actions_overdue"].fillna(0).astype(int)
+    owned = owned.rename(columns={"overdue": "review_overdue"})
+    latest = (
+        holding_gains(series, changes_from(cycles))
+        .sort_values("start")
+        .groupby(["team", "measure", "group"])
+        .tail(1)
+    )
+    gains = latest[["team", "measure", "group", "status"]].rename(columns={"status": "gains"})
+    return owned, gains

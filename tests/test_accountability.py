@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from qi import board
-from qi.accountability import holding_gains, overdue_actions, review_status
+from qi.accountability import changes_from, holding_gains, overdue_actions, review_status
 from qi.store import Store
 from tests.test_pages import APP
 
@@ -33,12 +33,7 @@ def sample(sample_db):
 @pytest.fixture(scope="module")
 def gains(sample):
     series = board.series_frame(sample["observations"], sample["measures"])
-    changes = (
-        sample["pdsa"].groupby(["team", "measure", "group", "change_idea"], dropna=False)["start"]
-        .min()
-        .reset_index()
-    )
-    return holding_gains(series, changes).set_index(["team", "measure"])
+    return holding_gains(series, changes_from(sample["pdsa"])).set_index(["team", "measure"])
 
 
 def test_a_lasting_improvement_is_sustained(gains):

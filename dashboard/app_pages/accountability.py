@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import state
 from qi import board
 from qi.access import AccessDenied
-from qi.accountability import holding_gains, overdue_actions, review_status
+from qi.accountability import changes_from, holding_gains, overdue_actions, review_status
 from qi.store import StoreError, UploadRejected, problems_frame
 
 url, version = state.current()
@@ -20,12 +20,7 @@ st.title("Accountability")
 st.header("Are the gains holding?")
 series = board.series_frame(state.observations(url, version), state.measures(url, version))
 cycles = state.pdsa(url, version)
-changes = (
-    cycles.groupby(["team", "measure", "group", "change_idea"], dropna=False)["start"]
-    .min()
-    .reset_index()
-)
-gains = holding_gains(series, changes)
+gains = holding_gains(series, changes_from(cycles))
 only_risk = st.toggle("Only improvements at risk", value=st.query_params.get("risk") == "1")
 st.query_params["risk"] = "1" if only_risk else "0"
 shown = gains[gains["status"] == "at risk"] if only_risk else gains

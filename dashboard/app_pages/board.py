@@ -136,15 +136,7 @@ else:
 unsuppressed = state.small_numbers(in_view, key="board_small")
 matrix_table = exports.matrix_data(shown, threshold=0 if unsuppressed else exports.THRESHOLD)
 d1, d2, _ = st.columns([1, 1, 4])
-d1.download_button(
-    "Matrix (CSV)", data=lambda: exports.table_bytes(matrix_table, "csv"),
-    file_name="summary-matrix.csv", mime="text/csv",
-)  # fmt: skip
-d2.download_button(
-    "Matrix (Excel)", data=lambda: exports.table_bytes(matrix_table, "xlsx"),
-    file_name="summary-matrix.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)  # fmt: skip
+state.table_downloads(matrix_table, label="Matrix", stem="summary-matrix", into=(d1, d2))
 rows = event.selection.rows if event is not None else []
 if rows:
     picked = view.iloc[rows[0]]

@@ -92,16 +92,9 @@ st.dataframe(
     },
 )  # fmt: skip
 data = exports.matrix_data(shown)
-d1, d2 = st.columns(2)
-d1.download_button(
-    "Summary matrix (CSV)", data=lambda: exports.table_bytes(data, "csv"),
-    file_name=f"summary-matrix-{pd.Timestamp.now():%Y-%m-%d}.csv", mime="text/csv",
-)  # fmt: skip
-d2.download_button(
-    "Summary matrix (Excel)", data=lambda: exports.table_bytes(data, "xlsx"),
-    file_name=f"summary-matrix-{pd.Timestamp.now():%Y-%m-%d}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)  # fmt: skip
+state.table_downloads(
+    data, label="Summary matrix", stem=f"summary-matrix-{pd.Timestamp.now():%Y-%m-%d}"
+)
 st.caption(
     "Counts from 1 to 7 (and any that would give one back) are shown as * in the data "
     "files; text that a spreadsheet would run as a formula is written as text."

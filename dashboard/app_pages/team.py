@@ -134,15 +134,7 @@ d2.download_button(
     "Chart (SVG)", data=lambda: images.image(figure, "svg", width=1200),
     file_name=f"{stem}.svg", mime="image/svg+xml",
 )  # fmt: skip
-d3.download_button(
-    "Data (CSV)", data=lambda: exports.table_bytes(chart_table, "csv"),
-    file_name=f"{stem}.csv", mime="text/csv",
-)  # fmt: skip
-d4.download_button(
-    "Data (Excel)", data=lambda: exports.table_bytes(chart_table, "xlsx"),
-    file_name=f"{stem}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)  # fmt: skip
+state.table_downloads(chart_table, label="Data", stem=stem, into=(d3, d4))
 st.caption(
     "The data: each point with its signal and each series' variation and assurance; "
     + ("small numbers shown as counted (your choice above)." if unsuppressed else
