@@ -265,7 +265,7 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(summary)
     elif args.command == "groups":
         table, _ = store.read_small_table(args.file, ("alias", "code", "label", "broad_group"))
-        n = store.set_group_aliases(table.drop(columns="_row"), user=user)
+        n = store.set_group_aliases(table, user=user)
         print(f"{n} group aliases set")
     elif args.command == "uploads":
         print(store.uploads().to_string(index=False))

@@ -893,7 +893,9 @@ class Store:
         return pd.DataFrame(rows, columns=list(ALIAS_COLUMNS))
 
     def set_group_aliases(self, table: pd.DataFrame, *, user: str = "system") -> int:
-        """Add or change aliases (columns ``alias``, ``code``, ``label``, ``broad_group``)."""
+        """Add or change aliases (columns ``alias``, ``code``, ``label``, ``broad_group``;
+        ``_row``, if there, numbers the rows in messages, as ``read_small_table`` does).
+        A bad row is refused with its row number, and nothing is changed."""
         who = self._require_collaborative("manage_catalogue", user)
         missing = [c for c in ("alias", "label", "broad_group") if c not in table.columns]
         if missing:
@@ -901,18 +903,21 @@ class Store:
         with self._write() as conn:
             # checked again under the write lock: a role revoked meanwhile stops the write
             self._require_collaborative("manage_catalogue", user, conn)
-            for rec in table.to_dict("records"):
+            for i, rec in enumerate(table.to_dict("records")):
+                row = rec.pop("_row", i + 2)  # header = row 1
                 cell = {k: "" if pd.isna(v) else str(v).strip() for k, v in rec.items()}
                 alias = normalise(cell["alias"])
                 if not alias or not cell["label"] or not cell["broad_group"]:
                     raise StoreError(
-                        f"alias {cell['alias']!r}: alias, label and broad_group are needed"
+                        f"row {row}: alias {cell['alias']!r}: alias, label and broad_group "
+                        "are needed; nothing was changed"
                     )
                 limits = {"alias": 200, "code": 4, "label": 200, "broad_group": 100}
                 for col, limit in limits.items():
                     if len(cell.get(col, "")) > limit:
                         raise StoreError(
-                            f"alias {cell['alias'][:60]!r}: {col} is longer than {limit} characters"
+                            f"row {row}, column {col}: alias {cell['alias'][:60]!r}: {col} is "
+                            f"longer than {limit} characters; nothing was changed"
                         )
                 values = {
                     "code": cell.get("code") or None,
