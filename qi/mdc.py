@@ -73,7 +73,8 @@ def summary(result: SPCResult) -> pd.DataFrame:
     Parameters
     ----------
     result : SPCResult
-        A result of ``qi.spc(..., rules="mdc")``.
+        A result of :func:`qi.spc` with any rule set: the icons are read from the same
+        series with the Making Data Count rules (:meth:`qi.SPCResult.mdc`).
 
     Returns
     -------
@@ -88,11 +89,11 @@ def summary(result: SPCResult) -> pd.DataFrame:
         assurance), and ``variation_text`` and ``assurance_text`` (their text
         alternatives).
     """
-    if not isinstance(result, SPCResult) or result.rules != "mdc":
+    if not isinstance(result, SPCResult):
         raise ValueError(
-            "qi.mdc.summary needs the result of qi.spc(..., rules='mdc'); "
-            f"got {getattr(result, 'rules', type(result).__name__)!r}."
+            f"qi.mdc.summary needs the result of qi.spc(...); got {type(result).__name__!r}."
         )
+    result = result.mdc()  # the icons are always read with the Making Data Count rules
     by = list(result.by)
     pts = result.points
     if by:

@@ -16,8 +16,9 @@ series together (no loop over series or points):
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from numbers import Real
 from typing import Any
 
@@ -92,6 +93,36 @@ class SPCResult:
     rules: str
     by: tuple[str, ...] = ()
     improvement: str | None = None
+    #: reads the same subgroups with the Making Data Count rules (None when ``rules`` is
+    #: already ``"mdc"``, or once the result has been pickled with its reading kept)
+    _mdc_twin: Callable[[], SPCResult] | None = field(default=None, repr=False, compare=False)
+
+    def mdc(self) -> SPCResult:
+        """The same series read with the Making Data Count rules: what the variation and
+        assurance icons need (:func:`qi.mdc.summary`), whatever rule set draws the chart.
+
+        The result itself when ``rules="mdc"``; otherwise the same subgroups, phases and
+        target, with the lines and signals of :data:`RULE_SETS` ``["mdc"]`` (its moving
+        range constant, its defaults). Computed the first time it is asked for, then kept.
+        """
+        if self.rules == "mdc":
+            return self
+        kept = self.__dict__.get("_mdc_result")
+        if kept is None:
+            if self._mdc_twin is None:
+                raise ValueError("This result no longer holds the subgroups to read them again.")
+            kept = self._mdc_twin()
+            self.__dict__["_mdc_result"] = kept  # a cache: the frozen fields are unchanged
+        return kept
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the twin holds the input arrays; a pickled result (Streamlit's cache) keeps
+        # its Making Data Count reading instead
+        state = dict(self.__dict__)
+        if self.rules != "mdc":
+            state["_mdc_result"] = self.mdc()
+        state["_mdc_twin"] = None
+        return state
 
 
 def spc(
@@ -217,98 +248,131 @@ def spc(
     )
     frame.check_values(ct, y_col=y, n_col=n)
     sub = _aggregate(frame, agg=agg)
-    phase_id, seg, n_seg, base, include = _phases(sub, baseline)
-    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else seg
-    cl_fixed = np.full(n_seg, np.nan if cl is None else float(cl))
-    ci = ChartInput(
-        seg=seg,
-        n_seg=n_seg,
-        starts=starts,
-        y=sub.y,
-        n=sub.n,
-        y_sum=sub.y_sum,
-        y_len=sub.y_len,
-        y_mean=sub.y_mean,
-        y_sd=sub.y_sd,
-        base=base,
-        cl_fixed=cl_fixed,
-        categorical_x=frame.x_kind == "text",
-        screen_mr=screen_mr,
-        mr_sigma=rs.mr_sigma,
-    )
-    lines = ct.lines(ci)
+    step = _Evaluation(
+        frame=frame, sub=sub, phases=_phases(sub, baseline), by=tuple(by_cols), chart=chart,
+        ct=ct, multiply=float(multiply), cl=cl, y_neg=y_neg, screen_mr=screen_mr,
+        baseline=baseline, has_target=target is not None, improvement=improvement,
+    )  # fmt: skip
+    return step.result(rules, rs, params)
 
-    m = float(multiply)
-    out = {
-        "y": lines.y * m,
-        "cl": lines.cl * m,
-        "lcl": lines.lcl * m,
-        "ucl": lines.ucl * m,
-        "lcl_95": lines.lcl_95 * m,
-        "ucl_95": lines.ucl_95 * m,
-    }
-    for k in ("lcl", "ucl", "lcl_95", "ucl_95"):
-        out[k][~np.isfinite(out[k])] = np.nan
-    if not y_neg:
-        _floor_lower_limits(out, sub.series, frame.n_series)
-    with np.errstate(invalid="ignore"):
-        sigma_signal = (out["y"] > out["ucl"]) | (out["y"] < out["lcl"])
 
-    series_of_seg = sub.series[starts]
-    ri = RuleInput(
-        seg=seg,
-        n_seg=n_seg,
-        series=sub.series,
-        series_of_seg=series_of_seg,
-        y=out["y"],
-        cl=out["cl"],
-        lcl=out["lcl"],
-        ucl=out["ucl"],
-        lcl_95=out["lcl_95"],
-        ucl_95=out["ucl_95"],
-        include=include,
-        ordered_x=frame.x_kind != "text",
-        chart=chart,
-        improvement=improvement,
-        target=sub.target,
-        has_target=target is not None,
-        params=params,
-        describe_point=lambda i: frame.describe_series(int(sub.series[i])),
-    )
-    ro = rs.evaluate(ri)
+@dataclass(frozen=True)
+class _Evaluation:
+    """Everything of a :func:`spc` call up to the rule set: the aggregated subgroups and
+    their phases. :meth:`result` draws the lines and reads them with a rule set; the
+    same subgroups are read again with the Making Data Count rules when a result's
+    icons are asked for (:meth:`SPCResult.mdc`)."""
 
-    cols: dict[str, object] = frame.series_keys(sub.series)
-    cols["x"] = frame.x_values(sub.x_code)
-    cols["y"] = out["y"]
-    cols["n"] = sub.n
-    cols["phase"] = phase_id
-    cols["baseline"] = sub.position_in_phase_le(baseline, seg)
-    cols["include"] = include
-    for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
-        cols[k] = out[k]
-    cols["target"] = sub.target
-    cols["sigma_signal"] = sigma_signal
-    for k in rs.point_columns:
-        cols[k] = ro.points[k]
-    points = pd.DataFrame(cols, copy=False)
+    frame: _Frame
+    sub: _Subgroups
+    phases: tuple
+    by: tuple[str, ...]
+    chart: str
+    ct: Any
+    multiply: float
+    cl: float | None
+    y_neg: bool
+    screen_mr: bool
+    baseline: int | None
+    has_target: bool
+    improvement: str | None
 
-    summary = pd.DataFrame(frame.series_keys(series_of_seg))
-    summary["phase"] = phase_id[starts]
-    for k in rs.summary_columns:
-        summary[k] = ro.segments[k]
-    for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
-        summary[k] = seg_nanmean(out[k], seg, n_seg, None, starts)
-    summary["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
-    for k in rs.summary_tail:
-        summary[k] = ro.segments[k]
-    return SPCResult(
-        points=points,
-        summary=summary,
-        chart=chart,
-        rules=rules,
-        by=tuple(by_cols),
-        improvement=improvement,
-    )
+    def result(self, rules: str, rs: Any, params: Mapping[str, Any]) -> SPCResult:
+        frame, sub = self.frame, self.sub
+        phase_id, seg, n_seg, base, include = self.phases
+        starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else seg
+        cl_fixed = np.full(n_seg, np.nan if self.cl is None else float(self.cl))
+        ci = ChartInput(
+            seg=seg,
+            n_seg=n_seg,
+            starts=starts,
+            y=sub.y,
+            n=sub.n,
+            y_sum=sub.y_sum,
+            y_len=sub.y_len,
+            y_mean=sub.y_mean,
+            y_sd=sub.y_sd,
+            base=base,
+            cl_fixed=cl_fixed,
+            categorical_x=frame.x_kind == "text",
+            screen_mr=self.screen_mr,
+            mr_sigma=rs.mr_sigma,
+        )
+        lines = self.ct.lines(ci)
+
+        m = self.multiply
+        out = {
+            "y": lines.y * m,
+            "cl": lines.cl * m,
+            "lcl": lines.lcl * m,
+            "ucl": lines.ucl * m,
+            "lcl_95": lines.lcl_95 * m,
+            "ucl_95": lines.ucl_95 * m,
+        }
+        for k in ("lcl", "ucl", "lcl_95", "ucl_95"):
+            out[k][~np.isfinite(out[k])] = np.nan
+        if not self.y_neg:
+            _floor_lower_limits(out, sub.series, frame.n_series)
+        with np.errstate(invalid="ignore"):
+            sigma_signal = (out["y"] > out["ucl"]) | (out["y"] < out["lcl"])
+
+        series_of_seg = sub.series[starts]
+        ri = RuleInput(
+            seg=seg,
+            n_seg=n_seg,
+            series=sub.series,
+            series_of_seg=series_of_seg,
+            y=out["y"],
+            cl=out["cl"],
+            lcl=out["lcl"],
+            ucl=out["ucl"],
+            lcl_95=out["lcl_95"],
+            ucl_95=out["ucl_95"],
+            include=include,
+            ordered_x=frame.x_kind != "text",
+            chart=self.chart,
+            improvement=self.improvement,
+            target=sub.target,
+            has_target=self.has_target,
+            params=params,
+            describe_point=lambda i: frame.describe_series(int(sub.series[i])),
+        )
+        ro = rs.evaluate(ri)
+
+        cols: dict[str, object] = frame.series_keys(sub.series)
+        cols["x"] = frame.x_values(sub.x_code)
+        cols["y"] = out["y"]
+        cols["n"] = sub.n
+        cols["phase"] = phase_id
+        cols["baseline"] = sub.position_in_phase_le(self.baseline, seg)
+        cols["include"] = include
+        for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
+            cols[k] = out[k]
+        cols["target"] = sub.target
+        cols["sigma_signal"] = sigma_signal
+        for k in rs.point_columns:
+            cols[k] = ro.points[k]
+        points = pd.DataFrame(cols, copy=False)
+
+        summary = pd.DataFrame(frame.series_keys(series_of_seg))
+        summary["phase"] = phase_id[starts]
+        for k in rs.summary_columns:
+            summary[k] = ro.segments[k]
+        for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
+            summary[k] = seg_nanmean(out[k], seg, n_seg, None, starts)
+        summary["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
+        for k in rs.summary_tail:
+            summary[k] = ro.segments[k]
+        mdc = RULE_SETS["mdc"]
+        return SPCResult(
+            points=points,
+            summary=summary,
+            chart=self.chart,
+            rules=rules,
+            by=self.by,
+            improvement=self.improvement,
+            _mdc_twin=None if rules == "mdc" else partial(self.result, "mdc", mdc, mdc.defaults),
+        )
 
 
 # --------------------------------------------------------------------------------------

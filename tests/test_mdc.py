@@ -7,6 +7,8 @@ NHSRplotthedots 0.2.2 (``ptd_calculate_point_type.R``); the reference cases in
 
 from __future__ import annotations
 
+import pickle
+
 import re
 
 import numpy as np
@@ -152,10 +154,32 @@ def test_variation_icon_follows_the_direction() -> None:
     assert qi.mdc.variation_icon("special_cause_neutral_low", "neutral") == "neutral_low"
 
 
-def test_summary_needs_mdc_rules() -> None:
-    res = qi.spc(pd.DataFrame({"y": FLAT}), y="y", chart="i")
-    with pytest.raises(ValueError, match="rules='mdc'"):
-        qi.mdc.summary(res)
+def test_summary_needs_an_spc_result() -> None:
+    with pytest.raises(ValueError, match="needs the result of qi.spc"):
+        qi.mdc.summary(pd.DataFrame({"y": FLAT}))
+
+
+@pytest.mark.parametrize("rules", ["anhoej", "ihi", "western_electric"])
+@pytest.mark.parametrize("chart", ["i", "u", "p", "c"])
+def test_any_rule_set_gives_the_icons_of_the_mdc_rules(rules: str, chart: str) -> None:
+    """One qi.spc call carries the icons whatever rule set draws the chart: they equal
+    those of a call with rules="mdc" (the I chart's limits use MDC's 2.66 constant), and
+    survive pickling (Streamlit's cache pickles results)."""
+    rng = np.random.default_rng(7)
+    months = pd.date_range("2024-01-01", periods=30, freq="MS")
+    df = pd.DataFrame(
+        {"month": np.tile(months, 2), "team": np.repeat(["A", "B"], 30),
+         "y": rng.poisson(8, 60) + np.r_[np.zeros(50), np.full(10, 6)], "n": rng.integers(60, 90, 60)}
+    )  # fmt: skip
+    args = dict(
+        x="month", y="y", n="n" if chart in ("u", "p") else None, by="team", chart=chart,
+        improvement="decrease", target=0.1 if chart == "p" else 8.0,
+    )  # fmt: skip
+    expected = qi.mdc.summary(qi.spc(df, rules="mdc", **args))
+    drawn = qi.spc(df, rules=rules, **args)
+    pd.testing.assert_frame_equal(qi.mdc.summary(drawn), expected)
+    pd.testing.assert_frame_equal(qi.mdc.summary(pickle.loads(pickle.dumps(drawn))), expected)
+    assert drawn.rules == rules  # the chart's own reading is untouched
 
 
 @pytest.mark.parametrize("name", sorted(qi.mdc.ICON_TEXT))
