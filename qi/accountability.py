@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from qi._patterns import run_length_here
-from qi.spc import spc
+from qi.measures import chart_rows
+from qi.series import valued
 
 GAINS_COLUMNS = (
     "team", "measure", "group", "change_idea", "start", "improved", "improved_from",
@@ -74,7 +75,7 @@ def holding_gains(
     rows = series.rename(columns={"unit": "team"}).merge(
         ch[["change_id", "team", "measure", "group", "start"]], on=["team", "measure", "group"]
     )
-    rows = rows[(rows["denominator"].isna()) | (rows["denominator"] > 0)]
+    rows = valued(rows)
     rows["phase"] = np.where(rows["period"] < rows["start"], 1, 2)
     # a change needs months before and after it
     phases = rows.groupby("change_id")["phase"].agg(["min", "max"])
@@ -158,24 +159,15 @@ def holding_gains(
 
 
 def _charted(rows: pd.DataFrame, baseline: int | None = None) -> pd.DataFrame | None:
-    """MDC points of every change's series (``change_id``, ``phase``): one grouped
-    :func:`qi.spc` call per chart type, improvement direction and multiplier."""
-    results = []
-    for (chart, improvement, mult), part in rows.groupby(
-        ["chart", "improvement", "multiplier"], sort=False
-    ):
-        needs_n = part["denominator"].notna().any()
-        res = spc(
-            part, x="period", y="numerator", n="denominator" if needs_n else None,
-            by="change_id", phase="phase", chart=chart, multiply=float(mult), rules="mdc",
-            improvement=improvement, baseline=baseline,
-        )  # fmt: skip
-        pts = res.points.copy()
-        pts["direction"] = DIRECTION.get(improvement, 0)
-        results.append(pts)
-    if not results:
+    """MDC points of every change's series (``change_id``, ``phase``), through the one
+    recipe (:func:`qi.measures.chart_rows`), with each change's improvement ``direction``."""
+    charted = chart_rows(rows, by=["change_id"], rules="mdc", phase="phase", baseline=baseline)
+    if not charted.results:
         return None
-    return pd.concat(results, ignore_index=True).sort_values(["change_id", "x"], ignore_index=True)
+    pts = charted.points.copy()
+    improvement = charted.rows.groupby("change_id")["improvement"].first()
+    pts["direction"] = pts["change_id"].map(improvement.map(DIRECTION)).fillna(0).astype(int)
+    return pts.sort_values(["change_id", "x"], ignore_index=True)
 
 
 def review_status(

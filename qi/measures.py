@@ -1,0 +1,231 @@
+"""A measure of the catalogue, and the one recipe from its series to its chart.
+
+:class:`Measure` is one row of the catalogue (:meth:`qi.store.Store.measures`): what
+is counted, the chart type, the multiplier, which direction is better and the target.
+
+:func:`chart_rows` is the recipe every chart, board row, holding-the-gains check and
+export goes through: months without a value left out (:func:`qi.series.valued`), the
+measure's chart type, multiplier, improvement direction and target passed to
+:func:`qi.spc`, one grouped call per chart type × direction × multiplier (never one
+per series). :func:`chart_measure` is the same for one measure, with phases from the
+months a change started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qi import mdc
+from qi.charts import CHART_TYPES
+from qi.series import phases_from, valued, with_denominator
+from qi.spc import SPCResult, spc
+
+#: The columns of a measure that the recipe reads from each row.
+RECIPE_COLUMNS = ("chart", "multiplier", "improvement", "target")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure of the catalogue.
+
+    Attributes
+    ----------
+    id, name : the catalogue's id and the name people read.
+    unit : what a value is in (``"per 1,000 OBD"``, ``"%"``, ``"days"``).
+    chart : a key of :data:`qi.CHART_TYPES`.
+    multiplier : values are ratios × this (1000 for per 1,000 bed days, 100 for %).
+    improvement : ``"increase"``, ``"decrease"`` or ``"neutral"``.
+    target : a target value, or None.
+    definition, numerator_definition, denominator_definition : the catalogue's words.
+    groups : the groups the measure is reported by.
+    """
+
+    id: str
+    name: str
+    unit: str
+    chart: str
+    multiplier: float
+    improvement: str
+    target: float | None = None
+    definition: str = ""
+    numerator_definition: str = ""
+    denominator_definition: str = ""
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: pd.Series | dict) -> Measure:
+        """A measure from one catalogue row (a Series with ``id`` or a name, or a dict)."""
+        get = row.get
+        ident = get("id", getattr(row, "name", None))
+        target = get("target")
+
+        def words(key: str) -> str:
+            value = get(key)
+            return value if isinstance(value, str) else ""
+
+        return cls(
+            id=str(ident), name=words("name") or str(ident), unit=words("unit"),
+            chart=str(get("chart")), multiplier=float(get("multiplier")),
+            improvement=str(get("improvement")),
+            target=None if target is None or pd.isna(target) else float(target),
+            definition=words("definition"), numerator_definition=words("numerator_definition"),
+            denominator_definition=words("denominator_definition"),
+            groups=tuple(get("groups") or ()),
+        )  # fmt: skip
+
+    @classmethod
+    def from_catalogue(cls, measures: pd.DataFrame, measure_id: str) -> Measure:
+        """The measure ``measure_id`` of a catalogue frame (with an ``id`` column or index)."""
+        table = measures.set_index("id") if "id" in measures else measures
+        if measure_id not in table.index:
+            raise ValueError(f"unknown measure {measure_id!r}")
+        row = table.loc[measure_id]
+        return cls.from_row({"id": measure_id, **row.to_dict()})
+
+    @property
+    def proportion(self) -> bool:
+        """The chart counts people out of people (a p or p′ chart): compare risks."""
+        return CHART_TYPES[self.chart].proportion
+
+    @property
+    def comparison(self) -> str:
+        """How groups are compared (:func:`qi.equality.compare`'s ``measure``)."""
+        return "risk" if self.proportion else "rate"
+
+    def columns(self) -> dict[str, Any]:
+        """The measure's :data:`RECIPE_COLUMNS`, and ``measure``, to add to its rows."""
+        return {
+            "measure": self.id, "chart": self.chart, "multiplier": self.multiplier,
+            "improvement": self.improvement,
+            "target": np.nan if self.target is None else self.target,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Charted:
+    """What :func:`chart_rows` fed :func:`qi.spc` and what came back.
+
+    Attributes
+    ----------
+    rows : the rows charted (months without a value left out), in their input order.
+    results : one :class:`qi.SPCResult` per chart type × direction × multiplier ×
+        denominator (one for a single measure).
+    by : the columns naming a series.
+    """
+
+    rows: pd.DataFrame
+    results: tuple[SPCResult, ...]
+    by: tuple[str, ...]
+
+    @cached_property
+    def points(self) -> pd.DataFrame:
+        """Every point of every series (:attr:`qi.SPCResult.points`)."""
+        return _concat([r.points for r in self.results])
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """Every series × phase (:attr:`qi.SPCResult.summary`)."""
+        return _concat([r.summary for r in self.results])
+
+    @cached_property
+    def icons(self) -> pd.DataFrame:
+        """One row per series with its latest point and its Making Data Count variation and
+        assurance (:func:`qi.mdc.summary`), whatever rule set drew the chart. A series
+        whose measure has no target has no assurance (None, not "hit and miss")."""
+        frames = [mdc.summary(r) for r in self.results]
+        if not frames:
+            cols = [*self.by, "x", "y", "target", "variation", "assurance", "variation_icon",
+                    "assurance_icon", "variation_text", "assurance_text"]  # fmt: skip
+            return pd.DataFrame(columns=cols)
+        out = _concat(frames)
+        no_target = out["target"].isna()
+        for col in ("assurance", "assurance_icon", "assurance_text"):
+            out[col] = out[col].astype(object).where(~no_target, None)
+        return out
+
+    @property
+    def result(self) -> SPCResult:
+        """The one result of a single measure's chart."""
+        if len(self.results) != 1:
+            raise ValueError(f"{len(self.results)} results: use .points, .summary or .icons")
+        return self.results[0]
+
+    @property
+    def rules(self) -> str | None:
+        return self.results[0].rules if self.results else None
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def chart_rows(
+    rows: pd.DataFrame,
+    *,
+    by: Sequence[str],
+    rules: str = "mdc",
+    phase: str | None = None,
+    baseline: int | None = None,
+) -> Charted:
+    """The run or control charts of the series in ``rows``: the one recipe.
+
+    Parameters
+    ----------
+    rows : one row per series × month: ``period``, ``numerator``, ``denominator``, the
+        ``by`` columns, and each row's measure facts :data:`RECIPE_COLUMNS` (as
+        :func:`qi.series.series_frame` gives them, or :meth:`Measure.columns`). Several
+        measures may be mixed when ``by`` includes ``measure``.
+    by : the columns that name a series.
+    rules : a key of :data:`qi.RULE_SETS`.
+    phase : a column whose changes start a new phase, or None (one phase).
+    baseline : the first ``baseline`` points of each phase fix its lines.
+
+    Months whose denominator is 0 or missing are left out (:func:`qi.series.valued`);
+    each chart type × improvement × multiplier (× with or without denominators) is one
+    grouped :func:`qi.spc` call. A measure's target is passed when it has one.
+    """
+    by = list(by)
+    rows = valued(rows)
+    if rows.empty:
+        return Charted(rows=rows, results=(), by=tuple(by))
+    facts = rows[["chart", "improvement", "multiplier"]].assign(
+        _has_n=with_denominator(rows).to_numpy()
+    )
+    results = []
+    for (chart, improvement, multiplier, has_n), index in facts.groupby(
+        ["chart", "improvement", "multiplier", "_has_n"], sort=False
+    ).groups.items():
+        part = rows.loc[index]
+        has_target = "target" in part and bool(part["target"].notna().any())
+        result = spc(
+            part, x="period", y="numerator", n="denominator" if has_n else None, by=by,
+            chart=chart, multiply=float(multiplier), phase=phase, rules=rules,
+            improvement=improvement, target="target" if has_target else None, baseline=baseline,
+        )  # fmt: skip
+        results.append(result)
+    return Charted(rows=rows, results=tuple(results), by=tuple(by))
+
+
+def chart_measure(
+    measure: Measure,
+    rows: pd.DataFrame,
+    *,
+    by: str | Sequence[str] = "group",
+    rules: str = "mdc",
+    starts: Iterable = (),
+) -> Charted:
+    """The chart of one measure's series (``rows``: ``period``, ``numerator``,
+    ``denominator`` and the ``by`` columns), with a new phase from each month in
+    ``starts`` (for example the months the team's change ideas started)."""
+    by = [by] if isinstance(by, str) else list(by)
+    data = rows.assign(**measure.columns())
+    data["phase"] = phases_from(data["period"], starts)
+    return chart_rows(data, by=by, rules=rules, phase="phase")
