@@ -44,11 +44,11 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from qi import board, equality, images, mdc
-from qi.completeness import submission_status
-from qi.figures import funnel_figure, spc_figure
+from qi import images, mdc, screens
+from qi.figures import funnel_figure
 from qi.rules import RULE_SETS
-from qi.spc import spc
+from qi.series import ALL, month_start
+from qi.snapshot import Snapshot
 
 #: Summary-matrix rows on one page.
 MATRIX_ROWS = 10
@@ -64,52 +64,9 @@ RECENT_MONTHS = 12
 CHART_WIDTH = 1100
 
 
-@dataclass
-class PackData:
-    """What a pack is built from: the store's tables as they were at ``as_of``."""
-
-    observations: pd.DataFrame
-    measures: pd.DataFrame
-    teams: pd.DataFrame
-    pdsa: pd.DataFrame
-    actions: pd.DataFrame
-    annotations: pd.DataFrame
-    upload_slices: pd.DataFrame
-    as_of: pd.Timestamp
-
-    @classmethod
-    def from_store(cls, store, *, as_of=None, teams=None, measures=None) -> PackData:
-        """Read the store as it was at ``as_of`` (a UTC instant; default now)."""
-        instant = _instant(as_of)
-        naive = instant.tz_convert("UTC").tz_localize(None)
-        return cls(
-            observations=store.observations(as_of=instant.to_pydatetime(), teams=teams,
-                                            measures=measures),
-            measures=store.measures(),
-            teams=store.teams(),
-            pdsa=_before(store.pdsa(teams=teams, measures=measures), "created_at", naive),
-            actions=_before(store.actions(), "created_at", naive),
-            annotations=_before(store.annotations(), "created_at", naive),
-            upload_slices=store.upload_slices(),
-            as_of=instant,
-        )  # fmt: skip
-
-
-def _instant(as_of) -> pd.Timestamp:
-    if as_of is None:
-        return pd.Timestamp.now(tz="UTC").floor("s")
-    t = pd.Timestamp(as_of)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-
-def _before(frame: pd.DataFrame, col: str, instant: pd.Timestamp) -> pd.DataFrame:
-    """Rows recorded by ``instant`` (tables without a record time are kept whole)."""
-    if col not in frame or frame.empty:
-        return frame
-    when = pd.to_datetime(frame[col])
-    if when.dt.tz is not None:
-        when = when.dt.tz_convert("UTC").dt.tz_localize(None)
-    return frame[when.isna() | (when <= instant)]
+#: What a pack is built from: the store's tables as they were at an instant (the name the
+#: pack has always used for :class:`qi.snapshot.Snapshot`).
+PackData = Snapshot
 
 
 @dataclass
@@ -205,29 +162,28 @@ def pack_document(
     images.start()  # the browser starts while the data is read and the charts are built
     data = (
         source
-        if isinstance(source, PackData)
-        else PackData.from_store(source, as_of=as_of, teams=teams, measures=measures)
+        if isinstance(source, Snapshot)
+        else Snapshot.from_store(source, as_of=as_of, teams=teams, measures=measures)
     )
     catalogue = data.measures.set_index("id")
-    obs = data.observations
-    known_teams = set(data.teams["team"])
     if teams is not None:
-        unknown = sorted(set(teams) - known_teams)
+        unknown = sorted(set(teams) - set(data.teams["team"]))
         if unknown:
             raise ValueError(f"unknown teams: {', '.join(unknown)}")
-        obs = obs[obs["team"].isin(list(teams))]
     if measures is not None:
         unknown = sorted(set(measures) - set(catalogue.index))
         if unknown:
             raise ValueError(f"unknown measures: {', '.join(unknown)}")
-        obs = obs[obs["measure"].isin(list(measures))]
+    chosen = screens.narrowed(data, teams=teams, measures=measures)
+    obs = chosen.observations
     if period is None:
         if obs.empty:
             raise ValueError("no data for these teams and measures")
         month = obs["period"].max()
     else:
-        month = pd.Timestamp(period).to_period("M").to_timestamp()
-    obs = obs[obs["period"] <= month]
+        month = month_start(period)
+    snap = screens.narrowed(chosen, until=month)
+    obs = snap.observations
     if obs.empty:
         raise ValueError(f"no data for these teams and measures up to {month:%Y-%m}")
     team_list = sorted(obs["team"].unique()) if teams is None else list(dict.fromkeys(teams))
@@ -235,7 +191,7 @@ def pack_document(
     if measures is not None:
         measure_list = [m for m in dict.fromkeys(measures) if m in set(obs["measure"])]
 
-    ctx = _Context(data, catalogue, obs, month, rules, phases, groups, reference)
+    ctx = _Context(snap, catalogue, month, rules, phases, groups, reference)
     charts = ctx.charts(measure_list)
     equality_parts = [ctx.equality(m) for m in measure_list]
     matrix = pd.DataFrame([c.facts for c in charts])
@@ -258,135 +214,84 @@ def pack_document(
 
 
 class _Context:
-    """The data of one pack, filtered, with the per-measure series computed once."""
+    """The data of one pack (a snapshot narrowed to its teams, measures and month)."""
 
-    def __init__(self, data, catalogue, obs, month, rules, phases, groups, reference):
-        self.data, self.catalogue, self.obs, self.month = data, catalogue, obs, month
+    def __init__(self, data: Snapshot, catalogue, month, rules, phases, groups, reference):
+        self.data, self.catalogue, self.month = data, catalogue, month
         self.rules, self.phases, self.groups, self.reference = rules, phases, groups, reference
-        self.series = board.series_frame(obs, catalogue.reset_index())
-        cycles = data.pdsa
-        month_end = month + pd.offsets.MonthEnd(0)
-        self.cycles = cycles[cycles["start"].isna() | (cycles["start"] <= month_end)]
+
+    @property
+    def obs(self) -> pd.DataFrame:
+        return self.data.observations
 
     def collaborative(self) -> str:
-        return ", ".join(sorted(self.obs["collaborative"].unique()))
+        return self.data.collaborative()
 
     def charts(self, measure_list: list[str]) -> list[_Chart]:
         out = []
         for measure in measure_list:
-            part = self.series[self.series["measure"] == measure]
-            for team in sorted(part["unit"].unique()):
-                chart = self._chart(team, measure, part[part["unit"] == team])
+            here = self.obs[self.obs["measure"] == measure]
+            for team in sorted(here["team"].unique()):
+                chart = self._chart(team, measure)
                 if chart is not None:
                     out.append(chart)
         return out
 
-    def _chart(self, team: str, measure: str, rows: pd.DataFrame) -> _Chart | None:
-        info = self.catalogue.loc[measure]
-        cycles = self.cycles[(self.cycles["team"] == team) & (self.cycles["measure"] == measure)]
+    def _chart(self, team: str, measure: str) -> _Chart | None:
         wanted = (
             list(self.groups)
             if self.groups is not None
-            else sorted(cycles["group"].dropna().unique())
+            else screens.change_groups(self.data, team, measure, until=self.month)
         )
-        present = set(rows["group"])
-        shown = ["All", *[g for g in wanted if g in present and g != "All"]]
-        rows = rows[rows["group"].isin(shown)].copy()
-        needs_n = rows["denominator"].notna().any()
-        if needs_n:
-            rows = rows[rows["denominator"] > 0]  # a closed ward's month has no value
-        if rows.empty or not (rows["group"] == "All").any():
+        view = screens.team_chart(
+            self.data, unit=team, measure=measure, groups=[ALL, *wanted], rules=self.rules,
+            starts=screens.CHANGES if self.phases == "changes" else (), until=self.month,
+        )  # fmt: skip
+        rows = view.charted.rows
+        if rows.empty or not (rows["group"] == ALL).any():
             return None
-        starts = []
-        if self.phases == "changes" and len(cycles):
-            first = cycles.groupby("change_idea")["start"].min().dropna()
-            starts = sorted({pd.Timestamp(s).to_period("M").to_timestamp() for s in first})
-            starts = [s for s in starts if rows["period"].min() < s <= self.month]
-        rows["phase"] = board.phases_from(rows["period"], starts)
-        target = None if pd.isna(info["target"]) else float(info["target"])
-        common = dict(
-            x="period", y="numerator", n="denominator" if needs_n else None, by="group",
-            chart=info["chart"], multiply=float(info["multiplier"]), phase="phase",
-            improvement=info["improvement"], target=target,
-        )  # fmt: skip
-        icons = spc(rows, rules="mdc", **common)
-        result = icons if self.rules == "mdc" else spc(rows, rules=self.rules, **common)
-        summary = mdc.summary(icons)
-        latest = summary[summary["group"] == "All"].iloc[0]
-        actions = self.data.actions
-        actions = actions[(actions["team"] == team) & (actions["measure"] == measure)]
-        actions = actions[pd.to_datetime(actions["period"]) <= self.month]
-        notes = self.data.annotations
-        notes = notes[(notes["team"] == team) & (notes["measure"] == measure)]
-        notes = notes[pd.to_datetime(notes["period"]) <= self.month]
-        panels = len(shown)
+        info = view.measure
+        latest = view.latest(ALL)
+        panels = len(view.groups)
         height = 430 if panels == 1 else 190 * panels + 130
-        fig = spc_figure(
-            result.points, group="group", title=f"{info['name']} — {team}",
-            y_title=info["unit"], improvement=info["improvement"],
-            cycles=cycles if len(cycles) else None, annotations=notes if len(notes) else None,
-            actions=actions if len(actions) else None, facet=True, height=height,
-        )  # fmt: skip
+        fig = view.figure(facet=True, height=height)
         fig.update_layout(hovermode=False)
         image = images.submit(fig, "svg", width=CHART_WIDTH, height=height)
-        source_rows = self.obs[(self.obs["team"] == team) & (self.obs["measure"] == measure)]
-        uploads = sorted(int(u) for u in source_rows["upload_id"].unique())
-        assurance = latest["assurance_icon"] if target is not None else None
+        assurance = latest["assurance_icon"] if info.target is not None else None
         facts = {
-            "unit": team, "measure": measure, "measure_name": info["name"],
-            "unit_label": info["unit"], "period": latest["x"], "value": float(latest["y"]),
-            "target": target, "variation_icon": latest["variation_icon"],
+            "unit": team, "measure": measure, "measure_name": info.name,
+            "unit_label": info.unit, "period": latest["x"], "value": float(latest["y"]),
+            "target": info.target, "variation_icon": latest["variation_icon"],
             "variation_text": latest["variation_text"], "assurance_icon": assurance,
             "assurance_text": mdc.ICON_TEXT[assurance] if assurance else None,
         }  # fmt: skip
         return _Chart(
-            team=team, measure=measure, measure_name=info["name"], facts=facts, image=image,
-            height=height, cycles=cycles, uploads=uploads, starts=starts, groups=shown,
-            first=rows["period"].min(), last=rows["period"].max(), rules=self.rules,
-            as_of=self.data.as_of, chart_type=info["chart"], multiplier=float(info["multiplier"]),
+            team=team, measure=measure, measure_name=info.name, facts=facts, image=image,
+            height=height, cycles=view.cycles, uploads=list(view.uploads),
+            starts=list(view.starts), groups=list(view.groups), first=rows["period"].min(),
+            last=rows["period"].max(), rules=self.rules, as_of=self.data.as_of,
+            chart_type=info.chart, multiplier=info.multiplier,
         )  # fmt: skip
 
     # ------------------------------------------------------------------- equality
     def equality(self, measure: str) -> _Equality:
-        info = self.catalogue.loc[measure]
-        here = self.obs[self.obs["measure"] == measure]
-        risk = info["chart"] in ("p", "pp")
-        series = board.series_frame(here, self.catalogue.reset_index(), add_all=False)
-        latest = series[series["period"] == self.month]
-        groups = sorted(g for g in series["group"].unique() if g != "All")
-        reference = self.reference if self.reference in groups else (groups or [None])[0]
-        gaps = pd.DataFrame()
-        if reference is not None and (latest["group"] == reference).any():
-            gaps = equality.gap(
-                latest, by=["unit", "measure", "period"], group="group", events="numerator",
-                exposure="denominator", reference=reference,
-                measure="risk" if risk else "rate", multiplier=float(info["multiplier"]),
-            )  # fmt: skip
-        months = sorted(here["period"].unique())[-RECENT_MONTHS:]
-        # each team's All series, as charted: an uploaded All row beside the groups'
-        # rows is the same people, so summing the uploaded rows would count them twice
-        totals = self.series[(self.series["measure"] == measure) & (self.series["group"] == "All")]
-        recent = totals[totals["period"].isin(months) & (totals["denominator"] > 0)]
+        view = screens.equality_month(self.data, measure, month=self.month,
+                                      reference=self.reference)  # fmt: skip
+        info = view.measure
         image = None
-        if recent["unit"].nunique() >= 3:
-            fun = equality.funnel(
-                recent, group="unit", numerator="numerator", denominator="denominator",
-                statistic="proportion" if risk else "rate",
-                style="spiegelhalter" if risk else "phe", overdispersion=risk,
-                multiplier=float(info["multiplier"]),
-            )  # fmt: skip
+        if view.funnel is not None:
+            fun = view.funnel
             fig = funnel_figure(
-                fun.points, fun.limits,
-                title=f"{info['name']}: teams, {pd.Timestamp(months[0]):%b %Y} to "
-                f"{pd.Timestamp(months[-1]):%b %Y}",
-                y_title=info["unit"], x_title=info["denominator_definition"] or "Denominator",
+                fun.points, fun.result.limits,
+                title=f"{info.name}: teams, {fun.first:%b %Y} to {fun.last:%b %Y}",
+                y_title=info.unit, x_title=info.denominator_definition or "Denominator",
             )  # fmt: skip
             fig.update_layout(height=380, hovermode=False)
             image = images.submit(fig, "svg", width=CHART_WIDTH, height=380)
-        teams = sorted(here["team"].unique())
         return _Equality(
-            measure_name=info["name"], teams=teams, groups=[g for g in groups if g != reference],
-            reference=reference, gaps=gaps, risk=risk, month=self.month, image=image,
+            measure_name=info.name, teams=list(view.teams), groups=list(view.groups),
+            reference=view.reference, gaps=view.gaps, risk=info.proportion, month=self.month,
+            image=image,
         )  # fmt: skip
 
 
@@ -641,28 +546,15 @@ class _Equality:
 
 
 def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Section]:
-    slices = ctx.data.upload_slices
-    slices = slices[slices["team"].isin(team_list) & slices["measure"].isin(measure_list)]
-    as_of = ctx.data.as_of.tz_convert("UTC").tz_localize(None)
-    uploaded = pd.to_datetime(slices["uploaded_at"])
-    if uploaded.dt.tz is not None:
-        uploaded = uploaded.dt.tz_convert("UTC").dt.tz_localize(None)
-    rolled = pd.to_datetime(slices["rolled_back_at"])
-    if rolled.dt.tz is not None:
-        rolled = rolled.dt.tz_convert("UTC").dt.tz_localize(None)
-    slices = slices[uploaded <= as_of].assign(
-        rolled_back_at=rolled.where(rolled <= as_of)[uploaded <= as_of]
-    )
     start = ctx.month - pd.DateOffset(months=RECENT_MONTHS - 1)
-    status = submission_status(slices, team_list, start=start, end=ctx.month, today=as_of.date())
-    counts = (
-        status.pivot_table(index="team", columns="status", values="period", aggfunc="count")
-        .reindex(index=team_list, columns=["on time", "late", "missing", "not due yet"])
-        .fillna(0)
-        .astype(int)
-    )
-    counts["corrected"] = status.groupby("team")["corrected"].sum().reindex(team_list).fillna(0)
-    last = status[status["period"] == ctx.month].set_index("team")["status"]
+    view = screens.completeness(
+        ctx.data, teams=team_list, measures=measure_list, start=start, end=ctx.month,
+        today=ctx.data.as_of.tz_convert("UTC").tz_localize(None).date(),
+    )  # fmt: skip
+    status = view.status
+    table = view.by_team()
+    last = table.pop("last").fillna("")
+    counts = table
     total = counts.sum()
     summary = (
         f"From {start:%B %Y} to {ctx.month:%B %Y}, {len(status)} team-months: "

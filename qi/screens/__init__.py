@@ -1,0 +1,60 @@
+"""What each screen shows, computed from a :class:`qi.snapshot.Snapshot`: one function per
+screen, returning plain frames or a small frozen bundle.
+
+The dashboard's pages, the board pack, the data downloads and a notebook all call these,
+so a chart, a board row or an equality panel is computed in one place and looks the same
+everywhere. No Streamlit here: a page is its widgets, one cached call of a function
+below, and what it draws.
+
+========================  ==========================================================
+screen                    function
+========================  ==========================================================
+Board                     :func:`board` → :class:`BoardView` (``.select(...)``)
+Team charts               :func:`team_chart` → :class:`TeamChart`
+Equality                  :func:`equality_view`; the pack's :func:`equality_month`;
+                          the teams' funnel :func:`team_funnel`
+Accountability            :func:`accountability` → :class:`AccountabilityView`
+Board pack (preview)      :func:`pack_preview`, :func:`narrowed`
+Upload (preview)          :func:`upload_preview`
+Change log                :func:`change_log` → :class:`ChangeLog`
+Data completeness         :func:`completeness` → :class:`CompletenessView`
+Workshop (what if?)       :func:`what_if` → :class:`WhatIf`
+========================  ==========================================================
+
+Example (a notebook)::
+
+    from qi.snapshot import Snapshot
+    from qi.store import Store
+    from qi import screens
+
+    snap = Snapshot.from_store(Store.open())
+    chart = screens.team_chart(snap, unit="Willow Ward", measure="restraint_per_1000_obd")
+    chart.icons          # each group's latest point, variation and assurance
+    chart.figure()       # the plotly chart the dashboard draws
+"""
+
+from qi.screens.accountability import AccountabilityView, accountability
+from qi.screens.board import BoardSelection, BoardView, board
+from qi.screens.changes import ChangeLog, change_log
+from qi.screens.completeness import CompletenessView, completeness
+from qi.screens.equality import (
+    EqualityMonth,
+    EqualityView,
+    FunnelView,
+    equality_month,
+    equality_view,
+    group_gaps,
+    team_funnel,
+)
+from qi.screens.pack import narrowed, pack_preview
+from qi.screens.team import CHANGES, TeamChart, change_groups, team_chart
+from qi.screens.upload import upload_preview
+from qi.screens.whatif import WhatIf, what_if
+
+__all__ = [
+    "CHANGES", "AccountabilityView", "BoardSelection", "BoardView", "ChangeLog",
+    "CompletenessView", "EqualityMonth", "EqualityView", "FunnelView", "TeamChart", "WhatIf",
+    "accountability", "board", "change_groups", "change_log", "completeness", "equality_month",
+    "equality_view", "group_gaps", "narrowed", "pack_preview", "team_chart", "team_funnel",
+    "upload_preview", "what_if",
+]  # fmt: skip

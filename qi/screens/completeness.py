@@ -1,0 +1,97 @@
+"""Data completeness: which team has sent which month, what is late, missing or corrected.
+
+:func:`completeness` serves the Data completeness page and the board pack's
+completeness page, from the upload history of a :class:`qi.snapshot.Snapshot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from qi.completeness import STATUSES, status_grid, submission_status
+from qi.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class CompletenessView:
+    """Each team × month's submission (see :func:`completeness`).
+
+    Attributes
+    ----------
+    status : :func:`qi.completeness.submission_status` (one row per team × month).
+    teams : the teams reported, in order.
+    due_day : the day of the following month by which a month is due.
+    first, last : the months reported.
+    """
+
+    status: pd.DataFrame
+    teams: tuple[str, ...]
+    due_day: int
+    first: pd.Timestamp
+    last: pd.Timestamp
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Team-months on time, late, missing, not due yet, and corrected."""
+        counts = self.status["status"].value_counts()
+        out = {s: int(counts.get(s, 0)) for s in STATUSES}
+        out["corrected"] = int(self.status["corrected"].sum())
+        return out
+
+    def grid(self) -> pd.DataFrame:
+        """Teams as rows, months as columns, each cell the status in words."""
+        return status_grid(self.status)
+
+    def exceptions(self) -> pd.DataFrame:
+        """The late, missing and corrected team-months, newest first."""
+        s = self.status
+        return s[(s["status"] != "on time") | s["corrected"]].sort_values(
+            ["period", "team"], ascending=[False, True]
+        )
+
+    def by_team(self) -> pd.DataFrame:
+        """Per team: months on time, late, missing, not due yet and corrected, and the
+        last month's status (``last``)."""
+        s = self.status
+        teams = list(self.teams)
+        counts = (
+            s.pivot_table(index="team", columns="status", values="period", aggfunc="count")
+            .reindex(index=teams, columns=list(STATUSES))
+            .fillna(0)
+            .astype(int)
+        )
+        counts["corrected"] = s.groupby("team")["corrected"].sum().reindex(teams).fillna(0)
+        counts["last"] = s[s["period"] == self.last].set_index("team")["status"].reindex(teams)
+        return counts
+
+
+def completeness(
+    snapshot: Snapshot,
+    *,
+    teams: Sequence[str] | None = None,
+    measures: Sequence[str] | None = None,
+    start=None,
+    end=None,
+    due_day: int = 15,
+    today=None,
+) -> CompletenessView:
+    """Which of ``teams`` (default: every registered team) sent which month of
+    ``measures`` (default: all), from ``start`` to ``end`` (default: the first month in
+    the data to last month), judged on ``today`` (default: the snapshot's instant)."""
+    slices = snapshot.upload_slices
+    team_list = list(teams) if teams is not None else list(snapshot.teams["team"])
+    if teams is not None:
+        slices = slices[slices["team"].isin(team_list)]
+    if measures is not None:
+        slices = slices[slices["measure"].isin(list(measures))]
+    today = today or snapshot.as_of.date()
+    status = submission_status(
+        slices, team_list, start=start, end=end, due_day=due_day, today=today
+    )
+    return CompletenessView(
+        status=status, teams=tuple(dict.fromkeys(team_list)), due_day=due_day,
+        first=status["period"].min(), last=status["period"].max(),
+    )  # fmt: skip

@@ -1,0 +1,275 @@
+"""Equality: each group against a reference group, recording completeness, and a funnel
+plot across teams.
+
+:func:`equality_view` is the Equality page (one unit, month by month);
+:func:`equality_month` is the board pack's equality page (every team, one month). Both
+compare groups with :func:`group_gaps` and draw the funnel with :func:`team_funnel`,
+so the page and the pack give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from qi import equality
+from qi.measures import Measure
+from qi.series import ALL, month_start, series_frame
+from qi.snapshot import Snapshot
+from qi.spc import SPCResult, spc
+
+#: Months of a funnel plot.
+FUNNEL_MONTHS = 12
+#: Months of the Equality page's table of counts.
+COUNT_MONTHS = 6
+#: The reference group when the reader names none.
+REFERENCE = "White"
+
+
+def group_gaps(series: pd.DataFrame, measure: Measure, reference: str) -> pd.DataFrame:
+    """Each group's rate (or, for a p chart, proportion) against ``reference``'s, per
+    ``unit`` × ``period`` of ``series`` (:func:`qi.equality.gap`, with the measure's
+    comparison and multiplier)."""
+    return equality.gap(
+        series, by=["unit", "measure", "period"], group="group", events="numerator",
+        exposure="denominator", reference=reference, measure=measure.comparison,
+        multiplier=measure.multiplier,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FunnelView:
+    """A funnel plot of the teams (see :func:`team_funnel`).
+
+    Attributes
+    ----------
+    measure : the measure.
+    group : the group whose counts are compared (``All``: everyone).
+    first, last : the months summed (the funnel's window).
+    result : :func:`qi.equality.funnel`'s result: ``points`` (one row per team) and
+        ``limits``.
+    """
+
+    measure: Measure
+    group: str
+    first: pd.Timestamp
+    last: pd.Timestamp
+    result: equality.FunnelResult
+
+    @property
+    def points(self) -> pd.DataFrame:
+        return self.result.points
+
+    @property
+    def window(self) -> str:
+        return f"{self.first:%b %Y} to {self.last:%b %Y}"
+
+    def figure(self, *, title: str | None = None):
+        from qi.figures import funnel_figure
+
+        m = self.measure
+        return funnel_figure(
+            self.points, self.result.limits, title=title or f"{m.name} ({self.group})",
+            y_title=m.unit, x_title=m.denominator_definition or "Denominator",
+        )  # fmt: skip
+
+
+def team_funnel(
+    snapshot: Snapshot,
+    measure: str,
+    *,
+    group: str = ALL,
+    months: int = FUNNEL_MONTHS,
+    min_teams: int = 3,
+) -> FunnelView | None:
+    """Every team's ``group`` counts of ``measure`` over its last ``months`` months with
+    data, as a funnel plot (Spiegelhalter with overdispersion for a proportion, PHE for a
+    rate). A team's ``All`` is its series' ``All`` (an uploaded ``All`` row beside its
+    groups' rows counts once). None with fewer than ``min_teams`` teams."""
+    info = snapshot.measure(measure)
+    obs = snapshot.observations
+    obs = obs[obs["measure"] == measure]
+    window = sorted(obs["period"].unique())[-months:]
+    if not window:
+        return None
+    series = series_frame(obs[obs["period"].isin(window)], snapshot.measures)
+    rows = series[(series["group"] == group) & (series["denominator"] > 0)]
+    if rows["unit"].nunique() < min_teams:
+        return None
+    result = equality.funnel(
+        rows, group="unit", numerator="numerator", denominator="denominator",
+        statistic="proportion" if info.proportion else "rate",
+        style="spiegelhalter" if info.proportion else "phe", overdispersion=info.proportion,
+        multiplier=info.multiplier,
+    )  # fmt: skip
+    first, last = pd.Timestamp(window[0]), pd.Timestamp(window[-1])
+    return FunnelView(measure=info, group=group, first=first, last=last, result=result)
+
+
+@dataclass(frozen=True)
+class EqualityView:
+    """The Equality page for one unit and measure (see :func:`equality_view`).
+
+    Attributes
+    ----------
+    measure, level, unit : what and where.
+    groups : the groups with data (``All`` aside); ``reference`` the one compared with.
+    rules : the rule set of the gap and recording charts.
+    gaps : each group's ratio to the reference, per month (:func:`group_gaps`).
+    gap_result : the log ratios charted (an I chart per group), None when too few events.
+    latest : each group's latest month of ``gaps``.
+    recording : records with ethnic group not stated, per month
+        (:func:`qi.equality.completeness`), and ``recording_result`` its p chart.
+    funnel : the teams' funnel (:func:`team_funnel`) of ``funnel_group``, or None.
+    counts : the unit's counts by month and broad group, last :data:`COUNT_MONTHS`.
+    """
+
+    measure: Measure
+    level: str
+    unit: str
+    groups: tuple[str, ...]
+    reference: str | None
+    rules: str
+    gaps: pd.DataFrame
+    gap_result: SPCResult | None
+    latest: pd.DataFrame
+    recording: pd.DataFrame
+    recording_result: SPCResult
+    funnel_group: str
+    funnel: FunnelView | None
+    counts: pd.DataFrame
+
+    def gap_figure(self):
+        from qi.figures import spc_figure
+
+        ref = self.reference
+        return spc_figure(
+            self.gap_result.points, group="group",
+            title=f"{self.measure.name}: log ratio to {ref} — {self.unit}",
+            y_title=f"log ratio to {ref}",
+        )  # fmt: skip
+
+    def recording_figure(self):
+        from qi.figures import spc_figure
+
+        return spc_figure(
+            self.recording_result.points, title="Records with ethnic group not stated (%)",
+            y_title="% not stated", improvement="decrease",
+        )  # fmt: skip
+
+    def count_table(self, *, small_numbers: bool = False) -> pd.DataFrame:
+        """Months × broad groups of counts: counts from 1 to 7, and any that would give one
+        back, shown as ``*`` unless ``small_numbers``."""
+        if small_numbers:
+            shown = equality.suppress(
+                self.counts, index="month", columns="broad_group", values="numerator",
+                threshold=0, rounding=1,
+            )  # fmt: skip
+            return shown.values
+        shown = equality.suppress(
+            self.counts, index="month", columns="broad_group", values="numerator"
+        )
+        return shown.values.astype(object).where(~shown.mask, "*")
+
+
+LATEST_COLUMNS = (
+    "group", "period", "value", "ref_value", "ratio", "ratio_lower", "ratio_upper", "p_value",
+    "difference", "difference_lower", "difference_upper",
+)  # fmt: skip
+
+
+def equality_view(
+    snapshot: Snapshot,
+    *,
+    unit: str,
+    measure: str,
+    level: str = "team",
+    reference: str | None = None,
+    rules: str = "anhoej",
+    funnel_group: str = ALL,
+) -> EqualityView:
+    """The Equality page: ``unit``'s groups against ``reference`` (default White, or the
+    first group) month by month, recording completeness, the teams' funnel of
+    ``funnel_group``, and the counts behind them."""
+    info = snapshot.measure(measure)
+    obs = snapshot.observations
+    here = obs[(obs[level] == unit) & (obs["measure"] == measure)]
+    series = series_frame(here, snapshot.measures, level=level, add_all=False)
+    groups = tuple(sorted(g for g in series["group"].unique() if g != ALL))
+    if reference not in groups:
+        reference = REFERENCE if REFERENCE in groups else (groups[0] if groups else None)
+    gaps = (
+        group_gaps(series, info, reference) if reference is not None else pd.DataFrame(
+            columns=["unit", "measure", "period", "group", *LATEST_COLUMNS[2:], "log_ratio"]
+        )
+    )  # fmt: skip
+    chartable = gaps.dropna(subset=["log_ratio"])
+    gap_result = (
+        None
+        if chartable.empty
+        else spc(chartable, x="period", y="log_ratio", by="group", chart="i", rules=rules)
+    )
+    latest = gaps.sort_values("period").groupby("group").tail(1)[list(LATEST_COLUMNS)]
+    recording = equality.completeness(
+        here, by=["period"], group="broad_group", count="denominator", multiplier=100
+    )
+    recording_result = spc(
+        recording, x="period", y="numerator", n="denominator", chart="p", multiply=100,
+        rules=rules,
+    )  # fmt: skip
+    recent = sorted(here["period"].unique())[-COUNT_MONTHS:]
+    counts = here[here["period"].isin(recent)]
+    counts = counts.assign(month=counts["period"].dt.strftime("%Y-%m"))
+    return EqualityView(
+        measure=info, level=level, unit=unit, groups=groups, reference=reference, rules=rules,
+        gaps=gaps, gap_result=gap_result, latest=latest, recording=recording,
+        recording_result=recording_result, funnel_group=funnel_group,
+        funnel=team_funnel(snapshot, measure, group=funnel_group), counts=counts,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EqualityMonth:
+    """The board pack's equality page for one measure (see :func:`equality_month`).
+
+    Attributes
+    ----------
+    measure : the measure; ``month`` the month compared.
+    teams : the teams with data on the measure.
+    groups : the groups compared with ``reference`` (the reference aside).
+    gaps : each team × group's ratio to the reference in ``month`` (empty when the
+        reference has no data that month).
+    funnel : the teams' funnel of ``All`` over the last 12 months, or None.
+    """
+
+    measure: Measure
+    month: pd.Timestamp
+    teams: tuple[str, ...]
+    groups: tuple[str, ...]
+    reference: str | None
+    gaps: pd.DataFrame
+    funnel: FunnelView | None
+
+
+def equality_month(
+    snapshot: Snapshot, measure: str, *, month, reference: str = REFERENCE
+) -> EqualityMonth:
+    """Every team's groups against ``reference`` (or, without it, the first group) in
+    ``month``, and the teams' funnel of ``All`` up to it."""
+    info = snapshot.measure(measure)
+    obs = snapshot.observations
+    here = obs[(obs["measure"] == measure) & (obs["period"] <= month_start(month))]
+    series = series_frame(here, snapshot.measures, add_all=False)
+    latest = series[series["period"] == month_start(month)]
+    groups = sorted(g for g in series["group"].unique() if g != ALL)
+    ref = reference if reference in groups else (groups or [None])[0]
+    gaps = pd.DataFrame()
+    if ref is not None and (latest["group"] == ref).any():
+        gaps = group_gaps(latest, info, ref)
+    upto = replace(snapshot, observations=here)
+    return EqualityMonth(
+        measure=info, month=month_start(month), teams=tuple(sorted(here["team"].unique())),
+        groups=tuple(g for g in groups if g != ref), reference=ref, gaps=gaps,
+        funnel=team_funnel(upto, measure),
+    )  # fmt: skip

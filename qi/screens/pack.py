@@ -1,0 +1,40 @@
+"""The Board pack page's preview: what the pack's summary matrix will hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pandas as pd
+
+from qi.board import matrix
+from qi.series import ALL, month_start, series_frame
+from qi.snapshot import Snapshot
+
+
+def pack_preview(
+    snapshot: Snapshot, *, teams: Sequence[str], measures: Sequence[str], month
+) -> pd.DataFrame:
+    """The board matrix (group ``All``) of ``teams`` × ``measures`` up to ``month``: one
+    row per chart the pack will hold."""
+    obs = snapshot.observations
+    obs = obs[
+        (obs["period"] <= month_start(month))
+        & obs["team"].isin(list(teams))
+        & obs["measure"].isin(list(measures))
+    ]
+    table = matrix(series_frame(obs, snapshot.measures))
+    return table[table["group"] == ALL]
+
+
+def narrowed(snapshot: Snapshot, *, teams=None, measures=None, until=None) -> Snapshot:
+    """``snapshot`` with only the observations of ``teams``, ``measures`` and months up to
+    ``until`` (each None: all)."""
+    obs = snapshot.observations
+    if teams is not None:
+        obs = obs[obs["team"].isin(list(teams))]
+    if measures is not None:
+        obs = obs[obs["measure"].isin(list(measures))]
+    if until is not None:
+        obs = obs[obs["period"] <= month_start(until)]
+    return replace(snapshot, observations=obs)

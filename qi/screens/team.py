@@ -1,0 +1,200 @@
+"""The team chart: one measure's run or control chart at a unit, one panel or line per
+group, with the team's change cycles, notes and actions on it.
+
+The Team charts page, the board pack's chart pages and the chart's data download all
+come from :func:`team_chart`, so they always show the same chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from qi.measures import Charted, Measure, chart_measure
+from qi.series import ALL, month_start, series_frame, valued
+from qi.snapshot import Snapshot
+from qi.spc import SPCResult
+
+#: ``starts="changes"``: a new phase from the month each of the team's change ideas began.
+CHANGES = "changes"
+
+
+@dataclass(frozen=True)
+class TeamChart:
+    """One measure's chart at one unit (see :func:`team_chart`).
+
+    Attributes
+    ----------
+    measure : the catalogue's measure.
+    level, unit : where (``"team"`` and a team's name, ``"trust"`` and a trust's, …).
+    groups : the groups charted, ``All`` first.
+    available : every group with data at the unit, ``All`` first.
+    months : every month with data at the unit, oldest first.
+    starts : the months a new phase starts.
+    series : the unit's series of this measure, every group (the counts behind it).
+    charted : the rows charted and the :func:`qi.spc` result.
+    cycles, notes, actions : the team's change ideas and PDSA cycles, notes on points,
+        decisions and actions on this measure (empty above team level).
+    uploads : the upload ids that supplied the data.
+    """
+
+    measure: Measure
+    level: str
+    unit: str
+    groups: tuple[str, ...]
+    available: tuple[str, ...]
+    months: tuple[pd.Timestamp, ...]
+    starts: tuple[pd.Timestamp, ...]
+    series: pd.DataFrame
+    charted: Charted
+    cycles: pd.DataFrame
+    notes: pd.DataFrame
+    actions: pd.DataFrame
+    uploads: tuple[int, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.charted.results
+
+    @property
+    def result(self) -> SPCResult:
+        """The :func:`qi.spc` result of the chart (its rule set's reading)."""
+        return self.charted.result
+
+    @property
+    def icons(self) -> pd.DataFrame:
+        """Each group's latest point with its Making Data Count variation and assurance."""
+        return self.charted.icons
+
+    @property
+    def title(self) -> str:
+        return f"{self.measure.name} — {self.unit}"
+
+    @property
+    def suggested_starts(self) -> list[pd.Timestamp]:
+        """The months the team's PDSA cycles start (to offer as phase starts)."""
+        if self.cycles.empty:
+            return []
+        return sorted({month_start(s) for s in self.cycles["start"].dropna()})
+
+    def latest(self, group: str = ALL) -> pd.Series | None:
+        """The latest point of ``group`` with its icons, or None without one."""
+        rows = self.icons[self.icons["group"] == group]
+        return None if rows.empty else rows.iloc[0]
+
+    def figure(self, *, facet: bool = True, height: int | None = None):
+        """The plotly chart (:func:`qi.figures.spc_figure`)."""
+        from qi.figures import spc_figure
+
+        return spc_figure(
+            self.result.points, group="group", title=self.title, y_title=self.measure.unit,
+            improvement=self.measure.improvement,
+            cycles=self.cycles if len(self.cycles) else None,
+            annotations=self.notes if len(self.notes) else None,
+            actions=self.actions if len(self.actions) else None, facet=facet, height=height,
+        )  # fmt: skip
+
+    def data(self, *, threshold: int | None = None) -> pd.DataFrame:
+        """The data behind the chart as a file shows it (:func:`qi.exports.chart_data`):
+        each point with its signal, each group's variation and assurance, small numbers
+        suppressed (``threshold=0`` shows them)."""
+        from qi import exports
+
+        m = self.measure
+        return exports.chart_data(
+            self.result.points.assign(unit=self.unit, measure=m.id),
+            self.charted.rows.assign(unit=self.unit),
+            improvement=m.improvement,
+            summary=self.icons.assign(unit=self.unit, measure=m.id),
+            threshold=exports.THRESHOLD if threshold is None else threshold,
+        )
+
+
+def team_chart(
+    snapshot: Snapshot,
+    *,
+    unit: str,
+    measure: str,
+    level: str = "team",
+    groups: Sequence[str] | None = None,
+    rules: str = "mdc",
+    starts: Iterable | str = (),
+    until=None,
+) -> TeamChart:
+    """One measure's chart at one unit.
+
+    Parameters
+    ----------
+    snapshot : what the reader may see (:class:`qi.snapshot.Snapshot`).
+    unit, level : a team (``level="team"``) or a trust, system or collaborative.
+    measure : the measure's id.
+    groups : the groups to chart (those with data are kept, ``All`` first); None: every
+        group with data.
+    rules : a key of :data:`qi.RULE_SETS`.
+    starts : months that start a new phase, or ``"changes"``: the month each of the
+        team's change ideas began (its first PDSA cycle), within the data.
+    until : the last month shown (a board pack's month); None: all.
+    """
+    info = snapshot.measure(measure)
+    obs = snapshot.observations
+    obs = obs[(obs[level] == unit) & (obs["measure"] == measure)]
+    last = None if until is None else month_start(until)
+    if last is not None:
+        obs = obs[obs["period"] <= last]
+    series = series_frame(obs, snapshot.measures, level=level)
+    available = tuple(sorted(series["group"].unique(), key=lambda g: (g != ALL, g)))
+    months = tuple(sorted(pd.Timestamp(p) for p in series["period"].unique()))
+    if groups is None:
+        shown = available
+    else:
+        wanted = list(groups)
+        order = [ALL, *(g for g in dict.fromkeys(wanted) if g != ALL)]
+        shown = tuple(g for g in order if g in available and (g != ALL or ALL in wanted))
+    cycles, notes, actions = _team_records(snapshot, level, unit, measure, last)
+    rows = series[series["group"].isin(shown)]
+    if isinstance(starts, str):
+        if starts != CHANGES:
+            raise ValueError(f"starts must be months or {CHANGES!r}; got {starts!r}")
+        # a phase from each change idea's first cycle, within the months charted
+        first = cycles.groupby("change_idea")["start"].min().dropna() if len(cycles) else []
+        charted_months = valued(rows)["period"]
+        starts = [
+            s
+            for s in sorted({month_start(s) for s in first})
+            if len(charted_months)
+            and charted_months.min() < s <= (last if last is not None else charted_months.max())
+        ]
+    starts = tuple(sorted(month_start(s) for s in starts))
+    charted = chart_measure(info, rows, by="group", rules=rules, starts=starts)
+    return TeamChart(
+        measure=info, level=level, unit=unit, groups=shown, available=available, months=months,
+        starts=starts, series=series, charted=charted, cycles=cycles, notes=notes,
+        actions=actions, uploads=tuple(sorted(int(u) for u in obs["upload_id"].unique())),
+    )  # fmt: skip
+
+
+def _team_records(snapshot: Snapshot, level: str, unit: str, measure: str, last):
+    """The team's cycles, notes and actions on ``measure`` (none above team level), up to
+    the month ``last`` when given."""
+    cycles, notes, actions = snapshot.pdsa, snapshot.annotations, snapshot.actions
+    if level != "team":
+        return cycles.iloc[:0], notes.iloc[:0], actions.iloc[:0]
+    cycles = cycles[(cycles["team"] == unit) & (cycles["measure"] == measure)]
+    notes = notes[(notes["team"] == unit) & (notes["measure"] == measure)]
+    actions = actions[(actions["team"] == unit) & (actions["measure"] == measure)]
+    if last is not None:
+        month_end = last + pd.offsets.MonthEnd(0)
+        cycles = cycles[cycles["start"].isna() | (cycles["start"] <= month_end)]
+        notes = notes[pd.to_datetime(notes["period"]) <= last]
+        actions = actions[pd.to_datetime(actions["period"]) <= last]
+    return cycles, notes, actions
+
+
+def change_groups(snapshot: Snapshot, team: str, measure: str, *, until=None) -> list[str]:
+    """The groups the team's change ideas on ``measure`` aim at (a board pack charts these
+    beside ``All``), counting the cycles begun by the month ``until`` when given."""
+    last = None if until is None else month_start(until)
+    cycles, _, _ = _team_records(snapshot, "team", team, measure, last)
+    return sorted(cycles["group"].dropna().unique())

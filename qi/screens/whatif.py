@@ -1,0 +1,128 @@
+"""The Workshop's what-if: change one month's count and see which signals appear.
+
+:func:`what_if` charts one team's group twice through the one recipe — as recorded and
+with one month's count changed — and lists the months whose signal changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from qi.measures import Charted, Measure, chart_measure
+from qi.series import series_frame, valued
+from qi.snapshot import Snapshot
+
+#: Columns of :attr:`WhatIf.signals`.
+SIGNAL_COLUMNS = ("month", "signal before", "signal after")
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """One series as recorded and with one count changed (see :func:`what_if`).
+
+    Attributes
+    ----------
+    measure, team, group, rules : what is charted, and with which rules.
+    months : the months of the series (``YYYY-MM``), oldest first.
+    month : the month changed; ``original`` its recorded count, ``value`` the new one.
+    before, after : the charts as recorded and with the change.
+    signals : per month, the signal in words before and after (:data:`SIGNAL_COLUMNS`).
+    """
+
+    measure: Measure
+    team: str
+    group: str
+    rules: str
+    months: tuple[str, ...]
+    month: str | None
+    original: float | None
+    value: float | None
+    before: Charted
+    after: Charted
+
+    @property
+    def changed(self) -> bool:
+        return self.value is not None and self.value != self.original
+
+    @property
+    def signals(self) -> pd.DataFrame:
+        explain = _explainer(self.measure.improvement)
+        return pd.DataFrame(
+            {
+                "month": list(self.months),
+                "signal before": explain(self.before),
+                "signal after": explain(self.after),
+            }
+        )
+
+    @property
+    def changed_signals(self) -> pd.DataFrame:
+        """The months whose signal the change made appear or disappear."""
+        s = self.signals
+        return s[s["signal before"] != s["signal after"]]
+
+    @property
+    def every_signal(self) -> pd.DataFrame:
+        """Every month with a signal after the change."""
+        s = self.signals
+        return s[s["signal after"] != ""][["month", "signal after"]]
+
+    def figure(self):
+        from qi.figures import spc_figure
+
+        return spc_figure(
+            self.after.points, title=f"{self.measure.name} — {self.team}, {self.group}",
+            y_title=self.measure.unit, improvement=self.measure.improvement,
+        )  # fmt: skip
+
+
+def _explainer(improvement: str):
+    from qi.figures import explain_signals
+
+    def words(charted: Charted):
+        return explain_signals(charted.points, improvement)["signal_text"].to_numpy()
+
+    return words
+
+
+def what_if(
+    snapshot: Snapshot,
+    *,
+    team: str,
+    measure: str,
+    group: str = "All",
+    rules: str = "anhoej",
+    month: str | None = None,
+    value: float | None = None,
+) -> WhatIf:
+    """``team``'s ``group`` series of ``measure``, and the same with ``month``'s
+    (``YYYY-MM``; default the latest) count set to ``value`` (None: unchanged). On a
+    proportion chart a count above its denominator is capped at the denominator."""
+    # the workshop reads the rules on the series alone: no target line on its chart
+    info = replace(snapshot.measure(measure), target=None)
+    obs = snapshot.observations
+    obs = obs[(obs["team"] == team) & (obs["measure"] == measure)]
+    series = series_frame(obs, snapshot.measures)
+    data = valued(series[series["group"] == group]).reset_index(drop=True)
+    months = tuple(data["period"].dt.strftime("%Y-%m"))
+    if month is None or month not in months:
+        month = months[-1] if months else None
+    original = None
+    changed = data
+    if month is not None:
+        at = months.index(month)
+        original = float(data.loc[at, "numerator"])
+        if value is not None:
+            changed = data.copy()
+            changed.loc[at, "numerator"] = float(value)
+            if info.proportion:
+                changed["numerator"] = changed[["numerator", "denominator"]].min(axis=1)
+    before = chart_measure(info, data, by=[], rules=rules)
+    after = before if changed is data else chart_measure(info, changed, by=[], rules=rules)
+    return WhatIf(
+        measure=info, team=team, group=group, rules=rules, months=months, month=month,
+        original=original, value=original if value is None else float(value), before=before,
+        after=after,
+    )  # fmt: skip

@@ -1,0 +1,145 @@
+"""What a person may read of a collaborative's store at one instant, as plain frames.
+
+Every screen (:mod:`qi.screens`), the board pack and a notebook start from a
+:class:`Snapshot`: the store's tables read once, as one person may read them, "as of"
+an instant (by default the moment of reading), so a pack can be rebuilt later from
+the same data and a page never mixes two moments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from qi.measures import Measure
+from qi.series import LEVELS
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The store's tables as they were at ``as_of``, for the person who read them.
+
+    Attributes
+    ----------
+    observations : the observations shown (:meth:`qi.store.Store.observations`).
+    measures : the catalogue (:meth:`qi.store.Store.measures`).
+    teams : collaborative, ics, trust and team of every registered team.
+    pdsa, actions, annotations : change ideas and PDSA cycles, decisions and actions,
+        notes on points — those recorded by ``as_of``.
+    owners : each team × measure's owner, sponsor and review cadence.
+    upload_slices : every upload's team × measure × month, with ``uploaded_at`` and
+        ``rolled_back_at`` as they were at ``as_of`` (later uploads left out, later
+        rollbacks not yet made).
+    as_of : the instant read (UTC).
+    """
+
+    observations: pd.DataFrame
+    measures: pd.DataFrame
+    teams: pd.DataFrame
+    pdsa: pd.DataFrame
+    actions: pd.DataFrame
+    annotations: pd.DataFrame
+    owners: pd.DataFrame
+    upload_slices: pd.DataFrame
+    as_of: pd.Timestamp
+
+    @classmethod
+    def from_store(
+        cls,
+        store,
+        *,
+        as_of=None,
+        teams: Iterable[str] | None = None,
+        measures: Iterable[str] | None = None,
+    ) -> Snapshot:
+        """Read ``store`` (a :class:`qi.store.Store`, acting for whoever it is bound to)
+        as it was at ``as_of`` (a UTC instant; default now), optionally only some teams'
+        and measures' observations and change cycles."""
+        instant = utc_instant(as_of)
+        naive = instant.tz_localize(None)
+        teams = None if teams is None else list(teams)
+        measures = None if measures is None else list(measures)
+        return cls(
+            observations=store.observations(
+                as_of=instant.to_pydatetime(), teams=teams, measures=measures
+            ),
+            measures=store.measures(),
+            teams=store.teams(),
+            pdsa=_recorded_by(store.pdsa(teams=teams, measures=measures), "created_at", naive),
+            actions=_recorded_by(store.actions(), "created_at", naive),
+            annotations=_recorded_by(store.annotations(), "created_at", naive),
+            owners=store.owners(),
+            upload_slices=_slices_at(store.upload_slices(), naive),
+            as_of=instant,
+        )
+
+    # ------------------------------------------------------------------ choices
+    def measure(self, measure_id: str) -> Measure:
+        """The catalogue's measure ``measure_id``."""
+        return Measure.from_catalogue(self.measures, measure_id)
+
+    def units(self, level: str = "team") -> list[str]:
+        """The teams, trusts, systems or collaboratives with data, sorted."""
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+        return sorted(self.observations[level].unique())
+
+    def measure_ids(self, level: str | None = None, unit: str | None = None) -> list[str]:
+        """Measures with data (at ``unit`` of ``level`` when given), in catalogue order."""
+        obs = self.observations
+        if level is not None and unit is not None:
+            obs = obs[obs[level] == unit]
+        present = set(obs["measure"])
+        return [m for m in self.measures["id"] if m in present]
+
+    def months(self) -> list[pd.Timestamp]:
+        """Every month with data, oldest first."""
+        return sorted(pd.Timestamp(p) for p in self.observations["period"].unique())
+
+    def team_names(self) -> list[str]:
+        """Every registered team the reader may see, sorted."""
+        return sorted(self.teams["team"])
+
+    def teams_in(self, level: str, units: Iterable[str]) -> list[str]:
+        """The registered teams that make up ``units`` of ``level``."""
+        if level == "team":
+            return sorted(set(units))
+        return sorted(self.teams.loc[self.teams[level].isin(list(units)), "team"].unique())
+
+    def collaborative(self) -> str:
+        """The collaborative's name (names, if the data holds several)."""
+        return ", ".join(sorted(self.observations["collaborative"].unique()))
+
+
+def utc_instant(as_of=None) -> pd.Timestamp:
+    """``as_of`` as a UTC Timestamp (a naive one is read as UTC); now when None."""
+    if as_of is None:
+        return pd.Timestamp.now(tz="UTC").floor("s")
+    t = pd.Timestamp(as_of)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _naive_utc(values: pd.Series) -> pd.Series:
+    when = pd.to_datetime(values)
+    return when.dt.tz_convert("UTC").dt.tz_localize(None) if when.dt.tz is not None else when
+
+
+def _recorded_by(frame: pd.DataFrame, col: str, instant: pd.Timestamp) -> pd.DataFrame:
+    """Rows recorded by ``instant`` (tables without a record time are kept whole)."""
+    if col not in frame or frame.empty:
+        return frame
+    when = _naive_utc(frame[col])
+    return frame[when.isna() | (when <= instant)]
+
+
+def _slices_at(slices: pd.DataFrame, instant: pd.Timestamp) -> pd.DataFrame:
+    """Upload slices as they were at ``instant``: later uploads left out, rollbacks made
+    after it not yet made."""
+    if slices.empty:
+        return slices
+    uploaded = _naive_utc(slices["uploaded_at"])
+    rolled = _naive_utc(slices["rolled_back_at"])
+    kept = (uploaded <= instant).to_numpy()
+    return slices[kept].assign(rolled_back_at=rolled.where(rolled <= instant)[kept])
