@@ -1,6 +1,6 @@
 """Entry point of the dashboard: ``streamlit run dashboard/streamlit_app.py``.
 
-The router only: it signs the person in (:func:`dashboard.state.sign_in`), then
+The router only: it signs the person in (:func:`dashboard.session.sign_in`), then
 offers the pages their role allows. Each page lives in ``dashboard/app_pages/`` and
 reads, calls :mod:`qi`, and shows. The store is the one at ``QI_DATABASE_URL`` (an
 SQLite file in the user's data folder by default); an empty store gets the bundled
@@ -13,7 +13,8 @@ and write whatever the menu shows.
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import session
+from dashboard.components import literal
 from qi.access import AccessDenied
 
 
@@ -22,7 +23,7 @@ def shown_if(allowed: bool) -> str:
 
 
 st.set_page_config(page_title="QI for equality", layout="wide")
-who = state.sign_in()
+who = session.sign_in()
 manage = [
     st.Page(
         "app_pages/people.py", title="People", url_path="people",
@@ -63,4 +64,4 @@ page = st.navigation(sections)
 try:
     page.run()
 except AccessDenied as exc:  # the store refused what the page asked: say so, no traceback
-    st.error(state.literal(exc))
+    st.error(literal(exc))

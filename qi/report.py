@@ -48,7 +48,7 @@ from qi import images, mdc, screens
 from qi.figures import funnel_figure
 from qi.rules import RULE_SETS
 from qi.series import ALL, month_start
-from qi.snapshot import Snapshot
+from qi.snapshot import Snapshot, utc_instant
 
 #: Summary-matrix rows on one page.
 MATRIX_ROWS = 10
@@ -163,7 +163,9 @@ def pack_document(
     data = (
         source
         if isinstance(source, Snapshot)
-        else Snapshot.from_store(source, as_of=as_of, teams=teams, measures=measures)
+        else Snapshot.from_store(
+            source, as_of=utc_instant(as_of), teams=teams, measures=measures
+        )
     )
     catalogue = data.measures.set_index("id")
     if teams is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from qi.measures import Measure
-from qi.series import LEVELS
+from qi.series import ALL, LEVELS
 
 
 @dataclass(frozen=True)
@@ -55,16 +55,16 @@ class Snapshot:
         measures: Iterable[str] | None = None,
     ) -> Snapshot:
         """Read ``store`` (a :class:`qi.store.Store`, acting for whoever it is bound to)
-        as it was at ``as_of`` (a UTC instant; default now), optionally only some teams'
-        and measures' observations and change cycles."""
+        as it was at ``as_of`` (a UTC instant), or as it is now (None), optionally only
+        some teams' and measures' observations and change cycles."""
         instant = utc_instant(as_of)
-        naive = instant.tz_localize(None)
+        # without an instant, what is shown now: the store's current rows, unfiltered
+        naive = None if as_of is None else instant.tz_localize(None)
+        at = None if as_of is None else instant.to_pydatetime()
         teams = None if teams is None else list(teams)
         measures = None if measures is None else list(measures)
         return cls(
-            observations=store.observations(
-                as_of=instant.to_pydatetime(), teams=teams, measures=measures
-            ),
+            observations=store.observations(as_of=at, teams=teams, measures=measures),
             measures=store.measures(),
             teams=store.teams(),
             pdsa=_recorded_by(store.pdsa(teams=teams, measures=measures), "created_at", naive),
@@ -93,6 +93,12 @@ class Snapshot:
             obs = obs[obs[level] == unit]
         present = set(obs["measure"])
         return [m for m in self.measures["id"] if m in present]
+
+    def groups(self, level: str, unit: str, measure: str) -> list[str]:
+        """The broad groups with data on ``measure`` at ``unit`` (``All`` aside), sorted."""
+        obs = self.observations
+        here = obs[(obs[level] == unit) & (obs["measure"] == measure)]
+        return sorted(g for g in here["broad_group"].unique() if g != ALL)
 
     def months(self) -> list[pd.Timestamp]:
         """Every month with data, oldest first."""
@@ -126,18 +132,19 @@ def _naive_utc(values: pd.Series) -> pd.Series:
     return when.dt.tz_convert("UTC").dt.tz_localize(None) if when.dt.tz is not None else when
 
 
-def _recorded_by(frame: pd.DataFrame, col: str, instant: pd.Timestamp) -> pd.DataFrame:
-    """Rows recorded by ``instant`` (tables without a record time are kept whole)."""
-    if col not in frame or frame.empty:
+def _recorded_by(frame: pd.DataFrame, col: str, instant: pd.Timestamp | None) -> pd.DataFrame:
+    """Rows recorded by ``instant`` (all of them when it is None; tables without a record
+    time are kept whole)."""
+    if instant is None or col not in frame or frame.empty:
         return frame
     when = _naive_utc(frame[col])
     return frame[when.isna() | (when <= instant)]
 
 
-def _slices_at(slices: pd.DataFrame, instant: pd.Timestamp) -> pd.DataFrame:
-    """Upload slices as they were at ``instant``: later uploads left out, rollbacks made
-    after it not yet made."""
-    if slices.empty:
+def _slices_at(slices: pd.DataFrame, instant: pd.Timestamp | None) -> pd.DataFrame:
+    """Upload slices as they were at ``instant`` (None: now): later uploads left out,
+    rollbacks made after it not yet made."""
+    if instant is None or slices.empty:
         return slices
     uploaded = _naive_utc(slices["uploaded_at"])
     rolled = _naive_utc(slices["rolled_back_at"])

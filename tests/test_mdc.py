@@ -8,7 +8,6 @@ NHSRplotthedots 0.2.2 (``ptd_calculate_point_type.R``); the reference cases in
 from __future__ import annotations
 
 import pickle
-
 import re
 
 import numpy as np
@@ -155,7 +154,7 @@ def test_variation_icon_follows_the_direction() -> None:
 
 
 def test_summary_needs_an_spc_result() -> None:
-    with pytest.raises(ValueError, match="needs the result of qi.spc"):
+    with pytest.raises(ValueError, match=r"needs the result of qi\.spc"):
         qi.mdc.summary(pd.DataFrame({"y": FLAT}))
 
 
@@ -167,9 +166,10 @@ def test_any_rule_set_gives_the_icons_of_the_mdc_rules(rules: str, chart: str) -
     survive pickling (Streamlit's cache pickles results)."""
     rng = np.random.default_rng(7)
     months = pd.date_range("2024-01-01", periods=30, freq="MS")
+    y = rng.poisson(8, 60) + np.r_[np.zeros(50), np.full(10, 6)]
     df = pd.DataFrame(
-        {"month": np.tile(months, 2), "team": np.repeat(["A", "B"], 30),
-         "y": rng.poisson(8, 60) + np.r_[np.zeros(50), np.full(10, 6)], "n": rng.integers(60, 90, 60)}
+        {"month": np.tile(months, 2), "team": np.repeat(["A", "B"], 30), "y": y,
+         "n": rng.integers(60, 90, 60)}
     )  # fmt: skip
     args = dict(
         x="month", y="y", n="n" if chart in ("u", "p") else None, by="team", chart=chart,

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from dashboard.state import TOKEN
+from dashboard.session import TOKEN
 from qi import access
 from qi.store import Store
 from qi.store.models import Session

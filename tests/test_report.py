@@ -385,3 +385,52 @@ def test_exports_keep_negative_numbers_and_write_missing_values(tmp_path, suffix
     assert back["change"].astype(float).tolist() == [-2.5, 3.0]  # a number, not text
     assert back["count"].tolist() == ["4", ""]
     assert back["note"].iloc[1] == ""
+
+
+def _plotly_points(trace: dict) -> list[float]:
+    """A plotly trace's x or y, decoded when plotly sent it as a typed array."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(trace, dict) and "bdata" in trace:
+        return np.frombuffer(base64.b64decode(trace["bdata"]), dtype=trace["dtype"]).tolist()
+    return list(trace)
+
+
+def test_the_equality_page_and_the_pack_draw_the_same_funnel(odd_pack, odd_store, tmp_path,
+                                                             monkeypatch):  # fmt: skip
+    """With an All row uploaded beside a team's group rows, the Equality page's funnel
+    counts each team's people once, as the pack does: the same numerator, denominator
+    and value for every team both show."""
+    import html
+    import json
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+
+    *_, pack_funnel = odd_pack
+    url = f"sqlite:///{shutil.copy(odd_store.removeprefix('sqlite:///'), tmp_path / 'o.db')}"
+    monkeypatch.setenv("QI_DATABASE_URL", url)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"unit": "Willow Ward", "measure": "restraint_per_1000_obd"})
+    at.switch_page("app_pages/equality.py").run()
+    assert not at.exception, at.exception
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    (spec,) = [s for s in specs if s["layout"]["title"]["text"].endswith("(All)")]
+    page = {}
+    for trace in spec["data"]:
+        if trace.get("mode") != "markers":
+            continue
+        for text, x, y in zip(trace["hovertext"], _plotly_points(trace["x"]),
+                              _plotly_points(trace["y"]), strict=True):  # fmt: skip
+            page[html.unescape(text.split(": ")[0])] = (x, y)
+    pack = pack_funnel.set_index("group")
+    shared = set(page) & set(pack.index)
+    assert {"Willow Ward", "Cedar Ward", "Rowan Ward"} <= shared
+    for team in shared:
+        assert page[team] == pytest.approx(
+            (pack.loc[team, "denominator"], pack.loc[team, "value"]), rel=1e-12
+        ), team

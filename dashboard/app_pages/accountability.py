@@ -5,27 +5,23 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
-from qi import board
+from dashboard import components as ui
+from dashboard import reads, session
 from qi.access import AccessDenied
-from qi.accountability import changes_from, holding_gains, overdue_actions, review_status
 from qi.store import StoreError, UploadRejected, problems_frame
 
-url, version = state.current()
-store = state.store()
-who = state.principal()
+snap = reads.snapshot()
+store = session.store()
+who = session.principal()
 today = dt.datetime.now(dt.UTC).date()
+view = reads.accountability()
 st.title("Accountability")
 
 st.header("Are the gains holding?")
-series = board.series_frame(state.observations(url, version), state.measures(url, version))
-cycles = state.pdsa(url, version)
-gains = holding_gains(series, changes_from(cycles))
 only_risk = st.toggle("Only improvements at risk", value=st.query_params.get("risk") == "1")
 st.query_params["risk"] = "1" if only_risk else "0"
-shown = gains[gains["status"] == "at risk"] if only_risk else gains
 st.dataframe(
-    shown,
+    view.at_risk() if only_risk else view.gains,
     hide_index=True,
     column_config={
         "start": st.column_config.DateColumn("Change started", format="MMM YYYY"),
@@ -33,27 +29,24 @@ st.dataframe(
         "concern_from": st.column_config.DateColumn("Concern from", format="MMM YYYY"),
     },
 )
-ideas = cycles.drop_duplicates("change_idea_id")
-if len(ideas):
-    share = (ideas["lived_experience"] == "co-designed").mean()
-    st.metric("Change ideas co-designed with people with lived experience", f"{share:.0%}")
+if view.co_designed is not None:
+    st.metric(
+        "Change ideas co-designed with people with lived experience", f"{view.co_designed:.0%}"
+    )
 
 st.header("Owners and reviews")
-reviews = review_status(store.owners(), store.actions(), today=today)
-st.metric("Measures overdue for review", int(reviews["overdue"].sum()))
-st.dataframe(reviews, hide_index=True)
+st.metric("Measures overdue for review", int(view.reviews["overdue"].sum()))
+st.dataframe(view.reviews, hide_index=True)
 
 st.header("Decisions and actions")
-actions = store.actions()
-late = overdue_actions(actions, today=today)
-if len(late):
-    st.warning(f"{len(late)} action(s) overdue.")
-st.dataframe(actions, hide_index=True)
+if len(view.overdue):
+    st.warning(f"{len(view.overdue)} action(s) overdue.")
+st.dataframe(view.actions, hide_index=True)
 
 if not who.may("edit_changes"):
     st.stop()
-teams = state.teams(url, version)["team"].tolist()
-measures = state.measures(url, version)
+teams = snap.team_names()
+measures = snap.measures
 with st.form("add_action", clear_on_submit=True):
     st.write("Record a decision or action")
     a1, a2, a3 = st.columns(3)
@@ -80,8 +73,8 @@ with st.form("add_action", clear_on_submit=True):
             st.error("Not saved:")
             st.dataframe(problems_frame(exc.problems), hide_index=True)
         except (StoreError, AccessDenied) as exc:
-            st.error(state.literal(exc))
-open_actions = actions[actions["done"].isna()]
+            st.error(ui.literal(exc))
+open_actions = view.open_actions
 if len(open_actions):
     with st.form("complete_action"):
         chosen = st.selectbox(
@@ -93,4 +86,4 @@ if len(open_actions):
                 store.complete_action(int(chosen), user=who.username)
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
-                st.error(state.literal(exc))
+                st.error(ui.literal(exc))

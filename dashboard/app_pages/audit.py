@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import components as ui
+from dashboard import session
 
-store = state.store()
+store = session.store()
 st.title("Audit log")
-state.refusal(state.principal(), "read_audit")
+session.refusal(session.principal(), "read_audit")
 st.caption(
     "Every upload, rollback, change-log edit, note, action and change to people and "
     "their roles, with who made it and when (UTC); sign-ins and refused sign-ins too. "
@@ -16,8 +17,8 @@ log = store.audit_log().sort_values("id", ascending=False, ignore_index=True)
 f1, f2 = st.columns(2)
 actors = sorted(log["actor"].unique())
 actions = sorted(log["action"].unique())
-chosen_actors = f1.multiselect("Who", actors, default=state.query_list("actor", actors))
-chosen_actions = f2.multiselect("What", actions, default=state.query_list("action", actions))
+chosen_actors = f1.multiselect("Who", actors, default=ui.query_list("actor", actors))
+chosen_actions = f2.multiselect("What", actions, default=ui.query_list("action", actions))
 st.query_params["actor"] = chosen_actors
 st.query_params["action"] = chosen_actions
 if chosen_actors:

@@ -6,36 +6,34 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import components as ui
+from dashboard import reads, session
 from qi.access import AccessDenied
 from qi.store import StoreError, UploadRejected, problems_frame
 from qi.store.store import LIVED_EXPERIENCE, PDSA_STAGES
 
-url, version = state.current()
-store = state.store()
-who = state.principal()
+snap = reads.snapshot()
+store = session.store()
+who = session.principal()
 st.title("Change ideas and PDSA cycles")
-cycles = state.pdsa(url, version)
-teams = state.teams(url, version)["team"].tolist()
-measures = state.measures(url, version)
+teams = snap.team_names()
+measures = snap.measures
 
-team_filter = st.multiselect("Teams", teams, default=state.query_list("team", teams))
+team_filter = st.multiselect("Teams", teams, default=ui.query_list("team", teams))
 st.query_params["team"] = team_filter
-shown = cycles[cycles["team"].isin(team_filter)] if team_filter else cycles
+log = reads.change_log(team_filter)
 st.dataframe(
-    shown.drop(columns=["change_idea_id"]),
+    log.cycles.drop(columns=["change_idea_id"]),
     hide_index=True,
     column_config={
         "start": st.column_config.DateColumn("Start"),
         "end": st.column_config.DateColumn("End"),
     },
 )
-ideas = shown.drop_duplicates("change_idea_id")
-if len(ideas):
-    share = ideas["lived_experience"].value_counts(normalize=True).reindex(LIVED_EXPERIENCE)
+if len(log.involvement):
     st.caption(
         "Change ideas by involvement of people with lived experience: "
-        + ", ".join(f"{k} {v:.0%}" for k, v in share.fillna(0).items())
+        + ", ".join(f"{k} {v:.0%}" for k, v in log.involvement.items())
     )
 
 if not who.may("edit_changes"):
@@ -74,4 +72,4 @@ with st.form("add_cycle", clear_on_submit=True):
             st.error("Not saved:")
             st.dataframe(problems_frame(exc.problems), hide_index=True)
         except (StoreError, AccessDenied) as exc:
-            st.error(state.literal(exc))
+            st.error(ui.literal(exc))

@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 import qi
-from dashboard import state
-from qi import board, exports, report
+from dashboard import components as ui
+from dashboard import reads, session
+from qi import exports, report
 
-url, version = state.current()
-store = state.store()
+snap = reads.snapshot()
+store = session.store()
 st.title("Board pack")
 st.caption(
     "A PDF for the board: cover, summary matrix with the Making Data Count icons, a page "
@@ -16,17 +17,15 @@ st.caption(
     "data completeness and your commentary. It is built when you press the button "
     "(about half a second a chart)."
 )
-obs = state.observations(url, version)
-measures = state.measures(url, version).set_index("id")
-teams = sorted(obs["team"].unique())
-names = measures["name"].to_dict()
-measure_ids = [m for m in measures.index if m in set(obs["measure"])]
-months = sorted(obs["period"].dt.strftime("%Y-%m").unique())[::-1]
+teams = snap.units("team")
+names = snap.measures.set_index("id")["name"].to_dict()
+measure_ids = snap.measure_ids()
+months = [f"{m:%Y-%m}" for m in snap.months()][::-1]
 
 c1, c2 = st.columns(2)
-chosen_teams = c1.multiselect("Teams", teams, default=state.query_list("team", teams) or teams)
+chosen_teams = c1.multiselect("Teams", teams, default=ui.query_list("team", teams) or teams)
 chosen_measures = c2.multiselect(
-    "Measures", measure_ids, default=state.query_list("measure", measure_ids) or measure_ids,
+    "Measures", measure_ids, default=ui.query_list("measure", measure_ids) or measure_ids,
     format_func=names.get,
 )  # fmt: skip
 p1, p2, p3 = st.columns(3)
@@ -48,13 +47,7 @@ st.query_params["team"] = chosen_teams
 st.query_params["measure"] = chosen_measures
 
 # the matrix as the pack prints it: the chosen teams and measures, up to the month reported
-upto = obs[
-    (obs["period"] <= pd.Timestamp(month))
-    & obs["team"].isin(chosen_teams)
-    & obs["measure"].isin(chosen_measures)
-]
-table = board.matrix(board.series_frame(upto, state.measures(url, version)))
-shown = table[table["group"] == "All"]
+shown = reads.pack_preview(teams=chosen_teams, measures=chosen_measures, month=month)
 charts = len(shown)
 st.subheader(f"In the pack: {charts} charts")
 if not charts:
@@ -92,7 +85,7 @@ st.dataframe(
     },
 )  # fmt: skip
 data = exports.matrix_data(shown)
-state.table_downloads(
+ui.table_downloads(
     data, label="Summary matrix", stem=f"summary-matrix-{pd.Timestamp.now():%Y-%m-%d}"
 )
 st.caption(

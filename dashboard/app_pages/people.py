@@ -4,13 +4,14 @@ which checks that the facilitator's own scope covers it, and is in the audit log
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import components as ui
+from dashboard import session
 from qi.access import PERMISSIONS, ROLES, AccessDenied
 
-store = state.store()
-who = state.principal()
+store = session.store()
+who = session.principal()
 st.title("People and roles")
-state.refusal(who, "manage_people")
+session.refusal(who, "manage_people")
 st.caption(
     "A role holds over a scope: the whole collaborative, one trust or one team. "
     "Facilitators manage people and read the audit log; team members upload and edit "
@@ -41,9 +42,9 @@ def attempt(action, done: str) -> None:
     try:
         action()
     except (AccessDenied, ValueError) as exc:  # ValueError: StoreError and bad input
-        st.error(f"Nothing was changed: {state.literal(exc)}")
+        st.error(f"Nothing was changed: {ui.literal(exc)}")
     else:
-        st.success(state.literal(done))
+        st.success(ui.literal(done))
 
 
 if who.local:

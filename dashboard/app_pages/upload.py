@@ -2,14 +2,16 @@
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import components as ui
+from dashboard import session
 from qi.access import AccessDenied
+from qi.screens import upload_preview
 from qi.store import StoreError, problems_frame
 
-store = state.store()
-who = state.principal()
+store = session.store()
+who = session.principal()
 st.title("Upload monthly data")
-state.refusal(who, "upload")
+session.refusal(who, "upload")
 st.caption(
     "One row per team × measure × month × group, with the columns team, measure, period, "
     "group, numerator and denominator (CSV or Excel). Every file is checked whole first: "
@@ -25,19 +27,13 @@ for f in files or []:
     clean, problems = store.validate(content, f.name)
     if problems:
         st.error(
-            f"{state.literal(f.name)}: {len(problems)} problem(s). "
+            f"{ui.literal(f.name)}: {len(problems)} problem(s). "
             "Nothing from this file will be stored."
         )
         st.dataframe(problems_frame(problems), hide_index=True)
     else:
-        st.success(f"{state.literal(f.name)}: {len(clean)} rows ready to store.")
-        summary = (
-            clean.groupby(["team", "measure"])["period"]
-            .agg(["min", "max", "count"])
-            .rename(columns={"min": "first month", "max": "last month", "count": "rows"})
-            .reset_index()
-        )
-        st.dataframe(summary, hide_index=True)
+        st.success(f"{ui.literal(f.name)}: {len(clean)} rows ready to store.")
+        st.dataframe(upload_preview(clean), hide_index=True)
         ready.append((f.name, content))
 
 if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
@@ -45,7 +41,7 @@ if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
         try:
             result = store.import_file(content, name, user=who.username)
         except (StoreError, AccessDenied) as exc:
-            st.error(state.literal(exc))
+            st.error(ui.literal(exc))
             continue
         if result.ok:
             replaced = (
@@ -54,11 +50,11 @@ if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
                 else ""
             )
             st.success(
-                f"{state.literal(name)}: stored as upload {result.upload_id} "
+                f"{ui.literal(name)}: stored as upload {result.upload_id} "
                 f"({result.rows} rows){replaced}."
             )
         else:
-            st.error(f"{state.literal(name)}: nothing stored.")
+            st.error(f"{ui.literal(name)}: nothing stored.")
             st.dataframe(result.problem_table, hide_index=True)
 
 st.subheader("Upload history")
@@ -78,4 +74,4 @@ if len(live):
                 st.success(f"Upload {chosen} rolled back.")
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
-                st.error(state.literal(exc))
+                st.error(ui.literal(exc))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from qi import equality
 from qi.measures import Measure
-from qi.series import ALL, month_start, series_frame
+from qi.series import ALL, month_start, series_frame, valued
 from qi.snapshot import Snapshot
 from qi.spc import SPCResult, spc
 
@@ -94,7 +94,7 @@ def team_funnel(
     if not window:
         return None
     series = series_frame(obs[obs["period"].isin(window)], snapshot.measures)
-    rows = series[(series["group"] == group) & (series["denominator"] > 0)]
+    rows = valued(series[series["group"] == group])
     if rows["unit"].nunique() < min_teams:
         return None
     result = equality.funnel(
@@ -121,8 +121,8 @@ class EqualityView:
     latest : each group's latest month of ``gaps``.
     recording : records with ethnic group not stated, per month
         (:func:`qi.equality.completeness`), and ``recording_result`` its p chart.
-    funnel : the teams' funnel (:func:`team_funnel`) of ``funnel_group``, or None.
     counts : the unit's counts by month and broad group, last :data:`COUNT_MONTHS`.
+    teams : the teams whose data the view shows.
     """
 
     measure: Measure
@@ -136,9 +136,8 @@ class EqualityView:
     latest: pd.DataFrame
     recording: pd.DataFrame
     recording_result: SPCResult
-    funnel_group: str
-    funnel: FunnelView | None
     counts: pd.DataFrame
+    teams: tuple[str, ...]
 
     def gap_figure(self):
         from qi.figures import spc_figure
@@ -187,11 +186,10 @@ def equality_view(
     level: str = "team",
     reference: str | None = None,
     rules: str = "anhoej",
-    funnel_group: str = ALL,
 ) -> EqualityView:
     """The Equality page: ``unit``'s groups against ``reference`` (default White, or the
-    first group) month by month, recording completeness, the teams' funnel of
-    ``funnel_group``, and the counts behind them."""
+    first group) month by month, recording completeness, and the counts behind them (the
+    page's funnel across teams is :func:`team_funnel`)."""
     info = snapshot.measure(measure)
     obs = snapshot.observations
     here = obs[(obs[level] == unit) & (obs["measure"] == measure)]
@@ -224,8 +222,8 @@ def equality_view(
     return EqualityView(
         measure=info, level=level, unit=unit, groups=groups, reference=reference, rules=rules,
         gaps=gaps, gap_result=gap_result, latest=latest, recording=recording,
-        recording_result=recording_result, funnel_group=funnel_group,
-        funnel=team_funnel(snapshot, measure, group=funnel_group), counts=counts,
+        recording_result=recording_result, counts=counts,
+        teams=tuple(sorted(here["team"].unique())),
     )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ class TeamChart:
     cycles, notes, actions : the team's change ideas and PDSA cycles, notes on points,
         decisions and actions on this measure (empty above team level).
     uploads : the upload ids that supplied the data.
+    teams : the teams whose data the chart shows.
     """
 
     measure: Measure
@@ -53,6 +54,7 @@ class TeamChart:
     notes: pd.DataFrame
     actions: pd.DataFrame
     uploads: tuple[int, ...]
+    teams: tuple[str, ...]
 
     @property
     def empty(self) -> bool:
@@ -172,6 +174,7 @@ def team_chart(
         measure=info, level=level, unit=unit, groups=shown, available=available, months=months,
         starts=starts, series=series, charted=charted, cycles=cycles, notes=notes,
         actions=actions, uploads=tuple(sorted(int(u) for u in obs["upload_id"].unique())),
+        teams=tuple(sorted(obs["team"].unique())),
     )  # fmt: skip
 
 

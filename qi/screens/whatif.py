@@ -42,6 +42,11 @@ class WhatIf:
     before: Charted
     after: Charted
 
+    def recorded(self, month: str) -> float:
+        """The count recorded for ``month`` (``YYYY-MM``)."""
+        rows = self.before.rows
+        return float(rows.loc[rows["period"].dt.strftime("%Y-%m") == month, "numerator"].iloc[0])
+
     @property
     def changed(self) -> bool:
         return self.value is not None and self.value != self.original

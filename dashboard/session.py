@@ -1,11 +1,4 @@
-"""What every page shares: who is signed in, the store as that person, and cached
-reads of it.
-
-Pages call these functions and :mod:`qi`; they compute no statistics themselves.
-Reads are cached per *store version* (the latest change: upload, rollback, change-log
-edit, role change) and per *scope* (the signed-in person's user name and grants), so a
-new upload or rollback shows at once, nothing is recomputed otherwise, and one
-person's cached result is never served to someone allowed to see less.
+"""Who uses this session, and the store as that person.
 
 Sign-in is chosen by configuration (:func:`sign_in_mode`):
 
@@ -23,29 +16,21 @@ takes effect at once. Passwords go straight to the store and are never kept.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import getpass
 import os
-import re
 from collections.abc import Mapping
 
-import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
-from qi import board, exports
+from dashboard.components import literal, local_mode_banner
 from qi.access import AccessDenied, Principal
-from qi.accountability import board_columns
 from qi.sample import ensure_sample
 from qi.store import Store, default_url
-from qi.store.models import AuditEntry
 
 #: The one thing about a sign-in kept in the Streamlit session.
 TOKEN = "qi_token"
 #: Set when an identity-provider session was refused: sign in at the provider again.
 IDENTITY_ENDED = "qi_identity_ended"
-#: Audit-log actions that change nothing a page shows (they must not empty the caches).
-_NOT_CHANGES = ("sign_in", "sign_in_refused", "sign_out")
 
 
 def database_url() -> str:
@@ -253,81 +238,6 @@ def scope_key(who: Principal | None = None) -> str:
     return f"{who.username}|{grants}"
 
 
-def version() -> int:
-    """Changes whenever anything is stored: the latest audit-log entry (sign-ins
-    aside, which change nothing shown)."""
-    with base_store().engine.connect() as conn:
-        latest = conn.scalar(
-            select(func.max(AuditEntry.id)).where(AuditEntry.action.not_in(_NOT_CHANGES))
-        )
-    return int(latest or 0)
-
-
-# ---------------------------------------------------------------------- cached reads
-@st.cache_data(show_spinner=False, max_entries=64)
-def _read(url: str, version: int, scope: str, what: str, _store: Store) -> pd.DataFrame:
-    """``_store.<what>()``, once per store version and per reader's scope."""
-    return getattr(_store, what)()
-
-
-def _observations(url: str, version: int, scope: str, _store: Store) -> pd.DataFrame:
-    return _read(url, version, scope, "observations", _store)
-
-
-def _measures(url: str, version: int, scope: str, _store: Store) -> pd.DataFrame:
-    return _read(url, version, scope, "measures", _store)
-
-
-def _pdsa(url: str, version: int, scope: str, _store: Store) -> pd.DataFrame:
-    return _read(url, version, scope, "pdsa", _store)
-
-
-@st.cache_data(show_spinner="Computing every series…", max_entries=32)
-def _matrix(url: str, version: int, scope: str, level: str, _store: Store) -> pd.DataFrame:
-    series = board.series_frame(
-        _observations(url, version, scope, _store), _measures(url, version, scope, _store),
-        level=level,
-    )  # fmt: skip
-    return board.matrix(series)
-
-
-def _reader() -> tuple[str, Store]:
-    bound = store()
-    return scope_key(bound.whoami(local_user_name())), bound
-
-
-def observations(url: str, version: int) -> pd.DataFrame:
-    """What this session's person may read of the observations shown now."""
-    scope, bound = _reader()
-    return _observations(url, version, scope, bound)
-
-
-def measures(url: str, version: int) -> pd.DataFrame:
-    scope, bound = _reader()
-    return _measures(url, version, scope, bound)
-
-
-def teams(url: str, version: int) -> pd.DataFrame:
-    scope, bound = _reader()
-    return _read(url, version, scope, "teams", bound)
-
-
-def pdsa(url: str, version: int) -> pd.DataFrame:
-    scope, bound = _reader()
-    return _pdsa(url, version, scope, bound)
-
-
-def matrix(url: str, version: int, level: str) -> pd.DataFrame:
-    scope, bound = _reader()
-    return _matrix(url, version, scope, level, bound)
-
-
-def current() -> tuple[str, int]:
-    """(url, version): the cache key every page passes to the readers above (which
-    add who reads)."""
-    return database_url(), version()
-
-
 def small_numbers(teams, *, key: str) -> bool:
     """Whether to show unsuppressed small numbers for ``teams``: a checkbox (off by
     default) for someone whose role allows it for every one of them; else False."""
@@ -335,79 +245,3 @@ def small_numbers(teams, *, key: str) -> bool:
     if not teams or not store().may_see_small_numbers(teams).all():
         return False
     return st.checkbox("Show small numbers (your role allows it)", value=False, key=key)
-
-
-def query_default(key: str, options: list, fallback=None):
-    """The value in the URL for ``key`` if it is one of ``options``, else ``fallback``
-    (or the first option; None when there are none)."""
-    value = st.query_params.get(key)
-    if value in options:
-        return value
-    if fallback is not None and fallback in options:
-        return fallback
-    return options[0] if options else None
-
-
-def require_data(frame: pd.DataFrame) -> None:
-    """Stop the page with a note when there is nothing to show yet."""
-    if frame is None or len(frame) == 0:
-        st.info(
-            "No data to show yet: upload a file on the Upload page, or load the sample "
-            "collaborative with `qi sample`."
-        )
-        st.stop()
-
-
-def query_list(key: str, options: list) -> list:
-    return [v for v in st.query_params.get_all(key) if v in options]
-
-
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
-
-
-def literal(value: object) -> str:
-    """Data (a file name, a group, an error message) made safe inside Markdown text:
-    every character Markdown would read as markup is escaped, so it shows as typed."""
-    return _MARKDOWN.sub(r"\\\1", str(value))
-
-
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def table_downloads(table: pd.DataFrame, *, label: str, stem: str, into=None) -> None:
-    """"<label> (CSV)" and "<label> (Excel)" buttons for a table from :mod:`qi.exports`
-    (formula-like text neutralised on writing), in two columns (``into``, or new ones)."""
-    csv_column, xlsx_column = into if into is not None else st.columns(2)
-    csv_column.download_button(
-        f"{label} (CSV)", data=lambda: exports.table_bytes(table, "csv"),
-        file_name=f"{stem}.csv", mime="text/csv",
-    )  # fmt: skip
-    xlsx_column.download_button(
-        f"{label} (Excel)", data=lambda: exports.table_bytes(table, "xlsx"),
-        file_name=f"{stem}.xlsx", mime=XLSX_MIME,
-    )  # fmt: skip
-
-
-def local_mode_banner() -> None:
-    st.sidebar.caption(
-        "Single-user local mode: no sign-in is configured, so every change is recorded "
-        "under this computer's user name."
-    )
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _accountability(url: str, version: int, scope: str, _store: Store):
-    series = board.series_frame(
-        _observations(url, version, scope, _store), _measures(url, version, scope, _store)
-    )
-    return board_columns(
-        series, _pdsa(url, version, scope, _store), _store.owners(), _store.actions(),
-        today=dt.datetime.now(dt.UTC).date(),
-    )  # fmt: skip
-
-
-def accountability(url: str, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per team × measure × group: owner, sponsor, review overdue, overdue actions, and
-    the holding-the-gains status of its latest change (what the board matrix adds)."""
-    scope, bound = _reader()
-    return _accountability(url, version, scope, bound)

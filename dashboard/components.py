@@ -1,0 +1,69 @@
+"""What pages share on screen: URL parameters, text shown as typed, download buttons,
+the small-numbers choice, and the notes a page shows instead of data."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from qi import exports
+
+
+def query_default(key: str, options: list, fallback=None):
+    """The value in the URL for ``key`` if it is one of ``options``, else ``fallback``
+    (or the first option; None when there are none)."""
+    value = st.query_params.get(key)
+    if value in options:
+        return value
+    if fallback is not None and fallback in options:
+        return fallback
+    return options[0] if options else None
+
+
+def require_data(frame: pd.DataFrame) -> None:
+    """Stop the page with a note when there is nothing to show yet."""
+    if frame is None or len(frame) == 0:
+        st.info(
+            "No data to show yet: upload a file on the Upload page, or load the sample "
+            "collaborative with `qi sample`."
+        )
+        st.stop()
+
+
+def query_list(key: str, options: list) -> list:
+    return [v for v in st.query_params.get_all(key) if v in options]
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def literal(value: object) -> str:
+    """Data (a file name, a group, an error message) made safe inside Markdown text:
+    every character Markdown would read as markup is escaped, so it shows as typed."""
+    return _MARKDOWN.sub(r"\\\1", str(value))
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def table_downloads(table: pd.DataFrame, *, label: str, stem: str, into=None) -> None:
+    """ "<label> (CSV)" and "<label> (Excel)" buttons for a table from :mod:`qi.exports`
+    (formula-like text neutralised on writing), in two columns (``into``, or new ones)."""
+    csv_column, xlsx_column = into if into is not None else st.columns(2)
+    csv_column.download_button(
+        f"{label} (CSV)", data=lambda: exports.table_bytes(table, "csv"),
+        file_name=f"{stem}.csv", mime="text/csv",
+    )  # fmt: skip
+    xlsx_column.download_button(
+        f"{label} (Excel)", data=lambda: exports.table_bytes(table, "xlsx"),
+        file_name=f"{stem}.xlsx", mime=XLSX_MIME,
+    )  # fmt: skip
+
+
+def local_mode_banner() -> None:
+    st.sidebar.caption(
+        "Single-user local mode: no sign-in is configured, so every change is recorded "
+        "under this computer's user name."
+    )

@@ -1,0 +1,120 @@
+"""Cached reads: what this session's person may see, and every screen of :mod:`qi.screens`.
+
+Reads are keyed on the *store version* (:meth:`qi.store.Store.version`: it changes with
+every upload, rollback, change-log edit or role change) and the reader's *scope* (user
+name and grants), so a new upload shows at once, nothing is recomputed otherwise, and
+one person's result is never served to someone allowed to see less. The snapshot is
+shared between sessions (one copy per version and scope); a screen's result is cached
+per its arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import func, select
+
+from dashboard.session import base_store, database_url, local_user_name, scope_key, store
+from qi import screens
+from qi.snapshot import Snapshot
+from qi.store import Store
+from qi.store.models import AuditEntry
+
+#: Audit-log actions that change nothing a page shows (they must not empty the caches).
+_NOT_CHANGES = ("sign_in", "sign_in_refused", "sign_out")
+
+
+def version() -> int:
+    """Changes whenever anything shown is stored: the latest audit-log entry (sign-ins
+    aside, which change nothing shown)."""
+    with base_store().engine.connect() as conn:
+        latest = conn.scalar(
+            select(func.max(AuditEntry.id)).where(AuditEntry.action.not_in(_NOT_CHANGES))
+        )
+    return int(latest or 0)
+
+
+def current() -> tuple[str, int]:
+    """(url, version): what every cached read is keyed on, besides who reads."""
+    return database_url(), version()
+
+
+def _reader() -> tuple[str, Store]:
+    bound = store()
+    return scope_key(bound.whoami(local_user_name())), bound
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _snapshot(url: str, version: int, scope: str, _store: Store) -> Snapshot:
+    return Snapshot.from_store(_store)
+
+
+def snapshot() -> Snapshot:
+    """What this session's person may read of the store now (shared, never modified)."""
+    url, ver = current()
+    scope, bound = _reader()
+    return _snapshot(url, ver, scope, bound)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _screen(url: str, version: int, scope: str, name: str, kwargs: dict, _snap: Snapshot) -> Any:
+    return getattr(screens, name)(_snap, **kwargs)
+
+
+def _call(name: str, **kwargs: Any) -> Any:
+    url, ver = current()
+    scope, bound = _reader()
+    return _screen(url, ver, scope, name, kwargs, _snapshot(url, ver, scope, bound))
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def board(level: str) -> screens.BoardView:
+    """:func:`qi.screens.board` at ``level``, today."""
+    with st.spinner("Computing every series…"):
+        return _call("board", level=level, today=_today())
+
+
+def team_chart(**kwargs: Any) -> screens.TeamChart:
+    """:func:`qi.screens.team_chart`."""
+    return _call("team_chart", **kwargs)
+
+
+def equality_view(**kwargs: Any) -> screens.EqualityView:
+    """:func:`qi.screens.equality_view`."""
+    return _call("equality_view", **kwargs)
+
+
+def team_funnel(*, measure: str, group: str) -> screens.FunnelView | None:
+    """:func:`qi.screens.team_funnel`."""
+    return _call("team_funnel", measure=measure, group=group)
+
+
+def what_if(**kwargs: Any) -> screens.WhatIf:
+    """:func:`qi.screens.what_if`."""
+    return _call("what_if", **kwargs)
+
+
+def completeness(*, due_day: int) -> screens.CompletenessView:
+    """:func:`qi.screens.completeness` of every team, today."""
+    return _call("completeness", due_day=due_day, today=_today())
+
+
+def accountability() -> screens.AccountabilityView:
+    """:func:`qi.screens.accountability`, today."""
+    return _call("accountability", today=_today())
+
+
+def change_log(teams: list[str]) -> screens.ChangeLog:
+    """:func:`qi.screens.change_log`."""
+    return _call("change_log", teams=teams)
+
+
+def pack_preview(*, teams: list[str], measures: list[str], month: str) -> pd.DataFrame:
+    """:func:`qi.screens.pack_preview`."""
+    return _call("pack_preview", teams=teams, measures=measures, month=month)

@@ -1,0 +1,163 @@
+"""The screen functions of qi.screens on the sample collaborative, without Streamlit.
+
+The answers are the sample's stories (sample_data/README.md): Willow Ward's
+de-escalation training cut restraint of Black patients (a shift, the gap to White
+patients narrowing); Cedar Ward's safety huddle changed nothing; Rowan Ward's PRN review
+helped and then faded; Southmoor's August 2025 never arrived; Riverside North's June
+2025 was corrected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+
+import pandas as pd
+import pytest
+
+from qi import screens
+from qi.measures import Measure, chart_measure
+from qi.series import series_frame
+from qi.snapshot import Snapshot
+from qi.store import Store
+
+TODAY = dt.date(2026, 11, 25)  # the sample's "today"
+RESTRAINT = "restraint_per_1000_obd"
+
+
+@pytest.fixture(scope="module")
+def snap(sample_db) -> Snapshot:
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        return Snapshot.from_store(store)
+
+
+def test_the_team_chart_finds_the_shift_for_black_patients_only(snap):
+    view = screens.team_chart(
+        snap, unit="Willow Ward", measure=RESTRAINT, groups=["Black", "White"], rules="anhoej"
+    )
+    assert view.groups == ("Black", "White")  # All was not asked for
+    summary = view.result.summary.set_index("group")
+    assert summary.loc["Black", "runs_signal"] and summary.loc["Black", "longest_run"] == 9
+    assert not summary.loc["White", "runs_signal"]
+    assert view.measure.chart == "u" and view.measure.multiplier == 1000
+    # the icons are Making Data Count's whatever rules draw the chart
+    assert set(view.icons["variation"]) <= {"common_cause", "special_cause_improvement"}
+    assert view.icons["variation_text"].notna().all()
+
+
+def test_the_team_chart_phases_from_the_change(snap):
+    """Cedar Ward's huddle (2024-11): centre lines about 16.3 before and 17 after, no
+    signal either side; ``starts="changes"`` finds the month from the change log."""
+    view = screens.team_chart(
+        snap, unit="Cedar Ward", measure=RESTRAINT, groups=["All"], rules="anhoej",
+        starts="changes",
+    )  # fmt: skip
+    assert view.starts == (pd.Timestamp("2024-11-01"),)
+    summary = view.result.summary
+    assert summary["cl"].round(1).tolist() == [16.3, 17.0]
+    assert not summary["runs_signal"].any()
+    whole = screens.team_chart(snap, unit="Cedar Ward", measure=RESTRAINT, groups=["All"],
+                               rules="anhoej").result.summary.iloc[0]  # fmt: skip
+    assert (whole["longest_run"], whole["n_crossings"]) == (5, 18)
+    assert len(view.cycles) and view.uploads
+
+
+def test_the_team_chart_is_the_recipe_and_its_data_download(snap):
+    """The screen is the one recipe on the unit's series, and its download has a row per
+    point with counts from 1 to 7 hidden."""
+    view = screens.team_chart(snap, unit="Willow Ward", measure=RESTRAINT, groups=["Black"])
+    rows = series_frame(
+        snap.observations[snap.observations["team"] == "Willow Ward"], snap.measures
+    )
+    rows = rows[(rows["measure"] == RESTRAINT) & (rows["group"] == "Black")]
+    direct = chart_measure(Measure.from_catalogue(snap.measures, RESTRAINT), rows)
+    pd.testing.assert_frame_equal(view.result.points, direct.result.points)
+    data = view.data()
+    assert len(data) == len(view.result.points)
+    assert not pd.to_numeric(data["numerator"], errors="coerce").between(1, 7).any()
+    # a cached screen is pickled: it keeps its icons
+    again = pickle.loads(pickle.dumps(view))
+    pd.testing.assert_frame_equal(again.icons, view.icons)
+
+
+def test_the_equality_view_shows_the_gap_narrowing(snap):
+    view = screens.equality_view(snap, unit="Willow Ward", measure=RESTRAINT)
+    assert view.reference == "White"
+    assert "Black" in view.groups and "White" not in set(view.gaps["group"])
+    black = view.gaps[view.gaps["group"] == "Black"].set_index("period")["ratio"]
+    assert black[:"2025-03-01"].median() > 1.8  # about 2.3 before the training
+    assert black["2025-06-01":].median() < 1.2  # about 0.8 after
+    assert view.latest["group"].is_unique and len(view.latest) == len(view.groups) - 1
+    assert view.gap_result is not None and view.recording_result.rules == "anhoej"
+    table = view.count_table()
+    assert not pd.to_numeric(table.stack(), errors="coerce").between(1, 7).any()
+
+
+def test_the_teams_funnel_has_every_team_over_twelve_months(snap):
+    funnel = screens.team_funnel(snap, RESTRAINT)
+    wards = {"Willow Ward", "Cedar Ward", "Rowan Ward", "Hawthorn Ward"}
+    assert set(funnel.points["group"]) == wards
+    assert (funnel.first, funnel.last) == (pd.Timestamp("2025-11-01"), pd.Timestamp("2026-10-01"))
+    # a team's point is its All series over the window, summed
+    obs = snap.observations
+    willow = obs[(obs["team"] == "Willow Ward") & (obs["measure"] == RESTRAINT)]
+    willow = willow[willow["period"] >= "2025-11-01"]
+    point = funnel.points.set_index("group").loc["Willow Ward"]
+    assert point["numerator"] == willow["numerator"].sum()
+    assert point["denominator"] == willow["denominator"].sum()
+
+
+def test_the_board_reads_the_faded_change_as_at_risk(snap):
+    view = screens.board(snap, level="team", today=TODAY)
+    rows = view.select(group="All").rows.set_index(["unit", "measure"])
+    rowan = rows.loc[("Rowan Ward", "rapid_tranq_per_1000_obd")]
+    assert rowan["variation"] == "common_cause" and rowan["gains"] == "at risk"
+    assert rows.loc[("Cedar Ward", RESTRAINT), "gains"] == "no improvement"
+    black = view.select(group="Black").rows.set_index(["unit", "measure"])
+    assert black.loc[("Willow Ward", RESTRAINT), "gains"] == "sustained"
+    at_risk = view.select(group="All", at_risk_only=True)
+    assert set(at_risk.rows["gains"]) == {"at risk"}
+    chosen = view.select(group="All", trusts=["Southmoor Care NHS Foundation Trust"])
+    assert set(chosen.teams) == {"Rowan Ward", "Southmoor Adult Community Team"}
+    assert chosen.improving + chosen.concerning <= len(chosen.rows)
+    whole = screens.board(snap, level="collaborative", today=TODAY)
+    assert whole.rows["unit"].nunique() == 1 and whole.rows["gains"].isna().all()
+    assert len(whole.select(group="All").teams) == 8
+
+
+def test_what_if_a_month_leaves_the_limits(snap):
+    recorded = screens.what_if(snap, team="Cedar Ward", measure=RESTRAINT, rules="anhoej")
+    assert recorded.month == "2026-10" and not recorded.changed
+    assert recorded.changed_signals.empty
+    high = screens.what_if(snap, team="Cedar Ward", measure=RESTRAINT, rules="anhoej",
+                           month="2026-10", value=recorded.original * 10)  # fmt: skip
+    assert high.changed
+    moved = high.changed_signals.set_index("month")
+    assert "Outside the control limits" in moved.loc["2026-10", "signal after"]
+    assert high.recorded("2026-10") == recorded.original
+
+
+def test_completeness_finds_the_missing_and_the_corrected_month(snap):
+    view = screens.completeness(snap, due_day=15, today=TODAY)
+    status = view.status.set_index(["team", "period"])
+    assert status.loc[("Southmoor Adult Community Team", pd.Timestamp("2025-08-01")),
+                      "status"] == "missing"  # fmt: skip
+    corrected = view.status[view.status["corrected"]]
+    assert corrected[["team", "period"]].values.tolist() == [
+        ["Riverside North Community Mental Health Team", pd.Timestamp("2025-06-01")]
+    ]
+    assert view.totals["missing"] == 1 and view.totals["corrected"] == 1
+    assert view.grid().shape == (8, 36)
+    by_team = view.by_team()
+    assert by_team.loc["Southmoor Adult Community Team", "missing"] == 1
+
+
+def test_accountability_gives_the_stories_status(snap):
+    view = screens.accountability(snap, today=TODAY)
+    gains = view.gains.set_index(["team", "measure"])["status"]
+    assert gains[("Willow Ward", RESTRAINT)] == "sustained"
+    assert gains[("Rowan Ward", "rapid_tranq_per_1000_obd")] == "at risk"
+    assert gains[("Cedar Ward", RESTRAINT)] == "no improvement"
+    assert view.co_designed == pytest.approx(2 / 7)
+    assert len(view.overdue) >= 1  # the sample has an overdue action
+    assert view.at_risk()["status"].eq("at risk").all()
