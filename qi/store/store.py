@@ -46,6 +46,7 @@ from sqlalchemy.exc import OperationalError
 from qi import access
 from qi.access import AccessDenied, Grant, Principal
 from qi.charts import CHART_TYPES
+from qi.disclosure import suppress_points
 from qi.store import schema
 from qi.store.groups import ALIAS_COLUMNS, normalise
 from qi.store.models import (
@@ -1213,7 +1214,6 @@ class Store:
         teams whose unsuppressed counts the signed-in person may not see, or everywhere
         with ``small_numbers=False``; ``small_numbers=True`` asks for them unsuppressed
         and is refused without the right."""
-        from qi.exports import suppress_points
         from qi.store.export import write_table
 
         data = self.observations(as_of=as_of)
