@@ -413,7 +413,7 @@ def test_text_longer_than_its_column_is_refused_before_anything_is_written(peopl
 # ---------------------------------------------------------------------- from the review
 def test_a_role_revoked_while_a_request_runs_stops_its_write(people, monkeypatch):
     """The rights are checked again under the write lock, not only before validating."""
-    import qi.store.store as store_module
+    import qi.store.uploads as store_module
 
     fac, willow = people["fac"], people["willow"]
     snap = before(fac)
