@@ -31,21 +31,17 @@ from collections.abc import Mapping
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
 from qi import board, exports
 from qi.access import AccessDenied, Principal
 from qi.accountability import board_columns
 from qi.sample import ensure_sample
 from qi.store import Store, default_url
-from qi.store.models import AuditEntry
 
 #: The one thing about a sign-in kept in the Streamlit session.
 TOKEN = "qi_token"
 #: Set when an identity-provider session was refused: sign in at the provider again.
 IDENTITY_ENDED = "qi_identity_ended"
-#: Audit-log actions that change nothing a page shows (they must not empty the caches).
-_NOT_CHANGES = ("sign_in", "sign_in_refused", "sign_out")
 
 
 def database_url() -> str:
@@ -256,11 +252,7 @@ def scope_key(who: Principal | None = None) -> str:
 def version() -> int:
     """Changes whenever anything is stored: the latest audit-log entry (sign-ins
     aside, which change nothing shown)."""
-    with base_store().engine.connect() as conn:
-        latest = conn.scalar(
-            select(func.max(AuditEntry.id)).where(AuditEntry.action.not_in(_NOT_CHANGES))
-        )
-    return int(latest or 0)
+    return base_store().version()
 
 
 # ---------------------------------------------------------------------- cached reads

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, inspect
 
+from qi.access import AccessDenied
 from qi.cli import main
 from qi.store import Store, StoreError, load, schema
 from tests.conftest import HEADER
@@ -266,6 +267,44 @@ def test_pdsa_cycles_and_annotations_are_stored_as_typed(store, tmp_path):
     notes = store.annotations(team="Willow Ward")
     assert notes["text"].tolist() == ["**bold** <b>x</b>"]
     assert notes["period"].tolist() == [pd.Timestamp("2024-03-01")]
+
+
+def test_the_version_moves_with_every_change_shown_and_not_with_sign_ins(store):
+    """Store.version() keys the dashboard's cached reads: an upload, a rollback, a
+    change-log edit or a role change moves it on; signing in or out (or a refused
+    sign-in) changes nothing shown, so leaves it, and the caches are kept."""
+    seen = [store.version()]
+
+    def moved() -> bool:
+        seen.append(store.version())
+        return seen[-1] > seen[-2]
+
+    upload = store.import_file(MARCH, "march.csv")
+    assert moved()
+    store.rollback(upload.upload_id)
+    assert moved()
+    cycle = pd.DataFrame({"team": ["Willow Ward"], "measure": ["restraint"], "group": [""],
+                          "change_idea": ["Safety huddle"], "cycle": ["1"], "stage": ["plan"],
+                          "start": ["2024-05-01"], "end": [""], "learning": [""],
+                          "lived_experience": ["consulted"]})  # fmt: skip
+    store.import_pdsa(cycle)
+    assert moved()
+    store.add_annotation(team="Willow Ward", measure="restraint", period="2024-03",
+                         text="new rota", author="analyst")  # fmt: skip
+    assert moved()
+    store.add_user("fac", password="a long enough passphrase", role="facilitator",
+                   scope="collaborative", name="Test Collaborative")  # fmt: skip
+    assert moved()
+    fac = store.sign_in("fac", "a long enough passphrase")
+    with pytest.raises(AccessDenied):
+        store.sign_in("fac", "not the passphrase")
+    assert not moved()
+    assert fac.version() == seen[-1]  # the same number, whoever asks (it needs no rights)
+    fac.sign_out()
+    assert not moved()
+    again = store.sign_in("fac", "a long enough passphrase")
+    again.import_file(APRIL, "april.csv")
+    assert moved()
 
 
 def test_bad_pdsa_rows_are_refused_whole(store, tmp_path):

@@ -2,8 +2,8 @@
 
 * :class:`StoreCore` — the engine, :meth:`~StoreCore.open` / :meth:`~StoreCore.close`,
   the write lock (:meth:`~StoreCore._write`), writing an audit-log entry
-  (:meth:`~StoreCore._audit`), table :meth:`~StoreCore.counts`, and reading a small
-  table (teams, measures, cycles);
+  (:meth:`~StoreCore._audit`), the store's :meth:`~StoreCore.version`, table
+  :meth:`~StoreCore.counts`, and reading a small table (teams, measures, cycles);
 * the errors every part raises: :class:`StoreError`, :class:`StoreBusy`,
   :class:`UploadRejected`, and :class:`ImportResult`, what an import did;
 * instants: :func:`utcnow` and :func:`as_utc` (the store keeps naive UTC);
@@ -52,6 +52,8 @@ from qi.store.reading import Problem, problems_frame, read_table
 
 ENV_URL = "QI_DATABASE_URL"
 _LOCK_KEY = 7_172_013  # PostgreSQL advisory lock id for the store's writes
+#: Audit-log actions that change nothing a page shows (they leave :meth:`StoreCore.version`).
+_NOT_CHANGES = ("sign_in", "sign_in_refused", "sign_out")
 
 
 class StoreError(ValueError):
@@ -226,6 +228,19 @@ class StoreCore:
                 detail=str(detail),
             )
         )
+
+    def version(self) -> int:
+        """A number that changes whenever anything a page shows changes: the id of the
+        latest audit-log entry, sign-ins and sign-outs aside (they change nothing shown).
+
+        Every change (upload, rollback, catalogue, change log, role) is written with its
+        audit-log entry in one transaction, so a cache keyed on this number is never
+        stale. It needs no rights: it says that something changed, never what."""
+        with self.engine.connect() as conn:
+            latest = conn.scalar(
+                select(func.max(AuditEntry.id)).where(AuditEntry.action.not_in(_NOT_CHANGES))
+            )
+        return int(latest or 0)
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables (what a test compares before and after)."""

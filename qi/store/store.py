@@ -10,7 +10,7 @@
 :class:`Store` is composed of its parts, one module each, by concept:
 
 * :mod:`qi.store.core` — connecting, transactions and the write lock, the audit-log
-  entry every change writes, the errors;
+  entry every change writes, the store's version, the errors;
 * :mod:`qi.store.people` — accounts, sessions, role grants and the access checks;
 * :mod:`qi.store.catalogue` — teams, the measure catalogue, group aliases;
 * :mod:`qi.store.uploads` — validating, importing and rolling back uploads, reading
