@@ -380,9 +380,7 @@ def test_a_principal_is_never_taken_from_the_caller(people):
     willow.add_annotation(team="Willow Ward", measure="detained", period="2025-01",
                           text="ok", author="fac")  # fmt: skip
     assert people["fac"].annotations()["author"].tolist() == ["willow"]
-    assert not any(
-        "principal" in name.lower() for name in dir(willow) if not name.startswith("_")
-    )
+    assert not any("principal" in name.lower() for name in dir(willow) if not name.startswith("_"))
     assert Principal.local_user("x").local  # only ever used when there are no accounts
 
 

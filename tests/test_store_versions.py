@@ -35,7 +35,10 @@ MARCH_CORRECTED = _csv("Willow Ward,restraint,2024-03,Black,5,655")
 
 def _shown(store: Store, **kw) -> dict[tuple[str, str], float]:
     data = store.observations(**kw)
-    return {(p.strftime("%Y-%m"), g): n for p, g, n in zip(data.period, data.group, data.numerator, strict=True)}  # noqa: E501
+    return {
+        (p.strftime("%Y-%m"), g): n
+        for p, g, n in zip(data.period, data.group, data.numerator, strict=True)
+    }
 
 
 def test_a_correction_replaces_the_month_and_keeps_the_earlier_version(store):
@@ -89,9 +92,12 @@ def test_what_the_board_saw_on_a_date(store):
     assert _shown(store, as_of="2024-05-20T15:29:59")[("2024-03", "Black")] == 3
     assert _shown(store, as_of="2024-05-20T15:30:00")[("2024-03", "Black")] == 5
     # an aware instant is converted to UTC: 16:29 in London summer time is 15:29 UTC
-    assert _shown(store, as_of=pd.Timestamp("2024-05-20T16:29:59", tz="Europe/London"))[
-        ("2024-03", "Black")
-    ] == 3
+    assert (
+        _shown(store, as_of=pd.Timestamp("2024-05-20T16:29:59", tz="Europe/London"))[
+            ("2024-03", "Black")
+        ]
+        == 3
+    )
 
 
 def test_load_returns_a_tidy_frame_ready_for_spc(store):

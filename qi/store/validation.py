@@ -335,7 +335,9 @@ def _mixed_levels(clean: pd.DataFrame, name: str, problems: list[Problem]) -> No
             "and month: give either the broad group or its categories, not both",
         )
         for r, g, b in zip(
-            rows.loc[clash, "row"], rows.loc[clash, "group"], rows.loc[clash, "broad_group"],
+            rows.loc[clash, "row"],
+            rows.loc[clash, "group"],
+            rows.loc[clash, "broad_group"],
             strict=True,
         )
     )
