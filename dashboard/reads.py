@@ -15,26 +15,16 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
 from dashboard.session import base_store, database_url, local_user_name, scope_key, store
 from qi import screens
 from qi.snapshot import Snapshot
 from qi.store import Store
-from qi.store.models import AuditEntry
-
-#: Audit-log actions that change nothing a page shows (they must not empty the caches).
-_NOT_CHANGES = ("sign_in", "sign_in_refused", "sign_out")
 
 
 def version() -> int:
-    """Changes whenever anything shown is stored: the latest audit-log entry (sign-ins
-    aside, which change nothing shown)."""
-    with base_store().engine.connect() as conn:
-        latest = conn.scalar(
-            select(func.max(AuditEntry.id)).where(AuditEntry.action.not_in(_NOT_CHANGES))
-        )
-    return int(latest or 0)
+    """Changes whenever anything shown is stored (:meth:`qi.store.Store.version`)."""
+    return base_store().version()
 
 
 def current() -> tuple[str, int]:

@@ -380,9 +380,7 @@ def test_a_principal_is_never_taken_from_the_caller(people):
     willow.add_annotation(team="Willow Ward", measure="detained", period="2025-01",
                           text="ok", author="fac")  # fmt: skip
     assert people["fac"].annotations()["author"].tolist() == ["willow"]
-    assert not any(
-        "principal" in name.lower() for name in dir(willow) if not name.startswith("_")
-    )
+    assert not any("principal" in name.lower() for name in dir(willow) if not name.startswith("_"))
     assert Principal.local_user("x").local  # only ever used when there are no accounts
 
 
@@ -413,7 +411,7 @@ def test_text_longer_than_its_column_is_refused_before_anything_is_written(peopl
 # ---------------------------------------------------------------------- from the review
 def test_a_role_revoked_while_a_request_runs_stops_its_write(people, monkeypatch):
     """The rights are checked again under the write lock, not only before validating."""
-    import qi.store.store as store_module
+    import qi.store.uploads as store_module
 
     fac, willow = people["fac"], people["willow"]
     snap = before(fac)

@@ -18,7 +18,10 @@ from qi.cli import main
 from qi.store import Store, reading
 from tests.conftest import HEADER, assert_unchanged, snapshot
 
-GOOD = HEADER + "Willow Ward,restraint,2024-03,Black,3,650\nWillow Ward,restraint,2024-03,White,2,900\n"
+GOOD = (
+    HEADER
+    + "Willow Ward,restraint,2024-03,Black,3,650\nWillow Ward,restraint,2024-03,White,2,900\n"
+)
 
 # (case, body after the header, expected (row, column, words in the message))
 BAD_ROWS = [
@@ -271,8 +274,41 @@ def test_the_group_mapping_is_edited_from_the_command_line(store, tmp_path, caps
     body = "Willow Ward,restraint,2024-03,Black Scottish,1,100\n"
     assert not store.import_file((HEADER + body).encode(), "a.csv").ok
     aliases = tmp_path / "aliases.csv"
-    aliases.write_text("alias,code,label,broad_group\nBlack Scottish,P,"
-                       "Black or Black British - Any other Black background,Black\n")
+    aliases.write_text(
+        "alias,code,label,broad_group\nBlack Scottish,P,"
+        "Black or Black British - Any other Black background,Black\n"
+    )
     assert main(["--db", url, "groups", str(aliases)]) == 0
     assert "1 group aliases set" in capsys.readouterr().out
     assert store.import_file((HEADER + body).encode(), "a.csv").ok
+
+
+def test_the_chart_facts_are_read_from_the_chart_type_registry():
+    """What a chart needs of an upload's numbers is said once, by qi.CHART_TYPES."""
+    from qi.charts import CHART_TYPES
+    from qi.store import validation
+
+    assert {k for k, c in CHART_TYPES.items() if c.needs_n} == validation.NEEDS_DENOMINATOR
+    assert {k for k, c in CHART_TYPES.items() if c.proportion} == validation.PROPORTION_CHARTS
+    assert {k for k, c in CHART_TYPES.items() if c.counts} == validation.COUNT_CHARTS
+    assert {"p", "pp", "u", "up"} <= validation.NEEDS_DENOMINATOR
+    assert "xbar" not in validation.NEEDS_DENOMINATOR  # a mean of measurements, as qi.spc says
+
+
+def test_a_measure_whose_chart_needs_no_denominator_may_leave_it_empty(store):
+    """An xbar (subgroup means) or i chart is drawn without a denominator, so an upload
+    for it may leave the denominator empty; a rate's still may not."""
+    xbar = pd.DataFrame({"id": ["weight_kg"], "name": ["Mean weight"], "definition": [""],
+                         "numerator_definition": ["kg"], "denominator_definition": [""],
+                         "unit": ["kg"], "multiplier": ["1"], "chart": ["xbar"],
+                         "improvement": ["neutral"], "target": [""],
+                         "groups": ["Asian;Black;Mixed;White;Other;Not stated"]})  # fmt: skip
+    store.load_measures(xbar)
+    body = "Willow Ward,weight_kg,2024-03,Black,71.5,\nWillow Ward,wait_days,2024-03,Black,12.5,\n"
+    result = store.import_file((HEADER + body).encode(), "means.csv")
+    assert result.ok, result.problems
+    assert store.observations()["denominator"].isna().all()
+    rate = store.import_file(
+        (HEADER + "Willow Ward,restraint,2024-04,Black,1,\n").encode(), "r.csv"
+    )
+    assert [(p.row, p.column) for p in rate.problems] == [(2, "denominator")]

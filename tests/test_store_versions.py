@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, inspect
 
+from qi.access import AccessDenied
 from qi.cli import main
 from qi.store import Store, StoreError, load, schema
 from tests.conftest import HEADER
@@ -34,7 +35,10 @@ MARCH_CORRECTED = _csv("Willow Ward,restraint,2024-03,Black,5,655")
 
 def _shown(store: Store, **kw) -> dict[tuple[str, str], float]:
     data = store.observations(**kw)
-    return {(p.strftime("%Y-%m"), g): n for p, g, n in zip(data.period, data.group, data.numerator, strict=True)}  # noqa: E501
+    return {
+        (p.strftime("%Y-%m"), g): n
+        for p, g, n in zip(data.period, data.group, data.numerator, strict=True)
+    }
 
 
 def test_a_correction_replaces_the_month_and_keeps_the_earlier_version(store):
@@ -88,9 +92,12 @@ def test_what_the_board_saw_on_a_date(store):
     assert _shown(store, as_of="2024-05-20T15:29:59")[("2024-03", "Black")] == 3
     assert _shown(store, as_of="2024-05-20T15:30:00")[("2024-03", "Black")] == 5
     # an aware instant is converted to UTC: 16:29 in London summer time is 15:29 UTC
-    assert _shown(store, as_of=pd.Timestamp("2024-05-20T16:29:59", tz="Europe/London"))[
-        ("2024-03", "Black")
-    ] == 3
+    assert (
+        _shown(store, as_of=pd.Timestamp("2024-05-20T16:29:59", tz="Europe/London"))[
+            ("2024-03", "Black")
+        ]
+        == 3
+    )
 
 
 def test_load_returns_a_tidy_frame_ready_for_spc(store):
@@ -266,6 +273,44 @@ def test_pdsa_cycles_and_annotations_are_stored_as_typed(store, tmp_path):
     notes = store.annotations(team="Willow Ward")
     assert notes["text"].tolist() == ["**bold** <b>x</b>"]
     assert notes["period"].tolist() == [pd.Timestamp("2024-03-01")]
+
+
+def test_the_version_moves_with_every_change_shown_and_not_with_sign_ins(store):
+    """Store.version() keys the dashboard's cached reads: an upload, a rollback, a
+    change-log edit or a role change moves it on; signing in or out (or a refused
+    sign-in) changes nothing shown, so leaves it, and the caches are kept."""
+    seen = [store.version()]
+
+    def moved() -> bool:
+        seen.append(store.version())
+        return seen[-1] > seen[-2]
+
+    upload = store.import_file(MARCH, "march.csv")
+    assert moved()
+    store.rollback(upload.upload_id)
+    assert moved()
+    cycle = pd.DataFrame({"team": ["Willow Ward"], "measure": ["restraint"], "group": [""],
+                          "change_idea": ["Safety huddle"], "cycle": ["1"], "stage": ["plan"],
+                          "start": ["2024-05-01"], "end": [""], "learning": [""],
+                          "lived_experience": ["consulted"]})  # fmt: skip
+    store.import_pdsa(cycle)
+    assert moved()
+    store.add_annotation(team="Willow Ward", measure="restraint", period="2024-03",
+                         text="new rota", author="analyst")  # fmt: skip
+    assert moved()
+    store.add_user("fac", password="a long enough passphrase", role="facilitator",
+                   scope="collaborative", name="Test Collaborative")  # fmt: skip
+    assert moved()
+    fac = store.sign_in("fac", "a long enough passphrase")
+    with pytest.raises(AccessDenied):
+        store.sign_in("fac", "not the passphrase")
+    assert not moved()
+    assert fac.version() == seen[-1]  # the same number, whoever asks (it needs no rights)
+    fac.sign_out()
+    assert not moved()
+    again = store.sign_in("fac", "a long enough passphrase")
+    again.import_file(APRIL, "april.csv")
+    assert moved()
 
 
 def test_bad_pdsa_rows_are_refused_whole(store, tmp_path):

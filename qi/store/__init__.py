@@ -14,16 +14,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from qi.store.core import ImportResult, StoreBusy, StoreError, UploadRejected, default_url
 from qi.store.reading import Problem, problems_frame, read_table
-from qi.store.store import (
-    OBSERVATION_COLUMNS,
-    ImportResult,
-    Store,
-    StoreBusy,
-    StoreError,
-    UploadRejected,
-    default_url,
-)
+from qi.store.store import Store
+from qi.store.uploads import OBSERVATION_COLUMNS
 
 
 def load(

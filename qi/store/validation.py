@@ -33,16 +33,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from qi.charts import CHART_TYPES
 from qi.store.groups import ALL, normalise
 from qi.store.reading import Problem, Table
 
 REQUIRED = ("team", "measure", "period", "group", "numerator", "denominator")
+# What a chart type needs of its numbers is said once, by the registry (qi.charts):
 #: Charts whose points are numerator / denominator and so need a denominator.
-NEEDS_DENOMINATOR = frozenset({"p", "pp", "u", "up", "xbar"})
+NEEDS_DENOMINATOR = frozenset(key for key, chart in CHART_TYPES.items() if chart.needs_n)
 #: Charts of proportions: the numerator cannot exceed the denominator.
-PROPORTION_CHARTS = frozenset({"p", "pp"})
+PROPORTION_CHARTS = frozenset(key for key, chart in CHART_TYPES.items() if chart.proportion)
 #: Charts of counts: numerators are whole numbers.
-COUNT_CHARTS = frozenset({"p", "pp", "u", "up", "c", "g"})
+COUNT_CHARTS = frozenset(key for key, chart in CHART_TYPES.items() if chart.counts)
 PERIOD_FORMATS = "2024-03, 2024-03-01, 01/03/2024 or Mar-24"
 _MONTHS = {
     m: i + 1
@@ -333,7 +335,9 @@ def _mixed_levels(clean: pd.DataFrame, name: str, problems: list[Problem]) -> No
             "and month: give either the broad group or its categories, not both",
         )
         for r, g, b in zip(
-            rows.loc[clash, "row"], rows.loc[clash, "group"], rows.loc[clash, "broad_group"],
+            rows.loc[clash, "row"],
+            rows.loc[clash, "group"],
+            rows.loc[clash, "broad_group"],
             strict=True,
         )
     )
