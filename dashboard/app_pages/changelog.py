@@ -10,7 +10,7 @@ from dashboard import components as ui
 from dashboard import reads, session
 from qi.access import AccessDenied
 from qi.store import StoreError, UploadRejected, problems_frame
-from qi.store.store import LIVED_EXPERIENCE, PDSA_STAGES
+from qi.store.changelog import LIVED_EXPERIENCE, PDSA_STAGES
 
 snap = reads.snapshot()
 store = session.store()

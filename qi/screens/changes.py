@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from qi.snapshot import Snapshot
-from qi.store.store import LIVED_EXPERIENCE
+from qi.store.changelog import LIVED_EXPERIENCE
 
 
 @dataclass(frozen=True)

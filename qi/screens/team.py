@@ -110,7 +110,7 @@ class TeamChart:
             self.charted.rows.assign(unit=self.unit),
             improvement=m.improvement,
             summary=self.icons.assign(unit=self.unit, measure=m.id),
-            threshold=exports.THRESHOLD if threshold is None else threshold,
+            threshold=THRESHOLD if threshold is None else threshold,
         )
 
 
