@@ -74,7 +74,7 @@ st.dataframe(
 )  # fmt: skip
 
 st.subheader("Recording completeness")
-complete = equality.completeness(
+complete = equality.recording_completeness(
     here[here["measure"] == measure], by=["period"], group="broad_group", count="denominator",
     multiplier=100,
 )  # fmt: skip
