@@ -45,10 +45,10 @@ import numpy as np
 import pandas as pd
 
 from qi import board, equality, images, mdc
-from qi.completeness import submission_status
 from qi.figures import funnel_figure, spc_figure
 from qi.rules import RULE_SETS
 from qi.spc import spc
+from qi.submissions import submission_status
 
 #: Summary-matrix rows on one page.
 MATRIX_ROWS = 10

@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (rows of data read best one per line)
-"""qi.board, qi.completeness and qi.figures on small frames with answers worked by hand."""
+"""qi.board, qi.submissions and qi.figures on small frames with answers worked by hand."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from qi import board
-from qi.completeness import submission_status
 from qi.figures import explain_signals, spc_figure, text
+from qi.submissions import submission_status
 
 MEASURES = pd.DataFrame(
     {

@@ -13,10 +13,10 @@ import pytest
 from qi import board
 from qi.accountability import holding_gains
 from qi.cli import main
-from qi.completeness import submission_status
 from qi.figures import spc_figure
 from qi.store import StoreError
 from qi.store.store import as_utc
+from qi.submissions import submission_status
 from tests.conftest import HEADER, MEASURES, assert_unchanged, snapshot
 
 

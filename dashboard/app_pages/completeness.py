@@ -5,7 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import state
-from qi.completeness import status_grid, submission_status
+from qi.submissions import status_grid, submission_status
 
 url, version = state.current()
 store = state.store()
