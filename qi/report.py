@@ -326,6 +326,7 @@ class _Context:
             y_title=info["unit"], improvement=info["improvement"],
             cycles=cycles if len(cycles) else None, annotations=notes if len(notes) else None,
             actions=actions if len(actions) else None, facet=True, height=height,
+            rules=result.rules,
         )  # fmt: skip
         fig.update_layout(hovermode=False)
         image = images.submit(fig, "svg", width=CHART_WIDTH, height=height)

@@ -63,7 +63,7 @@ else:
     st.plotly_chart(
         spc_figure(result.points, group="group",
                    title=f"{info['name']}: log ratio to {reference} — {unit}",
-                   y_title=f"log ratio to {reference}"),
+                   y_title=f"log ratio to {reference}", rules=result.rules),
         theme=None,
     )  # fmt: skip
 latest = gaps.sort_values("period").groupby("group").tail(1)
@@ -83,7 +83,7 @@ complete_chart = qi.spc(
 )
 st.plotly_chart(
     spc_figure(complete_chart.points, title="Records with ethnic group not stated (%)",
-               y_title="% not stated", improvement="decrease"),
+               y_title="% not stated", improvement="decrease", rules=complete_chart.rules),
     theme=None,
 )  # fmt: skip
 

@@ -106,6 +106,7 @@ figure = spc_figure(
     annotations=notes,
     actions=actions,
     facet=facet,
+    rules=result.rules,
 )
 st.plotly_chart(figure, theme=None)
 icons = (
@@ -121,7 +122,7 @@ chart_table = exports.chart_data(
     result.points.assign(unit=unit, measure=measure), data.assign(unit=unit),
     improvement=info["improvement"],
     summary=mdc.summary(icons).assign(unit=unit, measure=measure),
-    threshold=0 if unsuppressed else exports.THRESHOLD,
+    threshold=0 if unsuppressed else exports.THRESHOLD, rules=result.rules,
 )  # fmt: skip
 stem = f"{measure}-{unit}".replace(" ", "_").replace("/", "_")
 d1, d2, d3, d4 = st.columns(4)

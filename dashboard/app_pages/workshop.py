@@ -73,11 +73,11 @@ def chart(frame: pd.DataFrame):
 before, after = chart(data), chart(changed)
 fig = spc_figure(
     after.points, title=f"{info['name']} — {team}, {group}", y_title=info["unit"],
-    improvement=info["improvement"],
+    improvement=info["improvement"], rules=after.rules,
 )  # fmt: skip
 st.plotly_chart(fig, theme=None)
-signals_before = explain_signals(before.points, info["improvement"])
-signals_after = explain_signals(after.points, info["improvement"])
+signals_before = explain_signals(before.points, info["improvement"], rules=before.rules)
+signals_after = explain_signals(after.points, info["improvement"], rules=after.rules)
 diff = pd.DataFrame(
     {
         "month": months,
