@@ -97,7 +97,8 @@ def main() -> None:
         data = series[series["measure"] == "restraint"]
         result = qi.spc(data, x="period", y="numerator", n="denominator", by="group", chart="u",
                         multiply=1000, rules="mdc", improvement="decrease")  # fmt: skip
-        return spc_figure(result.points, group="group", cycles=cycles, improvement="decrease")
+        return spc_figure(result.points, group="group", cycles=cycles, improvement="decrease",
+                          rules=result.rules)  # fmt: skip
 
     t_team, fig = timed(team_figure, args.repeats)
     print(f"team figures: 7 groups, {len(fig.data)} traces in {t_team:.3f} s (goal < 0.3 s)")

@@ -43,6 +43,7 @@ def chart_data(
     improvement: str | None = None,
     summary: pd.DataFrame | None = None,
     threshold: int = THRESHOLD,
+    rules: str,
 ) -> pd.DataFrame:
     """The data behind a chart: one row per point, suppressed and ready to write.
 
@@ -55,6 +56,8 @@ def chart_data(
     summary : :func:`qi.mdc.summary` of the same series (Making Data Count rules):
         adds each series' ``variation``, ``variation_text``, ``assurance`` and
         ``assurance_text`` to its rows.
+    rules : the rule set the points were computed with (``SPCResult.rules``), which
+        says what each signal means.
 
     Returns columns: ``keys``, ``period`` (``YYYY-MM``), ``numerator``,
     ``denominator``, ``value``, ``centre``, ``lower``, ``upper``, ``target``,
@@ -62,7 +65,7 @@ def chart_data(
     (the rule that fired), the series' variation and assurance, and ``suppressed``.
     """
     keys = [k for k in keys if k in points]
-    signals = explain_signals(points, improvement)
+    signals = explain_signals(points, improvement, rules=rules)
     table = pd.DataFrame({k: points[k].to_numpy() for k in keys})
     table["period"] = pd.to_datetime(points["x"]).to_numpy()
     counts = series[[*keys, "period", "numerator", "denominator"]]

@@ -21,6 +21,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from qi.rules import RULE_SETS
+
 #: Okabe–Ito colours, for groups (one per line).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
 SIGNAL_STYLE = {
@@ -39,57 +41,21 @@ def text(value: object) -> str:
     )
 
 
-def explain_signals(points: pd.DataFrame, improvement: str | None = None) -> pd.DataFrame:
+def explain_signals(
+    points: pd.DataFrame, improvement: str | None = None, *, rules: str
+) -> pd.DataFrame:
     """Per point: ``signal_kind`` ("", "improvement", "concern", "neutral") and
-    ``signal_text`` (the rule that fired, in words), for any rule set's points.
+    ``signal_text`` (the rule that fired, in words), as the rule set says.
 
-    MDC points carry ``point_type`` and ``special_cause``; IHI and Western Electric
-    points carry ``special_cause``; Anhøj points carry ``sigma_signal`` (outside the
-    limits) and ``runs_signal`` (an unusually long run or too few crossings in the
-    phase), which marks every point of the phase's runs analysis.
+    ``rules`` is the key of the rule set the points were computed with
+    (``SPCResult.rules``); its :attr:`qi.rules.RuleSet.explain` gives the answer (the
+    columns the points carry never decide it: a result carries its Making Data Count
+    reading whatever rule set drew it).
     """
-    n = len(points)
-    kind = np.full(n, "", dtype=object)
-    words = np.full(n, "", dtype=object)
-    direction = {"increase": 1, "decrease": -1}.get(improvement or "", 0)
-    above = (points["y"] > points["cl"]).to_numpy()
-
-    def by_direction(mask: np.ndarray) -> np.ndarray:
-        if direction == 0:
-            return np.where(mask, "neutral", "")
-        good = above if direction > 0 else ~above
-        return np.where(mask, np.where(good, "improvement", "concern"), "")
-
-    if "point_type" in points:
-        pt = points["point_type"].astype(str).to_numpy()
-        kind = np.where(
-            pt == "special_cause_improvement",
-            "improvement",
-            np.where(
-                pt == "special_cause_concern",
-                "concern",
-                np.where(np.char.startswith(pt.astype(str), "special_cause"), "neutral", ""),
-            ),
-        ).astype(object)
-        words = np.where(kind != "", points["special_cause"].astype(str).to_numpy(), "")
-    elif "special_cause" in points:
-        label = points["special_cause"].astype(str).to_numpy()
-        fired = label != "Common Cause"
-        kind = by_direction(fired).astype(object)
-        words = np.where(fired, label, "")
-    else:
-        sigma = points["sigma_signal"].fillna(False).to_numpy(dtype=bool)
-        runs = (
-            points["runs_signal"].fillna(False).to_numpy(dtype=bool)
-            if "runs_signal" in points
-            else np.zeros(n, dtype=bool)
-        )
-        kind = by_direction(sigma).astype(object)
-        words = np.where(sigma, "Outside the control limits (3 sigma)", "")
-        run_words = "Unusually long run or too few crossings in this phase (Anhøj rules)"
-        words = np.where(runs & ~sigma, run_words, words)
-        words = np.where(runs & sigma, words + "; " + run_words, words)
-    return pd.DataFrame({"signal_kind": kind, "signal_text": words}, index=points.index)
+    rule_set = RULE_SETS.get(rules) if isinstance(rules, str) else None
+    if rule_set is None:
+        raise ValueError(f"rules must be one of {list(RULE_SETS)}; got {rules!r}.")
+    return rule_set.explain(points, improvement)
 
 
 def _fmt(value: float) -> str:
@@ -110,6 +76,7 @@ def spc_figure(
     actions: pd.DataFrame | None = None,
     facet: bool = True,
     height: int | None = None,
+    rules: str,
 ) -> go.Figure:
     """A run or control chart of ``points`` (one series, or one per value of ``group``).
 
@@ -126,8 +93,10 @@ def spc_figure(
     actions : decisions and actions recorded on the measure (``period``, ``raised_by``,
         ``decision``, ``action``, ``owner``, ``due``, ``done``): a labelled marker at
         the month reviewed, "overdue" when not done by its due date.
+    rules : the rule set the points were computed with (``SPCResult.rules``), which
+        says what each signal means (see :func:`explain_signals`).
     """
-    explained = explain_signals(points, improvement)
+    explained = explain_signals(points, improvement, rules=rules)
     data = pd.concat([points, explained], axis=1)
     groups = list(dict.fromkeys(data[group])) if group else [None]
     panels = len(groups) if (group and facet) else 1

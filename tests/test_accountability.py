@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -103,3 +105,23 @@ def test_the_accountability_page_records_an_action_that_survives_a_restart(
     assert actions["action"].iloc[-1] == "<b>Report back</b> next month"
     shown = next(d.value for d in again.dataframe if "created_by" in d.value.columns)
     assert "<b>Report back</b> next month" in set(shown["action"])
+
+
+def test_a_fade_after_an_early_dip_is_still_at_risk():
+    rng = np.random.default_rng(5)
+    months = pd.date_range("2022-01-01", periods=60, freq="MS")
+    # 24 months at 20 per 1,000, 2 worse months, 14 improved at 8, then back at 20
+    rate = np.r_[np.full(24, 20.0), np.full(2, 30.0), np.full(14, 8.0), np.full(20, 20.0)]
+    n = np.full(60, 2000.0)
+    series = pd.DataFrame({
+        "unit": "Ward", "level": "team", "measure": "restraint", "group": "All",
+        "period": months, "numerator": rng.poisson(rate * n / 1000), "denominator": n,
+        "chart": "u", "multiplier": 1000.0, "improvement": "decrease",
+    })  # fmt: skip
+    changes = pd.DataFrame({"team": ["Ward"], "measure": ["restraint"], "group": [None],
+                            "change_idea": ["x"], "start": [months[24]]})  # fmt: skip
+    gains = holding_gains(series, changes).iloc[0]
+    assert gains["improved"] and gains["status"] == "at risk"
+    assert gains["concern_from"] > gains["improved_from"]
+    held = holding_gains(series.assign(numerator=rng.poisson(np.r_[np.full(24, 20.0), np.full(36, 8.0)] * 2)), changes).iloc[0]  # noqa: E501
+    assert held["status"] == "sustained"

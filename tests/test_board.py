@@ -1,17 +1,13 @@
 # ruff: noqa: E501  (rows of data read best one per line)
-"""qi.board, qi.completeness and qi.figures on small frames with answers worked by hand."""
+"""qi.board on small frames with answers worked by hand."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from qi import board
-from qi.completeness import submission_status
-from qi.figures import explain_signals, spc_figure, text
 
 MEASURES = pd.DataFrame(
     {
@@ -88,50 +84,13 @@ def test_phases_start_at_the_chosen_months():
     assert board.phases_from(periods, []).tolist() == [1] * 6
 
 
-def test_submission_status_on_time_late_missing_and_corrected():
-    stamp = pd.Timestamp
-    slices = pd.DataFrame(
-        {
-            "team": ["A", "A", "A", "A", "B"],
-            "measure": ["m"] * 5,
-            "period": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-01", "2024-03-01",
-                                      "2024-01-01"]),
-            "upload_id": [1, 2, 5, 3, 4],
-            "uploaded_at": [stamp("2024-02-15 23:00"), stamp("2024-03-10"), stamp("2024-05-01"),
-                            stamp("2024-04-20"), stamp("2024-02-03")],
-            "rolled_back_at": [None, None, None, None, None],
-        }
-    )  # fmt: skip
-    status = submission_status(
-        slices, ["A", "B"], start="2024-01", end="2024-04", today=dt.date(2024, 5, 20)
-    ).set_index(["team", "period"])
-    get = lambda t, p: status.loc[(t, pd.Timestamp(p))]  # noqa: E731
-    assert get("A", "2024-01-01")["status"] == "on time"  # due 15 Feb, arrived that day
-    assert get("A", "2024-02-01")["corrected"] and get("A", "2024-02-01")["versions"] == 2
-    assert get("A", "2024-03-01")["status"] == "late" and get("A", "2024-03-01")["days_late"] == 5
-    assert get("B", "2024-02-01")["status"] == "missing"
-    assert get("B", "2024-02-01")["days_late"] == (dt.date(2024, 5, 20) - dt.date(2024, 3, 15)).days
-    assert get("A", "2024-04-01")["status"] == "missing"  # due 15 May; today is 20 May
-    earlier = submission_status(slices, ["A"], start="2024-04", end="2024-04", today=dt.date(2024, 5, 10))
-    assert earlier["status"].tolist() == ["not due yet"]
-
-
-def test_user_text_in_figures_is_escaped_and_signals_have_words_and_shapes():
-    assert text("<script>x</script>") == "&lt;script&gt;x&lt;/script&gt;"
-    points = pd.DataFrame(
-        {
-            "x": pd.date_range("2024-01-01", periods=3, freq="MS"), "y": [1.0, 5.0, 9.0],
-            "n": [10.0] * 3, "phase": [1] * 3, "cl": [5.0] * 3, "lcl": [2.0] * 3,
-            "ucl": [8.0] * 3, "target": [np.nan] * 3, "sigma_signal": [True, False, True],
-        }
-    )  # fmt: skip
-    words = explain_signals(points, "decrease")
-    assert words["signal_kind"].tolist() == ["improvement", "", "concern"]
-    assert words["signal_text"].iloc[0] == "Outside the control limits (3 sigma)"
-    cycles = pd.DataFrame({"change_idea": ["<b>bold</b>"], "cycle": [1], "stage": ["do"],
-                           "start": [pd.Timestamp("2024-02-01")], "end": [pd.NaT]})  # fmt: skip
-    fig = spc_figure(points, improvement="decrease", cycles=cycles)
-    labels = [a.text for a in fig.layout.annotations]
-    assert "PDSA 1: &lt;b&gt;bold&lt;/b&gt;" in labels
-    symbols = {t.name: t.marker.symbol for t in fig.data if t.mode == "markers"}
-    assert symbols == {"Special cause: improvement": "diamond", "Special cause: concern": "square"}
+def test_all_is_added_per_team_even_when_another_team_uploads_all():
+    obs = _obs([
+        ("C", "I", "Hill", "Willow", "restraint", "2024-01-01", "All", "All", 3, 100),
+        ("C", "I", "Hill", "Oak", "restraint", "2024-01-01", "White", "White", 2, 50),
+        ("C", "I", "Hill", "Oak", "restraint", "2024-01-01", "Black", "Black", 1, 20),
+    ])  # fmt: skip
+    teams = board.series_frame(obs, MEASURES.astype({"multiplier": float})).set_index(["unit", "group"])
+    assert teams.loc[("Oak", "All"), ["numerator", "denominator"]].tolist() == [3, 70]
+    trust = board.series_frame(obs, MEASURES.astype({"multiplier": float}), level="trust")
+    assert trust.set_index("group").loc["All", ["numerator", "denominator"]].tolist() == [6, 170]

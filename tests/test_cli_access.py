@@ -3,7 +3,8 @@
 Each command runs through :func:`qi.cli.main` as the console script does, with the
 session in ``QI_SESSION`` or the saved-session file, and passwords on standard
 input. A refusal prints ``qi: <why>`` (or ``FILE:ROW:COLUMN: message`` for an upload's
-rows), exits 1, and leaves the store as it was.
+rows), exits 1, and leaves the store as it was; so does any other error of a command
+(one line, not a traceback).
 """
 
 from __future__ import annotations
@@ -225,3 +226,13 @@ def test_with_no_accounts_the_command_acts_for_the_local_user(empty_store, monke
     url = empty_store.engine.url.render_as_string(hide_password=False)
     assert main(["--db", url, "whoami"]) == 0
     assert capsys.readouterr().out == "ward-manager (single-user local mode)\n"
+
+
+def test_command_line_errors_are_one_line_not_a_traceback(store, tmp_path, capsys):
+    url = store.engine.url.render_as_string(False)
+    assert main(["--db", url, "export", "--output", str(tmp_path / "x.json")]) == 1
+    assert "must end in .csv or .xlsx" in capsys.readouterr().err
+    assert main(["--db", url, "export", "--output", str(tmp_path / "no" / "x.csv")]) == 1
+    assert capsys.readouterr().err.startswith("qi: ")
+    assert main(["--db", url, "groups", str(tmp_path / "missing.csv")]) == 1
+    assert "cannot open the file" in capsys.readouterr().out

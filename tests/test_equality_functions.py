@@ -1,7 +1,7 @@
 """Hand-worked tests of ``qi.equality``: each expected value worked from its definition.
 
 The R reference cases are in ``test_equality_reference.py``; here the parts
-they do not cover (completeness, pooling, suppression, errors, charting a gap
+they do not cover (recording completeness, pooling, suppression, errors, charting a gap
 with ``qi.spc``) and small examples of the published rules.
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import qi
-from qi import _intervals
+from qi.equality import _exact
 
 eq = qi.equality
 
@@ -26,18 +26,18 @@ eq = qi.equality
     ("x", "want"), [(874.175, 874.18), (763.605, 763.60), (653.865, 653.86), (60.995, 60.99)]
 )
 def test_r_round_examples_from_methods(x: float, want: float) -> None:
-    assert _intervals.r_round(np.array([x]), 2)[0] == want
+    assert _exact.r_round(np.array([x]), 2)[0] == want
 
 
 def test_r_round_is_odd_even_on_exact_ties() -> None:
     # 0.5, 1.5, 2.5 are exact in binary: R rounds them to the even neighbour
-    assert list(_intervals.r_round(np.array([0.5, 1.5, 2.5, -2.5]), 0)) == [0, 2, 2, -2]
+    assert list(_exact.r_round(np.array([0.5, 1.5, 2.5, -2.5]), 0)) == [0, 2, 2, -2]
 
 
 def test_r_quantile_type_7() -> None:
     # type 7: 1 + (n - 1)p = 1 + 4 * 0.1 = 1.4 → 0.6 * x(1) + 0.4 * x(2)
-    assert _intervals.r_quantile7([5.0, 1.0, 3.0, 2.0, 4.0], 0.1) == pytest.approx(1.4)
-    assert _intervals.r_quantile7([1.0, np.nan, 2.0], 0.5) == 1.5
+    assert _exact.r_quantile7([5.0, 1.0, 3.0, 2.0, 4.0], 0.1) == pytest.approx(1.4)
+    assert _exact.r_quantile7([1.0, np.nan, 2.0], 0.5) == 1.5
 
 
 # --- intervals ---------------------------------------------------------------------------
@@ -157,26 +157,26 @@ def test_gap_refuses_keys_that_clash_with_its_output() -> None:
         eq.gap(data, by="value", group="eth", events="n", exposure="pt", reference="White")
 
 
-# --- completeness ---------------------------------------------------------------------------
+# --- recording completeness -------------------------------------------------------------------
 
 
-def test_completeness_counts_not_stated_codes_and_blanks() -> None:
+def test_recording_completeness_counts_not_stated_codes_and_blanks() -> None:
     records = pd.DataFrame(
         {"team": ["A"] * 6 + ["B"] * 2,
          "eth": ["White", "Not stated", None, " z ", "Black", "99", "Asian", "Unknown"]}
     )  # fmt: skip
-    res = eq.completeness(records, by="team", group="eth")
+    res = eq.recording_completeness(records, by="team", group="eth")
     assert list(res["numerator"]) == [4, 1]
     assert list(res["denominator"]) == [6, 2]
     want = eq.proportions([4, 1], [6, 2])
     np.testing.assert_allclose(res[["value", "lower", "upper"]], want, rtol=1e-15)
 
 
-def test_completeness_with_counts_and_own_labels() -> None:
+def test_recording_completeness_with_counts_and_own_labels() -> None:
     table = pd.DataFrame({"month": ["Jan", "Jan", "Feb"], "eth": ["White", "Refused", "White"],
                           "k": [30, 10, 5]})  # fmt: skip
-    res = eq.completeness(table, by="month", group="eth", count="k", unknown=["refused"],
-                          multiplier=100)  # fmt: skip
+    res = eq.recording_completeness(table, by="month", group="eth", count="k",
+                                    unknown=["refused"], multiplier=100)  # fmt: skip
     assert res.set_index("month")["value"].to_dict() == {"Feb": 0.0, "Jan": 25.0}
 
 

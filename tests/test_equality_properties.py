@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import qi
-from qi import _intervals
+from qi.equality import _exact
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONF = st.sampled_from([0.8, 0.9, 0.95, 0.99, 0.998])
@@ -143,7 +143,7 @@ def test_swapping_group_and_reference_inverts_the_risk_ratio(table: tuple, conf:
 def test_midp_limits_solve_their_equation(m: int, data: st.DataObject, target: float) -> None:
     """P(A < a) + P(A = a)/2 = target at the solved s, A ~ Bin(m, s) (epitools' definition)."""
     a = data.draw(st.integers(0, m))
-    odds = _intervals.solve_midp(np.array([a]), np.array([m]), np.array([target]))[0]
+    odds = _exact.solve_midp(np.array([a]), np.array([m]), np.array([target]))[0]
     if odds == 0:  # the left side at s = 0 is already at or below the target
         assert (0.5 if a == 0 else 1.0) <= target
         return

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import qi
-from qi import _funnel
+from qi.equality.funnel import phe_proportion_limit, phe_ratio_curve
 from tests.reference_equality import EQ_DIR, case_ids, check_case, load_case, read_csv
 
 pytestmark = [
@@ -48,7 +48,7 @@ def test_phe_plotting_table(case_id: str) -> None:
             ("lower_2s_limit", 0.975, "low", max), ("upper_2s_limit", 0.975, "high", min),
             ("lower_3s_limit", 0.999, "low", max), ("upper_3s_limit", 0.999, "high", min),
         ):  # fmt: skip
-            got = mult * _funnel.phe_proportion_limit(p, n, avg, side)
+            got = mult * phe_proportion_limit(p, n, avg, side)
             got = np.array([clip(0 if clip is max else 100, v) for v in got])
             np.testing.assert_allclose(got, table[col], rtol=1e-9, atol=1e-12, err_msg=col)
         np.testing.assert_allclose(table["baseline"], avg * mult, rtol=1e-12)
@@ -56,7 +56,7 @@ def test_phe_plotting_table(case_id: str) -> None:
         o = table["Observed_events"].to_numpy(float)
         scale = 100.0 if case.params.get("ratio_type") == "isr" else 1.0
         for level, conf in (("2s", 0.95), ("3s", 0.998)):
-            e_low, e_high = _funnel.phe_ratio_curve(o, conf)
+            e_low, e_high = phe_ratio_curve(o, conf)
             for got, name in ((e_low, "lower"), (e_high, "upper")):
                 want = table[f"{name}_{level}_exp_events"].to_numpy(float)
                 v = want / (want + o + 1)

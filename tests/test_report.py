@@ -199,7 +199,7 @@ def test_chart_and_matrix_data_carry_signals_variation_and_assurance(sample_db):
         chart="u", multiply=1000.0, rules="mdc", improvement="decrease",
     )  # fmt: skip
     data = exports.chart_data(result.points, part, improvement="decrease",
-                              summary=mdc.summary(result))  # fmt: skip
+                              summary=mdc.summary(result), rules=result.rules)  # fmt: skip
     assert len(data) == len(result.points)
     assert {"signal", "signal_text", "variation_text", "assurance", "suppressed"} <= set(data)
     assert set(data["signal"]) <= {"", "improvement", "concern", "neutral"}

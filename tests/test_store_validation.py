@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from qi.cli import main
-from qi.store import Store, reading
+from qi.store import Store, StoreError, reading
 from tests.conftest import HEADER, assert_unchanged, snapshot
 
 GOOD = (
@@ -312,3 +313,49 @@ def test_a_measure_whose_chart_needs_no_denominator_may_leave_it_empty(store):
         (HEADER + "Willow Ward,restraint,2024-04,Black,1,\n").encode(), "r.csv"
     )
     assert [(p.row, p.column) for p in rate.problems] == [(2, "denominator")]
+
+
+def test_a_repeated_column_is_a_problem_not_a_crash(store):
+    before = snapshot(store)
+    result = store.import_file(
+        (HEADER.strip() + ",team\n" + "Willow Ward,restraint,2024-03,Black,1,100,x\n").encode(),
+        "dup.csv",
+    )
+    assert [(p.row, p.column) for p in result.problems] == [(1, "team")]
+    assert_unchanged(store, before)
+
+
+def test_infinite_numbers_are_not_numbers(store):
+    body = (
+        "Willow Ward,wait_days,2024-03,Black,inf,10\nWillow Ward,restraint,2024-03,Black,1,1e400\n"
+    )
+    problems = store.import_file((HEADER + body).encode(), "inf.csv").problems
+    assert {(p.row, p.column) for p in problems} == {(2, "numerator"), (3, "denominator")}
+
+
+def test_an_unbalanced_quote_is_reported_not_raised(store):
+    rows = "".join(f"Willow Ward,restraint,2024-{m:02d},White,1,100\n" for m in range(1, 13))
+    big = HEADER + '"Willow Ward,restraint,2023-12,Black,1,100\n' + rows * 1200
+    problems = store.import_file(big.encode(), "quote.csv").problems
+    assert len(problems) == 1 and "unbalanced quote" in problems[0].message
+    assert problems[0].row == 2
+
+
+def test_a_broad_group_and_its_categories_in_one_month_are_refused(store):
+    body = "Willow Ward,restraint,2024-03,White,2,50\nWillow Ward,restraint,2024-03,A,2,50\n"
+    problems = store.import_file((HEADER + body).encode(), "mixed.csv").problems
+    assert [(p.row, p.column) for p in problems] == [(3, "group")]
+
+
+def test_a_missing_label_in_the_group_mapping_is_refused_not_stored_as_nan(store):
+    """Left open by the first review: pandas' NaN became the text "nan"."""
+    before = store.group_aliases()
+    table = pd.DataFrame({"alias": ["Local spelling"], "code": [np.nan], "label": [np.nan],
+                          "broad_group": ["Asian"]})  # fmt: skip
+    with pytest.raises(StoreError, match=r"row 2: alias .*alias, label and broad_group are needed"):
+        store.set_group_aliases(table)
+    pd.testing.assert_frame_equal(store.group_aliases(), before)
+    table["label"] = "Asian or Asian British - Any other Asian background"
+    store.set_group_aliases(table)
+    added = store.group_aliases().set_index("alias").loc["local spelling"]
+    assert pd.isna(added["code"]) and added["broad_group"] == "Asian"

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, inspect
 from qi.access import AccessDenied
 from qi.cli import main
 from qi.store import Store, StoreError, load, schema
+from qi.store.store import as_utc
 from tests.conftest import HEADER
 
 
@@ -357,3 +358,24 @@ def test_the_console_script_imports_and_prints_the_upload_id(tmp_path):
     assert again.returncode == 1
     assert again.stdout.startswith(f"{tmp_path / 'march.csv'}::: this file was already uploaded")
     assert qi("rollback", "1").stdout == "upload 1 rolled back\n"
+
+
+def test_upload_time_not_import_order_decides_what_is_shown(store):
+    newer = HEADER + "Willow Ward,restraint,2024-03,Black,10,100\n"
+    older = HEADER + "Willow Ward,restraint,2024-03,Black,99,100\n"
+    store.import_file(newer.encode(), "newer.csv", uploaded_at="2024-04-20T09:00:00")
+    store.import_file(older.encode(), "older.csv", uploaded_at="2024-04-10T09:00:00")
+    assert store.observations()["numerator"].tolist() == [10]
+    assert store.observations(as_of="2024-04-15")["numerator"].tolist() == [99]
+
+
+def test_instants_are_iso_8601_only():
+    assert as_utc("2026-01-31") == dt.datetime(2026, 1, 31, 23, 59, 59, 999999)
+    assert as_utc("2026-11-25T10:15:30Z") == dt.datetime(2026, 11, 25, 10, 15, 30)
+    for ambiguous in ("01/02/2026", "next week"):
+        try:
+            as_utc(ambiguous)
+        except ValueError as exc:
+            assert "is not a date and time" in str(exc)
+        else:  # pragma: no cover
+            raise AssertionError(ambiguous)

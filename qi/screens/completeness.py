@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from qi.completeness import STATUSES, status_grid, submission_status
 from qi.snapshot import Snapshot
+from qi.submissions import STATUSES, status_grid, submission_status
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class CompletenessView:
 
     Attributes
     ----------
-    status : :func:`qi.completeness.submission_status` (one row per team × month).
+    status : :func:`qi.submissions.submission_status` (one row per team × month).
     teams : the teams reported, in order.
     due_day : the day of the following month by which a month is due.
     first, last : the months reported.

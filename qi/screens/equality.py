@@ -120,7 +120,7 @@ class EqualityView:
     gap_result : the log ratios charted (an I chart per group), None when too few events.
     latest : each group's latest month of ``gaps``.
     recording : records with ethnic group not stated, per month
-        (:func:`qi.equality.completeness`), and ``recording_result`` its p chart.
+        (:func:`qi.equality.recording_completeness`), and ``recording_result`` its p chart.
     counts : the unit's counts by month and broad group, last :data:`COUNT_MONTHS`.
     teams : the teams whose data the view shows.
     """
@@ -146,7 +146,7 @@ class EqualityView:
         return spc_figure(
             self.gap_result.points, group="group",
             title=f"{self.measure.name}: log ratio to {ref} — {self.unit}",
-            y_title=f"log ratio to {ref}",
+            y_title=f"log ratio to {ref}", rules=self.rules,
         )  # fmt: skip
 
     def recording_figure(self):
@@ -154,7 +154,7 @@ class EqualityView:
 
         return spc_figure(
             self.recording_result.points, title="Records with ethnic group not stated (%)",
-            y_title="% not stated", improvement="decrease",
+            y_title="% not stated", improvement="decrease", rules=self.rules,
         )  # fmt: skip
 
     def count_table(self, *, small_numbers: bool = False) -> pd.DataFrame:
@@ -209,7 +209,7 @@ def equality_view(
         else spc(chartable, x="period", y="log_ratio", by="group", chart="i", rules=rules)
     )
     latest = gaps.sort_values("period").groupby("group").tail(1)[list(LATEST_COLUMNS)]
-    recording = equality.completeness(
+    recording = equality.recording_completeness(
         here, by=["period"], group="broad_group", count="denominator", multiplier=100
     )
     recording_result = spc(

@@ -96,6 +96,7 @@ class TeamChart:
             cycles=self.cycles if len(self.cycles) else None,
             annotations=self.notes if len(self.notes) else None,
             actions=self.actions if len(self.actions) else None, facet=facet, height=height,
+            rules=self.result.rules,
         )  # fmt: skip
 
     def data(self, *, threshold: int | None = None) -> pd.DataFrame:
@@ -110,7 +111,8 @@ class TeamChart:
             self.charted.rows.assign(unit=self.unit),
             improvement=m.improvement,
             summary=self.icons.assign(unit=self.unit, measure=m.id),
-            threshold=THRESHOLD if threshold is None else threshold,
+            threshold=exports.THRESHOLD if threshold is None else threshold,
+            rules=self.result.rules,
         )
 
 

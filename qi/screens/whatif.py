@@ -53,7 +53,7 @@ class WhatIf:
 
     @property
     def signals(self) -> pd.DataFrame:
-        explain = _explainer(self.measure.improvement)
+        explain = _explainer(self.measure.improvement, self.rules)
         return pd.DataFrame(
             {
                 "month": list(self.months),
@@ -79,15 +79,15 @@ class WhatIf:
 
         return spc_figure(
             self.after.points, title=f"{self.measure.name} — {self.team}, {self.group}",
-            y_title=self.measure.unit, improvement=self.measure.improvement,
+            y_title=self.measure.unit, improvement=self.measure.improvement, rules=self.rules,
         )  # fmt: skip
 
 
-def _explainer(improvement: str):
+def _explainer(improvement: str, rules: str):
     from qi.figures import explain_signals
 
     def words(charted: Charted):
-        return explain_signals(charted.points, improvement)["signal_text"].to_numpy()
+        return explain_signals(charted.points, improvement, rules=rules)["signal_text"].to_numpy()
 
     return words
 

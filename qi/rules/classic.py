@@ -1,7 +1,8 @@
 """Two more rule sets QI teams use: IHI run chart rules and the Western Electric rules.
 
 Both are computed on the same segments (series × phase) as every rule set, over
-the included points, and label each point with the first rule that flags it.
+the included points, and label each point with the first rule that flags it;
+:func:`explain` says what a label means for the chart's improvement direction.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 
 from qi._patterns import position, run_length_here, spread_back, window_sum
 from qi._segments import BoolArray, FloatArray, IntArray, run_lengths
+from qi.rules._explain import kind_by_side, signals_frame
 
 #: The runs table of the IHI run chart rules: for a number of useful observations
 #: (points not on the median), the fewest and the most runs expected by chance
@@ -162,3 +164,18 @@ def western_electric(
 
 def labels(code: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
     return pd.Categorical.from_codes(code, categories=list(names))
+
+
+def explain(points: pd.DataFrame, improvement: str | None = None) -> pd.DataFrame:
+    """What the IHI or Western Electric signals of ``points`` mean: ``signal_kind``
+    and ``signal_text``.
+
+    A point whose ``special_cause`` is not "Common Cause" fired; its kind is an
+    improvement or a concern by its side of the centre line (neutral without an
+    ``improvement`` direction), and its words are the rule's label.
+    """
+    label = points["special_cause"].astype(str).to_numpy()
+    fired = label != "Common Cause"
+    kind = kind_by_side(points, fired, improvement).astype(object)
+    words = np.where(fired, label, "")
+    return signals_frame(points, kind, words)

@@ -1,13 +1,21 @@
-"""Rule sets: which signals a chart is read with, and their constants.
+"""Rule sets: which signals a chart is read with, their constants, and what they mean.
 
 The registry :data:`RULE_SETS` maps a ``rules`` key of :func:`qi.spc` to a
 :class:`RuleSet`. A rule set holds
 
 - its constants (``mr_sigma``: sigma per unit of average moving range, used by the
-  moving-range charts I, T, P′ and U′; its rule lengths), and
+  moving-range charts I, T, P′ and U′; its rule lengths),
 - ``evaluate``: a function that reads the lines of every point of every segment
   (series × phase) at once and returns the point columns and the per-segment
-  (summary) columns it adds.
+  (summary) columns it adds, and
+- ``explain``: what its signals mean, per point (``signal_kind`` "", "improvement",
+  "concern" or "neutral", and ``signal_text``, the rule that fired in words), which
+  the figures, the exports and the workshop show.
+
+The rules themselves live in one module per family, named for it:
+:mod:`qi.rules.anhoej` (Anhøj runs rules, qicharts2), :mod:`qi.rules.mdc` (NHS
+Making Data Count, NHSRplotthedots; the summary and icons are :mod:`qi.mdc`) and
+:mod:`qi.rules.classic` (IHI run chart rules and the Western Electric rules).
 
 The 3-sigma signal (a point strictly outside the limits) is common to every rule
 set and computed by :func:`qi.spc` itself. Adding a rule set is adding one entry.
@@ -20,11 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from qi import _classic
-from qi import _mdc as _mdc_rules
-from qi._runs import runs_analysis
 from qi._segments import BoolArray, FloatArray, IntArray
+from qi.rules import anhoej, classic
+from qi.rules import mdc as mdc_rules
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,9 @@ class RuleSet:
     label : a name for people.
     mr_sigma : sigma per unit of average moving range for the moving-range charts.
     evaluate : computes the rule set's columns (see :class:`RuleInput`).
+    explain : ``explain(points, improvement)``: what the signals of its points mean, a
+        frame on the points' index with ``signal_kind`` ("", "improvement", "concern",
+        "neutral") and ``signal_text`` (the rule that fired, in words).
     point_columns : the point columns it adds, in output order.
     summary_columns, summary_tail : the summary columns it adds before and after the
         common ones (``cl`` … ``sigma_signals``).
@@ -94,6 +105,7 @@ class RuleSet:
     label: str
     mr_sigma: float
     evaluate: Callable[[RuleInput], RuleOutput]
+    explain: Callable[[pd.DataFrame, str | None], pd.DataFrame]
     point_columns: tuple[str, ...]
     summary_columns: tuple[str, ...]
     description: str
@@ -113,7 +125,7 @@ _RUNS_COLUMNS = (
 
 
 def _anhoej(ri: RuleInput) -> RuleOutput:
-    ra = runs_analysis(ri.y, ri.cl, ri.include, ri.seg, ri.n_seg)
+    ra = anhoej.runs_analysis(ri.y, ri.cl, ri.include, ri.seg, ri.n_seg)
     signal = ra.runs_signal
     if not ri.ordered_x or ri.chart == "mr":
         # no runs without an order along x; an MR chart's points are not independent
@@ -144,12 +156,12 @@ _MDC_POINTS = (
 def _mdc(ri: RuleInput) -> RuleOutput:
     improvement = ri.improvement or "increase"  # NHSRplotthedots' default
     keep = ri.include
-    out = _mdc_rules.limit_flags(ri.y, ri.cl, ri.lcl, ri.ucl, ri.lcl_95, ri.ucl_95)
+    out = mdc_rules.limit_flags(ri.y, ri.cl, ri.lcl, ri.ucl, ri.lcl_95, ri.ucl_95)
     rel, outside = out["relative_to_mean"], out["outside_limits"]
     shift, trend = int(ri.params["shift"]), int(ri.params["trend"])
     close = out["close_to_limits"]
     if keep.all():
-        code = _mdc_rules.special_cause(
+        code = mdc_rules.special_cause(
             ri.y,
             rel,
             outside,
@@ -161,9 +173,9 @@ def _mdc(ri: RuleInput) -> RuleOutput:
         )
     else:
         # excluded points take no part in the patterns: they keep only the limits rule
-        code = _mdc_rules.outside_code(rel, outside)
+        code = mdc_rules.outside_code(rel, outside)
         idx = np.flatnonzero(keep)
-        code[idx] = _mdc_rules.special_cause(
+        code[idx] = mdc_rules.special_cause(
             ri.y[idx],
             rel[idx],
             outside[idx],
@@ -173,14 +185,14 @@ def _mdc(ri: RuleInput) -> RuleOutput:
             trend=trend,
             describe=lambda i: ri.describe_point(int(idx[i])),
         )
-    out["special_cause"] = _mdc_rules.labels(code, shift=shift, trend=trend)
-    ptype = _mdc_rules.point_type(code, improvement)
+    out["special_cause"] = mdc_rules.labels(code, shift=shift, trend=trend)
+    ptype = mdc_rules.point_type(code, improvement)
     n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
     short = n_rows < int(ri.params["short_group"])
     out["point_type"] = ptype
     out["short_group_warning"] = short[ri.seg]
 
-    flagged = code != _mdc_rules.COMMON
+    flagged = code != mdc_rules.COMMON
     n_obs = np.bincount(ri.seg[keep], minlength=ri.n_seg).astype(np.int64)
     last = np.r_[ri.seg[1:] != ri.seg[:-1], True] if len(ri.seg) else np.zeros(0, dtype=bool)
     last_idx = np.flatnonzero(last)
@@ -188,7 +200,7 @@ def _mdc(ri: RuleInput) -> RuleOutput:
     last_phase = np.r_[ri.series_of_seg[1:] != ri.series_of_seg[:-1], True]
     assurance = np.full(ri.n_seg, None, dtype=object)
     if ri.has_target and ri.n_seg:
-        values = _mdc_rules.assurance(
+        values = mdc_rules.assurance(
             ri.target[last_idx], ri.lcl[last_idx], ri.ucl[last_idx], improvement
         )
         assurance[last_phase] = values[last_phase]
@@ -221,11 +233,11 @@ def _ihi(ri: RuleInput) -> RuleOutput:
     2. Trend: ``trend`` (5) or more consecutive points all going up or all going
        down; like values are counted once.
     3. Too few or too many runs for the number of useful observations, from the
-       published table (:data:`qi._classic.IHI_RUNS_TABLE`, 10 to 60 points).
+       published table (:data:`qi.rules.classic.IHI_RUNS_TABLE`, 10 to 60 points).
     4. Astronomical point: IHI leaves this to judgement; here, a point outside the
        chart's 3-sigma limits when the chart has them (never on a run chart).
     """
-    d = _classic.ihi(
+    d = classic.ihi(
         ri.y,
         ri.cl,
         _outside(ri),
@@ -250,7 +262,7 @@ def _ihi(ri: RuleInput) -> RuleOutput:
         "special_causes": np.bincount(ri.seg[code > 0], minlength=ri.n_seg).astype(np.int64),
     }
     points = {
-        "special_cause": _classic.labels(code, _classic.IHI_LABELS),
+        "special_cause": classic.labels(code, classic.IHI_LABELS),
         **{k: per_seg[k][ri.seg] for k in _IHI_SEGMENT_POINTS},
     }
     return RuleOutput(points, per_seg)
@@ -273,7 +285,7 @@ def _western_electric(ri: RuleInput) -> RuleOutput:
     the 2-sigma line, so charts whose limits are clamped (P at 0 or 1) or skewed
     (T, G) get their zones from the lines as drawn.
     """
-    code = _classic.western_electric(
+    code = classic.western_electric(
         ri.y,
         ri.cl,
         ri.lcl,
@@ -288,7 +300,7 @@ def _western_electric(ri: RuleInput) -> RuleOutput:
         "n_obs": np.bincount(ri.seg[ri.include], minlength=ri.n_seg).astype(np.int64),
         "special_causes": np.bincount(ri.seg[code > 0], minlength=ri.n_seg).astype(np.int64),
     }
-    return RuleOutput({"special_cause": _classic.labels(code, _classic.WE_LABELS)}, per_seg)
+    return RuleOutput({"special_cause": classic.labels(code, classic.WE_LABELS)}, per_seg)
 
 
 RULE_SETS: dict[str, RuleSet] = {
@@ -299,6 +311,7 @@ RULE_SETS: dict[str, RuleSet] = {
             label="Anhøj runs rules with 3-sigma limits (qicharts2)",
             mr_sigma=1 / 1.128,
             evaluate=_anhoej,
+            explain=anhoej.explain,
             point_columns=_RUNS_COLUMNS,
             summary_columns=(
                 "n_obs",
@@ -322,6 +335,7 @@ RULE_SETS: dict[str, RuleSet] = {
             label="NHS Making Data Count (NHSRplotthedots)",
             mr_sigma=2.66 / 3,
             evaluate=_mdc,
+            explain=mdc_rules.explain,
             point_columns=_MDC_POINTS,
             summary_columns=("n_obs",),
             summary_tail=(
@@ -332,7 +346,7 @@ RULE_SETS: dict[str, RuleSet] = {
                 "assurance",
                 "short_group_warning",
             ),
-            defaults={"shift": 7, "trend": 7, "short_group": _mdc_rules.SHORT_GROUP},
+            defaults={"shift": 7, "trend": 7, "short_group": mdc_rules.SHORT_GROUP},
             description=(
                 "Making Data Count (NHS England): a point beyond a process limit "
                 "(mean ± 2.66 × mean moving range on an I chart); a trend of 7 points "
@@ -346,6 +360,7 @@ RULE_SETS: dict[str, RuleSet] = {
             label="IHI run chart rules",
             mr_sigma=1 / 1.128,
             evaluate=_ihi,
+            explain=classic.explain,
             point_columns=("special_cause", *_IHI_SEGMENT_POINTS),
             summary_columns=(
                 "n_obs",
@@ -356,7 +371,7 @@ RULE_SETS: dict[str, RuleSet] = {
                 "runs_signal",
             ),
             summary_tail=("special_causes",),
-            defaults={"shift": 6, "trend": 5, "runs_table": _classic.IHI_RUNS_TABLE},
+            defaults={"shift": 6, "trend": 5, "runs_table": classic.IHI_RUNS_TABLE},
             description=(
                 "IHI run chart rules (Provost & Murray, The Health Care Data Guide, 2011): a "
                 "shift of 6 or more points on one side of the median; a trend of 5 or more "
@@ -369,6 +384,7 @@ RULE_SETS: dict[str, RuleSet] = {
             label="Western Electric rules",
             mr_sigma=1 / 1.128,
             evaluate=_western_electric,
+            explain=classic.explain,
             point_columns=("special_cause",),
             summary_columns=("n_obs",),
             summary_tail=("special_causes",),

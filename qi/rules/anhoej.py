@@ -1,4 +1,5 @@
-"""The Anhøj runs analysis, vectorised over segments.
+"""The Anhøj rules (qicharts2): the runs analysis, vectorised over segments, and what
+its signals mean (:func:`explain`).
 
 Anhøj J, Olesen AV (2014). Run charts revisited: a simulation study of run chart
 rules for detection of non-random variation in health care processes. PLoS ONE
@@ -15,8 +16,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 
 from qi._segments import BoolArray, FloatArray, IntArray, run_lengths
+from qi.rules._explain import kind_by_side, signals_frame
+
+#: The words of a point outside the limits, and of a phase whose runs signal.
+SIGMA_TEXT = "Outside the control limits (3 sigma)"
+RUNS_TEXT = "Unusually long run or too few crossings in this phase (Anhøj rules)"
 
 
 @lru_cache(maxsize=4096)
@@ -87,3 +94,26 @@ def runs_analysis(
     with np.errstate(invalid="ignore"):
         signal = ~none & ((longest_f > lr_max) | (crossings < cr_min))
     return RunsAnalysis(n_obs, n_useful, longest_f, lr_max, crossings, cr_min, signal)
+
+
+def explain(points: pd.DataFrame, improvement: str | None = None) -> pd.DataFrame:
+    """What the Anhøj signals of ``points`` mean: ``signal_kind`` and ``signal_text``.
+
+    A point outside the 3-sigma limits (``sigma_signal``) is a special cause, an
+    improvement or a concern by its side of the centre line (neutral without an
+    ``improvement`` direction). ``runs_signal`` (an unusually long run or too few
+    crossings) belongs to the whole phase: it adds its words to every point of the
+    phase but no kind, since no single point is the special cause.
+    """
+    n = len(points)
+    sigma = points["sigma_signal"].fillna(False).to_numpy(dtype=bool)
+    runs = (
+        points["runs_signal"].fillna(False).to_numpy(dtype=bool)
+        if "runs_signal" in points
+        else np.zeros(n, dtype=bool)
+    )
+    kind = kind_by_side(points, sigma, improvement).astype(object)
+    words = np.where(sigma, SIGMA_TEXT, "")
+    words = np.where(runs & ~sigma, RUNS_TEXT, words)
+    words = np.where(runs & sigma, words + "; " + RUNS_TEXT, words)
+    return signals_frame(points, kind, words)

@@ -1,4 +1,4 @@
-"""Vectorised confidence intervals and exact tests behind :mod:`qi.equality`.
+"""Vectorised confidence intervals and exact tests behind :mod:`qi.equality` (private).
 
 Every function takes and returns numpy arrays (broadcast together) and follows
 one published definition, written in the same order of operations as the R

@@ -33,8 +33,21 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from qi import _intervals
 from qi._checks import check_multiplier
+from qi.equality import _exact
+
+__all__ = [
+    "LINES",
+    "SIGNIFICANCE",
+    "SR_METHODS",
+    "STATISTICS",
+    "STYLES",
+    "FunnelResult",
+    "funnel",
+    "phe_poisson_limits",
+    "phe_proportion_limit",
+    "phe_ratio_curve",
+]
 
 STYLES = ("spiegelhalter", "phe")
 #: Statistics of each style.
@@ -292,8 +305,8 @@ def _trim(z: np.ndarray, trim: float, truncate: bool) -> tuple[np.ndarray, np.nd
             sp = np.floor(rank * k / (len(z) + 1))
         trimmed = ~((sp > 0) & (sp < k - 1))
         return np.where(trimmed, np.nan, z), trimmed
-    lz = _intervals.r_quantile7(z, trim)
-    uz = _intervals.r_quantile7(z, 1 - trim)
+    lz = _exact.r_quantile7(z, trim)
+    uz = _exact.r_quantile7(z, 1 - trim)
     trimmed = ~((z > lz) & (z < uz))
     return np.where(z < lz, lz, np.where(z > uz, uz, z)), trimmed
 
@@ -373,7 +386,7 @@ def _spiegelhalter(
     e = e_given = agg["denominator"].to_numpy(float)
     shmi = statistic == "ratio" and sr_method == "SHMI"
     if shmi and shmi_rounding:
-        e = _intervals.r_round(e, 2)
+        e = _exact.r_round(e, 2)
         if (e <= 0).any():
             g = agg["group"].iloc[int(np.flatnonzero(e <= 0)[0])]
             raise ValueError(
@@ -441,7 +454,7 @@ def phe_proportion_limit(p: float, population: np.ndarray, average: float, side:
 
 def phe_poisson_limits(observed: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray]:
     """Limits of a count as PHEindicatormethods ``funnel_ratio_significance`` (× expected)."""
-    lower, upper, _ = _intervals.poisson_count_limits(observed, conf)
+    lower, upper, _ = _exact.poisson_count_limits(observed, conf)
     return lower, upper
 
 

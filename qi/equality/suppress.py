@@ -31,6 +31,8 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+__all__ = ["TOTAL", "SuppressionResult", "suppress"]
+
 TOTAL = "Total"
 
 

@@ -1,4 +1,8 @@
-"""Data completeness: which team has submitted which month, what is late, what was corrected.
+"""Submissions: which team has submitted which month, what is late, what was corrected.
+
+What the "Data completeness" page and the board pack's completeness table show
+(not to be confused with :func:`qi.equality.recording_completeness`, the share of
+records whose ethnic group is not stated).
 
 A month's data for a team is *due* by a day of the following month (default the
 15th, a common collaborative deadline). For each team × month,

@@ -17,7 +17,9 @@ NHS England and NHS Improvement, *Making Data Count: getting started* (2019) and
 
 Every point of a trend or shift is flagged. Where several rules flag a point, the
 first of limits, trend, two-in-three, shift names it. With ``improvement``, a
-flag above (or increasing) is an improvement when higher is better, and so on.
+flag above (or increasing) is an improvement when higher is better, and so on
+(:func:`explain` says so in words). The Making Data Count summary and icons of a
+chart are :mod:`qi.mdc`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from qi._patterns import (
     window_sum,
 )
 from qi._segments import FloatArray, IntArray
+from qi.rules._explain import signals_frame
 
 DIRECTION = {"increase": 1, "decrease": -1, "neutral": 0}
 #: A series × phase with fewer points than this is flagged ``short_group_warning``.
@@ -189,3 +192,27 @@ def assurance(target: FloatArray, lcl: FloatArray, ucl: FloatArray, improvement:
         ["consistent_fail", "consistent_pass"] if d > 0 else ["consistent_pass", "consistent_fail"],
         "inconsistent",
     ).astype(object)
+
+
+def explain(points: pd.DataFrame, improvement: str | None = None) -> pd.DataFrame:
+    """What the Making Data Count signals of ``points`` mean: ``signal_kind`` and
+    ``signal_text``.
+
+    The kind is read from ``point_type``, which already holds the improvement
+    direction the chart was computed with (so ``improvement`` is not used):
+    ``special_cause_improvement`` → "improvement", ``special_cause_concern`` →
+    "concern", ``special_cause_neutral_*`` → "neutral". The words are the rule that
+    fired (``special_cause``, e.g. "7 Points Below CL").
+    """
+    pt = points["point_type"].astype(str).to_numpy()
+    kind = np.where(
+        pt == "special_cause_improvement",
+        "improvement",
+        np.where(
+            pt == "special_cause_concern",
+            "concern",
+            np.where(np.char.startswith(pt.astype(str), "special_cause"), "neutral", ""),
+        ),
+    ).astype(object)
+    words = np.where(kind != "", points["special_cause"].astype(str).to_numpy(), "")
+    return signals_frame(points, kind, words)
