@@ -2,7 +2,7 @@
 
 Prints the time for
 
-- the board page to build its matrix (``qi.board.series_frame`` + ``qi.board.matrix``:
+- the board page to build its matrix (``qi.series.series_frame`` + ``qi.board.matrix``:
   MDC variation, assurance and sparklines) for about 3,000 series of 36 months;
 - the team page to build its figure (one team × measure, seven groups, small
   multiples with PDSA bands): ``qi.spc`` + ``qi.figures.spc_figure``.
@@ -25,6 +25,7 @@ import pandas as pd
 import qi
 from qi import board
 from qi.figures import spc_figure
+from qi.series import series_frame
 
 GROUPS = ["Asian", "Black", "Mixed", "White", "Other", "Not stated"]
 
@@ -76,7 +77,7 @@ def main() -> None:
     obs, measures = synthetic()
 
     def board_matrix():
-        return board.matrix(board.series_frame(obs, measures))
+        return board.matrix(series_frame(obs, measures))
 
     t_board, table = timed(board_matrix, args.repeats)
     print(f"board matrix: {len(table):,} series × 36 months in {t_board:.3f} s (goal < 1 s)")
@@ -93,7 +94,7 @@ def main() -> None:
     )
 
     def team_figure():
-        series = board.series_frame(one, measures)
+        series = series_frame(one, measures)
         data = series[series["measure"] == "restraint"]
         result = qi.spc(data, x="period", y="numerator", n="denominator", by="group", chart="u",
                         multiply=1000, rules="mdc", improvement="decrease")  # fmt: skip

@@ -58,7 +58,7 @@ def holding_gains(
 
     Parameters
     ----------
-    series : team-level series, as :func:`qi.board.series_frame` gives them (``unit``,
+    series : team-level series, as :func:`qi.series.series_frame` gives them (``unit``,
         ``measure``, ``group``, ``period``, ``numerator``, ``denominator``, ``chart``,
         ``multiplier``, ``improvement``).
     changes : one row per change: ``team``, ``measure``, ``group`` (the group it

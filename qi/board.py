@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from qi.measures import chart_rows
-from qi.series import ALL, LEVELS, phases_from, series_frame
 
-__all__ = ["ALL", "LEVELS", "MATRIX_COLUMNS", "matrix", "phases_from", "series_frame"]
+__all__ = ["MATRIX_COLUMNS", "matrix"]
 
 #: Columns of :func:`matrix`.
 MATRIX_COLUMNS = (

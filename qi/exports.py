@@ -50,7 +50,7 @@ def chart_data(
     Parameters
     ----------
     points : ``qi.spc(...).points`` of the chart (its ``by`` columns among ``keys``).
-    series : the counts it was computed from (:func:`qi.board.series_frame` rows:
+    series : the counts it was computed from (:func:`qi.series.series_frame` rows:
         ``keys``, ``period``, ``numerator``, ``denominator``).
     improvement : the measure's direction, for naming signals.
     summary : :func:`qi.mdc.summary` of the same series (Making Data Count rules):

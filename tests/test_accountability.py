@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qi import board
 from qi.accountability import changes_from, holding_gains, overdue_actions, review_status
+from qi.series import series_frame
 from qi.store import Store
 from tests.test_pages import APP
 
@@ -34,7 +34,7 @@ def sample(sample_db):
 
 @pytest.fixture(scope="module")
 def gains(sample):
-    series = board.series_frame(sample["observations"], sample["measures"])
+    series = series_frame(sample["observations"], sample["measures"])
     return holding_gains(series, changes_from(sample["pdsa"])).set_index(["team", "measure"])
 
 
@@ -59,7 +59,7 @@ def test_a_change_without_effect_is_not_an_improvement(gains):
 
 def test_a_roll_up_equals_the_sum_by_hand(sample):
     obs = sample["observations"]
-    trust = board.series_frame(obs, sample["measures"], level="trust")
+    trust = series_frame(obs, sample["measures"], level="trust")
     row = trust.iloc[len(trust) // 2]
     by_hand = obs[(obs["trust"] == row["unit"]) & (obs["measure"] == row["measure"])
                   & (obs["period"] == row["period"])]  # fmt: skip

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from qi import board, exports, report
 from qi.cli import main
 from qi.mdc import ICON_TEXT
+from qi.series import series_frame
 from qi.store import Store
 
 TEAMS = ["Willow Ward", "Westhaven Community Team"]
@@ -35,7 +36,7 @@ def pack(sample_db):
     with Store.open(f"sqlite:///{sample_db}") as store:
         doc = report.pack_document(store, teams=TEAMS, commentary=COMMENTARY, title="June board")
         expected = board.matrix(
-            board.series_frame(store.observations(teams=TEAMS), store.measures())
+            series_frame(store.observations(teams=TEAMS), store.measures())
         )
         uploads = store.observations(teams=TEAMS)
     reader = PdfReader(io.BytesIO(doc.pdf()))
@@ -192,7 +193,7 @@ def test_chart_and_matrix_data_carry_signals_variation_and_assurance(sample_db):
     from qi import mdc
 
     with Store.open(f"sqlite:///{sample_db}") as store:
-        series = board.series_frame(store.observations(teams=["Willow Ward"]), store.measures())
+        series = series_frame(store.observations(teams=["Willow Ward"]), store.measures())
     part = series[series["measure"] == "restraint_per_1000_obd"]
     result = qi.spc(
         part, x="period", y="numerator", n="denominator", by=["unit", "measure", "group"],
