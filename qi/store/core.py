@@ -42,6 +42,7 @@ from qi.store.models import (
     Observation,
     Owner,
     PDSACycle,
+    Replacement,
     RoleGrant,
     Session,
     Team,
@@ -77,15 +78,36 @@ class UploadRejected(StoreError):
         return problems_frame(self.problems)
 
 
+#: Columns of the stored values an upload replaces (:attr:`ImportResult.replacements`):
+#: the value shown before (``group``, ``numerator``, ``denominator``, from upload
+#: ``upload_id``) and the file's row that replaces it (``new_…``).
+REPLACEMENT_COLUMNS = (
+    "team", "measure", "period", "period_label", "group", "numerator", "denominator",
+    "upload_id", "new_group", "new_numerator", "new_denominator",
+)  # fmt: skip
+
+
+def no_replacements() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(REPLACEMENT_COLUMNS))
+
+
 @dataclass(frozen=True)
 class ImportResult:
-    """What :meth:`Store.import_file` did: ``upload_id`` is None when nothing was stored."""
+    """What :meth:`Store.import_file` did: ``upload_id`` is None when nothing was stored.
+
+    ``replacements`` lists the stored values the file replaces (or, for a dry run,
+    would replace), old → new (:data:`REPLACEMENT_COLUMNS`); ``replaced`` counts them."""
 
     file: str
     upload_id: int | None
     rows: int
     problems: list[Problem] = field(default_factory=list)
-    replaced: int = 0  # team × measure × period slices this upload now shows instead of others
+    replacements: pd.DataFrame = field(default_factory=no_replacements)
+
+    @property
+    def replaced(self) -> int:
+        """How many stored values this upload replaces (shown before, not after)."""
+        return len(self.replacements)
 
     @property
     def ok(self) -> bool:
@@ -252,6 +274,7 @@ class StoreCore:
                     Measure,
                     Upload,
                     Observation,
+                    Replacement,
                     ChangeIdea,
                     PDSACycle,
                     Annotation,
@@ -268,9 +291,13 @@ class StoreCore:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def read_small_table(
-        source: str | Path | pd.DataFrame, columns: tuple[str, ...]
+        source: str | Path | pd.DataFrame,
+        columns: tuple[str, ...],
+        optional: tuple[str, ...] = (),
     ) -> tuple[pd.DataFrame, str]:
-        """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers."""
+        """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers.
+
+        ``optional`` columns are read when present and empty text when not."""
         if isinstance(source, pd.DataFrame):
             name = "table"
             data = source.rename(columns=str.lower).astype(object)
@@ -295,6 +322,9 @@ class StoreCore:
                     )
                 ]
             )
-        for c in columns:
+        for c in optional:
+            if c not in frame.columns:
+                frame[c] = ""
+        for c in (*columns, *optional):
             frame[c] = frame[c].str.strip()
-        return frame[[*columns, "_row"]], name
+        return frame[[*columns, *optional, "_row"]], name
