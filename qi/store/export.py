@@ -24,6 +24,15 @@ def neutralise(value: object) -> object:
     return value
 
 
+def as_typed(values: pd.Series) -> pd.Series:
+    """Text cells as typed before :func:`neutralise`: the apostrophe that a CSV export
+    puts before ``=``, ``+``, ``-`` or ``@`` taken off again, so that a file
+    ``qi export`` wrote is read back as the same names."""
+    text = values.astype(str)
+    escaped = text.str.startswith("'") & text.str[1:2].isin(FORMULA_START) & text.str.len().gt(1)
+    return text.where(~escaped, text.str[1:])
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write ``frame`` as CSV (UTF-8 with a byte-order mark, for Excel) or ``.xlsx``."""
     path = Path(path)
