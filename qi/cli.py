@@ -4,7 +4,7 @@ The interface is fixed (checks outside the test suite drive it)::
 
     qi [--db URL] teams FILE            register teams (collaborative, ics, trust, team)
     qi [--db URL] measures FILE         load the measure catalogue
-    qi [--db URL] import FILE [--dry-run]
+    qi [--db URL] import FILE [--dry-run] [--replaced OUT.csv]
     qi [--db URL] export --output FILE [--as-of 2026-11-25T10:15:30]
     qi [--db URL] rollback ID
     qi [--db URL] sample                load the bundled sample collaborative
@@ -12,6 +12,8 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] uploads               list the upload history
     qi [--db URL] groups FILE           add or change group aliases (alias, code, label,
                                         broad_group): the ethnic-group mapping
+    qi [--db URL] groupings FILE        add or replace groupings (grouping, group, members,
+                                        aliases): the groups a measure reports
     qi [--db URL] report --output pack.pdf [--teams T ...] [--measures M ...]
                   [--period 2026-10] [--as-of INSTANT] [--commentary FILE] [--rules mdc]
                   [--phases none|changes] [--groups G ...] [--reference White] [--title T]
@@ -41,7 +43,9 @@ The store is ``--db`` if given, else ``QI_DATABASE_URL``, else an SQLite file in
 user's data folder; an empty database gets the schema first. ``import`` prints
 ``upload <ID>`` and exits 0, or prints each problem as ``FILE:ROW:COLUMN: message``
 (rows numbered as a spreadsheet shows them, header = row 1; file-level problems with
-row and column empty), stores nothing and exits 1.
+row and column empty), stores nothing and exits 1. When the file replaces stored
+values (a correction), ``import`` (and ``import --dry-run``, before anything is
+stored) then lists them, old → new; ``--replaced OUT.csv`` writes them all.
 """
 
 from __future__ import annotations
@@ -83,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--dry-run", action="store_true", help="validate only; store nothing")
     imp.add_argument("--note", default="", help="a note kept with the upload")
+    imp.add_argument("--replaced", metavar="OUT",
+                     help="write every stored value the file replaces (old → new) to this "
+                          ".csv or .xlsx")  # fmt: skip
     exp = sub.add_parser("export", help="write what is shown, in the upload layout")
     exp.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
     exp.add_argument("--as-of", metavar="INSTANT", help="a UTC instant, e.g. 2026-11-25T10:15:30")
@@ -94,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("uploads", help="list the upload history")
     sub.add_parser(
         "groups", help="add or change group aliases (alias, code, label, broad_group)"
+    ).add_argument("file")
+    sub.add_parser(
+        "groupings", help="add or replace groupings (grouping, group, members, aliases)"
     ).add_argument("file")
     rep = sub.add_parser("report", help="write the board pack (PDF)")
     rep.add_argument("--output", required=True, metavar="FILE", help="the PDF to write")
@@ -251,13 +261,15 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
             print(f"{result.rows} rows valid; nothing stored (dry run)")
         else:
             print(f"upload {result.upload_id}")
+        _print_replacements(result, dry_run=args.dry_run, out=args.replaced)
     elif args.command == "export":
         small = {None: None, "show": True, "hide": False}[args.small_numbers]
         n = store.export(args.output, as_of=args.as_of, small_numbers=small)
         print(f"{n} rows written to {args.output}")
     elif args.command == "rollback":
-        store.rollback(args.id, user=user)
-        print(f"upload {args.id} rolled back")
+        again = store.rollback(args.id, user=user)
+        shown = f": {again} stored value(s) it had replaced shown again" if again else ""
+        print(f"upload {args.id} rolled back{shown}")
     elif args.command == "sample":
         from qi.sample import load_sample
 
@@ -267,6 +279,9 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         table, _ = store.read_small_table(args.file, ("alias", "code", "label", "broad_group"))
         n = store.set_group_aliases(table, user=user)
         print(f"{n} group aliases set")
+    elif args.command == "groupings":
+        n = store.set_groupings(args.file, user=user)
+        print(f"{n} grouping rows set")
     elif args.command == "uploads":
         print(store.uploads().to_string(index=False))
     elif args.command == "report":
@@ -282,6 +297,25 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
     elif args.command == "users":
         return _users(store, args, user)
     return 0
+
+
+def _print_replacements(result, *, dry_run: bool, out: str | None) -> None:
+    """The stored values an import replaces (or would), old → new, in at most 21 lines."""
+    from qi.store.uploads import replacement_lines, replacement_table
+
+    if out:
+        from qi.store.export import write_table
+
+        write_table(replacement_table(result.replacements), out)
+    n = result.replaced
+    if not n:
+        return
+    verb = "would replace" if dry_run else "replaces"
+    print(f"this file {verb} {n} stored value{'s' if n != 1 else ''} (old → new):")
+    for line in replacement_lines(result.replacements):
+        print(line)
+    if out:
+        print(f"all of them written to {out}")
 
 
 def _users(store: Store, args: argparse.Namespace, user: str) -> int:

@@ -9,8 +9,14 @@
 * reads what is shown now or at any earlier instant (:meth:`~UploadsMixin.observations`)
   and writes it out with small numbers suppressed (:meth:`~UploadsMixin.export`).
 
-For each team × measure × month the upload shown is the live one (not rolled back) with
-the latest upload time (:func:`_shown_slices`); nothing is ever overwritten.
+A correction replaces exactly the rows it holds (team × measure × period × group): when
+an upload is stored, every older version of its team × measure × periods whose group
+overlaps one of its rows (the same group, or a group and its own parts) is recorded as
+replaced by it (:class:`~qi.store.models.Replacement`). A row is shown at an instant
+when its upload is live then and no upload replacing it is (:func:`_shown`), so a
+rollback shows again what its upload replaced, and ``as_of`` reads what was shown at
+any instant; nothing is ever overwritten. The work of an upload reads only the stored
+versions of its own team × measure × periods (:func:`_versions`).
 """
 
 from __future__ import annotations
@@ -22,14 +28,24 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, exists, func, insert, or_, select, update
 
 from qi import access
+from qi import periods as freq
 from qi.access import Principal
 from qi.disclosure import suppress_points
 from qi.store.catalogue import CatalogueMixin
-from qi.store.core import ImportResult, StoreError, as_utc, utcnow
-from qi.store.models import ICS, Collaborative, Observation, Team, Trust, Upload
+from qi.store.core import (
+    REPLACEMENT_COLUMNS,
+    ImportResult,
+    StoreError,
+    as_utc,
+    no_replacements,
+    utcnow,
+)
+from qi.store.export import as_typed
+from qi.store.groups import GroupMap, overlaps
+from qi.store.models import ICS, Collaborative, Observation, Replacement, Team, Trust, Upload
 from qi.store.reading import Problem, read_table
 from qi.store.validation import Catalogue, validate_observations
 
@@ -72,7 +88,8 @@ class UploadsMixin(CatalogueMixin):
         if who.local or "team" not in table.data.columns:
             return []
         frame = pd.DataFrame(
-            {"team": table.data["team"].astype(str).str.strip(), "_row": table.rows.to_numpy()}
+            {"team": as_typed(table.data["team"].astype(str).str.strip()),
+             "_row": table.rows.to_numpy()}
         )
         return self._scope_problems(who, "upload", frame, table.name)
 
@@ -115,8 +132,11 @@ class UploadsMixin(CatalogueMixin):
             catalogue = dataclasses.replace(catalogue, today=today)
         clean, more = validate_observations(table, catalogue)
         problems = problems + more + self._upload_scope_problems(who, table)
-        if problems or dry_run:
+        if problems:
             return ImportResult(name, None, len(clean), problems)
+        if dry_run:
+            replacing = self.replacements(clean, catalogue=catalogue)
+            return ImportResult(name, None, len(clean), [], replacing)
         checksum = hashlib.sha256(content).hexdigest()
         with self._write() as conn:
             # checked again under the write lock: a role revoked meanwhile stops the write
@@ -149,9 +169,10 @@ class UploadsMixin(CatalogueMixin):
                 .returning(Upload.id)
             ).scalar_one()
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
-            slices = clean[["team", "measure", "period"]].drop_duplicates()
-            replaced = self._count_shown_slices(conn, slices, team_ids)
+            rows = clean.assign(team_id=clean["team"].map(team_ids).astype("int64"))
+            versions = _versions(conn, rows, stamp)
             _insert_observations(conn, upload_id, clean, team_ids)
+            replacing = _replace(conn, upload_id, stamp, rows, versions, catalogue)
             self._audit(
                 conn,
                 who.username,
@@ -160,25 +181,32 @@ class UploadsMixin(CatalogueMixin):
                 upload_id,
                 f"{name}: {len(clean)} rows, sha256 {checksum}",
             )
-        return ImportResult(name, upload_id, len(clean), [], replaced)
+        labelled = _with_labels(replacing, catalogue)
+        return ImportResult(name, upload_id, len(clean), [], labelled)
 
-    @staticmethod
-    def _count_shown_slices(conn: Connection, slices: pd.DataFrame, team_ids) -> int:
-        """How many of these team × measure × period slices already have data shown."""
-        if slices.empty:
-            return 0
-        shown = _shown_slices(
-            utcnow(),
-            team_ids=slices["team"].map(team_ids).unique().tolist(),
-            measures=slices["measure"].unique().tolist(),
-        )
-        rows = conn.execute(select(shown.c.team_id, shown.c.measure_id, shown.c.period)).all()
-        have = {(t, m, pd.Timestamp(p)) for t, m, p in rows}
-        wanted = zip(slices["team"].map(team_ids), slices["measure"], slices["period"], strict=True)
-        return sum((t, m, pd.Timestamp(p)) in have for t, m, p in wanted)
+    def replacements(
+        self, clean: pd.DataFrame, *, catalogue: Catalogue | None = None
+    ) -> pd.DataFrame:
+        """The stored values that the validated rows ``clean`` (of :meth:`validate`) would
+        replace if stored now, old → new (:data:`~qi.store.core.REPLACEMENT_COLUMNS`):
+        what the Upload page and ``qi import --dry-run`` show before anything is stored."""
+        if clean.empty:
+            return no_replacements()
+        catalogue = catalogue or self.catalogue()
+        with self.engine.connect() as conn:
+            team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
+            known = clean["team"].isin(team_ids)
+            rows = clean[known].assign(team_id=clean.loc[known, "team"].map(team_ids))
+            rows["team_id"] = rows["team_id"].astype("int64")
+            versions = _versions(conn, rows, utcnow())
+        pairs = _overlapping(rows, versions, _group_map(catalogue))
+        shown = pairs[pairs["shown"].astype(bool)]
+        return _with_labels(_replacement_frame(shown), catalogue)
 
-    def rollback(self, upload_id: int, *, user: str = "system") -> None:
-        """Withdraw an upload: what it replaced is shown again. Kept in history."""
+    def rollback(self, upload_id: int, *, user: str = "system") -> int:
+        """Withdraw an upload: what it replaced is shown again. Kept in history.
+
+        Returns how many stored values it had replaced that are shown again."""
         with self._write() as conn:
             who = self._require(conn, "upload", user)
             row = conn.execute(
@@ -198,12 +226,22 @@ class UploadsMixin(CatalogueMixin):
                     f"upload {upload_id} was already rolled back on "
                     f"{row.rolled_back_at:%Y-%m-%d %H:%M} UTC"
                 )
+            now = utcnow()
             conn.execute(
                 update(Upload)
                 .where(Upload.id == upload_id)
-                .values(rolled_back_at=utcnow(), rolled_back_by=who.username)
+                .values(rolled_back_at=now, rolled_back_by=who.username)
+            )
+            o, r, u = Observation.__table__, Replacement.__table__, Upload.__table__
+            again = conn.scalar(
+                select(func.count())
+                .select_from(r)
+                .join(o, o.c.id == r.c.observation_id)
+                .join(u, u.c.id == o.c.upload_id)
+                .where(r.c.upload_id == upload_id, _shown(o, u, now))
             )
             self._audit(conn, who.username, "rollback", "upload", upload_id)
+        return int(again or 0)
 
     def uploads(self) -> pd.DataFrame:
         """The upload history, newest first."""
@@ -277,8 +315,8 @@ class UploadsMixin(CatalogueMixin):
             if teams is not None:
                 named = conn.scalars(select(Team.id).where(Team.name.in_(list(teams)))).all()
                 team_ids = named if team_ids is None else sorted(set(named) & set(team_ids))
-        shown = _shown_slices(as_utc(as_of), team_ids=team_ids, measures=measures)
-        o = Observation.__table__
+        at = as_utc(as_of)
+        o, u = Observation.__table__, Upload.__table__
         query = (
             select(
                 Collaborative.name,
@@ -294,19 +332,12 @@ class UploadsMixin(CatalogueMixin):
                 o.c.upload_id,
             )
             .select_from(o)
-            .join(
-                shown,
-                and_(
-                    o.c.team_id == shown.c.team_id,
-                    o.c.measure_id == shown.c.measure_id,
-                    o.c.period == shown.c.period,
-                    o.c.upload_id == shown.c.upload_id,
-                ),
-            )
+            .join(u, o.c.upload_id == u.c.id)
             .join(Team, o.c.team_id == Team.id)
             .join(Trust, Team.trust_id == Trust.id)
             .join(ICS, Trust.ics_id == ICS.id)
             .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+            .where(_shown(o, u, at))
         )
         if team_ids is not None:
             query = query.where(o.c.team_id.in_(list(team_ids)))
@@ -338,6 +369,7 @@ class UploadsMixin(CatalogueMixin):
         from qi.store.export import write_table
 
         data = self.observations(as_of=as_of)
+        frequency = data["measure"].map(self.measures().set_index("id")["frequency"])
         allowed = self.may_see_small_numbers(data["team"].unique())
         if small_numbers:
             with self.engine.connect() as conn:
@@ -352,7 +384,7 @@ class UploadsMixin(CatalogueMixin):
             {
                 "team": data["team"],
                 "measure": data["measure"],
-                "period": data["period"].dt.strftime("%Y-%m"),
+                "period": _period_labels(data["period"], frequency),
                 "group": data["group"],
                 "numerator": data["numerator"],
                 "denominator": data["denominator"],
@@ -410,36 +442,238 @@ def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, 
         conn.exec_driver_sql(sql, params[start : start + 20_000])
 
 
-def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None):
-    """For each team × measure × period, the upload shown at ``at``: a subquery.
+def _live(u, at: dt.datetime):
+    """An upload live at ``at``: uploaded by then and not rolled back by then."""
+    return and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
 
-    The shown upload is the live one (uploaded by ``at``, not rolled back by then)
-    with the latest ``uploaded_at``, ties going to the later id: upload time, not
-    the order of import, decides, so a back-dated upload never hides a later one.
-    Restricted to some teams and measures when given, which keeps it small.
-    """
+
+def _unreplaced(o, at: dt.datetime):
+    """No upload replacing the observation ``o`` is live at ``at``."""
+    r, v = Replacement.__table__, Upload.__table__.alias("replacing")
+    return ~exists(
+        select(r.c.observation_id)
+        .join(v, v.c.id == r.c.upload_id)
+        .where(r.c.observation_id == o.c.id, _live(v, at))
+    )
+
+
+def _shown(o, u, at: dt.datetime):
+    """The observation ``o`` of upload ``u`` is shown at ``at``: its upload is live then
+    and no upload replacing it is. Upload time, not the order of import, decides (a
+    back-dated upload never hides a later one: see :func:`_replace`)."""
+    return and_(_live(u, at), _unreplaced(o, at))
+
+
+#: Columns of :func:`_versions`.
+VERSION_COLUMNS = (
+    "id", "team_id", "measure_id", "period", "group", "broad_group", "numerator",
+    "denominator", "upload_id", "uploaded_at", "shown",
+)  # fmt: skip
+
+
+def _versions(conn: Connection, rows: pd.DataFrame, at: dt.datetime) -> pd.DataFrame:
+    """Every stored version (rolled back or not) of the team × measure × periods of
+    ``rows`` (with ``team_id``, ``measure``, ``period``), and whether each is shown at
+    ``at``: :data:`VERSION_COLUMNS`.
+
+    Read with the slice index on the upload's own teams, measures and periods, so the
+    work is proportional to the upload and its earlier versions, not to the store."""
+    if rows.empty:
+        return pd.DataFrame(columns=list(VERSION_COLUMNS))
     o, u = Observation.__table__, Upload.__table__
-    live = and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(o.c.team_id, o.c.measure_id, o.c.period),
-            order_by=(u.c.uploaded_at.desc(), o.c.upload_id.desc()),
-        )
-        .label("rank")
-    )
+    periods = sorted({p.date() for p in pd.to_datetime(rows["period"].unique())})
     query = (
-        select(o.c.team_id, o.c.measure_id, o.c.period, o.c.upload_id, rank)
+        select(
+            o.c.id, o.c.team_id, o.c.measure_id, o.c.period, o.c.group, o.c.broad_group,
+            o.c.numerator, o.c.denominator, o.c.upload_id, u.c.uploaded_at,
+            case((_shown(o, u, at), 1), else_=0),
+        )
         .join(u, o.c.upload_id == u.c.id)
-        .where(live)
+        .where(
+            o.c.team_id.in_(sorted(int(t) for t in rows["team_id"].unique())),
+            o.c.measure_id.in_(sorted(rows["measure"].unique())),
+            o.c.period.in_(periods),
+        )
+    )  # fmt: skip
+    found = pd.DataFrame.from_records(
+        [tuple(r) for r in conn.execute(query)], columns=list(VERSION_COLUMNS)
     )
-    if team_ids is not None:
-        query = query.where(o.c.team_id.in_(list(team_ids)))
-    if measures is not None:
-        query = query.where(o.c.measure_id.in_(list(measures)))
-    ranked = query.subquery("ranked")
-    return (
-        select(ranked.c.team_id, ranked.c.measure_id, ranked.c.period, ranked.c.upload_id)
-        .where(ranked.c.rank == 1)
-        .subquery("shown")
+    if found.empty:
+        return found
+    found["period"] = pd.to_datetime(found["period"])
+    found["uploaded_at"] = pd.to_datetime(found["uploaded_at"])
+    # only the upload's own slices (the query reads the product of its teams, measures
+    # and periods)
+    keys = rows[["team_id", "measure", "period"]].drop_duplicates()
+    keys = keys.rename(columns={"measure": "measure_id"})
+    keys["period"] = pd.to_datetime(keys["period"])
+    return found.merge(keys, on=["team_id", "measure_id", "period"], how="inner")
+
+
+def _group_map(catalogue: Catalogue) -> GroupMap:
+    return GroupMap(catalogue.aliases, catalogue.groupings)
+
+
+def _overlapping(rows: pd.DataFrame, versions: pd.DataFrame, groups: GroupMap) -> pd.DataFrame:
+    """Each pair of a new row and a stored version of the same team × measure × period
+    whose groups overlap (the same group, or one a part of the other): the stored
+    version's :data:`VERSION_COLUMNS` and the new row's ``new_group``, ``new_numerator``,
+    ``new_denominator`` (and ``team``, ``measure``)."""
+    if versions.empty or rows.empty:
+        return pd.DataFrame(
+            columns=[*VERSION_COLUMNS, "team", "measure", "new_group", "new_numerator",
+                     "new_denominator"]
+        )  # fmt: skip
+    new = rows[["team", "team_id", "measure", "period", "group", "broad_group", "numerator",
+                "denominator"]].rename(columns={
+        "group": "new_group", "numerator": "new_numerator", "denominator": "new_denominator",
+        "measure": "measure_id",
+    })  # fmt: skip
+    new["period"] = pd.to_datetime(new["period"])
+    pairs = versions.merge(new, on=["team_id", "measure_id", "period", "broad_group"])
+    if pairs.empty:
+        return pairs.assign(measure=pairs["measure_id"])
+    paths: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def path(group: str, broad: str) -> tuple[str, ...]:
+        key = (group, broad)
+        if key not in paths:
+            paths[key] = groups.path(group, broad)
+        return paths[key]
+
+    keep = [
+        g == n or overlaps(path(g, b), path(n, b))
+        for g, n, b in zip(pairs["group"], pairs["new_group"], pairs["broad_group"], strict=True)
+    ]
+    return pairs[keep].assign(measure=lambda f: f["measure_id"])
+
+
+def _replace(
+    conn: Connection,
+    upload_id: int,
+    stamp: dt.datetime,
+    rows: pd.DataFrame,
+    versions: pd.DataFrame,
+    catalogue: Catalogue,
+) -> pd.DataFrame:
+    """Record what the new upload replaces, and return the values it hides that were
+    shown at ``stamp`` (old → new).
+
+    A stored version older than the upload (by upload time, then id) is replaced by it.
+    When the upload is back-dated before a stored version, the upload's own row is
+    replaced by that later upload instead, so the later one stays shown."""
+    pairs = _overlapping(rows, versions, _group_map(catalogue))
+    if pairs.empty:
+        return no_replacements()
+    older = (pairs["uploaded_at"] < pd.Timestamp(stamp)) | (
+        (pairs["uploaded_at"] == pd.Timestamp(stamp)) & (pairs["upload_id"] < upload_id)
     )
+    edges = [(int(i), int(upload_id)) for i in pairs.loc[older, "id"].unique()]
+    later = pairs[~older]
+    if len(later):
+        o = Observation.__table__
+        mine = pd.DataFrame.from_records(
+            [tuple(r) for r in conn.execute(
+                select(o.c.id, o.c.team_id, o.c.measure_id, o.c.period, o.c.group)
+                .where(o.c.upload_id == upload_id)
+            )],
+            columns=["new_id", "team_id", "measure_id", "period", "new_group"],
+        )  # fmt: skip
+        mine["period"] = pd.to_datetime(mine["period"])
+        hidden = later.merge(mine, on=["team_id", "measure_id", "period", "new_group"])
+        edges += list({(int(i), int(u)) for i, u in zip(hidden["new_id"], hidden["upload_id"],
+                                                        strict=True)})  # fmt: skip
+    if edges:
+        r = Replacement.__table__
+        for start in range(0, len(edges), 20_000):
+            conn.execute(
+                insert(r),
+                [{"observation_id": i, "upload_id": u} for i, u in edges[start : start + 20_000]],
+            )
+    return _replacement_frame(pairs[older & pairs["shown"].astype(bool)])
+
+
+def _replacement_frame(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of :func:`_overlapping` as :data:`~qi.store.core.REPLACEMENT_COLUMNS`."""
+    out = pd.DataFrame(
+        {
+            "team": pairs["team"], "measure": pairs["measure_id"], "period": pairs["period"],
+            "period_label": "", "group": pairs["group"],
+            "numerator": pairs["numerator"].astype(float),
+            "denominator": pd.to_numeric(pairs["denominator"]).astype(float),
+            "upload_id": pairs["upload_id"].astype("int64"), "new_group": pairs["new_group"],
+            "new_numerator": pairs["new_numerator"].astype(float),
+            "new_denominator": pd.to_numeric(pairs["new_denominator"]).astype(float),
+        }
+    )  # fmt: skip
+    return out.sort_values(["team", "measure", "period", "group"], ignore_index=True)[
+        list(REPLACEMENT_COLUMNS)
+    ]
+
+
+def _with_labels(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """``period_label`` filled by each measure's frequency (2024-04, 2024/25 Q1, 2024/25)."""
+    if frame.empty:
+        return frame
+    table = catalogue.measures
+    frequency = (
+        frame["measure"].map(table["frequency"]) if "frequency" in table.columns else None
+    )
+    return frame.assign(period_label=_period_labels(frame["period"], frequency))
+
+
+def _period_labels(period: pd.Series, frequency: pd.Series | None) -> pd.Series:
+    """Each period as written for its measure's frequency (month when unknown)."""
+    if frequency is None:
+        frequency = pd.Series("month", index=period.index)
+    frequency = frequency.fillna("month")
+    out = pd.Series("", index=period.index, dtype=object)
+    for f in frequency.unique():
+        rows = frequency == f
+        out[rows] = freq.labels(period[rows], f)
+    return out
+
+
+def _value_text(numerator: float, denominator: float) -> str:
+    """``3 / 650``, or ``12.5`` without a denominator."""
+    top = f"{numerator:g}"
+    return top if denominator != denominator else f"{top} / {denominator:g}"
+
+
+def replacement_table(replacements: pd.DataFrame) -> pd.DataFrame:
+    """The stored values a file replaces, as a person reads them: ``team``, ``measure``,
+    ``period`` (written for the measure's frequency), ``group`` (``old → new`` when the
+    file gives the group another way, e.g. a broad group as its categories),
+    ``stored`` (numerator / denominator, and the upload it came from) and ``new``."""
+    r = replacements
+    if r.empty:
+        return pd.DataFrame(columns=["team", "measure", "period", "group", "stored", "new"])
+    group = [
+        old if old == new else f"{old} → {new}"
+        for old, new in zip(r["group"], r["new_group"], strict=True)
+    ]
+    stored = [
+        f"{_value_text(n, d)} (upload {u})"
+        for n, d, u in zip(r["numerator"], r["denominator"], r["upload_id"], strict=True)
+    ]
+    new = [
+        _value_text(n, d) for n, d in zip(r["new_numerator"], r["new_denominator"], strict=True)
+    ]
+    period = r["period_label"].where(r["period_label"].ne(""), r["period"].dt.strftime("%Y-%m"))
+    return pd.DataFrame(
+        {"team": r["team"], "measure": r["measure"], "period": period, "group": group,
+         "stored": stored, "new": new}
+    )  # fmt: skip
+
+
+def replacement_lines(replacements: pd.DataFrame, limit: int = 20) -> list[str]:
+    """One line per replaced value (``team · measure · period · group: old → new``), at
+    most ``limit`` of them and a last line saying how many more."""
+    table = replacement_table(replacements)
+    lines = [
+        f"  {t.team} · {t.measure} · {t.period} · {t.group}: {t.stored} → {t.new}"
+        for t in table.head(limit).itertuples(index=False)
+    ]
+    if len(table) > limit:
+        lines.append(f"  … and {len(table) - limit:,} more")
+    return lines
