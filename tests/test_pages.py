@@ -106,9 +106,18 @@ def test_a_good_upload_is_checked_then_stored(db_url):
     good = UPLOAD_HEADER + "Willow Ward,restraint_per_1000_obd,2026-10,Black,1,120\n"
     at.file_uploader[0].upload("fix.csv", good.encode(), "text/csv").run()
     assert "1 rows ready to store" in at.success[0].value
+    # the sample already holds Willow Ward's Black restraint for 2026-10: the page says
+    # which stored value the file replaces, old → new, and asks before storing
+    assert "replaces 1 stored value(s)" in at.warning[0].value
+    table = at.dataframe[1].value
+    assert table[["team", "period", "group", "new"]].values.tolist() == [
+        ["Willow Ward", "2026-10", "Black", "1 / 120"]
+    ]
+    assert next(b for b in at.button if b.label.startswith("Store")).disabled  # not yet asked
+    at.checkbox(key="confirm_replace").check().run()
     next(b for b in at.button if b.label.startswith("Store")).click().run()
     assert not at.exception
-    assert any("stored as upload" in s.value for s in at.success)
+    assert any("stored as upload" in s.value and "replaced 1" in s.value for s in at.success)
     with Store.open(db_url) as store:
         assert store.counts()["upload"] == before + 1
 

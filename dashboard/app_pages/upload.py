@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import components as ui
 from dashboard import session
 from qi.access import AccessDenied
-from qi.screens import upload_preview
+from qi.screens import replacement_preview, upload_preview
 from qi.store import StoreError, problems_frame
 
 store = session.store()
@@ -13,15 +13,17 @@ who = session.principal()
 st.title("Upload monthly data")
 session.refusal(who, "upload")
 st.caption(
-    "One row per team × measure × month × group, with the columns team, measure, period, "
+    "One row per team × measure × period × group, with the columns team, measure, period, "
     "group, numerator and denominator (CSV or Excel). Every file is checked whole first: "
-    "a file with any problem stores nothing."
+    "a file with any problem stores nothing. A correction replaces exactly the rows it "
+    "holds; what it replaces is listed here first, and is shown again if you roll it back."
 )
 
 files = st.file_uploader(
     "Drop CSV or Excel files", type=["csv", "xlsx"], accept_multiple_files=True, key="files"
 )
 ready = []
+replacing = 0
 for f in files or []:
     content = f.getvalue()
     clean, problems = store.validate(content, f.name)
@@ -31,12 +33,31 @@ for f in files or []:
             "Nothing from this file will be stored."
         )
         st.dataframe(problems_frame(problems), hide_index=True)
-    else:
-        st.success(f"{ui.literal(f.name)}: {len(clean)} rows ready to store.")
-        st.dataframe(upload_preview(clean), hide_index=True)
-        ready.append((f.name, content))
+        continue
+    st.success(f"{ui.literal(f.name)}: {len(clean)} rows ready to store.")
+    st.dataframe(upload_preview(clean, store.measures()), hide_index=True)
+    replaces = store.replacements(clean)
+    if len(replaces):
+        replacing += len(replaces)
+        st.warning(
+            f"{ui.literal(f.name)} replaces {len(replaces)} stored value(s), old → new. "
+            "The old values stay in the history and are shown again if this upload is "
+            "rolled back."
+        )
+        st.dataframe(replacement_preview(replaces), hide_index=True)
+    ready.append((f.name, content))
 
-if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
+confirmed = True
+if ready and replacing:
+    confirmed = st.checkbox(
+        f"Replace the {replacing} stored value(s) listed above", key="confirm_replace"
+    )
+if ready and st.button(
+    f"Store {len(ready)} file(s)",
+    type="primary",
+    disabled=not confirmed,
+    help=None if confirmed else "Tick the box above to replace the stored values listed",
+):
     for name, content in ready:
         try:
             result = store.import_file(content, name, user=who.username)
@@ -44,15 +65,13 @@ if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
             st.error(ui.literal(exc))
             continue
         if result.ok:
-            replaced = (
-                f"; it replaces what was shown for {result.replaced} month(s)"
-                if result.replaced
-                else ""
-            )
+            replaced = f"; it replaced {result.replaced} stored value(s)" if result.replaced else ""
             st.success(
                 f"{ui.literal(name)}: stored as upload {result.upload_id} "
                 f"({result.rows} rows){replaced}."
             )
+            if result.replaced:
+                st.dataframe(replacement_preview(result.replacements), hide_index=True)
         else:
             st.error(f"{ui.literal(name)}: nothing stored.")
             st.dataframe(result.problem_table, hide_index=True)
@@ -70,8 +89,9 @@ if len(live):
         )
         if st.form_submit_button("Roll back"):
             try:
-                store.rollback(int(chosen), user=who.username)
-                st.success(f"Upload {chosen} rolled back.")
+                again = store.rollback(int(chosen), user=who.username)
+                back = f" {again} stored value(s) it replaced are shown again." if again else ""
+                st.success(f"Upload {chosen} rolled back.{back}")
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
                 st.error(ui.literal(exc))
