@@ -77,6 +77,7 @@ def spc_figure(
     facet: bool = True,
     height: int | None = None,
     rules: str,
+    frequency: str = "month",
 ) -> go.Figure:
     """A run or control chart of ``points`` (one series, or one per value of ``group``).
 
@@ -95,6 +96,8 @@ def spc_figure(
         the month reviewed, "overdue" when not done by its due date.
     rules : the rule set the points were computed with (``SPCResult.rules``), which
         says what each signal means (see :func:`explain_signals`).
+    frequency : the measure's periods (``month``, ``quarter``, ``year``), as hover
+        labels write them (``Apr 2024``, ``2024/25 Q1``, ``2024/25``).
     """
     explained = explain_signals(points, improvement, rules=rules)
     data = pd.concat([points, explained], axis=1)
@@ -115,7 +118,8 @@ def spc_figure(
         row = i + 1 if panels > 1 else 1
         colour = PALETTE[i % len(PALETTE)] if (group and not facet) else PALETTE[0]
         name = text(g) if g is not None else text(y_title or "value")
-        _series(parts, part, row, colour, name, show_limits=panels > 1 or not group)
+        _series(parts, part, row, colour, name, show_limits=panels > 1 or not group,
+                frequency=frequency)  # fmt: skip
     if cycles is not None and len(cycles):
         _cycles(parts, cycles, data["x"])
     if annotations is not None and len(annotations):
@@ -164,10 +168,19 @@ def _refs(row: int) -> dict[str, str]:
     return {"xref": f"x{suffix}", "yref": f"y{suffix}"}
 
 
-def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
+def _when(x, frequency: str) -> str:
+    """A point's period in a hover label: ``Apr 2024``, ``2024/25 Q1`` or ``2024/25``."""
+    if frequency == "month":
+        return f"{pd.Timestamp(x):%b %Y}"
+    from qi.periods import label
+
+    return label(x, frequency)
+
+
+def _series(parts: _Parts, part, row, colour, name, *, show_limits, frequency="month") -> None:
     x = part["x"]
     hover = [
-        f"{pd.Timestamp(xv):%b %Y}<br>{name}: {_fmt(yv)}"
+        f"{_when(xv, frequency)}<br>{name}: {_fmt(yv)}"
         + (f"<br>n = {_fmt(nv)}" if pd.notna(nv) else "")
         + (f"<br><b>{escape(st)}</b>" if st else "")
         for xv, yv, nv, st in zip(x, part["y"], part["n"], part["signal_text"], strict=True)

@@ -21,10 +21,11 @@ class CompletenessView:
 
     Attributes
     ----------
-    status : :func:`qi.submissions.submission_status` (one row per team × month).
+    status : :func:`qi.submissions.submission_status` (one row per team × period: each
+        month, and each financial quarter or year of quarterly or annual measures).
     teams : the teams reported, in order.
-    due_day : the day of the following month by which a month is due.
-    first, last : the months reported.
+    due_day : the day of the month after a period by which it is due.
+    first, last : the months reported (the periods, without monthly measures).
     """
 
     status: pd.DataFrame
@@ -82,6 +83,14 @@ def completeness(
     ``measures`` (default: all), from ``start`` to ``end`` (default: the first month in
     the data to last month), judged on ``today`` (default: the snapshot's instant)."""
     slices = snapshot.upload_slices
+    catalogue = snapshot.measures
+    frequencies = (
+        dict(zip(catalogue["id"], catalogue["frequency"], strict=True))
+        if "frequency" in catalogue
+        else None
+    )
+    if frequencies is not None and measures is not None:
+        frequencies = {m: f for m, f in frequencies.items() if m in set(measures)}
     team_list = list(teams) if teams is not None else list(snapshot.teams["team"])
     if teams is not None:
         slices = slices[slices["team"].isin(team_list)]
@@ -89,9 +98,12 @@ def completeness(
         slices = slices[slices["measure"].isin(list(measures))]
     today = today or snapshot.as_of.date()
     status = submission_status(
-        slices, team_list, start=start, end=end, due_day=due_day, today=today
-    )
+        slices, team_list, start=start, end=end, due_day=due_day, today=today,
+        frequencies=frequencies,
+    )  # fmt: skip
+    months = status[status["frequency"] == "month"]
+    span = months if len(months) else status
     return CompletenessView(
         status=status, teams=tuple(dict.fromkeys(team_list)), due_day=due_day,
-        first=status["period"].min(), last=status["period"].max(),
+        first=span["period"].min(), last=span["period"].max(),
     )  # fmt: skip

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from qi import equality
+from qi import equality, periods
 from qi.measures import Measure
 from qi.series import ALL, month_start, series_frame, valued
 from qi.snapshot import Snapshot
@@ -257,9 +257,11 @@ def equality_month(
     ``month``, and the teams' funnel of ``All`` up to it."""
     info = snapshot.measure(measure)
     obs = snapshot.observations
+    # the period of the measure's frequency holding the month (a quarter, a year)
+    period = periods.start(month_start(month), info.frequency)
     here = obs[(obs["measure"] == measure) & (obs["period"] <= month_start(month))]
     series = series_frame(here, snapshot.measures, add_all=False)
-    latest = series[series["period"] == month_start(month)]
+    latest = series[series["period"] == period]
     groups = sorted(g for g in series["group"].unique() if g != ALL)
     ref = reference if reference in groups else (groups or [None])[0]
     gaps = pd.DataFrame()
@@ -267,7 +269,7 @@ def equality_month(
         gaps = group_gaps(latest, info, ref)
     upto = replace(snapshot, observations=here)
     return EqualityMonth(
-        measure=info, month=month_start(month), teams=tuple(sorted(here["team"].unique())),
+        measure=info, month=period, teams=tuple(sorted(here["team"].unique())),
         groups=tuple(g for g in groups if g != ref), reference=ref, gaps=gaps,
         funnel=team_funnel(upto, measure),
     )  # fmt: skip

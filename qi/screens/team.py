@@ -96,7 +96,7 @@ class TeamChart:
             cycles=self.cycles if len(self.cycles) else None,
             annotations=self.notes if len(self.notes) else None,
             actions=self.actions if len(self.actions) else None, facet=facet, height=height,
-            rules=self.result.rules,
+            rules=self.result.rules, frequency=self.measure.frequency,
         )  # fmt: skip
 
     def data(self, *, threshold: int | None = None) -> pd.DataFrame:
