@@ -78,7 +78,11 @@ def starts(values, frequency: str = "month") -> pd.Series:
 
 def start(value, frequency: str = "month") -> pd.Timestamp:
     """The first day of the period (of ``frequency``) holding the date ``value``."""
-    return pd.Timestamp(starts([pd.Timestamp(value)], frequency).iloc[0])
+    t = pd.Timestamp(value)
+    size = MONTHS[check(frequency)]
+    offset = 0 if size == 1 else FY_START - 1
+    first = (t.year * 12 + t.month - 1 - offset) // size * size + offset
+    return pd.Timestamp(first // 12, first % 12 + 1, 1)
 
 
 def is_start(values, frequency: str = "month") -> pd.Series:
@@ -95,6 +99,12 @@ def next_start(value, frequency: str = "month") -> pd.Timestamp:
 def end(value, frequency: str = "month") -> pd.Timestamp:
     """The last day of the period holding ``value``."""
     return next_start(value, frequency) - pd.Timedelta(days=1)
+
+
+def ends_period(value, frequency: str = "month") -> bool:
+    """Whether the date ``value`` is the last day of a period of ``frequency``."""
+    following = pd.Timestamp(value) + pd.Timedelta(days=1)
+    return start(following, frequency) == following
 
 
 def is_end(values, frequency: str = "month") -> pd.Series:

@@ -21,7 +21,6 @@ versions of its own team × measure × periods (:func:`_versions`).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
@@ -129,7 +128,7 @@ class UploadsMixin(CatalogueMixin):
         if catalogue is None:
             catalogue = self.catalogue(today)
         elif today is not None:
-            catalogue = dataclasses.replace(catalogue, today=today)
+            catalogue = catalogue.on(today)
         clean, more = validate_observations(table, catalogue)
         problems = problems + more + self._upload_scope_problems(who, table)
         if problems:
@@ -511,7 +510,7 @@ def _versions(conn: Connection, rows: pd.DataFrame, at: dt.datetime) -> pd.DataF
 
 
 def _group_map(catalogue: Catalogue) -> GroupMap:
-    return GroupMap(catalogue.aliases, catalogue.groupings)
+    return catalogue.group_map
 
 
 def _overlapping(rows: pd.DataFrame, versions: pd.DataFrame, groups: GroupMap) -> pd.DataFrame:

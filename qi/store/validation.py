@@ -32,9 +32,11 @@ Rules (each problem names the file, the spreadsheet row and the column):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -85,6 +87,17 @@ class Catalogue:
     #: groupings: ``grouping``, ``group``, ``members``, ``aliases``, ``position``
     groupings: pd.DataFrame = field(default_factory=seed_groupings)
 
+    @cached_property
+    def group_map(self) -> GroupMap:
+        """The aliases and groupings ready to look up (built once per catalogue)."""
+        return GroupMap(self.aliases, self.groupings)
+
+    def on(self, today: dt.date) -> Catalogue:
+        """The same catalogue judged on another day (keeping what was built once)."""
+        other = dataclasses.replace(self, today=today)
+        other.__dict__["group_map"] = self.group_map
+        return other
+
 
 OBSERVATION_COLUMNS = (
     "row",
@@ -134,14 +147,14 @@ def parse_periods(
         dated = {c for c in np.unique(codes[freq_codes == j]) if parsed[c].kind == "date"}
         days = pd.Series([parsed[c].when for c in dated], dtype="datetime64[ns]")
         ends[f] = f in freq.FREQUENCIES and bool(len(days)) and bool(freq.is_end(days, f).all())
-    keys = pd.MultiIndex.from_arrays(
-        [codes, freq_codes, measures.astype(str).to_numpy()], names=["t", "f", "m"]
-    )
-    triple_codes, triples = pd.factorize(keys)
+    measure_codes, measure_uniques = pd.factorize(measures.astype(str))
+    triple_codes, triples = _factorize_codes(codes, freq_codes, measure_codes)
     starts, reasons = [], []
     for t, f, m in triples:
         frequency = freq_uniques[f]
-        start, reason = _as_period(uniques[t], parsed[t], frequency, m, ends.get(frequency, False))
+        start, reason = _as_period(
+            uniques[t], parsed[t], frequency, measure_uniques[m], ends.get(frequency, False)
+        )
         if start is not None and today is not None and start > freq.start(today, frequency):
             start, reason = None, f"'{uniques[t]}' lies in the future: check the year"
         starts.append(start)
@@ -152,6 +165,17 @@ def parse_periods(
         pd.Series(start_u[triple_codes], index=values.index),
         pd.Series(reason_u[triple_codes], index=values.index, dtype=object),
     )
+
+
+def _factorize_codes(*codes: np.ndarray) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Codes of the distinct combinations of several factorized columns (cheaper than a
+    MultiIndex over a large file), and each combination's codes."""
+    key = np.zeros(len(codes[0]), dtype="int64")
+    for c in codes:
+        c = np.asarray(c, dtype="int64")
+        key = key * (int(c.max(initial=-1)) + 2) + (c + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return inverse.reshape(-1), [tuple(int(c[i]) for c in codes) for i in first]
 
 
 @dataclass(frozen=True)
@@ -291,7 +315,7 @@ def _as_period(
     if kind == "date" and ends:
         return freq.start(when, frequency), ""
     if kind == "date" and when.day != 1:
-        if freq.is_end([when], "month").iloc[0]:
+        if freq.ends_period(when, "month"):
             return None, (
                 f"'{text}' is the last day of a month, but other dates given in this file "
                 f"are not: {give}"
@@ -391,7 +415,7 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     periods, reasons = parse_periods(d["period"], frequency, measure, today=catalogue.today)
     report(reasons.ne(""), "period", reasons)
 
-    group_map = GroupMap(catalogue.aliases, catalogue.groupings)
+    group_map = catalogue.group_map
     group, broad = _groups(d["group"], measure, catalogue, group_map, report)
 
     numerator, num_empty, num_nan = _numbers(d["numerator"])
@@ -499,15 +523,21 @@ def _overlapping_groups(
     rows = clean[ok]
     if rows.empty:
         return
-    pairs = pd.MultiIndex.from_arrays([rows["group"].to_numpy(), rows["broad_group"].to_numpy()])
-    codes, uniques = pd.factorize(pairs)
-    paths = [group_map.path(g, b) for g, b in uniques]
-    depth = np.array([len(p) for p in paths])[codes]
+    group_codes, groups = pd.factorize(rows["group"])
+    broad_codes, broads = pd.factorize(rows["broad_group"])
+    codes, pairs = _factorize_codes(group_codes, broad_codes)
+    paths = [group_map.path(groups[g], broads[b]) for g, b in pairs]
+    depth_u = np.array([len(p) for p in paths])
+    depth = depth_u[codes]
     if (depth == 1).all():
         return
     slice_keys = [rows[k].to_numpy() for k in ("team", "measure", "period")]
     for level in (1, 2):
-        head = np.array(["\x1f".join(p[:level]) for p in paths], dtype=object)[codes]
+        head_u = np.array(["\x1f".join(p[:level]) for p in paths], dtype=object)
+        # a clash needs a whole group (of this depth) and a part of it somewhere in the file
+        if not set(head_u[depth_u == level]) & set(head_u[depth_u > level]):
+            continue
+        head = head_u[codes]
         whole = pd.Series(depth == level, index=rows.index)
         has_whole = whole.groupby([*slice_keys, head]).transform("any").to_numpy()
         clash = has_whole & (depth > level)
