@@ -341,3 +341,19 @@ def test_the_bundled_tables_are_consistent():
     for members in seed_groupings()["members"]:
         assert all(m.lower() in known for m in members.split(";")), members
     assert len([c for c in groups.categories.values() if c.code]) == 18  # A–S, Z, 99
+
+
+def test_a_measure_with_data_keeps_its_grouping_and_frequency(store):
+    """Its stored groups and periods were read by them: changing either is refused."""
+    _wres(store)
+    body = _rows(["BME"], measure="disciplinary", period="2024/25")
+    assert store.import_file(body, "w.csv", today=pd.Timestamp("2026-06-01").date()).ok
+    table = store.measures().set_index("id").loc[["disciplinary"]].reset_index()
+    table["groups"] = ""
+    for column, value in (("grouping", "ethnicity"), ("frequency", "month")):
+        changed = table.assign(**{column: value})
+        with pytest.raises(UploadRejected) as refused:
+            store.load_measures(changed)
+        assert [(p.row, p.column) for p in refused.value.problems] == [(2, column)]
+    store.load_measures(table.assign(name="Disciplinary (WRES 3)"))  # the rest may change
+    assert store.measures().set_index("id").loc["disciplinary", "name"] == "Disciplinary (WRES 3)"

@@ -163,8 +163,8 @@ class CatalogueMixin(PeopleMixin):
         (and, if given, :attr:`OPTIONAL_MEASURE_COLUMNS`).
 
         ``groups`` may be left empty when ``grouping`` names a grouping: its groups are
-        taken. A measure's frequency cannot change once data is stored for it (its
-        periods would no longer be periods of the measure)."""
+        taken. A measure's frequency and grouping cannot change once data is stored for
+        it (its stored periods and groups were read by them)."""
         who = self._require_collaborative("manage_catalogue", user)
         frame, name = self.read_small_table(
             source, self.MEASURE_COLUMNS, self.OPTIONAL_MEASURE_COLUMNS
@@ -214,18 +214,22 @@ class CatalogueMixin(PeopleMixin):
             for g, gr in zip(frame["groups"], grouping, strict=True)
         ]
         with self.engine.connect() as conn:
-            stored = dict(conn.execute(select(Measure.id, Measure.frequency)).all())
+            stored = {
+                m: (f, g)
+                for m, f, g in conn.execute(select(Measure.id, Measure.frequency, Measure.grouping))
+            }
             with_data = set(conn.scalars(select(Observation.measure_id).distinct()).all())
-        changed = [
-            m in with_data and f is not None and stored.get(m, f) != f
-            for m, f in zip(frame["id"], frequency, strict=True)
-        ]
-        bad(
-            changed,
-            "frequency",
-            "this measure already has data stored by its frequency: its frequency cannot "
-            "change (make a new measure)",
-        )
+        for column, new, i in (("frequency", frequency, 0), ("grouping", grouping, 1)):
+            changed = [
+                m in with_data and v is not None and stored.get(m, (v, v))[i] != v
+                for m, v in zip(frame["id"], new, strict=True)
+            ]
+            bad(
+                changed,
+                column,
+                f"this measure already has data stored by its {column}: its {column} cannot "
+                "change (make a new measure)",
+            )
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
