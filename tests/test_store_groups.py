@@ -116,7 +116,8 @@ def test_z_and_99_both_for_one_team_measure_and_month(store):
     ("value", "label"),
     [("Refused", "Not stated"), ("Patient declined", "Not stated"),
      ("Prefer not to say", "Not stated"), ("Not known", "Not known"), ("NULL", "Not known"),
-     ("null", "Not known"), ("Unknown", "Not known"), ("Not recorded", "Not known")],
+     ("null", "Not known"), ("Unknown", "Not known"), ("Not recorded", "Not known"),
+     ("Missing / invalid", "Not known"), ("Not stated/Not known", "Not stated")],
 )  # fmt: skip
 def test_refusals_are_z_and_missing_values_are_99(store, value, label):
     """The Data Dictionary: Z for someone asked who chose not to say, 99 for someone not
