@@ -10,22 +10,22 @@ from qi.store.uploads import replacement_table
 
 def upload_preview(clean: pd.DataFrame, measures: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per team × measure of a validated file (:meth:`qi.store.Store.validate`): its
-    first and last period and how many rows it holds. With the catalogue
-    (``measures``), periods are written for each measure's frequency (``2024/25 Q1``)."""
+    first and last month (``2024-04``) and how many rows it holds. With the catalogue
+    (``measures``), periods are written for each measure's frequency, and the columns
+    say "period" when a measure is quarterly or annual (``2024/25 Q1``, ``2024/25``)."""
     table = (
         clean.groupby(["team", "measure"])["period"]
         .agg(["min", "max", "count"])
-        .rename(columns={"min": "first month", "max": "last month", "count": "rows"})
+        .rename(columns={"min": "first", "max": "last", "count": "rows"})
         .reset_index()
     )
-    if measures is None or "frequency" not in measures or table.empty:
-        return table
-    frequency = table["measure"].map(measures.set_index("id")["frequency"]).fillna("month")
-    if (frequency == "month").all():
-        return table
-    for col, new in (("first month", "first period"), ("last month", "last period")):
-        table[new] = [labels([p], f)[0] for p, f in zip(table[col], frequency, strict=True)]
-    return table[["team", "measure", "first period", "last period", "rows"]]
+    frequency = pd.Series("month", index=table.index)
+    if measures is not None and "frequency" in measures and len(table):
+        frequency = table["measure"].map(measures.set_index("id")["frequency"]).fillna("month")
+    noun = "month" if (frequency == "month").all() else "period"
+    for col in ("first", "last"):
+        table[col] = [labels([p], f)[0] for p, f in zip(table[col], frequency, strict=True)]
+    return table.rename(columns={"first": f"first {noun}", "last": f"last {noun}"})
 
 
 def replacement_preview(replacements: pd.DataFrame) -> pd.DataFrame:
