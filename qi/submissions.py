@@ -78,9 +78,7 @@ def submission_status(
     for f in present:
         rows = live[of == f]
         expected = sorted(set(teams)) if f == "month" else sorted(set(teams) & set(rows["team"]))
-        parts.append(
-            _status(rows, expected, f, start=start, end=end, due_day=due_day, today=today)
-        )
+        parts.append(_status(rows, expected, f, start=start, end=end, due_day=due_day, today=today))
     return pd.concat(parts, ignore_index=True)[list(STATUS_COLUMNS)]
 
 

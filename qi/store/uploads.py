@@ -87,8 +87,10 @@ class UploadsMixin(CatalogueMixin):
         if who.local or "team" not in table.data.columns:
             return []
         frame = pd.DataFrame(
-            {"team": as_typed(table.data["team"].astype(str).str.strip()),
-             "_row": table.rows.to_numpy()}
+            {
+                "team": as_typed(table.data["team"].astype(str).str.strip()),
+                "_row": table.rows.to_numpy(),
+            }
         )
         return self._scope_problems(who, "upload", frame, table.name)
 
@@ -615,9 +617,7 @@ def _with_labels(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     if frame.empty:
         return frame
     table = catalogue.measures
-    frequency = (
-        frame["measure"].map(table["frequency"]) if "frequency" in table.columns else None
-    )
+    frequency = frame["measure"].map(table["frequency"]) if "frequency" in table.columns else None
     return frame.assign(period_label=_period_labels(frame["period"], frequency))
 
 
@@ -655,9 +655,7 @@ def replacement_table(replacements: pd.DataFrame) -> pd.DataFrame:
         f"{_value_text(n, d)} (upload {u})"
         for n, d, u in zip(r["numerator"], r["denominator"], r["upload_id"], strict=True)
     ]
-    new = [
-        _value_text(n, d) for n, d in zip(r["new_numerator"], r["new_denominator"], strict=True)
-    ]
+    new = [_value_text(n, d) for n, d in zip(r["new_numerator"], r["new_denominator"], strict=True)]
     period = r["period_label"].where(r["period_label"].ne(""), r["period"].dt.strftime("%Y-%m"))
     return pd.DataFrame(
         {"team": r["team"], "measure": r["measure"], "period": period, "group": group,

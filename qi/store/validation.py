@@ -211,9 +211,7 @@ _P = {
         r"^Q(?P<q>[1-4])\s*[-,:]?\s*(?:FY\s*)?(?P<y>\d{4})\s*[/-]\s*(?P<y2>\d{2}|\d{4})$", re.I
     ),
     "fy": re.compile(r"^(?:FY\s*)?(?P<y>\d{4})\s*[/-]\s*(?P<y2>\d{2}|\d{4})$", re.I),
-    "calendar_quarter": re.compile(
-        r"^(?:\d{4}\s*-?\s*Q[1-4]|Q[1-4]\s*[-,:]?\s*\d{4})$", re.I
-    ),
+    "calendar_quarter": re.compile(r"^(?:\d{4}\s*-?\s*Q[1-4]|Q[1-4]\s*[-,:]?\s*\d{4})$", re.I),
     "calendar_year": re.compile(r"^(?:FY\s*)?\d{4}$", re.I),
 }
 
@@ -282,9 +280,7 @@ def _as_period(
     give = f"give the {noun}, as {formats}"
     kind = read.kind
     if kind == "month_or_year":
-        kind, read = ("year", _Read("year", read.other)) if frequency == "year" else (
-            "month", read
-        )
+        kind, read = ("year", _Read("year", read.other)) if frequency == "year" else ("month", read)
     if kind == "empty":
         return None, f"period is empty: {give}"
     if kind == "not_a_date":
@@ -306,8 +302,7 @@ def _as_period(
     if kind in ("quarter", "year", "calendar_quarter") and kind != frequency:
         what = freq.NOUNS["quarter" if kind == "calendar_quarter" else kind]
         return None, (
-            f"'{text}' is a {what}, but measure '{measure}' is {freq.ADJECTIVES[frequency]}: "
-            f"{give}"
+            f"'{text}' is a {what}, but measure '{measure}' is {freq.ADJECTIVES[frequency]}: {give}"
         )
     if kind == frequency:
         return read.when, ""
@@ -330,6 +325,7 @@ def _as_period(
 
 
 _STARTS = {"month": "any month", "quarter": "April, July, October and January", "year": "April"}
+
 
 def _numbers(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(numbers, empty, not-a-number) for a column of cells."""
@@ -583,9 +579,7 @@ def _groups(values, measure, catalogue, group_map: GroupMap, report):
     codes, uniques = pd.factorize(pairs)
     table = catalogue.measures
     groups_of = table["groups"].to_dict()
-    grouping_of = (
-        table["grouping"].to_dict() if "grouping" in table.columns else {}
-    )
+    grouping_of = table["grouping"].to_dict() if "grouping" in table.columns else {}
 
     group_u, broad_u, message_u = [], [], []
     for m, value in uniques:
