@@ -131,20 +131,19 @@ def label(value, frequency: str = "month") -> str:
 def labels(values: Iterable, frequency: str = "month") -> list[str]:
     """:func:`label` of each date (the period holding it); empty text for a missing one."""
     check(frequency)
-    when = starts(list(values), frequency)
-    out = []
-    for t in when:
-        if pd.isna(t):
-            out.append("")
-        elif frequency == "month":
-            out.append(f"{t.year:04d}-{t.month:02d}")
-        else:
-            fy = t.year if t.month >= FY_START else t.year - 1
-            text = f"{fy:04d}/{(fy + 1) % 100:02d}"
-            if frequency == "quarter":
-                text += f" Q{(t.month - FY_START) % 12 // 3 + 1}"
-            out.append(text)
-    return out
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    codes, uniques = pd.factorize(pd.to_datetime(series))  # a file has few distinct periods
+    written = [_label(t, frequency) for t in starts(pd.Series(uniques), frequency)]
+    return list(np.asarray([*written, ""], dtype=object)[codes])
+
+
+def _label(t: pd.Timestamp, frequency: str) -> str:
+    """One period's first day as people write the period."""
+    if frequency == "month":
+        return f"{t.year:04d}-{t.month:02d}"
+    fy = t.year if t.month >= FY_START else t.year - 1
+    text = f"{fy:04d}/{(fy + 1) % 100:02d}"
+    return text + (f" Q{(t.month - FY_START) % 12 // 3 + 1}" if frequency == "quarter" else "")
 
 
 def financial_year(year: int, quarter: int | None = None) -> pd.Timestamp:

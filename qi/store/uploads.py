@@ -26,8 +26,21 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from qi import access
 from qi import periods as freq
@@ -406,18 +419,29 @@ class UploadsMixin(CatalogueMixin):
         return len(frame)
 
 
+def _insert_rows(conn: Connection, table, cols: list[str], params: list[tuple]) -> None:
+    """Insert rows with the driver's ``executemany`` (COPY on psycopg): no per-row ORM work."""
+    if not params:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in cols)
+    if conn.dialect.driver == "psycopg":  # COPY is an order of magnitude faster there
+        copy_sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in params:
+                copy.write_row(row)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(cols))})"
+    for start in range(0, len(params), 20_000):
+        conn.exec_driver_sql(sql, params[start : start + 20_000])
+
+
 def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, team_ids) -> None:
-    """Insert an upload's rows with the driver's ``executemany`` (no per-row ORM work)."""
-    o = Observation.__table__
+    """Insert an upload's rows (:func:`_insert_rows`)."""
     cols = ["upload_id", "team_id", "measure_id", "period", "group", "broad_group",
             "numerator", "denominator"]  # fmt: skip
     sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (
-        f"INSERT INTO {quote(o.name)} ({', '.join(quote(c) for c in cols)}) "
-        f"VALUES ({', '.join([mark] * len(cols))})"
-    )
     periods = clean["period"].dt.strftime("%Y-%m-%d") if sqlite else clean["period"].dt.date
     denominators = [None if d != d else d for d in clean["denominator"].astype(float).tolist()]
     params = list(
@@ -433,14 +457,7 @@ def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, 
             strict=True,
         )
     )
-    if conn.dialect.driver == "psycopg":  # COPY is an order of magnitude faster there
-        copy_sql = f"COPY {quote(o.name)} ({', '.join(quote(c) for c in cols)}) FROM STDIN"
-        with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
-            for row in params:
-                copy.write_row(row)
-        return
-    for start in range(0, len(params), 20_000):
-        conn.exec_driver_sql(sql, params[start : start + 20_000])
+    _insert_rows(conn, Observation.__table__, cols, params)
 
 
 def _live(u, at: dt.datetime):
@@ -485,9 +502,11 @@ def _versions(conn: Connection, rows: pd.DataFrame, at: dt.datetime) -> pd.DataF
     periods = sorted({p.date() for p in pd.to_datetime(rows["period"].unique())})
     query = (
         select(
-            o.c.id, o.c.team_id, o.c.measure_id, o.c.period, o.c.group, o.c.broad_group,
-            o.c.numerator, o.c.denominator, o.c.upload_id, u.c.uploaded_at,
-            case((_shown(o, u, at), 1), else_=0),
+            # dates as the driver gives them (text on SQLite): pandas reads them faster
+            # than SQLAlchemy's row-by-row date conversion
+            o.c.id, o.c.team_id, o.c.measure_id, type_coerce(o.c.period, String), o.c.group,
+            o.c.broad_group, o.c.numerator, o.c.denominator, o.c.upload_id,
+            type_coerce(u.c.uploaded_at, String), case((_shown(o, u, at), 1), else_=0),
         )
         .join(u, o.c.upload_id == u.c.id)
         .where(
@@ -496,8 +515,9 @@ def _versions(conn: Connection, rows: pd.DataFrame, at: dt.datetime) -> pd.DataF
             o.c.period.in_(periods),
         )
     )  # fmt: skip
+    # plain tuples: pandas probing SQLAlchemy rows for attributes costs more than the read
     found = pd.DataFrame.from_records(
-        [tuple(r) for r in conn.execute(query)], columns=list(VERSION_COLUMNS)
+        list(map(tuple, conn.execute(query).fetchall())), columns=list(VERSION_COLUMNS)
     )
     if found.empty:
         return found
@@ -542,9 +562,16 @@ def _overlapping(rows: pd.DataFrame, versions: pd.DataFrame, groups: GroupMap) -
             paths[key] = groups.path(group, broad)
         return paths[key]
 
-    keep = [
-        g == n or overlaps(path(g, b), path(n, b))
-        for g, n, b in zip(pairs["group"], pairs["new_group"], pairs["broad_group"], strict=True)
+    keep = (pairs["group"] == pairs["new_group"]).to_numpy(copy=True)
+    other = np.flatnonzero(~keep)  # another group of the same broad group: a part of it?
+    keep[other] = [
+        overlaps(path(g, b), path(n, b))
+        for g, n, b in zip(
+            pairs["group"].to_numpy()[other],
+            pairs["new_group"].to_numpy()[other],
+            pairs["broad_group"].to_numpy()[other],
+            strict=True,
+        )
     ]
     return pairs[keep].assign(measure=lambda f: f["measure_id"])
 
@@ -574,23 +601,17 @@ def _replace(
     if len(later):
         o = Observation.__table__
         mine = pd.DataFrame.from_records(
-            [tuple(r) for r in conn.execute(
+            list(map(tuple, conn.execute(
                 select(o.c.id, o.c.team_id, o.c.measure_id, o.c.period, o.c.group)
                 .where(o.c.upload_id == upload_id)
-            )],
+            ).fetchall())),
             columns=["new_id", "team_id", "measure_id", "period", "new_group"],
         )  # fmt: skip
         mine["period"] = pd.to_datetime(mine["period"])
         hidden = later.merge(mine, on=["team_id", "measure_id", "period", "new_group"])
         edges += list({(int(i), int(u)) for i, u in zip(hidden["new_id"], hidden["upload_id"],
                                                         strict=True)})  # fmt: skip
-    if edges:
-        r = Replacement.__table__
-        for start in range(0, len(edges), 20_000):
-            conn.execute(
-                insert(r),
-                [{"observation_id": i, "upload_id": u} for i, u in edges[start : start + 20_000]],
-            )
+    _insert_rows(conn, Replacement.__table__, ["observation_id", "upload_id"], edges)
     return _replacement_frame(pairs[older & pairs["shown"].astype(bool)])
 
 
