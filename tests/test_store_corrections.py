@@ -260,3 +260,21 @@ def test_the_preview_and_the_import_agree(store, dry_run):
     result = store.import_file(fix, "fix.csv", dry_run=dry_run)
     pd.testing.assert_frame_equal(preview, result.replacements)
     assert preview["period_label"].tolist() == ["2024-03", "2024-03"]
+
+
+def test_the_preview_of_replaced_values_needs_the_right_to_upload_for_its_teams(store):
+    """The preview shows stored values unsuppressed: a member of another team is refused."""
+    from qi.access import AccessDenied
+
+    store.import_file(_file(MARCH), "march.csv", user="set-up")
+    store.add_user("fac", password="a long enough passphrase", role="facilitator",
+                   scope="collaborative", name="Test Collaborative", user="set-up")  # fmt: skip
+    fac = store.sign_in("fac", "a long enough passphrase")
+    fac.add_user("oak", password="another long passphrase", role="team_member",
+                 scope="team", name="Oak Ward")  # fmt: skip
+    oak = store.sign_in("oak", "another long passphrase")
+    clean, problems = fac.validate(_file({"Black": (9, 180)}), "fix.csv")
+    assert not problems
+    with pytest.raises(AccessDenied, match="Willow Ward"):
+        oak.replacements(clean)
+    assert fac.replacements(clean)[["numerator", "new_numerator"]].values.tolist() == [[6, 9]]

@@ -149,7 +149,7 @@ class UploadsMixin(CatalogueMixin):
         if problems:
             return ImportResult(name, None, len(clean), problems)
         if dry_run:
-            replacing = self.replacements(clean, catalogue=catalogue)
+            replacing = self.replacements(clean, catalogue=catalogue, user=user)
             return ImportResult(name, None, len(clean), [], replacing)
         checksum = hashlib.sha256(content).hexdigest()
         with self._write() as conn:
@@ -199,15 +199,19 @@ class UploadsMixin(CatalogueMixin):
         return ImportResult(name, upload_id, len(clean), [], labelled)
 
     def replacements(
-        self, clean: pd.DataFrame, *, catalogue: Catalogue | None = None
+        self, clean: pd.DataFrame, *, catalogue: Catalogue | None = None, user: str = ""
     ) -> pd.DataFrame:
         """The stored values that the validated rows ``clean`` (of :meth:`validate`) would
         replace if stored now, old → new (:data:`~qi.store.core.REPLACEMENT_COLUMNS`):
-        what the Upload page and ``qi import --dry-run`` show before anything is stored."""
+        what the Upload page and ``qi import --dry-run`` show before anything is stored.
+
+        It shows stored values unsuppressed, so it needs the right to upload for every
+        team of ``clean`` (AccessDenied otherwise), as storing them would."""
         if clean.empty:
             return no_replacements()
         catalogue = catalogue or self.catalogue()
         with self.engine.connect() as conn:
+            self._require_teams(conn, "upload", clean["team"].unique(), user)
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
             known = clean["team"].isin(team_ids)
             rows = clean[known].assign(team_id=clean.loc[known, "team"].map(team_ids))
