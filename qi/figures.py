@@ -77,6 +77,7 @@ def spc_figure(
     facet: bool = True,
     height: int | None = None,
     rules: str,
+    provisional: pd.DataFrame | None = None,
 ) -> go.Figure:
     """A run or control chart of ``points`` (one series, or one per value of ``group``).
 
@@ -96,6 +97,9 @@ def spc_figure(
         the month reviewed, "overdue" when not done by its due date.
     rules : the rule set the points were computed with (``SPCResult.rules``), which
         says what each signal means (see :func:`explain_signals`).
+    provisional : months not every team expected has sent yet (``period``, ``value``,
+        ``teams``, ``expected`` and the ``group`` column): hollow markers apart from the
+        line, labelled "provisional", never read by the rules.
     """
     explained = explain_signals(points, improvement, rules=rules)
     data = pd.concat([points, explained], axis=1)
@@ -118,6 +122,8 @@ def spc_figure(
         name = text(g) if g is not None else text(y_title or "value")
         overlaid = bool(group) and not facet and len(groups) > 1
         _series(parts, part, row, colour, name, overlaid=overlaid)
+    if provisional is not None and len(provisional):
+        _provisional(parts, provisional, group, groups, panels)
     if cycles is not None and len(cycles):
         _cycles(parts, cycles, data["x"])
     if annotations is not None and len(annotations):
@@ -231,6 +237,38 @@ def _series(parts: _Parts, part, row, colour, name, *, overlaid: bool = False) -
                 hovertext=[f"{label}: {escape(t)}" for t in hit["signal_text"]], hoverinfo="text",
                 showlegend=parts.first(label), **axes,
             )
+        )  # fmt: skip
+
+
+def _provisional(parts: _Parts, rows: pd.DataFrame, group, groups, panels) -> None:
+    """Months not every team has sent: hollow grey markers, off the line, with their
+    coverage in the hover and a "provisional" label on the latest."""
+    for i, g in enumerate(groups):
+        part = rows if g is None or group not in rows else rows[rows[group] == g]
+        part = part[np.isfinite(part["value"].to_numpy(dtype=float))]
+        if part.empty:
+            continue
+        row = i + 1 if panels > 1 else 1
+        hover = [
+            f"{pd.Timestamp(p):%b %Y}: {_fmt(v)}<br>provisional: {int(t)} of {int(e)} teams "
+            "have sent this month; not read by the rules"
+            for p, v, t, e in zip(part["period"], part["value"], part["teams"],
+                                  part["expected"], strict=True)
+        ]  # fmt: skip
+        parts.traces.append(
+            go.Scatter(
+                x=part["period"], y=part["value"], mode="markers", name="Provisional month",
+                legendgroup="provisional", showlegend=parts.first("Provisional month"),
+                marker={"size": 9, "symbol": "circle-open", "color": LINE_GREY,
+                        "line": {"width": 2}},
+                hovertext=hover, hoverinfo="text", **_axes(row),
+            )
+        )  # fmt: skip
+        last = part.sort_values("period").iloc[-1]
+        parts.annotations.append(
+            {"x": last["period"], "y": last["value"], "yshift": 12, "showarrow": False,
+             "text": f"provisional ({int(last['teams'])} of {int(last['expected'])} teams)",
+             "font": {"size": 10, "color": LINE_GREY}, **_refs(row)}
         )  # fmt: skip
 
 

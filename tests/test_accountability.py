@@ -29,6 +29,7 @@ def sample(sample_db):
             "pdsa": store.pdsa(),
             "owners": store.owners(),
             "actions": store.actions(),
+            "reviews": store.reviews(),
         }
 
 
@@ -72,10 +73,17 @@ def test_a_roll_up_equals_the_sum_by_hand(sample):
 def test_overdue_actions_and_reviews(sample):
     late = overdue_actions(sample["actions"], today=TODAY)
     assert len(late) >= 1 and (late["days_overdue"] > 0).all()
-    reviews = review_status(sample["owners"], sample["actions"], today=TODAY)
+    reviews = review_status(sample["owners"], sample["reviews"], today=TODAY)
     assert set(reviews.columns) >= {"owner", "sponsor", "last_review", "next_review", "overdue"}
     reviewed = reviews.dropna(subset=["last_review"])
     assert len(reviewed) >= 1
+    # a review is what the owner records: only the three whose reviews stopped are overdue
+    late = reviews[reviews["overdue"]].set_index(["team", "measure"]).index.tolist()
+    assert sorted(late) == [
+        ("Rowan Ward", "rapid_tranq_per_1000_obd"),
+        ("Southmoor Adult Community Team", "days_to_first_contact"),
+        ("Westhaven Community Team", "staff_disciplinary"),
+    ]
 
 
 def test_the_accountability_page_records_an_action_that_survives_a_restart(

@@ -37,7 +37,7 @@ class CompletenessView:
     def totals(self) -> dict[str, int]:
         """Team-months on time, late, missing, not due yet, and corrected."""
         counts = self.status["status"].value_counts()
-        out = {s: int(counts.get(s, 0)) for s in STATUSES}
+        out = {s: int(counts.get(s, 0)) for s in (*STATUSES, NOT_EXPECTED)}
         out["corrected"] = int(self.status["corrected"].sum())
         return out
 
@@ -59,13 +59,34 @@ class CompletenessView:
         teams = list(self.teams)
         counts = (
             s.pivot_table(index="team", columns="status", values="period", aggfunc="count")
-            .reindex(index=teams, columns=list(STATUSES))
+            .reindex(index=teams, columns=[*STATUSES, NOT_EXPECTED])
             .fillna(0)
             .astype(int)
         )
         counts["corrected"] = s.groupby("team")["corrected"].sum().reindex(teams).fillna(0)
         counts["last"] = s[s["period"] == self.last].set_index("team")["status"].reindex(teams)
         return counts
+
+
+#: The status of a month a team was not expected to send (a reporting gap).
+NOT_EXPECTED = "not expected"
+
+
+def _not_expected(status: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
+    """Missing (or not yet due) team-months inside a reporting gap for every measure are
+    "not expected", not late."""
+    every = gaps[gaps["measure"].isna() | gaps["measure"].eq("")] if len(gaps) else gaps
+    if every.empty or status.empty:
+        return status
+    hit = status.reset_index().merge(every[["team", "start", "end"]], on="team")
+    inside = (hit["period"] >= pd.to_datetime(hit["start"])) & (
+        hit["end"].isna() | (hit["period"] <= pd.to_datetime(hit["end"]))
+    )
+    rows = hit.loc[inside & hit["status"].isin(["missing", "not due yet"]), "index"].unique()
+    out = status.copy()
+    out.loc[rows, "status"] = NOT_EXPECTED
+    out.loc[rows, "days_late"] = 0
+    return out
 
 
 def completeness(
@@ -91,6 +112,7 @@ def completeness(
     status = submission_status(
         slices, team_list, start=start, end=end, due_day=due_day, today=today
     )
+    status = _not_expected(status, snapshot.not_expected)
     return CompletenessView(
         status=status, teams=tuple(dict.fromkeys(team_list)), due_day=due_day,
         first=status["period"].min(), last=status["period"].max(),

@@ -15,7 +15,7 @@ import pandas as pd
 
 from qi import equality
 from qi.measures import Measure
-from qi.series import ALL, month_start, series_frame, valued
+from qi.series import ALL, coverage, month_start, series_frame, valued
 from qi.snapshot import Snapshot
 from qi.spc import SPCResult, spc
 
@@ -70,7 +70,8 @@ class FunnelView:
 
         m = self.measure
         return funnel_figure(
-            self.points, self.result.limits, title=title or f"{m.name} ({self.group})",
+            self.points, self.result.limits,
+            title=title or f"{m.name} ({self.group}), {self.window}",
             y_title=m.unit, x_title=m.denominator_definition or "Denominator",
         )  # fmt: skip
 
@@ -83,14 +84,18 @@ def team_funnel(
     months: int = FUNNEL_MONTHS,
     min_teams: int = 3,
 ) -> FunnelView | None:
-    """Every team's ``group`` counts of ``measure`` over its last ``months`` months with
-    data, as a funnel plot (Spiegelhalter with overdispersion for a proportion, PHE for a
+    """Every team's ``group`` counts of ``measure`` over the last ``months`` complete
+    months (every team expected sent them; the window is said in the plot's title), as a
+    funnel plot (Spiegelhalter with overdispersion for a proportion, PHE for a
     rate). A team's ``All`` is its series' ``All`` (an uploaded ``All`` row beside its
     groups' rows counts once). None with fewer than ``min_teams`` teams."""
     info = snapshot.measure(measure)
     obs = snapshot.observations
     obs = obs[obs["measure"] == measure]
-    window = sorted(obs["period"].unique())[-months:]
+    # the window is the last complete months: every team expected has sent each of them
+    cover = coverage(obs, level="collaborative", not_expected=snapshot.not_expected)
+    done = cover["complete"].groupby(level="period").all()
+    window = sorted(done.index[done.to_numpy()])[-months:]
     if not window:
         return None
     series = series_frame(obs[obs["period"].isin(window)], snapshot.measures)
@@ -193,8 +198,14 @@ def equality_view(
     info = snapshot.measure(measure)
     obs = snapshot.observations
     here = obs[(obs[level] == unit) & (obs["measure"] == measure)]
-    series = series_frame(here, snapshot.measures, level=level, add_all=False)
+    series = series_frame(
+        here, snapshot.measures, level=level, add_all=False, not_expected=snapshot.not_expected
+    )
     groups = tuple(sorted(g for g in series["group"].unique() if g != ALL))
+    # groups are compared in complete months only (every team expected has sent them)
+    complete = series.loc[series["complete"], ["unit", "measure", "period"]].drop_duplicates()
+    series = series[series["complete"]]
+    here = here.merge(complete.rename(columns={"unit": level}), on=[level, "measure", "period"])
     if reference not in groups:
         reference = REFERENCE if REFERENCE in groups else (groups[0] if groups else None)
     gaps = (

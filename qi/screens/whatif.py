@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from qi.measures import Charted, Measure, chart_measure
-from qi.series import series_frame, valued
+from qi.series import valued
 from qi.snapshot import Snapshot
 
 #: Columns of :attr:`WhatIf.signals`.
@@ -109,7 +109,7 @@ def what_if(
     info = replace(snapshot.measure(measure), target=None)
     obs = snapshot.observations
     obs = obs[(obs["team"] == team) & (obs["measure"] == measure)]
-    series = series_frame(obs, snapshot.measures)
+    series = snapshot.series(obs)
     data = valued(series[series["group"] == group]).reset_index(drop=True)
     months = tuple(data["period"].dt.strftime("%Y-%m"))
     if month is None or month not in months:
