@@ -32,6 +32,15 @@ def require_data(frame: pd.DataFrame) -> None:
         st.stop()
 
 
+def query_filter(key: str, options: list, *, legacy: str | None = None) -> list:
+    """A list filter from the URL: the values of ``key`` that are options (``key`` given
+    once, empty, means none chosen); a link that has no ``key`` may name them under
+    ``legacy`` (an older name)."""
+    if key in st.query_params or legacy is None:
+        return query_list(key, options)
+    return query_list(legacy, options)
+
+
 def query_list(key: str, options: list) -> list:
     return [v for v in st.query_params.get_all(key) if v in options]
 

@@ -12,6 +12,15 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] uploads               list the upload history
     qi [--db URL] groups FILE           add or change group aliases (alias, code, label,
                                         broad_group): the ethnic-group mapping
+    qi [--db URL] board [--level team|trust|ics|collaborative] [--month 2026-10]
+                  [--group All] [--output FILE.csv|.xlsx] [--small-numbers show|hide]
+                                        the Board page's matrix, as its CSV download
+    qi [--db URL] owners FILE           set owners (team, measure, owner, sponsor,
+                                        review_every_months[, since])
+    qi [--db URL] review TEAM MEASURE [--on DATE] [--note TEXT]
+                                        record that the owner reviewed the measure
+    qi [--db URL] not-expected TEAM --from 2025-08 [--to 2025-09] [--measure ID]
+                  --reason TEXT         a team not expected to report (a closed ward)
     qi [--db URL] report --output pack.pdf [--teams T ...] [--measures M ...]
                   [--period 2026-10] [--as-of INSTANT] [--commentary FILE] [--rules mdc]
                   [--phases none|changes] [--groups G ...] [--reference White] [--title T]
@@ -137,6 +146,24 @@ def _parser() -> argparse.ArgumentParser:
         change.add_argument("name")
     users_sub.add_parser("password", help="set a password").add_argument("username")
     users_sub.add_parser("disable", help="stop an account signing in").add_argument("username")
+    brd = sub.add_parser("board", help="the Board page's matrix, as its CSV download")
+    brd.add_argument("--level", choices=("team", "trust", "ics", "collaborative"), default="team")
+    brd.add_argument("--month", metavar="YYYY-MM", help="data up to this month (default: all)")
+    brd.add_argument("--group", default="All", help="the group shown (default All)")
+    brd.add_argument("--output", metavar="FILE", help=".csv or .xlsx (default: CSV on stdout)")
+    brd.add_argument("--small-numbers", choices=("show", "hide"), default="hide")
+    sub.add_parser("owners", help="set owners and review cadences").add_argument("file")
+    rev = sub.add_parser("review", help="record that an owned measure was reviewed")
+    rev.add_argument("team")
+    rev.add_argument("measure")
+    rev.add_argument("--on", metavar="DATE", help="the day reviewed (default today)")
+    rev.add_argument("--note", default="")
+    gap = sub.add_parser("not-expected", help="a team not expected to report for a while")
+    gap.add_argument("team")
+    gap.add_argument("--from", dest="start", metavar="YYYY-MM", required=True)
+    gap.add_argument("--to", dest="end", metavar="YYYY-MM")
+    gap.add_argument("--measure", help="one measure (default: every measure)")
+    gap.add_argument("--reason", required=True)
     pdsa = sub.add_parser("pdsa", help="change ideas and PDSA cycles")
     pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
     pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
@@ -271,6 +298,20 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(store.uploads().to_string(index=False))
     elif args.command == "report":
         return _report(store, args)
+    elif args.command == "board":
+        return _board(store, args)
+    elif args.command == "owners":
+        n = store.load_owners(args.file, user=user)
+        print(f"{n} owners set")
+    elif args.command == "review":
+        store.record_review(args.team, args.measure, reviewed_on=args.on, note=args.note,
+                            user=user)  # fmt: skip
+        print(f"review of {args.measure} at {args.team} recorded")
+    elif args.command == "not-expected":
+        store.mark_not_expected(args.team, start=args.start, end=args.end, measure=args.measure,
+                                reason=args.reason, user=user)  # fmt: skip
+        print(f"{args.team} is not expected to report {args.measure or 'any measure'} from "
+              f"{args.start}" + (f" to {args.end}" if args.end else ""))  # fmt: skip
     elif args.command == "pdsa":
         n = store.import_pdsa(args.file, user=user)
         print(f"{n} PDSA rows loaded")
@@ -312,6 +353,37 @@ def _users(store: Store, args: argparse.Namespace, user: str) -> int:
     elif cmd == "disable":
         store.disable_user(args.username, user=user)
         print(f"account {args.username} disabled; its sessions ended")
+    return 0
+
+
+def _board(store: Store, args: argparse.Namespace) -> int:
+    """The Board page's matrix download, for a scheduled job: the same rows, columns and
+    suppression as the page's CSV for the person the command acts for."""
+    from qi import screens
+    from qi.snapshot import Snapshot
+    from qi.store.export import table_bytes
+
+    snap = Snapshot.from_store(store)
+    if args.month:
+        snap = screens.narrowed(snap, until=args.month)
+    view = screens.board(snap, level=args.level)
+    if view.rows.empty:
+        raise StoreError("no data to put on the board")
+    if args.group not in view.groups:
+        raise StoreError(f"no group {args.group!r} on the board: {', '.join(view.groups)}")
+    picked = view.select(group=args.group)
+    show = args.small_numbers == "show"
+    if show and not store.may_see_small_numbers(list(picked.teams)).all():
+        raise StoreError("your role does not allow small numbers for every team on this board")
+    if show:
+        picked = view.select(group=args.group, small_numbers=True)
+    if args.output:
+        fmt = "xlsx" if args.output.lower().endswith(".xlsx") else "csv"
+        Path(args.output).write_bytes(table_bytes(picked.download, fmt))
+        print(f"{len(picked.download)} rows written to {args.output} ({view.months_note})",
+              file=sys.stderr)  # fmt: skip
+    else:
+        sys.stdout.write(table_bytes(picked.download, "csv").decode("utf-8-sig"))
     return 0
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from qi._patterns import position
+from qi._periods import parse_period_text
 from qi._segments import FloatArray, IntArray, seg_count, seg_nanmean, seg_nanmedian, seg_sum
 from qi.charts import CHART_TYPES, ChartInput
 from qi.rules import RULE_SETS, RuleInput
@@ -524,17 +525,25 @@ class _Frame:
                 keep = ~np.isnan(x_key)
                 x_uniques = None
             else:
-                x_kind = "text"
                 keep = xs.notna().to_numpy()
                 labels = xs[keep].astype(str)
                 uniq = pd.Index(pd.unique(labels))
-                # alphabetical, case-insensitive first (as R sorts text in an English locale)
-                order = sorted(range(len(uniq)), key=lambda i: (uniq[i].casefold(), uniq[i]))
-                x_uniques = uniq[order]
-                rank = np.empty(len(uniq), dtype=np.int64)
-                rank[order] = np.arange(len(uniq))
-                x_key = np.full(nrow, -1, dtype=np.int64)
-                x_key[keep] = rank[uniq.get_indexer(labels)]
+                # months written as text ("2024-03", "Mar-24") are months, never words
+                # sorted alphabetically: read as dates, or refused when some are not
+                dates = parse_period_text(uniq, x)
+                if dates is not None:
+                    x_kind, x_uniques = "date", None
+                    x_key = np.full(nrow, 0, dtype=np.int64)
+                    x_key[keep] = dates.astype(np.int64)[uniq.get_indexer(labels)]
+                else:
+                    x_kind = "text"
+                    # alphabetical, case-insensitive first (as R sorts text in English)
+                    order = sorted(range(len(uniq)), key=lambda i: (uniq[i].casefold(), uniq[i]))
+                    x_uniques = uniq[order]
+                    rank = np.empty(len(uniq), dtype=np.int64)
+                    rank[order] = np.arange(len(uniq))
+                    x_key = np.full(nrow, -1, dtype=np.int64)
+                    x_key[keep] = rank[uniq.get_indexer(labels)]
             if not keep.all():
                 row = row[keep]
                 x_key = x_key[keep]

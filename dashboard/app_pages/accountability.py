@@ -87,3 +87,25 @@ if len(open_actions):
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
                 st.error(ui.literal(exc))
+
+owned = view.reviews
+if len(owned):
+    with st.form("record_review", clear_on_submit=True):
+        st.write("Record a review: the owner looked at this measure's chart")
+        pairs = list(zip(owned["team"], owned["measure"], strict=True))
+        names = snap.measures.set_index("id")["name"]
+        r1, r2 = st.columns([3, 1])
+        pair = r1.selectbox(
+            "Team and measure", range(len(pairs)),
+            format_func=lambda i: f"{pairs[i][0]}: {names.get(pairs[i][1], pairs[i][1])}",
+        )  # fmt: skip
+        on = r2.date_input("Reviewed on", value=today, max_value=today)
+        note = st.text_input("Note (optional)", max_chars=500)
+        if st.form_submit_button("Record review"):
+            team, measure = pairs[int(pair)]
+            try:
+                store.record_review(team, measure, reviewed_on=on, note=note, user=who.username)
+                st.success("Review recorded.")
+                st.rerun()
+            except (StoreError, AccessDenied) as exc:
+                st.error(ui.literal(exc))

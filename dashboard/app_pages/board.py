@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import exports, mdc
+from qi import mdc
 from qi.series import LEVELS
 
 st.title("Board summary")
@@ -32,19 +32,25 @@ groups = view.groups
 
 col1, col2, col3 = st.columns(3)
 if level == "team":
-    chosen_trusts = col1.multiselect("Trust", trusts, default=ui.query_list("trust", trusts))
+    chosen_trusts = col1.multiselect(
+        "Trust", trusts, default=ui.query_filter("trusts", trusts, legacy="trust")
+    )
 else:
     chosen_trusts = []
 chosen_measures = col2.multiselect(
-    "Measure", list(measure_names), default=ui.query_list("measure", list(measure_names)),
+    "Measure", list(measure_names),
+    default=ui.query_filter("measures", list(measure_names), legacy="measure"),
     format_func=measure_names.get,
 )  # fmt: skip
 chosen_group = col3.selectbox(
     "Group", groups, index=groups.index(ui.query_default("group", groups, "All"))
 )
+# the board's own filters, under names no other page uses, so that the drill-down can
+# carry them and browser Back finds them again (see the end of the page)
+board_filters = [("trusts", chosen_trusts), ("measures", chosen_measures)]
 st.query_params.update({"level": level, "group": chosen_group})
-st.query_params["trust"] = chosen_trusts
-st.query_params["measure"] = chosen_measures
+for key, values in board_filters:
+    st.query_params[key] = values or [""]
 at_risk_only = False
 if level == "team":
     at_risk_only = st.toggle(
@@ -57,8 +63,15 @@ if level == "team":
 picked = view.select(
     group=chosen_group, trusts=chosen_trusts, measures=chosen_measures, at_risk_only=at_risk_only
 )
+if session.small_numbers(picked.teams, key="board_small"):
+    picked = view.select(
+        group=chosen_group, trusts=chosen_trusts, measures=chosen_measures,
+        at_risk_only=at_risk_only, small_numbers=True,
+    )  # fmt: skip
 shown = picked.rows
 
+if view.months_note:
+    st.caption(view.months_note)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Series shown", len(shown))
 m2.metric("Special cause: improvement", picked.improving)
@@ -76,27 +89,29 @@ table = shown.assign(
     variation_img=shown["variation_icon"].map(data_uri),
     assurance_img=shown["assurance_icon"].map(data_uri),
 )[
-    ["unit", "measure_name", "group", "period", "value", "target", "variation_img",
-     "variation_text", "assurance_img", "assurance_text", "sparkline", "owner", "sponsor",
-     "review_overdue", "actions_overdue", "gains", "measure"]
+    ["unit", "measure_name", "group", "period", "latest", "target", "variation_img",
+     "variation_text", "assurance_img", "assurance_text", "sparkline", "provisional", "owner",
+     "sponsor", "review_overdue", "actions_overdue", "gains", "measure"]
 ]  # fmt: skip
 event = st.dataframe(
     table,
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
+    key="board_rows",
     column_config={
         "unit": st.column_config.TextColumn(level.capitalize() if level != "ics" else "ICS"),
         "measure_name": st.column_config.TextColumn("Measure"),
         "group": "Group",
-        "period": st.column_config.DateColumn("Latest month", format="MMM YYYY"),
-        "value": st.column_config.NumberColumn("Latest value", format="%.2f"),
-        "target": st.column_config.NumberColumn("Target", format="%.2f"),
+        "period": st.column_config.DateColumn("Latest complete month", format="MMM YYYY"),
+        "latest": st.column_config.TextColumn("Latest value"),
+        "target": st.column_config.NumberColumn("Target", format="%.1f"),
         "variation_img": st.column_config.ImageColumn("Variation"),
         "variation_text": st.column_config.TextColumn("Variation (in words)"),
         "assurance_img": st.column_config.ImageColumn("Assurance"),
         "assurance_text": st.column_config.TextColumn("Assurance (in words)"),
-        "sparkline": st.column_config.LineChartColumn("Last 24 months"),
+        "sparkline": st.column_config.LineChartColumn("Last 24 complete months"),
+        "provisional": st.column_config.TextColumn("Provisional month"),
         "owner": st.column_config.TextColumn("Owner"),
         "sponsor": st.column_config.TextColumn("Executive sponsor"),
         "review_overdue": st.column_config.CheckboxColumn("Review overdue"),
@@ -105,13 +120,22 @@ event = st.dataframe(
         "measure": None,
     },
 )
-unsuppressed = session.small_numbers(picked.teams, key="board_small")
-matrix_table = exports.matrix_data(shown, threshold=0 if unsuppressed else exports.THRESHOLD)
 d1, d2, _ = st.columns([1, 1, 4])
-ui.table_downloads(matrix_table, label="Matrix", stem="summary-matrix", into=(d1, d2))
+ui.table_downloads(picked.download, label="Matrix", stem="summary-matrix", into=(d1, d2))
 rows = event.selection.rows if event is not None else []
 if rows:
-    chosen = table.iloc[rows[0]]
-    st.query_params.clear()
-    st.query_params.update({"level": level, "unit": chosen["unit"], "measure": chosen["measure"]})
-    st.switch_page("app_pages/team.py")
+    # open exactly this row's chart: its unit (at its level), measure and group, with the
+    # board's rules and phases; the board's own address (with its filters) stays in the
+    # browser's history, so Back returns to it
+    chosen = shown.iloc[rows[0]]
+    starts = view.phase_starts(chosen["unit"], chosen["measure"], chosen["group"])
+    st.switch_page(
+        "app_pages/team.py",
+        query_params={
+            "level": level, "unit": chosen["unit"], "measure": chosen["measure"],
+            "group": chosen["group"], "rules": "mdc", "phase": [f"{s:%Y-%m}" for s in starts],
+            # Back lands on the board with the URL of this switch: keep its filters in it
+            **{key: values or [""] for key, values in board_filters},
+            "risk": "1" if at_risk_only else "0",
+        },
+    )  # fmt: skip

@@ -45,16 +45,21 @@ st.query_params.update(
 view = reads.equality_view(
     level=level, unit=unit, measure=measure, rules=rules, reference=reference
 )  # fmt: skip
+unsuppressed = session.small_numbers(view.teams, key="equality_small")
 
 st.subheader(f"Gap to {ui.literal(view.reference)}")
 if view.gap_result is None:
     st.info("Too few events to compare groups month by month; see the pooled table below.")
 else:
-    st.plotly_chart(view.gap_figure(), theme=None)
-st.dataframe(view.latest, hide_index=True)
+    st.plotly_chart(view.gap_figure(small_numbers=unsuppressed), theme=None)
+st.dataframe(view.latest_table(small_numbers=unsuppressed), hide_index=True)
+ui.table_downloads(
+    view.data(small_numbers=unsuppressed), label="Gaps by month",
+    stem=f"equality-{measure}-{unit}".replace(" ", "_").replace("/", "_"),
+)  # fmt: skip
 
 st.subheader("Recording completeness")
-st.plotly_chart(view.recording_figure(), theme=None)
+st.plotly_chart(view.recording_figure(small_numbers=unsuppressed), theme=None)
 
 st.subheader("Funnel plot across teams, last 12 months")
 fgroups = [ALL, *groups]
@@ -64,12 +69,11 @@ fgroup = st.selectbox(
 st.query_params["funnel"] = fgroup
 funnel = reads.team_funnel(measure=measure, group=fgroup)
 if funnel is not None:
-    st.plotly_chart(funnel.figure(), theme=None)
+    st.plotly_chart(funnel.figure(small_numbers=unsuppressed), theme=None)
 else:
     st.info("A funnel plot needs at least three teams with data.")
 
 st.subheader("Counts by group, last 6 months")
-unsuppressed = session.small_numbers(view.teams, key="equality_small")
 st.dataframe(view.count_table(small_numbers=unsuppressed))
 if unsuppressed:
     st.caption("Small numbers shown as counted: do not share this table outside your role.")

@@ -65,9 +65,11 @@ view = reads.team_chart(
 if view.empty:
     st.info("No data for this choice.")
     st.stop()
-figure = view.figure(facet=facet)
-st.plotly_chart(figure, theme=None)
 unsuppressed = session.small_numbers(view.teams, key="team_small")
+if view.drawn_as:
+    st.info(view.drawn_as)
+figure = view.figure(facet=facet, small_numbers=unsuppressed)
+st.plotly_chart(figure, theme=None)
 chart_table = view.data(threshold=0 if unsuppressed else None)
 stem = f"{measure}-{unit}".replace(" ", "_").replace("/", "_")
 d1, d2, d3, d4 = st.columns(4)
@@ -84,7 +86,8 @@ ui.table_downloads(chart_table, label="Data", stem=stem, into=(d3, d4))
 st.caption(
     "The data: each point with its signal and each series' variation and assurance; "
     + ("small numbers shown as counted (your choice above)." if unsuppressed else
-       "counts from 1 to 7 (and any that would give one back) shown as *.")
+       "counts from 1 to 7 (and any that would give one back) shown as *, and their points "
+       "left out of the chart.")
 )  # fmt: skip
 with st.expander("How to read this chart"):
     st.text(qi.RULE_SETS[rules].description)

@@ -81,6 +81,7 @@ class BoardView:
         ``measure``, ``group``, ``period``, counts and ``value``), for the sparklines.
     starts : at team level, the months each team × measure × group starts a new phase.
     latest_complete : the latest month every team expected has sent, for every measure.
+    provisional : each later month with data, and how many teams have sent it.
     """
 
     level: str
@@ -90,6 +91,20 @@ class BoardView:
     recent: pd.DataFrame
     starts: pd.DataFrame
     latest_complete: pd.Timestamp | None
+    provisional: dict
+
+    @property
+    def months_note(self) -> str:
+        """Which month the values are read from, and which later months are provisional."""
+        if self.latest_complete is None:
+            return ""
+        later = "; ".join(
+            f"{m:%B %Y} is provisional ({t} have sent it)" for m, t in self.provisional.items()
+        )
+        return (
+            "Values are read from each series' latest complete month (every team expected "
+            f"has sent it): {self.latest_complete:%B %Y}." + (f" {later}." if later else "")
+        )
 
     @property
     def groups(self) -> list[str]:
@@ -251,4 +266,5 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     return BoardView(
         level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
         starts=starts, latest_complete=snapshot.latest_complete_month(),
+        provisional=snapshot.provisional_months(),
     )  # fmt: skip
