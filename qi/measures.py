@@ -165,10 +165,6 @@ class Charted:
             raise ValueError(f"{len(self.results)} results: use .points, .summary or .icons")
         return self.results[0]
 
-    @property
-    def rules(self) -> str | None:
-        return self.results[0].rules if self.results else None
-
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:

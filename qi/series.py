@@ -88,7 +88,10 @@ def series_frame(
     out = summed.join(catalogue.rename(columns={"name": "measure_name"}), on="measure")
     out.insert(1, "level", level)
     cover = coverage(observations, level=level, not_expected=not_expected)
-    out = out.join(cover, on=["unit", "measure", "period"])
+    if cover.empty:
+        out = out.assign(teams=0, expected=0, complete=True)
+    else:
+        out = out.join(cover, on=["unit", "measure", "period"])
     out["rare"] = out["measure"].isin(set(rare))
     return out.sort_values(["unit", "measure", "group", "period"], ignore_index=True)
 
@@ -212,12 +215,20 @@ def sum_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def with_denominator(rows: pd.DataFrame) -> pd.Series:
-    """Per row: whether its measure is charted with a denominator (any of the measure's
-    rows has one; all rows are one measure when there is no ``measure`` column)."""
+    """Per row: whether its measure is charted with a denominator: any of the measure's
+    rows has one (all rows are one measure when there is no ``measure`` column), and its
+    chart type takes one (:attr:`qi.charts.ChartType.takes_n`: not xbar or s)."""
+    from qi.charts import CHART_TYPES
+
     has = rows["denominator"].notna()
     if "measure" not in rows:
-        return pd.Series(bool(has.any()), index=rows.index)
-    return has.groupby(rows["measure"], observed=True).transform("any").astype(bool)
+        out = pd.Series(bool(has.any()), index=rows.index)
+    else:
+        out = has.groupby(rows["measure"], observed=True).transform("any").astype(bool)
+    if "chart" in rows:
+        takes = {k: c.takes_n for k, c in CHART_TYPES.items()}
+        out &= rows["chart"].map(takes).fillna(True).astype(bool)
+    return out
 
 
 def valued(rows: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,6 @@ from qi.series import (
     ALL,
     LEVELS,
     NOT_EXPECTED_COLUMNS,
-    coverage,
     latest_complete_month,
     rare_measures,
     series_frame,
@@ -145,29 +144,30 @@ class Snapshot:
 
     def provisional_months(self) -> dict[pd.Timestamp, str]:
         """Months after :meth:`latest_complete_month` with data, each with how many of the
-        teams expected have sent it (``"1 of 8 teams"``, over every measure)."""
+        teams expected (those that had started reporting, less those with a reporting
+        gap for every measure) have sent it: ``"1 of 8 teams"``."""
         last = self.latest_complete_month()
         obs = self.observations
-        later = obs if last is None else obs[obs["period"] > last]
-        if later.empty:
+        later = sorted(obs.loc[obs["period"] > last, "period"].unique()) if last else []
+        if not later:
             return {}
-        cover = coverage(later, level="collaborative", not_expected=self.not_expected)
-        sent = later.groupby("period")["team"].nunique()
-        expected = cover.groupby(level="period")["expected"].max()
-        return {
-            pd.Timestamp(p): f"{int(sent[p])} of {max(int(expected[p]), int(sent[p]))} teams"
-            for p in sent.index
-        }
+        first = obs.groupby("team")["period"].min()
+        gaps = self.not_expected
+        if len(gaps):
+            gaps = gaps[gaps["measure"].isna() | gaps["measure"].eq("")]
+        out = {}
+        for month in map(pd.Timestamp, later):
+            sent = set(obs.loc[obs["period"] == month, "team"])
+            expected = set(first.index[first <= month])
+            for g in gaps.itertuples(index=False) if len(gaps) else ():
+                if g.start <= month and (pd.isna(g.end) or month <= g.end):
+                    expected.discard(g.team)
+            out[month] = f"{len(sent)} of {len(expected | sent)} teams"
+        return out
 
     def team_names(self) -> list[str]:
         """Every registered team the reader may see, sorted."""
         return sorted(self.teams["team"])
-
-    def teams_in(self, level: str, units: Iterable[str]) -> list[str]:
-        """The registered teams that make up ``units`` of ``level``."""
-        if level == "team":
-            return sorted(set(units))
-        return sorted(self.teams.loc[self.teams[level].isin(list(units)), "team"].unique())
 
     def collaborative(self) -> str:
         """The collaborative's name (names, if the data holds several)."""

@@ -113,17 +113,10 @@ class SPCResult:
             if self._mdc_twin is None:
                 raise ValueError("This result no longer holds the subgroups to read them again.")
             kept = self._mdc_twin()
-            self.__dict__["_mdc_result"] = kept  # a cache: the frozen fields are unchanged
+            # a cache, and the subgroups are needed no more (the frozen fields are unchanged)
+            self.__dict__["_mdc_result"] = kept
+            self.__dict__["_mdc_twin"] = None
         return kept
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the twin holds the input arrays; a pickled result (Streamlit's cache) keeps
-        # its Making Data Count reading instead
-        state = dict(self.__dict__)
-        if self.rules != "mdc":
-            state["_mdc_result"] = self.mdc()
-        state["_mdc_twin"] = None
-        return state
 
 
 def spc(
@@ -161,7 +154,10 @@ def spc(
         ``xbar``, ``s``, ``t``, ``p``, ``pp``, ``c``, ``u``, ``up``, ``g``.
     x : str, optional
         Column of subgroups: dates, numbers or text (text has no order: no runs
-        analysis). None means positions 1..N in row order.
+        analysis). Text spelled as months or days (``"2024-03"``, ``"2024-03-01"``,
+        ``"01/03/2024"``, ``"Mar-24"``, ``"March 2024"``) is read as dates; a column where
+        some text is and some is not, or where a month does not exist, is refused. None
+        means positions 1..N in row order.
     n : str, optional
         Column of denominators; required by ``p``, ``pp``, ``u``, ``up``.
     by : str or list of str, optional
@@ -249,6 +245,9 @@ def spc(
     )
     frame.check_values(ct, y_col=y, n_col=n)
     sub = _aggregate(frame, agg=agg)
+    # the input itself is needed no more (only to name rows in errors above): the result
+    # must not keep the caller's frame alive through its Making Data Count twin
+    frame.data = None
     step = _Evaluation(
         frame=frame, sub=sub, phases=_phases(sub, baseline), by=tuple(by_cols), chart=chart,
         ct=ct, multiply=float(multiply), cl=cl, y_neg=y_neg, screen_mr=screen_mr,
@@ -476,7 +475,7 @@ def _describe_series(keys: dict[str, object]) -> str:
 class _Frame:
     """The input rows as flat arrays (x missing rows dropped), not yet ordered."""
 
-    data: pd.DataFrame
+    data: pd.DataFrame | None  # the input, until the subgroups are made
     by: list[str]
     row: IntArray  # position of each kept row in data
     series: IntArray

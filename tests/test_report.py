@@ -440,3 +440,30 @@ def test_the_equality_page_and_the_pack_draw_the_same_funnel(odd_pack, odd_store
         assert page[team] == pytest.approx(
             (pack.loc[team, "denominator"], pack.loc[team, "value"]), rel=1e-12
         ), team
+
+
+def test_every_chart_in_the_pack_has_its_limits(sample_db, monkeypatch):
+    """The pack's charts (the All series alone, or with the groups the change ideas aim
+    at) each draw an upper and a lower limit line per series, labelled with values."""
+    drawn = []
+
+    def submit(fig, *args, **kwargs):
+        drawn.append(fig)
+        from concurrent.futures import Future
+
+        done: Future = Future()
+        done.set_result(b'<svg xmlns="http://www.w3.org/2000/svg"/>')
+        return done
+
+    monkeypatch.setattr(report.images, "submit", submit)
+    monkeypatch.setattr(report.images, "start", lambda: None)
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        doc = report.pack_document(store, teams=["Willow Ward", "Cedar Ward"],
+                                   measures=["restraint_per_1000_obd"])  # fmt: skip
+    charts = [f for f in drawn if f.layout.title.text and "—" in f.layout.title.text]
+    assert len(charts) == doc.charts == 2
+    for fig in charts:
+        series = {t.name for t in fig.data if t.mode == "lines+markers"}
+        labels = [a.text for a in fig.layout.annotations]
+        assert sum("Upper limit" in t for t in labels) >= len(series) >= 1
+        assert sum("Lower limit" in t for t in labels) >= len(series)

@@ -7,6 +7,7 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads, session
+from qi.screens.equality import reference_group
 from qi.series import ALL, LEVELS
 
 snap = reads.snapshot()
@@ -36,8 +37,8 @@ rules = st.sidebar.selectbox(
 )  # fmt: skip
 groups = snap.groups(level, unit, measure)
 reference = e4.selectbox(
-    "Reference group", groups, index=groups.index(ui.query_default("reference", groups, "White"))
-    if "White" in groups else 0,
+    "Reference group", groups,
+    index=groups.index(reference_group(groups, st.query_params.get("reference"))) if groups else 0,
 )  # fmt: skip
 st.query_params.update(
     {"level": level, "unit": unit, "measure": measure, "reference": reference, "rules": rules}

@@ -70,6 +70,14 @@ if view.drawn_as:
     st.info(view.drawn_as)
 figure = view.figure(facet=facet, small_numbers=unsuppressed)
 st.plotly_chart(figure, theme=None)
+hidden = view.hidden_points(small_numbers=unsuppressed)
+if hidden:
+    st.caption(
+        f"{hidden} point(s) from counts of 1 to 7 (or that would give one back) are left out "
+        "of the chart, as the data files leave them out"
+        + ("; tick “Show small numbers” above to see them." if session.may_see_small_numbers(
+            view.teams) else ".")
+    )  # fmt: skip
 chart_table = view.data(threshold=0 if unsuppressed else None)
 stem = f"{measure}-{unit}".replace(" ", "_").replace("/", "_")
 d1, d2, d3, d4 = st.columns(4)

@@ -44,6 +44,7 @@ from qi.screens.equality import (
     equality_month,
     equality_view,
     group_gaps,
+    reference_group,
     team_funnel,
 )
 from qi.screens.pack import narrowed, pack_preview
@@ -55,6 +56,7 @@ __all__ = [
     "CHANGES", "AccountabilityView", "BoardSelection", "BoardView", "ChangeLog",
     "CompletenessView", "EqualityMonth", "EqualityView", "FunnelView", "TeamChart", "WhatIf",
     "accountability", "board", "change_groups", "change_log", "completeness", "equality_month",
-    "equality_view", "group_gaps", "narrowed", "pack_preview", "team_chart", "team_funnel",
+    "equality_view", "group_gaps", "narrowed", "pack_preview", "reference_group", "team_chart",
+    "team_funnel",
     "upload_preview", "what_if",
 ]  # fmt: skip

@@ -17,7 +17,7 @@ import pandas as pd
 from qi import equality
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import Measure
-from qi.series import ALL, coverage, month_start, series_frame, valued
+from qi.series import ALL, coverage, month_start, series_frame
 from qi.snapshot import Snapshot
 from qi.spc import SPCResult, spc
 
@@ -27,6 +27,15 @@ FUNNEL_MONTHS = 12
 COUNT_MONTHS = 6
 #: The reference group when the reader names none.
 REFERENCE = "White"
+
+
+def reference_group(groups, wanted: str | None = None) -> str | None:
+    """The group compared with: ``wanted`` if it has data, else White, else the first."""
+    groups = list(groups)
+    for choice in (wanted, REFERENCE):
+        if choice in groups:
+            return choice
+    return groups[0] if groups else None
 
 
 def group_gaps(series: pd.DataFrame, measure: Measure, reference: str) -> pd.DataFrame:
@@ -107,7 +116,8 @@ def team_funnel(
     if not window:
         return None
     series = series_frame(obs[obs["period"].isin(window)], snapshot.measures)
-    rows = valued(series[series["group"] == group])
+    # a funnel compares rates or proportions: it needs a denominator in every row
+    rows = series[(series["group"] == group) & (series["denominator"] > 0)]
     if rows["unit"].nunique() < min_teams:
         return None
     result = equality.funnel(
@@ -256,8 +266,7 @@ def equality_view(
     complete = series.loc[series["complete"], ["unit", "measure", "period"]].drop_duplicates()
     series = series[series["complete"]]
     here = here.merge(complete.rename(columns={"unit": level}), on=[level, "measure", "period"])
-    if reference not in groups:
-        reference = REFERENCE if REFERENCE in groups else (groups[0] if groups else None)
+    reference = reference_group(groups, reference)
     gaps = (
         group_gaps(series, info, reference) if reference is not None else pd.DataFrame(
             columns=["unit", "measure", "period", "group", *LATEST_COLUMNS[2:], "log_ratio"]
@@ -329,7 +338,7 @@ def equality_month(
     series = series_frame(here, snapshot.measures, add_all=False)
     latest = series[series["period"] == month_start(month)]
     groups = sorted(g for g in series["group"].unique() if g != ALL)
-    ref = reference if reference in groups else (groups or [None])[0]
+    ref = reference_group(groups, reference)
     gaps = pd.DataFrame()
     if ref is not None and (latest["group"] == ref).any():
         gaps = group_gaps(latest, info, ref)

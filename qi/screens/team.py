@@ -125,6 +125,11 @@ class TeamChart:
         keep = ~hidden(rows, line=["unit", "measure", "period"], threshold=THRESHOLD)
         return rows[keep]
 
+    def hidden_points(self, *, small_numbers: bool = False) -> int:
+        """How many points the chart leaves out for the reader (small numbers)."""
+        shown = self.shown_points(small_numbers=small_numbers)["y"]
+        return int((shown.isna() & self.result.points["y"].notna()).sum())
+
     def shown_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
         """The chart's points as a reader sees them: values and limits the download hides
         are missing (all shown with ``small_numbers``)."""

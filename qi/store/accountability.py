@@ -59,7 +59,10 @@ class AccountabilityMixin(ChangeLogMixin):
         when = "" if reviewed_on is None else str(pd.Timestamp(reviewed_on).date())
         row = pd.DataFrame([{"team": team, "measure": measure, "reviewed_on": when,
                              "note": note}])  # fmt: skip
-        self.load_reviews(row, user=user)
+        try:
+            self.load_reviews(row, user=user)
+        except UploadRejected as exc:  # one review: its problems as one plain message
+            raise StoreError("; ".join(p.message for p in exc.problems)) from None
 
     def load_reviews(self, source, *, user: str = "system") -> int:
         """Record reviews from a table (``team``, ``measure``, ``reviewed_on`` — a date, or

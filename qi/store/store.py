@@ -26,38 +26,7 @@ not at all (see :mod:`qi.store.core` for the write lock).
 from __future__ import annotations
 
 from qi.store.accountability import AccountabilityMixin
-from qi.store.catalogue import IMPROVEMENTS
-from qi.store.changelog import LIVED_EXPERIENCE, PDSA_STAGES
-from qi.store.core import (
-    ENV_URL,
-    ImportResult,
-    StoreBusy,
-    StoreError,
-    UploadRejected,
-    as_utc,
-    default_url,
-    utcnow,
-)
-from qi.store.uploads import OBSERVATION_COLUMNS, UploadsMixin
-
-# Names that lived here before the split, still importable from here for old imports
-# (``qi.store.store.as_utc`` in the tests, ``PDSA_STAGES`` and ``LIVED_EXPERIENCE`` in
-# the change-log page); new code imports them from their own module.
-__all__ = [
-    "ENV_URL",
-    "IMPROVEMENTS",
-    "LIVED_EXPERIENCE",
-    "OBSERVATION_COLUMNS",
-    "PDSA_STAGES",
-    "ImportResult",
-    "Store",
-    "StoreBusy",
-    "StoreError",
-    "UploadRejected",
-    "as_utc",
-    "default_url",
-    "utcnow",
-]
+from qi.store.uploads import UploadsMixin
 
 
 class Store(UploadsMixin, AccountabilityMixin):
