@@ -221,3 +221,17 @@ def unknown_name_message(value: str, known: Iterable[str], what: str, how: str) 
             f"one of {some}"
         )
     return f"unknown {what} '{shown}'{extra}: {how} or use one of {some or 'none'}"
+
+
+def unknown_messages(values, mask, known: Iterable[str], what: str, how: str):
+    """:func:`unknown_name_message` for each row of ``values`` (a Series) in ``mask``,
+    worked out once per distinct value."""
+    known = list(known)
+    cache: dict[str, str] = {}
+    out = values.astype(object).copy()
+    for i in values.index[mask]:
+        value = values[i]
+        if value not in cache:
+            cache[value] = unknown_name_message(value, known, what, how)
+        out[i] = cache[value]
+    return out

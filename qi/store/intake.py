@@ -798,3 +798,55 @@ def _suppressed(table, intake, name, rows, cell_rows, labels) -> None:
 
 #: Type of :meth:`Intake.translate`, for callers that keep it.
 Translate = Callable[[list[Problem]], list[Problem]]
+
+
+@dataclass(frozen=True)
+class FileShape:
+    """What a layout is made from: a file's sheets, the header row found in one, its
+    columns, the upload column each seems to be, and a few values of each column."""
+
+    sheets: tuple[str, ...]
+    sheet: str | None
+    header_row: int  # as the spreadsheet numbers it
+    columns: tuple[str, ...]
+    guessed: dict[str, str]  # upload column -> header, by synonyms
+    values: dict[str, tuple[str, ...]]  # header -> up to 30 distinct values
+    months: tuple[str, ...]  # headers that are months
+
+
+def file_shape(
+    source, name: str | None = None, *, sheet: str | None = None, header_row: int | None = None
+) -> FileShape | None:
+    """The shape of a file, to build a layout from (None if it cannot be read)."""
+    sheets, _, name = read_sheets(source, name)
+    if not sheets:
+        return None
+    chosen = next((s for s in sheets if s.name == sheet), None) if sheet is not None else None
+    if chosen is None:
+        picked = Intake(name, None)
+        found = _pick_sheet(sheets, name, Layout(), {normalise(ALL)}, picked)
+        chosen, index = found if found else (sheets[0], 0)
+    else:
+        index, _ = _find_header(chosen.records, Layout(), {normalise(ALL)})
+        index = index or 0
+    if header_row is not None and 1 <= header_row <= len(chosen.records):
+        index = header_row - 1
+    header = [INVISIBLE.sub(" ", str(v)).strip() for v in chosen.records[index]]
+    while header and header[-1] == "":
+        header.pop()
+    header = [h or f"column {j + 1}" for j, h in enumerate(header)]
+    below = [r for r in chosen.records[index + 1 : index + 2001] if not _blank(r)]
+    values = {}
+    for j, h in enumerate(header):
+        cells = (str(r[j]).strip() for r in below if j < len(r))
+        values[h] = tuple(dict.fromkeys(c for c in cells if c))[:30]
+    guessed, _ = map_headers(header)
+    return FileShape(
+        sheets=tuple(s.name or "" for s in sheets),
+        sheet=chosen.name,
+        header_row=index + 1,
+        columns=tuple(header),
+        guessed=guessed,
+        values=values,
+        months=tuple(h for h in header if _is_month(h)),
+    )

@@ -102,6 +102,24 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         clean["row"] = intake.file_rows(clean["row"]).to_numpy()
         return clean, summarise(problems), intake
 
+    def upload_teams(self) -> list[str]:
+        """The teams the signed-in person may upload for."""
+        with self.engine.connect() as conn:
+            who = self._require(conn, "upload")
+            scopes = self._scopes(conn)
+        return sorted(scopes.loc[who.allowed("upload", scopes), "team"])
+
+    def upload_template(self, fmt: str = "csv", *, period: str | None = None) -> bytes:
+        """A CSV or Excel (``"xlsx"``) template for the catalogue's measures and the teams
+        the person may upload for, with the allowed groups and period spellings
+        (:mod:`qi.store.template`); ``period`` defaults to last month."""
+        from qi.store.template import last_month, template_bytes
+
+        return template_bytes(
+            fmt, self.upload_teams(), self.measures(), self.group_aliases(),
+            period or last_month(),
+        )  # fmt: skip
+
     def _upload_scope_problems(self, who: Principal, table) -> list[Problem]:
         """A problem for each row of an upload for a team outside ``who``'s scope."""
         if who.local or "team" not in table.data.columns:
