@@ -39,8 +39,8 @@ SYNONYMS: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     "measure": (
         ("measure",),
-        ("metric", "indicator", "measure id", "measure name", "metric name", "metric id",
-         "indicator name", "indicator id", "kpi"),
+        ("metric", "indicator", "measure id", "metric id", "indicator id", "kpi", "measure code"),
+        ("measure name", "metric name", "indicator name", "measure description"),
     ),
     "period": (
         ("period",),
