@@ -370,6 +370,9 @@ def test_an_annual_mha_table_loads_with_its_financial_year(cli):
 
 
 # ---------------------------------------------------------------------- board workbook
+APRIL = dt.datetime(2024, 4, 1)
+
+
 def test_a_board_workbook_with_a_notes_sheet_first(cli):
     """Notes sheet first, titles above the table, display names of measures, Excel dates,
     NHS ethnic codes, column names a board analyst uses."""
@@ -382,9 +385,9 @@ def test_a_board_workbook_with_a_notes_sheet_first(cli):
                 ["Month ending 30 April 2024"],
                 [None],
                 ["Ward", "Metric", "Month", "Ethnic category", "Incidents", "Occupied bed days"],
-                ["Willow Ward", "Restraint per 1,000 bed days", dt.datetime(2024, 4, 1), "N", 3, 650],
-                ["Willow Ward", "Restraint per 1,000 bed days", dt.datetime(2024, 4, 1), "A", 2, 900],
-                ["Oak Ward", "restraint", dt.datetime(2024, 4, 1), "Black", 0, 480],
+                ["Willow Ward", "Restraint per 1,000 bed days", APRIL, "N", 3, 650],
+                ["Willow Ward", "Restraint per 1,000 bed days", APRIL, "A", 2, 900],
+                ["Oak Ward", "restraint", APRIL, "Black", 0, 480],
             ],
         })
     )  # fmt: skip
