@@ -222,10 +222,14 @@ def _pick_sheet(sheets, name, layout, known_groups, intake):
                 (s for s in sheets if name_key(s.name or "") == name_key(layout.sheet)), None
             )
         if chosen is None:
+            if all(n is None for n in names):
+                have = "this is a CSV file, which has no sheets: leave sheet out of the layout"
+            else:
+                have = f"its sheets are {', '.join(repr(n) for n in names)}"
             intake.problems.append(
                 Problem(name, None, None,
                         f"the layout reads sheet {layout.sheet!r}, which this file does not "
-                        f"have: its sheets are {', '.join(repr(n) for n in names)}")
+                        f"have: {have}")
             )  # fmt: skip
             return None
         sheets = [chosen]

@@ -103,7 +103,7 @@ class Layout:
         filters = {}
         for header, kept in _table(spec.get("filters", {}), "filters").items():
             kept = [kept] if isinstance(kept, str | int | float) else kept
-            if not isinstance(kept, list) or not kept:
+            if not isinstance(kept, list | tuple) or not kept:
                 raise LayoutError(f"filters.{header}: give the values to keep, as a list")
             filters[str(header)] = tuple(str(v) for v in kept)
         values = spec.get("values")
@@ -217,7 +217,7 @@ def _text_table(value, where: str, *, keys) -> dict[str, str]:
 def _strings(value) -> tuple[str, ...]:
     if isinstance(value, str | int | float):
         return (str(value),)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return tuple(str(v) for v in value)
     raise LayoutError("give a value or a list of values")
 
