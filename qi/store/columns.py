@@ -226,12 +226,14 @@ def unknown_name_message(value: str, known: Iterable[str], what: str, how: str) 
 def unknown_messages(values, mask, known: Iterable[str], what: str, how: str):
     """:func:`unknown_name_message` for each row of ``values`` (a Series) in ``mask``,
     worked out once per distinct value."""
+    import numpy as np
+    import pandas as pd
+
     known = list(known)
-    cache: dict[str, str] = {}
-    out = values.astype(object).copy()
-    for i in values.index[mask]:
-        value = values[i]
-        if value not in cache:
-            cache[value] = unknown_name_message(value, known, what, how)
-        out[i] = cache[value]
-    return out
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+    wanted = np.zeros(len(uniques), dtype=bool)
+    wanted[np.unique(codes[np.asarray(mask, dtype=bool)])] = True
+    messages = np.empty(len(uniques), dtype=object)
+    for j in np.flatnonzero(wanted):
+        messages[j] = unknown_name_message(uniques[j], known, what, how)
+    return pd.Series(messages[codes], index=values.index, dtype=object)

@@ -91,30 +91,58 @@ class Intake:
     _labels: dict[str, object] = field(default_factory=dict)
     #: cells already reported (suppressed): the validator's own message for them is dropped
     _covered: set[tuple[int, str]] = field(default_factory=set)
+    #: whether the table's row ids are the file's own rows (nothing unpivoted or paired)
+    _identity: bool = False
 
     def translate(self, problems: list[Problem]) -> list[Problem]:
         """Problems of the shaped table, in the file's own rows and column names."""
         if self._rows is None:
             return list(problems)
+        if self._identity:
+            return self._relabel(problems)
+        rows = self._rows.tolist()
+        cell_rows = {k: v.tolist() for k, v in self._cell_rows.items()}
+        labels = {
+            k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self._labels.items()
+        }
+        messages: dict[str, str] = {}
         out = []
         for p in problems:
             if p.row is None:
                 out.append(p)
                 continue
             i = int(p.row)
-            if (i, p.column or "") in self._covered:
+            if self._covered and (i, p.column or "") in self._covered:
                 continue
-            row = int(self._cell_rows.get(p.column, self._rows)[i])
-            label = self._labels.get(p.column, p.column)
-            if isinstance(label, np.ndarray):
+            row = cell_rows.get(p.column, rows)[i]
+            label = labels.get(p.column, p.column)
+            if isinstance(label, list):
                 label = label[i]
-            message = _ROW_REF.sub(lambda m: f"row {self._rows[int(m.group(1))]}", p.message)
+            message = messages.get(p.message)
+            if message is None:
+                message = p.message
+                if "row " in message:
+                    message = _ROW_REF.sub(lambda m: f"row {rows[int(m.group(1))]}", message)
+                messages[p.message] = message
             out.append(Problem(p.file, row, label, message))
         return out
 
+    def _relabel(self, problems: list[Problem]) -> list[Problem]:
+        """Problems whose rows are the file's: only column names to give back."""
+        labels = self._labels
+        if not labels and not self._covered:
+            return list(problems)
+        return [
+            Problem(p.file, p.row, labels.get(p.column, p.column), p.message)
+            if p.column in labels
+            else p
+            for p in problems
+            if p.row is None or (p.row, p.column or "") not in self._covered
+        ]
+
     def file_rows(self, ids: pd.Series) -> pd.Series:
         """The spreadsheet rows of internal row ids."""
-        if self._rows is None:
+        if self._rows is None or self._identity:
             return ids
         return pd.Series(self._rows[ids.to_numpy(dtype=np.int64)], index=ids.index)
 
@@ -189,7 +217,10 @@ def _score(cells: list[object], layout: Layout, known_groups: set[str]) -> int:
 
 
 def _blank(rec: list[object]) -> bool:
-    return all(v == "" or str(v).strip() == "" for v in rec)
+    for v in rec:  # noqa: SIM110 (returns at the first filled cell: quick for a data row)
+        if v != "" and (not isinstance(v, str) or v.strip()):
+            return False
+    return True
 
 
 def _find_header(records, layout: Layout, known_groups) -> tuple[int | None, int]:
@@ -327,7 +358,7 @@ def _frame(records, start, name, layout, where, intake):
                         f"this row has {len(rec)} cells but the header has {width}: {why}")
             )  # fmt: skip
             continue
-        data.append(list(rec[:width]) + [""] * (width - len(rec)))
+        data.append(rec if len(rec) == width else list(rec[:width]) + [""] * (width - len(rec)))
         rows.append(i + 1)
     # notes under the table: rows of one cell after the last row of data
     notes = []
@@ -540,11 +571,14 @@ def _build(frame, header, name, where, catalogue, layout, known_groups, intake):
     _recode(table, layout)
     _clean(table, catalogue, intake, name)
     rows = frame["_row"].to_numpy(dtype=np.int64)
-    ids = np.arange(len(table), dtype=np.int64)
+    # one upload row per file row: the row ids are the file's rows; else internal ids
+    identity = not wide_to and by_column is None
+    ids = rows if identity else np.arange(len(table), dtype=np.int64)
+    intake._identity = identity
     intake._rows = rows
     intake._cell_rows = cell_rows
     intake._labels = labels
-    _suppressed(table, intake, name, rows, cell_rows, labels)
+    _suppressed(table, intake, name, rows, ids, cell_rows, labels)
     intake.table = Table(name, table, pd.Series(ids, dtype="int64"))
 
 
@@ -718,29 +752,42 @@ def _clean(table: pd.DataFrame, catalogue, intake: Intake, name: str) -> None:
     for column in TEXT_COLUMNS:
         table[column] = _text(table[column])
     for column in ("group", "period"):  # a non-breaking space here means a space
-        table[column] = table[column].str.replace(INVISIBLE, " ", regex=True)
+        table[column] = _by_value(table[column], lambda v: INVISIBLE.sub(" ", v))
     if catalogue is not None:
         team_map = match_names(table["team"].unique(), catalogue.teams)
         if team_map:
-            table["team"] = table["team"].map(lambda v: team_map.get(v, v))
+            table["team"] = _by_value(table["team"], lambda v: team_map.get(v, v))
             intake.notes.append("team names read as registered: " + _pairs(team_map))
         measure_map = _measure_names(table["measure"].unique(), catalogue.measures)
         if measure_map:
-            table["measure"] = table["measure"].map(lambda v: measure_map.get(v, v))
+            table["measure"] = _by_value(table["measure"], lambda v: measure_map.get(v, v))
             intake.notes.append("measures read as their ids: " + _pairs(measure_map))
+    changed: list[bool] = []
     for column in ("numerator", "denominator"):
-        values = table[column]
-        is_text = values.map(lambda v: isinstance(v, str))
-        if not is_text.any():
-            continue
-        text = values[is_text].str.strip(" \t\r\n\u00a0\u202f")
-        text = text.mask(text.isin(("NULL", "null")), "")
-        commas = text.str.match(_THOUSANDS) | text.str.match(_SPACED_THOUSANDS)
-        if commas.any():
-            text = text.where(~commas, text.str.replace(r"[,\s\u00a0\u202f\u2009]", "", regex=True))
-            if column == "numerator" or not any("thousands" in n for n in intake.notes):
-                intake.notes.append("thousands separators in numbers read (1,234 as 1234)")
-        table.loc[is_text, column] = text
+        table[column] = _by_value(table[column], lambda v: _number_text(v, changed))
+    if changed:
+        intake.notes.append("thousands separators in numbers read (1,234 as 1234)")
+
+
+def _by_value(values: pd.Series, fn) -> pd.Series:
+    """``fn`` applied once to each distinct value of ``values`` (files repeat values)."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = [fn(u) for u in uniques]
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
+def _number_text(value: object, changed: list) -> object:
+    """A number cell as a number reads it: NULL empty, thousands separators dropped."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip(" \t\r\n\u00a0\u202f")
+    if text in ("NULL", "null"):
+        return ""
+    if _THOUSANDS.match(text) or _SPACED_THOUSANDS.match(text):
+        changed.append(True)
+        return re.sub(r"[,\s\u00a0\u202f\u2009]", "", text)
+    return text
 
 
 def _pairs(mapping: dict[str, str], k: int = 4) -> str:
@@ -771,18 +818,23 @@ def _measure_names(values, measures: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _suppressed(table, intake, name, rows, cell_rows, labels) -> None:
+def _suppressed(table, intake, name, rows, ids, cell_rows, labels) -> None:
     """One problem for every suppressed cell of the file, and the rows it is on."""
     found = []
     for column in ("numerator", "denominator"):
-        text = table[column].map(lambda v: v if isinstance(v, str) else "")
-        hit = text.str.match(_SUPPRESSED)
-        for i in np.flatnonzero(hit.to_numpy()):
-            found.append((int(cell_rows.get(column, rows)[i]), column, text.iat[i], int(i)))
+        codes, uniques = pd.factorize(table[column].astype(object), use_na_sentinel=False)
+        marked = np.array(
+            [isinstance(u, str) and bool(_SUPPRESSED.match(u)) for u in uniques], dtype=bool
+        )
+        if not marked.any():
+            continue
+        for i in np.flatnonzero(marked[codes]):
+            text = uniques[codes[i]]
+            found.append((int(cell_rows.get(column, rows)[i]), column, text, int(i)))
     if not found:
         return
     for _, column, _, i in found:
-        intake._covered.add((i, column))
+        intake._covered.add((int(ids[i]), column))
     found.sort()
     first_row, column, _, i = found[0]
     label = labels.get(column, column)

@@ -55,10 +55,10 @@ def summarise(problems: list[Problem], *, same: int = SAME, limit: int = LIMIT) 
         if whole or len(items) <= same:
             out.extend(items)
             continue
-        items.sort(key=lambda p: p.row)
+        first = min(items, key=lambda p: p.row)
         rows = sorted({p.row for p in items})
-        values = list(dict.fromkeys(v for p in items for v in _QUOTED.findall(p.message)[:1]))
-        first = items[0]
+        distinct = dict.fromkeys(p.message for p in items)  # few: a file repeats its values
+        values = list(dict.fromkeys(v for m in distinct for v in _QUOTED.findall(m)[:1]))
         detail = f"rows {rows_text(rows)}"
         if len(values) > 1:
             shown = ", ".join(values[:3])
