@@ -32,8 +32,8 @@ REQUIRED = ("team", "measure", "period", "group", "numerator", "denominator")
 SYNONYMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "team": (
         ("team",),
-        ("team name", "ward", "ward name", "service", "service name", "unit", "unit name",
-         "team ward", "ward team", "primary level description"),
+        ("team name", "ward", "ward name", "team ward", "ward team", "team or ward"),
+        ("service", "service name", "unit", "unit name", "primary level description"),
         ("organisation", "organisation name", "organization", "organization name", "provider",
          "provider name", "org name"),
     ),
@@ -45,8 +45,9 @@ SYNONYMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "period": (
         ("period",),
         ("month", "date", "reporting period start", "reporting period", "reporting month",
-         "month start", "period start", "month year", "reporting date", "financial year",
-         "year", "quarter"),
+         "month start", "period start", "month year", "reporting date"),
+        ("quarter",),
+        ("financial year", "year"),
     ),
     "group": (
         ("group",),
