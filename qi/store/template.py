@@ -77,7 +77,7 @@ def template_bytes(
     fmt: str, teams: list[str], measures: pd.DataFrame, aliases: pd.DataFrame, period: str
 ) -> bytes:
     """The template as the bytes of a ``"csv"`` or ``"xlsx"`` file."""
-    from qi.exports import table_bytes
+    from qi.store.export import table_bytes
 
     data = template_frame(teams, measures, period)
     if fmt == "csv":
