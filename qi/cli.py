@@ -4,7 +4,11 @@ The interface is fixed (checks outside the test suite drive it)::
 
     qi [--db URL] teams FILE            register teams (collaborative, ics, trust, team)
     qi [--db URL] measures FILE         load the measure catalogue
-    qi [--db URL] import FILE [--dry-run]
+    qi [--db URL] import FILE [--dry-run] [--layout NAME]
+    qi [--db URL] layout add NAME FILE  save a layout (TOML or JSON) for files in another shape
+    qi [--db URL] layout list | layout show NAME
+    qi [--db URL] template --output FILE [--period YYYY-MM]
+                                        a CSV or Excel template to fill in
     qi [--db URL] export --output FILE [--as-of 2026-11-25T10:15:30]
     qi [--db URL] rollback ID
     qi [--db URL] sample                load the bundled sample collaborative
@@ -50,7 +54,9 @@ The store is ``--db`` if given, else ``QI_DATABASE_URL``, else an SQLite file in
 user's data folder; an empty database gets the schema first. ``import`` prints
 ``upload <ID>`` and exits 0, or prints each problem as ``FILE:ROW:COLUMN: message``
 (rows numbered as a spreadsheet shows them, header = row 1; file-level problems with
-row and column empty), stores nothing and exits 1.
+row and column empty), stores nothing and exits 1. A problem many rows share is one
+line naming the first rows, and a file's problems are at most 50 lines. How a file in
+another shape was read (its sheet, header row, columns) is said on standard error.
 """
 
 from __future__ import annotations
@@ -92,6 +98,17 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--dry-run", action="store_true", help="validate only; store nothing")
     imp.add_argument("--note", default="", help="a note kept with the upload")
+    imp.add_argument("--layout", metavar="NAME", help="read the file with a saved layout")
+    lay = sub.add_parser("layout", help="saved upload layouts")
+    lay_sub = lay.add_subparsers(dest="layout_command", required=True)
+    lay_add = lay_sub.add_parser("add", help="save a layout from a TOML or JSON file")
+    lay_add.add_argument("name")
+    lay_add.add_argument("file")
+    lay_sub.add_parser("list", help="the saved layouts")
+    lay_sub.add_parser("show", help="a saved layout, as JSON").add_argument("name")
+    tpl = sub.add_parser("template", help="a CSV or Excel template to fill in")
+    tpl.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
+    tpl.add_argument("--period", metavar="YYYY-MM", help="the month (default: last month)")
     exp = sub.add_parser("export", help="write what is shown, in the upload layout")
     exp.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
     exp.add_argument("--as-of", metavar="INSTANT", help="a UTC instant, e.g. 2026-11-25T10:15:30")
@@ -270,7 +287,11 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         n = store.load_measures(args.file, user=user)
         print(f"{n} measures loaded")
     elif args.command == "import":
-        result = store.import_file(args.file, user=user, dry_run=args.dry_run, note=args.note)
+        result = store.import_file(
+            args.file, user=user, dry_run=args.dry_run, note=args.note, layout=args.layout
+        )
+        if result.notes and not result.problems:
+            print(f"qi: {args.file}: read as follows: " + "; ".join(result.notes), file=sys.stderr)
         if result.problems:
             _print_problems(result.problems)
             return 1
@@ -282,6 +303,15 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         small = {None: None, "show": True, "hide": False}[args.small_numbers]
         n = store.export(args.output, as_of=args.as_of, small_numbers=small)
         print(f"{n} rows written to {args.output}")
+    elif args.command == "layout":
+        return _layout(store, args, user)
+    elif args.command == "template":
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            raise ValueError(f"{args.output}: the template must end in .csv or .xlsx")
+        content = store.upload_template(suffix[1:], period=args.period)
+        Path(args.output).write_bytes(content)
+        print(f"template written to {args.output}")
     elif args.command == "rollback":
         store.rollback(args.id, user=user)
         print(f"upload {args.id} rolled back")
@@ -322,6 +352,19 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(store.audit_log().to_string(index=False))
     elif args.command == "users":
         return _users(store, args, user)
+    return 0
+
+
+def _layout(store: Store, args: argparse.Namespace, user: str) -> int:
+    from qi.store.layouts import Layout
+
+    if args.layout_command == "add":
+        store.save_layout(args.name, Layout.read(args.file), user=user)
+        print(f"layout {args.name.strip()} saved: qi import FILE --layout {args.name.strip()}")
+    elif args.layout_command == "list":
+        print(store.layouts().to_string(index=False))
+    elif args.layout_command == "show":
+        print(json.dumps(store.layout(args.name).to_dict(), indent=2, ensure_ascii=False))
     return 0
 
 

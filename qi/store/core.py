@@ -88,6 +88,8 @@ class ImportResult:
     rows: int
     problems: list[Problem] = field(default_factory=list)
     replaced: int = 0  # team × measure × period slices this upload now shows instead of others
+    #: how the file was read when that was not plain (sheet, header row, columns, names)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

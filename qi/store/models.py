@@ -286,3 +286,17 @@ class Session(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UploadLayout(Base):
+    """A saved way of reading one shape of upload file (:mod:`qi.store.layouts`):
+    ``spec`` is the layout as JSON. Replaced whole when saved again; every change is
+    in the audit log with the layout it saved."""
+
+    __tablename__ = "upload_layout"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    spec: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
