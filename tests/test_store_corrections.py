@@ -202,10 +202,10 @@ def test_the_upload_reads_only_the_versions_of_its_own_slices(store):
 
 
 def test_migration_keeps_what_was_shown_before_row_level_corrections(store_url):
-    """Stores written before revision 0004 replaced a whole team × measure × period on a
+    """Stores written before revision 0006 replaced a whole team × measure × period on a
     correction: upgrading keeps exactly what was shown, now and as of any instant."""
     engine = create_engine(store_url)
-    schema.upgrade(engine, "0003")
+    schema.upgrade(engine, "0005")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO collaborative (id, name) VALUES (1, 'C')"))
         conn.execute(text("INSERT INTO ics (id, collaborative_id, name) VALUES (1, 1, 'I')"))

@@ -19,16 +19,45 @@ def upload_preview(clean: pd.DataFrame, measures: pd.DataFrame | None = None) ->
         .rename(columns={"min": "first", "max": "last", "count": "rows"})
         .reset_index()
     )
-    frequency = pd.Series("month", index=table.index)
-    if measures is not None and "frequency" in measures and len(table):
-        frequency = table["measure"].map(measures.set_index("id")["frequency"]).fillna("month")
+    frequency = _frequencies(table["measure"], measures)
     noun = "month" if (frequency == "month").all() else "period"
     for col in ("first", "last"):
         table[col] = [labels([p], f)[0] for p, f in zip(table[col], frequency, strict=True)]
     return table.rename(columns={"first": f"first {noun}", "last": f"last {noun}"})
 
 
+def _frequencies(measure: pd.Series, measures: pd.DataFrame | None) -> pd.Series:
+    """Each row's measure frequency from the catalogue (month when it is not known)."""
+    if measures is None or "frequency" not in measures or not len(measure):
+        return pd.Series("month", index=measure.index)
+    return measure.map(measures.set_index("id")["frequency"]).fillna("month")
+
+
 def replacement_preview(replacements: pd.DataFrame) -> pd.DataFrame:
     """The stored values a file replaces, old → new, as the Upload page lists them
     (:func:`qi.store.uploads.replacement_table`)."""
     return replacement_table(replacements)
+
+
+def stored_rows(
+    clean: pd.DataFrame, measures: pd.DataFrame | None = None, n: int = 20
+) -> pd.DataFrame:
+    """The first ``n`` rows of a validated file as they will be stored: the file's row,
+    team, measure, period (written for the measure's frequency when the catalogue
+    ``measures`` is given: ``2024-04``, ``2024/25 Q1``), group (and the broad group it
+    counts in), numerator and denominator."""
+    head = clean.head(n)
+    frequency = _frequencies(head["measure"], measures)
+    periods = pd.to_datetime(head["period"])
+    return pd.DataFrame(
+        {
+            "file row": head["row"],
+            "team": head["team"],
+            "measure": head["measure"],
+            "period": [labels([p], f)[0] for p, f in zip(periods, frequency, strict=True)],
+            "group": head["group"],
+            "broad group": head["broad_group"],
+            "numerator": head["numerator"],
+            "denominator": head["denominator"],
+        }
+    )

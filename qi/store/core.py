@@ -43,6 +43,8 @@ from qi.store.models import (
     Owner,
     PDSACycle,
     Replacement,
+    ReportingGap,
+    Review,
     RoleGrant,
     Session,
     Team,
@@ -103,6 +105,8 @@ class ImportResult:
     rows: int
     problems: list[Problem] = field(default_factory=list)
     replacements: pd.DataFrame = field(default_factory=no_replacements)
+    #: how the file was read when that was not plain (sheet, header row, columns, names)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def replaced(self) -> int:
@@ -285,6 +289,8 @@ class StoreCore:
                     User,
                     RoleGrant,
                     Session,
+                    Review,
+                    ReportingGap,
                 )
             }
 
@@ -295,9 +301,8 @@ class StoreCore:
         columns: tuple[str, ...],
         optional: tuple[str, ...] = (),
     ) -> tuple[pd.DataFrame, str]:
-        """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers.
-
-        ``optional`` columns are read when present and empty text when not."""
+        """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers;
+        ``optional`` columns are empty when the table has none."""
         if isinstance(source, pd.DataFrame):
             name = "table"
             data = source.rename(columns=str.lower).astype(object)

@@ -13,8 +13,8 @@ replace exactly the rows they hold.
   is given the replacements that reproduce exactly what was shown, at every instant:
   each row is replaced by every later upload holding its team × measure × period.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-08 09:00:00
 """
 
@@ -25,8 +25,8 @@ from alembic import op
 
 from qi.store.groups import seed_aliases, seed_groupings
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
