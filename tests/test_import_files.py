@@ -621,6 +621,36 @@ def test_one_systematic_problem_in_a_big_file_is_one_line(cli):
     assert out[0].endswith("(rows 2, 3, 4, 5, 6 and 19,995 more)")
 
 
+@pytest.mark.parametrize(
+    ("measure", "period", "says"),
+    [
+        ("restraint", "Marchh 2024", "'Marchh 2024' is not a month: write it as 2024-03"),
+        ("restraint", "2024-04-01 10:30:00", "'2024-04-01 10:30:00' has a time of day"),
+        ("detained", "2024 Q1", "'2024 Q1' does not say whether it is a calendar or a financial "
+         "quarter: write the financial quarter, as 2024/25 Q1 (April to June 2024)"),
+    ],
+)  # fmt: skip
+def test_a_period_written_one_wrong_way_on_every_row_is_one_line(cli, measure, period, says):
+    """A period column wrong the same way on 20,000 rows (the issue's 200,000 lines): one
+    line that quotes it and says what to write; a quarterly measure's periods likewise."""
+    measures = MEASURES.assign(frequency=["month", "quarter", "month"])
+    measures.to_csv(cli.folder / "measures.csv", index=False)
+    assert cli("measures", str(cli.folder / "measures.csv"))[0] == 0
+    path = cli.folder / "periods.csv"
+    rows = [
+        f"{team},{measure},{period},{g},1,100\n"
+        for team in ("Willow Ward", "Oak Ward")
+        for _ in range(2000)
+        for g in ("Asian", "Black", "Mixed", "White", "Other")
+    ]
+    path.write_text(HEADER + "".join(rows))
+    out = refused(cli, path)
+    assert out[0].startswith(f"{path}:2:period: 20,000 rows like this: {says}"), out
+    assert out[0].endswith("(rows 2, 3, 4, 5, 6 and 19,995 more)")
+    # the same team, measure, period and group many times over: one line too
+    assert [line.split(":")[2] for line in out] == ["period"]
+
+
 def test_many_different_problems_stay_under_fifty_lines(cli):
     """3,000 rows wrong in every column in many ways: one line per kind of problem."""
     path = cli.folder / "messy.csv"
