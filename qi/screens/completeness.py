@@ -43,11 +43,17 @@ class CompletenessView:
         return out
 
     def grid(self) -> pd.DataFrame:
-        """Teams as rows, months as columns (newest first, "Nov 2026"), each cell the
-        status in words."""
+        """Teams as rows, months as columns (newest first, "Nov 2026"), then the financial
+        quarters ("2024/25 Q1") and years ("2024/25") of quarterly and annual measures,
+        newest first too; each cell the status in words."""
         grid = status_grid(self.status)
-        grid = grid[sorted(grid.columns, reverse=True)]
-        grid.columns = [f"{pd.Timestamp(c):%b %Y}" for c in grid.columns]
+        months = [c for c in grid.columns if len(c) == 7 and c[4] == "-"]  # 2026-11
+        quarters = [c for c in grid.columns if " Q" in c]
+        years = [c for c in grid.columns if c not in months and c not in quarters]
+        grid = grid[months[::-1] + quarters[::-1] + years[::-1]]
+        grid.columns = [f"{pd.Timestamp(c):%b %Y}" for c in months[::-1]] + quarters[::-1] + (
+            years[::-1]
+        )
         return grid
 
     def grid_styled(self):
