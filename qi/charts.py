@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln
 
 from qi._segments import (
     BoolArray,
@@ -178,6 +177,8 @@ def _mr(ci: ChartInput) -> ChartLines:
 
 def _c4(n: FloatArray) -> FloatArray:
     """Bias correction c4(n) of the sample sd (NaN for n ≤ 1)."""
+    from scipy.special import gammaln  # scipy only for the charts of subgroup sds
+
     n = np.where(n > 1, n, np.nan)
     with np.errstate(invalid="ignore"):
         return np.sqrt(2 / (n - 1)) * np.exp(gammaln(n / 2) - gammaln((n - 1) / 2))
