@@ -14,7 +14,8 @@
 * :mod:`qi.store.people` — accounts, sessions, role grants and the access checks;
 * :mod:`qi.store.catalogue` — teams, the measure catalogue, group aliases;
 * :mod:`qi.store.uploads` — validating, importing and rolling back uploads, reading
-  what is shown (now or as of an instant), export;
+  what is shown (now or as of an instant), export; :mod:`qi.store.bulk` — many
+  uploads checked and stored at once;
 * :mod:`qi.store.changelog` — change ideas and PDSA cycles, owners, actions, notes.
 
 Every change is one transaction together with its audit-log entry: it lands whole or
@@ -23,6 +24,7 @@ not at all (see :mod:`qi.store.core` for the write lock).
 
 from __future__ import annotations
 
+from qi.store.bulk import BulkImportMixin
 from qi.store.catalogue import IMPROVEMENTS
 from qi.store.changelog import LIVED_EXPERIENCE, PDSA_STAGES, ChangeLogMixin
 from qi.store.core import (
@@ -35,7 +37,7 @@ from qi.store.core import (
     default_url,
     utcnow,
 )
-from qi.store.uploads import OBSERVATION_COLUMNS, UploadsMixin
+from qi.store.uploads import OBSERVATION_COLUMNS
 
 # Names that lived here before the split, still importable from here for old imports
 # (``qi.store.store.as_utc`` in the tests, ``PDSA_STAGES`` and ``LIVED_EXPERIENCE`` in
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 
-class Store(UploadsMixin, ChangeLogMixin):
+class Store(BulkImportMixin, ChangeLogMixin):
     """A collaborative's data: structure, measure catalogue, versioned observations, change log.
 
     Open one with :meth:`Store.open`; every method of its parts (:mod:`qi.store.core`,

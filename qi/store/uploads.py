@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -373,8 +373,11 @@ class UploadsMixin(CatalogueMixin):
         return len(frame)
 
 
-def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, team_ids) -> None:
-    """Insert an upload's rows with the driver's ``executemany`` (no per-row ORM work)."""
+def _insert_observations(
+    conn: Connection, upload_id: int | Sequence[int], clean: pd.DataFrame, team_ids
+) -> None:
+    """Insert an upload's rows with the driver's ``executemany`` (no per-row ORM work);
+    ``upload_id`` may give each row its own upload (a bulk import)."""
     o = Observation.__table__
     cols = ["upload_id", "team_id", "measure_id", "period", "group", "broad_group",
             "numerator", "denominator"]  # fmt: skip
@@ -389,7 +392,7 @@ def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, 
     denominators = [None if d != d else d for d in clean["denominator"].astype(float).tolist()]
     params = list(
         zip(
-            [upload_id] * len(clean),
+            [upload_id] * len(clean) if isinstance(upload_id, int) else list(upload_id),
             clean["team"].map(team_ids).astype("int64").tolist(),
             clean["measure"].tolist(),
             periods.tolist(),
