@@ -301,16 +301,13 @@ class _Evaluation:
         lines = self.ct.lines(ci)
 
         m = self.multiply
-        out = {
-            "y": lines.y * m,
-            "cl": lines.cl * m,
-            "lcl": lines.lcl * m,
-            "ucl": lines.ucl * m,
-            "lcl_95": lines.lcl_95 * m,
-            "ucl_95": lines.ucl_95 * m,
-        }
+        out = {"y": lines.y * m}  # a copy: lines.y may be an input
+        for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):  # new arrays (ChartLines)
+            out[k] = getattr(lines, k)
+            if m != 1:
+                out[k] *= m
         for k in ("lcl", "ucl", "lcl_95", "ucl_95"):
-            out[k][~np.isfinite(out[k])] = np.nan
+            np.copyto(out[k], np.nan, where=np.isinf(out[k]))
         if not self.y_neg:
             _floor_lower_limits(out, sub.series, frame.n_series)
         with np.errstate(invalid="ignore"):
@@ -336,6 +333,7 @@ class _Evaluation:
             has_target=self.has_target,
             params=params,
             describe_point=lambda i: frame.describe_series(int(sub.series[i])),
+            starts=starts,
         )
         ro = rs.evaluate(ri)
 
@@ -477,7 +475,7 @@ class _Frame:
 
     data: pd.DataFrame
     by: list[str]
-    row: IntArray  # position of each kept row in data
+    row: IntArray | range  # position of each kept row in data
     series: IntArray
     n_series: int
     series_uniques: list[pd.Index]
@@ -506,17 +504,17 @@ class _Frame:
         target: float | str | None,
     ) -> _Frame:
         nrow = len(data)
-        row = np.arange(nrow, dtype=np.int64)
+        row: IntArray | range = range(nrow)  # every row, until some are dropped
         # x: rows without one are dropped (qicharts2)
         if x is None:
-            x_kind, x_key, x_uniques = "none", row + 1, None
+            x_kind, x_key, x_uniques = "none", np.arange(1, nrow + 1, dtype=np.int64), None
         else:
             xs = data[x]
             if pd.api.types.is_datetime64_any_dtype(xs.dtype):
                 x_kind = "date"
-                xs = pd.to_datetime(xs)
-                keep = xs.notna().to_numpy()
-                x_key = xs.to_numpy("datetime64[ns]").astype(np.int64)
+                stamps = xs.to_numpy("datetime64[ns]")  # (an aware time as UTC)
+                keep = ~np.isnat(stamps)
+                x_key = stamps.view(np.int64)
                 x_uniques = None
             elif pd.api.types.is_bool_dtype(xs.dtype) or pd.api.types.is_numeric_dtype(xs.dtype):
                 x_kind = "number"
@@ -536,7 +534,7 @@ class _Frame:
                 x_key = np.full(nrow, -1, dtype=np.int64)
                 x_key[keep] = rank[uniq.get_indexer(labels)]
             if not keep.all():
-                row = row[keep]
+                row = np.flatnonzero(keep)
                 x_key = x_key[keep]
 
         sub = data.iloc[row] if len(row) != nrow else data
@@ -546,17 +544,18 @@ class _Frame:
         if has_n:
             # qicharts2 keeps complete cases only: a missing y or n makes both missing
             missing = np.isnan(yv) | np.isnan(nv)
-            yv = np.where(missing, np.nan, yv)
-            nv = np.where(missing, np.nan, nv)
+            if missing.any():
+                yv = np.where(missing, np.nan, yv)
+                nv = np.where(missing, np.nan, nv)
 
         # series
         if by:
             codes = []
             uniques = []
             for c in by:
-                code, uniq = pd.factorize(sub[c], sort=True, use_na_sentinel=False)
-                codes.append(code.astype(np.int64))
-                uniques.append(pd.Index(uniq))
+                code, uniq = _factorize_sorted(sub[c])
+                codes.append(code)
+                uniques.append(uniq)
             if len(by) == 1:
                 series = codes[0]
                 combo = np.arange(len(uniques[0]), dtype=np.int64)
@@ -618,14 +617,16 @@ class _Frame:
 
     def series_keys(self, series: IntArray) -> dict[str, object]:
         """The ``by`` columns for an array of series ids."""
+        if len(self.by) == 1:  # the series ids are the codes of the one column
+            return {self.by[0]: self.series_uniques[0].take(series)}
         out: dict[str, object] = {}
         for j, c in enumerate(self.by):
             out[c] = self.series_uniques[j].take(self.series_codes[series, j])
         return out
 
     def x_values(self, x_code: np.ndarray) -> object:
-        if self.x_kind == "date":
-            return pd.to_datetime(np.asarray(x_code, dtype=np.int64), unit="ns")
+        if self.x_kind == "date":  # (a copy: the result never shares the caller's data)
+            return pd.DatetimeIndex(np.array(x_code, dtype=np.int64).view("datetime64[ns]"))
         if self.x_kind == "text":
             assert self.x_uniques is not None
             return pd.Index(self.x_uniques).take(np.asarray(x_code, dtype=np.int64))
@@ -678,7 +679,25 @@ class _Frame:
                 )
 
 
-def _numeric(sub: pd.DataFrame, col: str, arg: str, by: list[str], row: IntArray) -> FloatArray:
+def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
+    """Codes of ``values`` into their sorted distinct values (``pd.factorize(sort=True)``,
+    a missing value kept as a value); for whole numbers already in order (a series id,
+    as in a long frame ordered by series) read off the changes, without hashing."""
+    arr = values.to_numpy()
+    if arr.dtype.kind in "iu" and len(arr) > 1 and bool((arr[1:] >= arr[:-1]).all()):
+        new = np.empty(len(arr), dtype=bool)
+        new[0] = True
+        np.not_equal(arr[1:], arr[:-1], out=new[1:])
+        code = np.cumsum(new, dtype=np.int64)
+        code -= 1
+        return code, pd.Index(arr[new])
+    code, uniq = pd.factorize(values, sort=True, use_na_sentinel=False)
+    return code.astype(np.int64), pd.Index(uniq)
+
+
+def _numeric(
+    sub: pd.DataFrame, col: str, arg: str, by: list[str], row: IntArray | range
+) -> FloatArray:
     """The column as floats; a ValueError naming column, series and row if it is not numeric."""
     s = sub[col]
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
@@ -726,9 +745,7 @@ class _Subgroups:
 
 def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
     """Order rows by series then x and aggregate the rows of each subgroup (qicharts2 qic.agg)."""
-    order = np.lexsort((f.x_key, f.series))
-    if np.all(order[1:] > order[:-1]):
-        order = None  # already ordered: no copies
+    order, one_row_each = _order(f.series, f.x_key)
 
     def take(a: np.ndarray) -> np.ndarray:
         return a if order is None else a[order]
@@ -741,25 +758,27 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
     excl = None if f.exclude is None else take(f.exclude)
     m = len(series)
     new = np.ones(m, dtype=bool)
-    if m:
+    if m and not one_row_each:
         new[1:] = (series[1:] != series[:-1]) | (xk[1:] != xk[:-1])
     valid = ~np.isnan(y)
-    if new.all():
-        # one row per subgroup (the usual case): nothing to aggregate
-        y_len = valid.astype(float)
+    if one_row_each or new.all():
+        # one row per subgroup (the usual case): nothing to aggregate; as few new
+        # arrays as can be (y itself is never changed, so it is also the mean; the
+        # counts and sds the charts only read are one value, repeated without copies)
+        every = valid.all()
+        y_len = np.broadcast_to(1.0, (m,)) if every else valid.astype(float)
         n_sum = np.where(np.isnan(nv), 0.0, nv) if f.has_n else nv
         if f.has_n:
             with np.errstate(invalid="ignore", divide="ignore"):
-                yp = np.where(valid, y, 0.0) / n_sum
+                yp = np.divide(y if every else np.where(valid, y, 0.0), n_sum)
         elif agg == "sum":
-            yp = np.where(valid, y, 0.0)
+            yp = y.copy() if every else np.where(valid, y, 0.0)
         elif agg == "sd":
             yp = np.full(m, np.nan)
         else:
             yp = y
-        return _Subgroups(
-            series, xk, yp, n_sum, y, y_len, y.copy(), np.full(m, np.nan), phase, excl, target
-        )
+        no_sd = np.broadcast_to(np.nan, (m,))
+        return _Subgroups(series, xk, yp, n_sum, y, y_len, y, no_sd, phase, excl, target)
 
     g = np.cumsum(new) - 1
     ng = int(g[-1]) + 1
@@ -803,19 +822,36 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
     )
 
 
+def _order(series: IntArray, x_key: np.ndarray) -> tuple[IntArray | None, bool]:
+    """The order of the rows by series, then x (None: they are in it already), and
+    whether each row is then a subgroup of its own (no two rows share series and x)."""
+    if len(series) < 2:
+        return None, True
+    later = series[1:] > series[:-1]
+    same = series[1:] == series[:-1]
+    if (later | (same & (x_key[1:] > x_key[:-1]))).all():
+        return None, True
+    if (later | (same & (x_key[1:] >= x_key[:-1]))).all():
+        return None, False
+    return np.lexsort((x_key, series)), False
+
+
 def _phases(sub: _Subgroups, baseline: int | None):  # type: ignore[no-untyped-def]
     """Phase numbers, segments (series × phase), baseline and include flags per subgroup."""
     series = sub.series
     m = len(series)
+    include = np.ones(m, dtype=bool) if sub.exclude is None else ~sub.exclude
+    if sub.phase is None:
+        # one segment per series: the series ids themselves (0, 1, … in order)
+        n_seg = int(series[-1]) + 1 if m else 0
+        base = sub.position_in_phase_le(baseline, series)
+        return np.ones(m, dtype=np.int64), series, n_seg, base & include, include
     new_series = np.ones(m, dtype=bool)
     if m:
         new_series[1:] = series[1:] != series[:-1]
-    if sub.phase is None:
-        change = np.zeros(m, dtype=bool)
-    else:
-        change = np.zeros(m, dtype=bool)
-        change[1:] = sub.phase[1:] != sub.phase[:-1]
-        change &= ~new_series
+    change = np.zeros(m, dtype=bool)
+    change[1:] = sub.phase[1:] != sub.phase[:-1]
+    change &= ~new_series
     new_seg = new_series | change
     seg = (np.cumsum(new_seg) - 1).astype(np.int64)
     n_seg = int(seg[-1]) + 1 if m else 0
@@ -823,7 +859,6 @@ def _phases(sub: _Subgroups, baseline: int | None):  # type: ignore[no-untyped-d
     seg_start_of_series = np.maximum.accumulate(np.where(new_series, seg, 0))
     phase_id = seg - seg_start_of_series + 1
     base = sub.position_in_phase_le(baseline, seg)
-    include = np.ones(m, dtype=bool) if sub.exclude is None else ~sub.exclude
     return phase_id, seg, n_seg, base & include, include
 
 
