@@ -352,15 +352,18 @@ class _Evaluation:
             cols[k] = ro.points[k]
         points = pd.DataFrame(cols, copy=False)
 
-        summary = pd.DataFrame(frame.series_keys(series_of_seg))
-        summary["phase"] = phase_id[starts]
+        # (one frame from a dict of columns: adding columns one by one costs more than
+        # the arithmetic on a short series)
+        per_seg: dict[str, object] = frame.series_keys(series_of_seg)
+        per_seg["phase"] = phase_id[starts]
         for k in rs.summary_columns:
-            summary[k] = ro.segments[k]
+            per_seg[k] = ro.segments[k]
         for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
-            summary[k] = seg_nanmean(out[k], seg, n_seg, None, starts)
-        summary["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
+            per_seg[k] = seg_nanmean(out[k], seg, n_seg, None, starts)
+        per_seg["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
         for k in rs.summary_tail:
-            summary[k] = ro.segments[k]
+            per_seg[k] = ro.segments[k]
+        summary = pd.DataFrame(per_seg, copy=False)
         mdc = RULE_SETS["mdc"]
         return SPCResult(
             points=points,
