@@ -148,6 +148,14 @@ class BulkImportMixin(UploadsMixin):
                         for i, v, upload_id in zip(new, values, ids, strict=True)
                     ],
                 )
+        if values and self.engine.dialect.name == "postgresql":
+            # fresh statistics for the planner: straight after a large load they are
+            # missing or stale until autovacuum comes round, and the reads' plans with
+            # them (nested loops over what the planner takes for a few hundred rows)
+            with self.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "ANALYZE upload, observation"
+                )
         stored = {
             i: (upload_id, v["uploaded_at"])
             for i, upload_id, v in zip(new, ids, values, strict=True)
