@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, String, and_, func, insert, or_, select, type_coerce, update
 
@@ -371,11 +372,7 @@ class UploadsMixin(CatalogueMixin):
             }
         )
         for col in ("numerator", "denominator"):  # whole counts written as 3, not 3.0
-            frame[col] = pd.Series(
-                [int(v) if v == v and float(v).is_integer() else v for v in frame[col].tolist()],
-                index=frame.index,
-                dtype=object,
-            )
+            frame[col] = _whole_as_int(frame[col])
         if not show.all():
             hidden = suppress_points(frame[~show], line=["team", "measure", "period"], values=())
             frame.loc[~show, ["numerator", "denominator"]] = hidden[
@@ -383,6 +380,17 @@ class UploadsMixin(CatalogueMixin):
             ].to_numpy()
         write_table(frame, path)
         return len(frame)
+
+
+def _whole_as_int(values: pd.Series) -> pd.Series:
+    """Numbers as Python objects, whole ones as ints (3, not 3.0); NaN stays NaN."""
+    v = values.to_numpy(dtype=float)
+    out = v.astype(object)
+    whole = np.isfinite(v) & (np.floor(v) == v)
+    small = whole & (np.abs(v) < 2.0**62)
+    out[small] = v[small].astype(np.int64).astype(object)
+    out[whole & ~small] = [int(x) for x in v[whole & ~small]]
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _insert_observations(
