@@ -140,14 +140,15 @@ def _limits(
 ) -> ChartLines:
     """Centre ± 3 and ± 2 sigma, finite limits clamped to ``[floor, ceiling]``.
 
-    Written with as few new arrays as can be: on many series each new array costs more
-    than the arithmetic.
+    Written with as few new arrays as can be (on many series each new array costs more
+    than the arithmetic): ``sigma``, made for this call by every chart, becomes the
+    upper inner limit.
     """
     with np.errstate(invalid="ignore"):
         ucl = np.multiply(sigma, 3.0)
         lcl = np.subtract(cl, ucl)
         np.add(cl, ucl, out=ucl)
-        ucl_95 = np.multiply(sigma, 2.0)
+        ucl_95 = np.multiply(sigma, 2.0, out=sigma)
         lcl_95 = np.subtract(cl, ucl_95)
         np.add(cl, ucl_95, out=ucl_95)
         if floor is not None or ceiling is not None:

@@ -337,8 +337,11 @@ class _Evaluation:
         )
         ro = rs.evaluate(ri)
 
-        cols: dict[str, object] = frame.series_keys(sub.series)
-        cols["x"] = frame.x_values(sub.x_code)
+        # where the points are the input's rows, its own columns (shared until changed)
+        given, given_x = frame.given_columns() if sub.rows_as_given else ({}, None)
+        cols: dict[str, object] = {**frame.series_keys(sub.series, skip=given), **given}
+        cols = {c: cols[c] for c in frame.by}
+        cols["x"] = frame.x_values(sub.x_code) if given_x is None else given_x
         cols["y"] = out["y"]
         cols["n"] = sub.n
         cols["phase"] = phase_id
@@ -484,6 +487,7 @@ class _Frame:
     series_uniques: list[pd.Index]
     series_codes: IntArray  # (n_series, len(by)) codes into series_uniques
     x_kind: str  # "none", "number", "date", "text"
+    x_name: str | None
     x_key: FloatArray | IntArray
     x_uniques: np.ndarray | pd.Index | None
     y: FloatArray
@@ -608,6 +612,7 @@ class _Frame:
             series_uniques=uniques,
             series_codes=series_codes,
             x_kind=x_kind,
+            x_name=x,
             x_key=np.asarray(x_key),
             x_uniques=x_uniques,
             y=yv,
@@ -618,14 +623,33 @@ class _Frame:
             target=tv,
         )
 
-    def series_keys(self, series: IntArray) -> dict[str, object]:
-        """The ``by`` columns for an array of series ids."""
+    def series_keys(self, series: IntArray, skip=()) -> dict[str, object]:
+        """The ``by`` columns (but those in ``skip``) for an array of series ids."""
         if len(self.by) == 1:  # the series ids are the codes of the one column
-            return {self.by[0]: self.series_uniques[0].take(series)}
+            c = self.by[0]
+            return {} if c in skip else {c: self.series_uniques[0].take(series)}
         out: dict[str, object] = {}
         for j, c in enumerate(self.by):
-            out[c] = self.series_uniques[j].take(self.series_codes[series, j])
+            if c not in skip:
+                out[c] = self.series_uniques[j].take(self.series_codes[series, j])
         return out
+
+    def given_columns(self) -> tuple[dict[str, pd.Series], pd.Series | None]:
+        """The ``by`` columns and the ``x`` column of the input that the points would
+        only copy (when there is one point per input row, in order): whole numbers and
+        nanosecond dates, as the points hold them. Shared with the input under pandas'
+        copy-on-write, so changing either copies it then."""
+        by: dict[str, pd.Series] = {}
+        for j, c in enumerate(self.by):
+            col = self.data[c]
+            if col.dtype.kind in "iu" and col.dtype == self.series_uniques[j].dtype:
+                by[c] = col.reset_index(drop=True)
+        x = None
+        if self.x_kind == "date" and self.x_name is not None:
+            col = self.data[self.x_name]
+            if col.dtype == np.dtype("datetime64[ns]"):
+                x = col.reset_index(drop=True)
+        return by, x
 
     def x_values(self, x_code: np.ndarray) -> object:
         if self.x_kind == "date":  # (a copy: the result never shares the caller's data)
@@ -738,6 +762,8 @@ class _Subgroups:
     phase: IntArray | None
     exclude: np.ndarray | None
     target: FloatArray
+    #: each subgroup is one input row, in the input's order, none left out
+    rows_as_given: bool = False
 
     def position_in_phase_le(self, k: int | None, seg: IntArray) -> np.ndarray:
         """True for the first ``k`` points of each segment (all True when k is None)."""
@@ -781,7 +807,10 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
         else:
             yp = y
         no_sd = np.broadcast_to(np.nan, (m,))
-        return _Subgroups(series, xk, yp, n_sum, y, y_len, y, no_sd, phase, excl, target)
+        as_given = order is None and isinstance(f.row, range)
+        return _Subgroups(
+            series, xk, yp, n_sum, y, y_len, y, no_sd, phase, excl, target, as_given
+        )
 
     g = np.cumsum(new) - 1
     ng = int(g[-1]) + 1
