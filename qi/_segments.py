@@ -154,6 +154,8 @@ def seg_diffs(
         ``values[i+1] - values[i]`` for each consecutive pair inside a segment, and
         the segment of each difference.
     """
+    if mask is not None and mask.all():
+        mask = None  # (no copy of every point for nothing)
     v = values if mask is None else values[mask]
     s = seg if mask is None else seg[mask]
     same = s[1:] == s[:-1]

@@ -165,9 +165,9 @@ def _run(ci: ChartInput) -> ChartLines:
 
 def _individuals(ci: ChartInput, y: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Centre (mean) and sigma (average moving range × mr_sigma) of an I chart of ``y``."""
-    cl = ci.centre(seg_nanmean(y, ci.seg, ci.n_seg, ci.base, ci.starts))
-    amr = mean_moving_range(y - cl[ci.seg], ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr)
-    return cl[ci.seg], (amr * ci.mr_sigma)[ci.seg]
+    cl = ci.centre(seg_nanmean(y, ci.seg, ci.n_seg, ci.base, ci.starts))[ci.seg]
+    amr = mean_moving_range(y - cl, ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr)
+    return cl, (amr * ci.mr_sigma)[ci.seg]
 
 
 def _i(ci: ChartInput) -> ChartLines:

@@ -808,9 +808,7 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
             yp = y
         no_sd = np.broadcast_to(np.nan, (m,))
         as_given = order is None and isinstance(f.row, range)
-        return _Subgroups(
-            series, xk, yp, n_sum, y, y_len, y, no_sd, phase, excl, target, as_given
-        )
+        return _Subgroups(series, xk, yp, n_sum, y, y_len, y, no_sd, phase, excl, target, as_given)
 
     g = np.cumsum(new) - 1
     ng = int(g[-1]) + 1

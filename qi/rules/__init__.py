@@ -191,13 +191,20 @@ def _mdc(ri: RuleInput) -> RuleOutput:
         )
     out["special_cause"] = mdc_rules.labels(code, shift=shift, trend=trend)
     ptype = mdc_rules.point_type(code, improvement)
-    n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
+    counted = ri.starts is not None and len(ri.starts) == ri.n_seg
+    if counted:
+        n_rows = np.diff(ri.starts, append=len(ri.seg))
+    else:
+        n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
     short = n_rows < int(ri.params["short_group"])
     out["point_type"] = ptype
-    out["short_group_warning"] = short[ri.seg]
+    out["short_group_warning"] = spread(ri.seg, ri.n_seg, ri.starts)(short)
 
     flagged = code != mdc_rules.COMMON
-    n_obs = np.bincount(ri.seg[keep], minlength=ri.n_seg).astype(np.int64)
+    if keep.all():
+        n_obs = n_rows.astype(np.int64)
+    else:
+        n_obs = np.bincount(ri.seg[keep], minlength=ri.n_seg).astype(np.int64)
     last = np.r_[ri.seg[1:] != ri.seg[:-1], True] if len(ri.seg) else np.zeros(0, dtype=bool)
     last_idx = np.flatnonzero(last)
     # the assurance of a series is read on its last phase, at its last point
