@@ -235,25 +235,44 @@ class UploadsMixin(CatalogueMixin):
     def upload_slices(self) -> pd.DataFrame:
         """Every version of every team × measure × period: which upload brought it, when,
         and whether it was rolled back (what the data-completeness view reads)."""
-        o, u = Observation.__table__, Upload.__table__
-        query = (
-            select(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
-                   u.c.rolled_back_at, u.c.uploaded_by)
-            .select_from(o)
-            .join(u, o.c.upload_id == u.c.id)
-            .join(Team, o.c.team_id == Team.id)
-            .group_by(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
-                      u.c.rolled_back_at, u.c.uploaded_by)
-        )  # fmt: skip
+        o = Observation.__table__
+        # the distinct slices of each upload (the index on team, measure, period, upload
+        # answers this), with the uploads' and teams' own columns added in pandas
+        query = select(
+            o.c.team_id, o.c.measure_id, type_coerce(o.c.period, String), o.c.upload_id
+        ).distinct()
         with self.engine.connect() as conn:
             _, readable = self._readable(conn)
             if readable is not None:
                 query = query.where(o.c.team_id.in_(readable))
-            rows = [tuple(r) for r in conn.execute(query)]
+            slices = read_frame(conn, query, ["team_id", "measure", "period", "upload_id"])
+            used = set(slices["upload_id"].tolist())
+            uploads = [
+                tuple(r)
+                for r in conn.execute(select(Upload.id, Upload.uploaded_at,
+                                             Upload.rolled_back_at, Upload.uploaded_by))
+                if r.id in used
+            ]  # fmt: skip
+            teams = conn.execute(select(Team.id, Team.name)).all()
         cols = ["team", "measure", "period", "upload_id", "uploaded_at", "rolled_back_at",
                 "uploaded_by"]  # fmt: skip
-        frame = pd.DataFrame.from_records(rows, columns=cols)
-        frame["period"] = pd.to_datetime(frame["period"])
+        # (read as the rows of one query would be: each column's type from its values)
+        upload = pd.DataFrame.from_records(uploads, columns=["id", *cols[4:]])
+        in_use = set(slices["team_id"].tolist())
+        team = pd.DataFrame.from_records(
+            [tuple(t) for t in teams if t.id in in_use], columns=["id", "team"]
+        )
+        at_team = pd.Index(team["id"]).get_indexer(slices["team_id"])
+        at_upload = pd.Index(upload["id"]).get_indexer(slices["upload_id"])
+        frame = pd.concat(
+            [
+                team["team"].take(at_team).reset_index(drop=True),
+                slices[["measure", "period", "upload_id"]],
+                upload[cols[4:]].take(at_upload).reset_index(drop=True),
+            ],
+            axis=1,
+        )
+        frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")  # (as from dates)
         return frame.sort_values(["team", "measure", "period", "upload_id"], ignore_index=True)
 
     # ------------------------------------------------------------------ reading
