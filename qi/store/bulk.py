@@ -29,9 +29,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select
 
+from qi.access import Principal
+from qi.store import reading
 from qi.store.core import ImportResult, UploadRejected, as_utc, utcnow
+from qi.store.intake import Intake, read_upload
+from qi.store.messages import summarise
 from qi.store.models import AuditEntry, Team, Upload
-from qi.store.reading import Problem, Table, read_table
+from qi.store.reading import Problem, Table
 from qi.store.uploads import UploadsMixin, _insert_observations
 from qi.store.validation import REQUIRED, Catalogue, validate_observations
 
@@ -50,15 +54,20 @@ class UploadFile:
 
 @dataclass
 class _Read:
-    """A file read and (once validated) checked."""
+    """A file read and shaped (its :class:`Intake`) and, once validated, checked."""
 
     file: UploadFile
     name: str
-    table: Table | None
-    problems: list[Problem]
+    intake: Intake
     content: bytes
     today: dt.date
+    who: Principal
+    problems: list[Problem] = dataclasses.field(default_factory=list)
     clean: pd.DataFrame | None = None
+
+    @property
+    def table(self) -> Table | None:
+        return self.intake.table
 
 
 class BulkImportMixin(UploadsMixin):
@@ -79,12 +88,9 @@ class BulkImportMixin(UploadsMixin):
         catalogue = catalogue if catalogue is not None else self.catalogue()
         with self.engine.connect() as conn:
             principals = {f.user: self._require(conn, "upload", f.user) for f in files}
-        reads = [self._read_upload(f, catalogue) for f in files]
+        reads = [self._read_upload(f, catalogue, principals[f.user]) for f in files]
         self._validate_batched(reads, catalogue)
         problems = [p for r in reads for p in r.problems]
-        for r in reads:
-            if not r.problems and r.table is not None:
-                problems += self._upload_scope_problems(principals[r.file.user], r.table)
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
@@ -163,7 +169,9 @@ class BulkImportMixin(UploadsMixin):
         results = []
         for i, (r, checksum) in enumerate(zip(reads, checksums, strict=True)):
             if i in stored:
-                results.append(ImportResult(r.name, stored[i][0], len(r.clean)))
+                results.append(
+                    ImportResult(r.name, stored[i][0], len(r.clean), notes=r.intake.notes)
+                )
                 continue
             earlier_id, earlier_at = live.get(checksum) or stored[checksums.index(checksum)]
             problem = Problem(
@@ -173,21 +181,34 @@ class BulkImportMixin(UploadsMixin):
                 f"this file was already uploaded, as upload {earlier_id} on "
                 f"{earlier_at:%Y-%m-%d %H:%M} UTC: nothing to do",
             )
-            results.append(ImportResult(r.name, None, len(r.clean), [problem]))
+            results.append(
+                ImportResult(r.name, None, len(r.clean), [problem], notes=r.intake.notes)
+            )
         return results
 
     @staticmethod
-    def _read_upload(file: UploadFile, catalogue: Catalogue) -> _Read:
-        path = Path(file.source)
+    def _read_upload(file: UploadFile, catalogue: Catalogue, who: Principal) -> _Read:
+        """Read and shape one file as :meth:`import_file` does (read once, from bytes)."""
         name = file.name or str(file.source)
-        table, problems = read_table(path, name)
-        content = path.read_bytes() if table is not None else b""
+        source: str | Path | bytes = file.source
+        try:
+            if Path(source).stat().st_size <= reading.MAX_BYTES:
+                source = content = Path(source).read_bytes()
+            else:
+                content = b""
+        except OSError:
+            content = b""  # reading reports it, with the file's name
         today = as_utc(file.uploaded_at).date() if file.uploaded_at is not None else None
-        return _Read(file, name, table, problems, content, today or catalogue.today)
+        today = today or catalogue.today
+        intake = read_upload(source, name, catalogue=dataclasses.replace(catalogue, today=today))
+        read = _Read(file, name, intake, content, today, who)
+        if intake.table is None:
+            read.problems = summarise(intake.problems)
+        return read
 
-    @staticmethod
-    def _validate_batched(reads: list[_Read], catalogue: Catalogue) -> None:
-        """Validate the files, many in one call where that cannot change the outcome."""
+    def _validate_batched(self, reads: list[_Read], catalogue: Catalogue) -> None:
+        """Validate the files, many in one call where that cannot change the outcome;
+        each file's problems come out as :meth:`check_upload` gives them."""
         for batch in _batches([r for r in reads if r.table is not None]):
             checked = dataclasses.replace(catalogue, today=batch[0].today)
             if len(batch) > 1:
@@ -200,11 +221,13 @@ class BulkImportMixin(UploadsMixin):
                 if not more and len(clean) == len(joined.data):
                     bounds = np.cumsum([0] + [len(r.table.data) for r in batch])
                     for r, a, b in zip(batch, bounds[:-1], bounds[1:], strict=True):
-                        r.clean = clean.iloc[a:b].reset_index(drop=True)
+                        part = clean.iloc[a:b].reset_index(drop=True)
+                        r.clean, r.problems = self._checked(r.intake, r.who, (part, []))
                     continue
             for r in batch:  # one file, or a batch with a problem: each file on its own
-                r.clean, more = validate_observations(r.table, checked)
-                r.problems = r.problems + more
+                r.clean, r.problems = self._checked(
+                    r.intake, r.who, validate_observations(r.table, checked)
+                )
 
 
 def _batches(reads: list[_Read]) -> list[list[_Read]]:
@@ -215,7 +238,7 @@ def _batches(reads: list[_Read]) -> list[list[_Read]]:
     open_batch: dict[tuple, tuple[list[_Read], set]] = {}
     for r in reads:
         data = r.table.data
-        if r.problems or not set(REQUIRED) <= set(data.columns):
+        if r.intake.problems or not set(REQUIRED) <= set(data.columns):
             batches.append([r])  # checked alone, so its problems read as they always do
             continue
         slices = {
