@@ -236,6 +236,7 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
             utcnow(),
             team_ids=slices["team"].map(team_ids).unique().tolist(),
             measures=slices["measure"].unique().tolist(),
+            periods=[p.date() for p in pd.to_datetime(slices["period"].unique())],
         )
         rows = conn.execute(select(shown.c.team_id, shown.c.measure_id, shown.c.period)).all()
         have = {(t, m, pd.Timestamp(p)) for t, m, p in rows}
@@ -515,13 +516,14 @@ def _insert_observations(
         conn.exec_driver_sql(sql, params[start : start + 20_000])
 
 
-def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None):
+def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None, periods=None):
     """For each team × measure × period, the upload shown at ``at``: a subquery.
 
     The shown upload is the live one (uploaded by ``at``, not rolled back by then)
     with the latest ``uploaded_at``, ties going to the later id: upload time, not
     the order of import, decides, so a back-dated upload never hides a later one.
-    Restricted to some teams and measures when given, which keeps it small.
+    Restricted to some teams, measures and months when given, which keeps it small (an
+    upload asks only about its own months: its work does not grow with the store).
     """
     o, u = Observation.__table__, Upload.__table__
     live = and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
@@ -542,6 +544,8 @@ def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None):
         query = query.where(o.c.team_id.in_(list(team_ids)))
     if measures is not None:
         query = query.where(o.c.measure_id.in_(list(measures)))
+    if periods is not None:
+        query = query.where(o.c.period.in_(list(periods)))
     ranked = query.subquery("ranked")
     return (
         select(ranked.c.team_id, ranked.c.measure_id, ranked.c.period, ranked.c.upload_id)
