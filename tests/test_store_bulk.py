@@ -175,3 +175,37 @@ def test_validation_reads_only_the_month_of_today(store, tmp_path):
         outcomes.append((clean.to_dict("list"), problems))
     assert outcomes[0] == outcomes[1] == outcomes[2]
     assert len(outcomes[0][1]) == 1  # March lies in the future all month
+
+
+def test_files_in_other_shapes_are_read_in_bulk_as_one_by_one(store, tmp_path):
+    """The bulk path reads each file through the same intake (header synonyms, names
+    matched whatever their case), the two files here validated as one batch (same
+    month of arrival, no slice in common): what it stores and says is what each file
+    alone gives."""
+    header = "Ward,Measure,Month,Ethnic group,Numerator,Denominator\n"
+    rows = {
+        "jan.csv": ["willow ward,restraint,2024-01,All,3,900",
+                    "Oak Ward,restraint,2024-01,All,2,50"],
+        "feb.csv": ["Willow Ward,restraint,2024-02,All,4,910",
+                    "OAK WARD,restraint,2024-02,All,1,40"],
+    }  # fmt: skip
+    paths = []
+    for name, lines in rows.items():
+        path = tmp_path / name
+        path.write_text(header + "".join(r + "\n" for r in lines), encoding="utf-8")
+        paths.append(path)
+    at = ["2024-03-05T09:00:00", "2024-03-06T09:00:00"]
+    alone = [
+        store.import_file(p, name=p.name, dry_run=True, uploaded_at=t)
+        for p, t in zip(paths, at, strict=True)
+    ]
+    bulk = store.import_files(
+        [UploadFile(p, name=p.name, uploaded_at=t) for p, t in zip(paths, at, strict=True)]
+    )
+    assert [r.rows for r in bulk] == [r.rows for r in alone] == [2, 2]
+    assert [r.notes for r in bulk] == [r.notes for r in alone]
+    assert all(any("Ward" in note for note in r.notes) for r in bulk)  # read by synonym
+    assert all(r.upload_id is not None and not r.problems for r in bulk)
+    shown = store.observations()
+    assert sorted(shown["team"].unique()) == ["Oak Ward", "Willow Ward"]
+    assert shown["numerator"].sum() == 3 + 2 + 4 + 1
