@@ -73,9 +73,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qi.access import ROLES, SCOPES
-from qi.store import Problem, Store, StoreError, UploadRejected
+from qi.access import ROLES, SCOPES  # plain data: no library is loaded for them
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, pandas) is loaded once a command needs it
+    from qi.store import Problem, Store
 
 
 def _user() -> str:
@@ -199,7 +202,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --help and a wrong command end here, at once
+    from qi.store import Store, StoreError, UploadRejected
+
     user = _user()
     try:
         with Store.open(args.db) as opened:
@@ -439,6 +444,7 @@ def _board(store: Store, args: argparse.Namespace) -> int:
     suppression as the page's CSV for the person the command acts for."""
     from qi import screens
     from qi.snapshot import Snapshot
+    from qi.store import StoreError
     from qi.store.export import table_bytes
 
     snap = Snapshot.from_store(store)

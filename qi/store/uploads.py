@@ -47,6 +47,7 @@ from qi import periods as freq
 from qi.access import Principal
 from qi.disclosure import suppress_points
 from qi.store import reading
+from qi.store._frames import read_frame
 from qi.store.catalogue import CatalogueMixin
 from qi.store.core import (
     REPLACEMENT_COLUMNS,
@@ -122,13 +123,21 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         intake = read_upload(source, name, catalogue=catalogue, layout=layout)
         if intake.table is None:
             return pd.DataFrame(), summarise(intake.problems), intake
-        clean, more = validate_observations(intake.table, catalogue)
+        clean, problems = self._checked(intake, who, validate_observations(intake.table, catalogue))
+        return clean, problems, intake
+
+    def _checked(
+        self, intake: Intake, who: Principal, validated: tuple[pd.DataFrame, list[Problem]]
+    ) -> tuple[pd.DataFrame, list[Problem]]:
+        """An intake's validation (clean rows, problems) in the file's own rows and
+        columns, with the rows outside ``who``'s scope as problems too."""
+        clean, more = validated
         more = more + self._upload_scope_problems(who, intake.table)
         problems = intake.problems + intake.translate(more)
         if problems:
             problems = intake.reading_note() + problems
         clean["row"] = intake.file_rows(clean["row"]).to_numpy()
-        return clean, summarise(problems), intake
+        return clean, summarise(problems)
 
     def upload_teams(self) -> list[str]:
         """The teams the signed-in person may upload for."""
@@ -348,25 +357,44 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
     def upload_slices(self) -> pd.DataFrame:
         """Every version of every team × measure × period: which upload brought it, when,
         and whether it was rolled back (what the data-completeness view reads)."""
-        o, u = Observation.__table__, Upload.__table__
-        query = (
-            select(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
-                   u.c.rolled_back_at, u.c.uploaded_by)
-            .select_from(o)
-            .join(u, o.c.upload_id == u.c.id)
-            .join(Team, o.c.team_id == Team.id)
-            .group_by(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
-                      u.c.rolled_back_at, u.c.uploaded_by)
-        )  # fmt: skip
+        o = Observation.__table__
+        # the distinct slices of each upload (the index on team, measure, period, upload
+        # answers this), with the uploads' and teams' own columns added in pandas
+        query = select(
+            o.c.team_id, o.c.measure_id, type_coerce(o.c.period, String), o.c.upload_id
+        ).distinct()
         with self.engine.connect() as conn:
             _, readable = self._readable(conn)
             if readable is not None:
                 query = query.where(o.c.team_id.in_(readable))
-            rows = [tuple(r) for r in conn.execute(query)]
+            slices = read_frame(conn, query, ["team_id", "measure", "period", "upload_id"])
+            used = set(slices["upload_id"].tolist())
+            uploads = [
+                tuple(r)
+                for r in conn.execute(select(Upload.id, Upload.uploaded_at,
+                                             Upload.rolled_back_at, Upload.uploaded_by))
+                if r.id in used
+            ]  # fmt: skip
+            teams = conn.execute(select(Team.id, Team.name)).all()
         cols = ["team", "measure", "period", "upload_id", "uploaded_at", "rolled_back_at",
                 "uploaded_by"]  # fmt: skip
-        frame = pd.DataFrame.from_records(rows, columns=cols)
-        frame["period"] = pd.to_datetime(frame["period"])
+        # (read as the rows of one query would be: each column's type from its values)
+        upload = pd.DataFrame.from_records(uploads, columns=["id", *cols[4:]])
+        in_use = set(slices["team_id"].tolist())
+        team = pd.DataFrame.from_records(
+            [tuple(t) for t in teams if t.id in in_use], columns=["id", "team"]
+        )
+        at_team = pd.Index(team["id"]).get_indexer(slices["team_id"])
+        at_upload = pd.Index(upload["id"]).get_indexer(slices["upload_id"])
+        frame = pd.concat(
+            [
+                team["team"].take(at_team).reset_index(drop=True),
+                slices[["measure", "period", "upload_id"]],
+                upload[cols[4:]].take(at_upload).reset_index(drop=True),
+            ],
+            axis=1,
+        )
+        frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")  # (as from dates)
         return frame.sort_values(["team", "measure", "period", "upload_id"], ignore_index=True)
 
     # ------------------------------------------------------------------ reading
@@ -394,26 +422,19 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
                 team_ids = named if team_ids is None else sorted(set(named) & set(team_ids))
         at = as_utc(as_of)
         o, u = Observation.__table__, Upload.__table__
+        values = ["measure", "period", "group", "broad_group", "numerator", "denominator",
+                  "upload_id"]  # fmt: skip
         query = (
+            # (the month as the driver gives it, text or a date, for pandas to read at
+            # once: a date type would have SQLAlchemy convert it row by row)
             select(
-                Collaborative.name,
-                ICS.name,
-                Trust.name,
-                Team.name,
+                o.c.team_id,
                 o.c.measure_id,
-                o.c.period,
-                o.c.group,
-                o.c.broad_group,
-                o.c.numerator,
-                o.c.denominator,
-                o.c.upload_id,
+                type_coerce(o.c.period, String),
+                *[o.c[c] for c in values[2:]],
             )
             .select_from(o)
             .join(u, o.c.upload_id == u.c.id)
-            .join(Team, o.c.team_id == Team.id)
-            .join(Trust, Team.trust_id == Trust.id)
-            .join(ICS, Trust.ics_id == ICS.id)
-            .join(Collaborative, ICS.collaborative_id == Collaborative.id)
             .where(_shown(o, u, at))
         )
         if team_ids is not None:
@@ -428,9 +449,23 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         if end is not None:
             query = query.where(o.c.period <= pd.Timestamp(end).date())
         with self.engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(query)]
-        frame = pd.DataFrame.from_records(rows, columns=list(OBSERVATION_COLUMNS))
-        frame["period"] = pd.to_datetime(frame["period"])
+            # read in blocks, as columns; the team's names joined here, not on every row
+            frame = read_frame(conn, query, ["team_id", *values])
+            places = pd.DataFrame(
+                conn.execute(
+                    select(Team.id, Collaborative.name, ICS.name, Trust.name, Team.name)
+                    .join(Trust, Team.trust_id == Trust.id)
+                    .join(ICS, Trust.ics_id == ICS.id)
+                    .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+                ).all(),
+                columns=["team_id", "collaborative", "ics", "trust", "team"],
+            )
+        at = pd.Index(places["team_id"]).get_indexer(frame.pop("team_id"))
+        names = {
+            c: pd.Series(places[c].to_numpy(dtype=object)[at]) for c in OBSERVATION_COLUMNS[:4]
+        }
+        frame = pd.concat([pd.DataFrame(names), frame], axis=1)
+        frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")  # (as from dates)
         frame["numerator"] = frame["numerator"].astype(float)
         frame["denominator"] = pd.to_numeric(frame["denominator"]).astype(float)
         frame["upload_id"] = frame["upload_id"].astype("int64")
@@ -468,11 +503,7 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
             }
         )
         for col in ("numerator", "denominator"):  # whole counts written as 3, not 3.0
-            frame[col] = pd.Series(
-                [int(v) if v == v and float(v).is_integer() else v for v in frame[col].tolist()],
-                index=frame.index,
-                dtype=object,
-            )
+            frame[col] = _whole_as_int(frame[col])
         if not show.all():
             hidden = suppress_points(frame[~show], line=["team", "measure", "period"], values=())
             frame.loc[~show, ["numerator", "denominator"]] = hidden[
@@ -480,6 +511,17 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
             ].to_numpy()
         write_table(frame, path)
         return len(frame)
+
+
+def _whole_as_int(values: pd.Series) -> pd.Series:
+    """Numbers as Python objects, whole ones as ints (3, not 3.0); NaN stays NaN."""
+    v = values.to_numpy(dtype=float)
+    out = v.astype(object)
+    whole = np.isfinite(v) & (np.floor(v) == v)
+    small = whole & (np.abs(v) < 2.0**62)
+    out[small] = v[small].astype(np.int64).astype(object)
+    out[whole & ~small] = [int(x) for x in v[whole & ~small]]
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _insert_rows(conn: Connection, table, cols: list[str], params: list[tuple]) -> None:
