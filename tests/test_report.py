@@ -52,20 +52,21 @@ def test_the_pack_has_the_pages_asked_for(pack):
     doc, reader, pages, matrix, _ = pack
     per_measure = matrix.groupby("measure")["unit"].nunique()
     # cover, matrix (one page of 10 rows), a page per chart, an equality page per
-    # measure, completeness, commentary
+    # measure, completeness, commentary, the appendix (how the pack was made)
     assert len(matrix) == 10 and doc.charts == 10
-    want = 1 + math.ceil(len(matrix) / report.MATRIX_ROWS) + 10 + len(per_measure) + 1 + 1
-    assert want == 1 + 1 + 10 + 8 + 1 + 1
+    want = 1 + math.ceil(len(matrix) / report.MATRIX_ROWS) + 10 + len(per_measure) + 1 + 1 + 1
+    assert want == 1 + 1 + 10 + 8 + 1 + 1 + 1
     assert want == report.expected_pages(len(matrix), 10, per_measure.tolist(), len(TEAMS))
     assert len(reader.pages) == doc.pages == want
     assert pages[0].startswith("June board")
     assert pages[1].startswith("Summary matrix")
     assert all(p.startswith("Equality: ") for p in pages[12:20])
-    assert pages[-2].startswith("Data completeness")
-    assert pages[-1].startswith("Commentary")
+    assert pages[-3].startswith("Data completeness")
+    assert pages[-2].startswith("Commentary")
+    assert pages[-1].startswith("Appendix: how this pack was made")
     top = [item.title for item in reader.outline if not isinstance(item, list)]
     assert top[:2] == ["June board", "Summary matrix"]
-    assert top[-2:] == ["Data completeness", "Commentary"]
+    assert top[-3:] == ["Data completeness", "Commentary", "Appendix: how this pack was made"]
 
 
 def test_every_measure_shows_its_name_latest_value_and_icon_text(pack):
@@ -103,7 +104,7 @@ def test_each_chart_states_its_provenance(pack):
 
 def test_commentary_with_markup_comes_out_as_plain_text(pack):
     doc, _, pages, _, _ = pack
-    assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-1]
+    assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-2]
     assert "<script>" not in doc.html.replace("&lt;script&gt;", "")
 
 
@@ -133,9 +134,9 @@ def test_qi_report_writes_the_pack(sample_copy, tmp_path, capsys):
     assert code == 0
     assert "pages" in capsys.readouterr().out
     reader = PdfReader(out)
-    # cover, matrix, 2 charts, 2 equality pages, completeness, commentary
-    assert len(reader.pages) == 8
-    assert "=SUM(A1)" in reader.pages[-1].extract_text()
+    # cover, matrix, 2 charts, 2 equality pages, completeness, commentary, appendix
+    assert len(reader.pages) == 9
+    assert "=SUM(A1)" in reader.pages[-2].extract_text()
 
 
 # --------------------------------------------------------------------------- exports
@@ -305,15 +306,16 @@ def test_a_title_cannot_break_out_of_the_style_sheet(odd_pack):
 
 def test_typed_names_stay_text_and_odd_teams_do_not_break_the_pack(odd_pack):
     doc, pages, _ = odd_pack
-    # cover, matrix, 4 charts (Quiet Ward has no data), equality, completeness, commentary
-    assert doc.charts == 4 and len(pages) == 9
+    # cover, matrix, 4 charts (Quiet Ward has no data), equality, completeness,
+    # commentary, appendix
+    assert doc.charts == 4 and len(pages) == 10
     (chart,) = [p for p in pages[2:6] if p.startswith("Restraint") and HOSTILE_TEAM in p]
     # one point, (2 + 5) / 700 × 1000 = 10.0 from 7 events: hidden, as a file hides it
     assert "Latest (Oct 2026) * per 1,000" in chart and "10.0" not in chart
     assert "<script>x()</script><u>idea</u>" in chart and "<img src=x>" in chart
     assert "<b>Evil</b>" not in doc.html
     assert "<script>" not in doc.html and "<img src=x>" not in doc.html
-    completeness = pages[-2]
+    completeness = pages[-3]
     assert "Quiet Ward 0 0 12 0 0 0 missing" in completeness
 
 
@@ -328,7 +330,7 @@ def test_the_funnel_counts_an_uploaded_all_row_once(odd_pack, odd_store):
     assert willow["numerator"] == months[months["period"] < "2026-10-01"]["numerator"].sum() + 40
 
 
-def test_the_cover_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path):
+def test_the_appendix_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path):
     import html
     import shlex
 
@@ -341,7 +343,8 @@ def test_the_cover_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path)
     assert main(["--db", odd_store, *command[1:]]) == 0
     again = [words(p.extract_text()) for p in PdfReader(tmp_path / "again.pdf").pages]
     assert len(again) == len(pages)
-    # the same data, read at the same instant (to the microsecond): only "Pack made" differs
+    # the same data, read at the same instant (to the microsecond): only the cover (its
+    # time of making) differs
     assert again[1:] == pages[1:]
     assert doc.as_of.microsecond and report._iso(doc.as_of) in pages[2]
 

@@ -203,8 +203,8 @@ class EqualityView:
         points.loc[hide, "y"] = float("nan")
         return spc_figure(
             points, group="group",
-            title=f"{self.measure.name}: log ratio to {ref} — {self.unit}",
-            y_title=f"log ratio to {ref}", rules=self.rules,
+            title=f"{self.measure.name}: ratio to {ref} — {self.unit}",
+            y_title=f"ratio to {ref}", rules=self.rules, ratio=True,
         )  # fmt: skip
 
     def recording_figure(self, *, small_numbers: bool = False):
