@@ -701,19 +701,20 @@ def _series(
         if "target" in seg and seg["target"].notna().any():
             parts.traces.append(
                 go.Scatter(
-                    x=seg["x"], y=seg["target"], mode="lines", name="Target",
+                    x=seg["x"], y=seg["target"], mode="lines", name="Target", legendrank=1200,
                     line={"color": "#009E73", "dash": "dashdot", "width": 1.2},
                     hoverinfo="skip", showlegend=parts.first("Target"), legendgroup="Target",
                     **axes,
                 )
             )  # fmt: skip
-    for kind, (sig_colour, symbol, label) in SIGNAL_STYLE.items():
+    for rank, (kind, (sig_colour, symbol, label)) in enumerate(SIGNAL_STYLE.items()):
         hit = part[(part["signal_kind"] == kind) & np.isfinite(part["y"].to_numpy(dtype=float))]
         if hit.empty:
             continue
         parts.traces.append(
             go.Scatter(
                 x=hit["x"], y=hit["y"], mode="markers", name=label, legendgroup=label,
+                legendrank=1100 + rank,  # after the series, whose order is the groups'
                 marker={"size": 12, "symbol": symbol, "color": sig_colour,
                         "line": {"width": 2, "color": colour}},
                 hovertext=[f"{_month(xv)}<br>{name}: {_fmt(yv, ratio)}<br>{label}: {escape(t)}"
@@ -824,7 +825,7 @@ def _provisional(parts: _Parts, rows: pd.DataFrame, group, groups, panels, ratio
         parts.traces.append(
             go.Scatter(
                 x=part["period"], y=part["value"], mode="markers", name=legend,
-                legendgroup="provisional", showlegend=parts.first("provisional"),
+                legendgroup="provisional", showlegend=parts.first("provisional"), legendrank=1300,
                 marker={"size": 9, "symbol": "circle-open", "color": LINE_GREY,
                         "line": {"width": 2}},
                 hovertext=hover, hoverinfo="text", **_axes(row),
@@ -926,8 +927,7 @@ def describe(
     def value(v) -> str:
         if v is None or not np.isfinite(v):
             return ""
-        shown = _fmt(float(np.exp(v)) if ratio else float(v), ratio)
-        return shown + ("" if ratio or not unit else f" {unit}")
+        return _fmt(float(np.exp(v)) if ratio else float(v), ratio)
 
     groups = list(dict.fromkeys(data[group])) if group else [None]
     xs = pd.to_datetime(data["x"].dropna())
@@ -935,10 +935,16 @@ def describe(
     if len(xs):
         kind = "Control chart" if data.get("ucl", pd.Series(dtype=float)).notna().any() else (
             "Run chart")  # fmt: skip
-        many = f" of {len(groups)} groups ({', '.join(map(str, groups))})" if group else ""
+        many = ""
+        if group and len(groups) > 1:
+            many = f" of {len(groups)} groups ({', '.join(map(str, groups))})"
+        elif group:
+            many = f" ({groups[0]})"
         head += f" {kind}{many}, {_month(xs.min())} to {_month(xs.max())}."
     if ratio:
         head += " Values are ratios to the reference group: 1× is no gap."
+    elif unit:
+        head += f" Values in {unit}."
     sentences = [head]
     for g in groups:
         part = data if g is None else data[data[group] == g]
@@ -967,11 +973,12 @@ def describe(
             if hit.empty:
                 continue
             why = "; ".join(dict.fromkeys(hit["signal_text"].astype(str)))
-            said.append(f"{words} in {_runs_of(list(pd.to_datetime(hit['x'])))} ({why})")
+            said.append(f"{words} in {_runs_of(list(pd.to_datetime(hit['x'])))}: {why}")
         line += ". " + ("Signals: " + "; ".join(said) if said else "No special cause")
         hidden = int(part["y"].isna().sum())
         if hidden:
-            line += f". {hidden} month{'s' * (hidden > 1)} hidden (small numbers)"
+            line += (f". {hidden} month{'s' * (hidden > 1)} not shown (small numbers hidden, "
+                     "or no value)")  # fmt: skip
         sentences.append(line + ".")
     if provisional is not None and len(provisional):
         months = sorted(pd.to_datetime(provisional["period"]).unique())

@@ -53,7 +53,7 @@ import pandas as pd
 
 from qi import images, mdc, screens
 from qi.disclosure import SUPPRESSED
-from qi.figures import chart_key, funnel_figure
+from qi.figures import chart_key, description, funnel_figure
 from qi.rules import RULE_SETS
 from qi.series import ALL, latest_complete_month, month_start
 from qi.snapshot import Snapshot, utc_instant
@@ -73,6 +73,14 @@ RECENT_MONTHS = 12
 CHART_WIDTH = 960
 #: Items of the cover's "what changed" list (the rest: "and n more").
 CHANGES_SHOWN = 12
+#: Height of the cover's page (mm, between the margins), what its title, lines of text
+#: and footnote take, and one item of its "what changed" list: the grid of icons is on
+#: the cover only where it fits (the cover is one page).
+COVER_MM, COVER_USED_MM, COVER_ITEM_MM = 180, 80, 8.6
+#: Height (mm) of the cover grid's heading and head row, and of one of its rows.
+GRID_HEAD_MM, GRID_ROW_MM = 24, 8.2
+#: Measures (columns) the cover's grid holds at most.
+GRID_MEASURES = 8
 #: Share of a pack's build taken by writing the PDF once the charts are rendered
 #: (measured on the sample: see benchmarks/bench_pack.py).
 PDF_SHARE = 0.3
@@ -147,7 +155,7 @@ def build_pack(source, *, progress: Progress | None = None, **options) -> bytes:
         progress(1 - PDF_SHARE, f"Writing the PDF ({doc.pages} pages)")
     pdf = doc.pdf()
     if progress is not None:
-        progress(1.0, f"Done: {doc.pages} pages, {doc.charts} charts")
+        progress(1.0, f"Done: {doc.pages} pages, {doc.charts} chart{'s' * (doc.charts != 1)}")
     return pdf
 
 
@@ -177,6 +185,7 @@ def pack_document(
     commentary: str = "",
     title: str = "Board pack",
     progress: Progress | None = None,
+    made_by: str | None = None,
 ) -> PackDocument:
     """Everything of the pack but the printing (see the module's docstring).
 
@@ -199,6 +208,8 @@ def pack_document(
     title : the pack's title.
     progress : called with the share of the work done and what is being done: after
         the data is read, and after each chart and funnel is built and rendered.
+    made_by : who made the pack, for the appendix (default: who ``source``, a store,
+        acts for; "not recorded" for :class:`PackData`).
     """
     if rules not in RULE_SETS:
         raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}; got {rules!r}")
@@ -211,6 +222,10 @@ def pack_document(
         if isinstance(source, Snapshot)
         else Snapshot.from_store(source, as_of=utc_instant(as_of), teams=teams, measures=measures)
     )
+    made_at = pd.Timestamp.now(tz="UTC").floor("s")
+    if made_by is None and hasattr(source, "whoami"):
+        who = source.whoami()
+        made_by = who.label if who is not None else None
     catalogue = data.measures.set_index("id")
     if teams is not None:
         unknown = sorted(set(teams) - set(data.teams["team"]))
@@ -263,13 +278,17 @@ def pack_document(
     completeness = _completeness_sections(ctx, team_list, measure_list)
     steps.step("Data completeness")
     sections = [
-        Section("Cover", 1, _cover(title, ctx, matrix, chosen)),
+        Section("Cover", 1, _cover(title, ctx, matrix, chosen, made_at)),
         *_matrix_sections(matrix),
         *chart_sections,
         *equality_sections,
         *completeness,
         Section("Commentary", 1, _commentary(commentary)),
-        Section("Appendix", 1, _appendix(title, ctx, team_list, measure_list, commentary)),
+        Section(
+            "Appendix",
+            1,
+            _appendix(title, ctx, team_list, measure_list, commentary, made_by, made_at),
+        ),
     ]
     return PackDocument(
         title=title, sections=sections, charts=len(charts), period=month, as_of=data.as_of,
@@ -366,6 +385,7 @@ class _Context:
             chart_type=info.chart, multiplier=info.multiplier, note=view.drawn_as,
             actions=view.actions, marks=chart_key(fig, every=True),
             numbered=bool(fig.layout.meta["numbered"]), max_height=int(room),
+            alt=description(fig),
         )  # fmt: skip
 
     # ------------------------------------------------------------------- equality
@@ -373,7 +393,7 @@ class _Context:
         view = screens.equality_month(self.data, measure, month=self.month,
                                       reference=self.reference)  # fmt: skip
         info = view.measure
-        image, key = None, None
+        image, key, alt = None, None, ""
         if view.funnel is not None:
             fun = view.funnel
             fig = funnel_figure(
@@ -383,12 +403,12 @@ class _Context:
                 height=380, width=CHART_WIDTH, improvement=info.improvement,
             )  # fmt: skip
             fig.update_layout(hovermode=False)
-            key = chart_key(fig)
+            key, alt = chart_key(fig), description(fig)
             image = images.submit(fig, "svg", width=CHART_WIDTH, height=380)
         return _Equality(
             measure_name=info.name, teams=list(view.teams), groups=list(view.groups),
             reference=view.reference, gaps=view.gaps, risk=info.proportion, month=self.month,
-            image=image, key=key,
+            image=image, key=key, alt=alt,
         )  # fmt: skip
 
 
@@ -415,6 +435,7 @@ class _Chart:
     marks: pd.DataFrame | None = None
     numbered: bool = False
     max_height: int = 140
+    alt: str = ""
 
     def provenance(self) -> str:
         phases = (
@@ -439,7 +460,7 @@ class _Chart:
             f'<section class="chart-page"><h2>{escape(self.measure_name)}</h2>'
             f'<p class="sub">{escape(self.team)}</p>{_facts(f)}'
             f'<div class="chart"><img style="max-height:{self.max_height}mm" alt="'
-            f'{escape(self.measure_name)} — {escape(self.team)}" '
+            f'{escape(self.alt or self.measure_name + " — " + self.team)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
             + (f'<p class="note">{escape(self.note)}</p>' if self.note else "")
             + _marks_table(self.marks, self.numbered, self.cycles, self.actions, self.as_of)
@@ -615,8 +636,7 @@ def _provisional_notes(ctx: _Context, chosen: Snapshot) -> list[str]:
     return notes
 
 
-def _cover(title, ctx: _Context, matrix: pd.DataFrame, chosen: Snapshot) -> str:
-    now = pd.Timestamp.now(tz="UTC").floor("s")
+def _cover(title, ctx: _Context, matrix: pd.DataFrame, chosen: Snapshot, made_at) -> str:
     changed = what_changed(matrix)
     items = [
         f"<li>{_icon(r['variation_icon'], '7mm')}<span><b>{escape(r['measure_name'])} — "
@@ -636,6 +656,8 @@ def _cover(title, ctx: _Context, matrix: pd.DataFrame, chosen: Snapshot) -> str:
     items += [f'<li class="provisional"><span>{escape(n)}</span></li>'
               for n in _provisional_notes(ctx, chosen)]  # fmt: skip
     glance = _at_a_glance(matrix)
+    lines = len(items) + 2 * (len(changed) > 0 and len(items) > 1)  # long items wrap
+    glance += _cover_grid(matrix, room=COVER_MM - COVER_USED_MM - COVER_ITEM_MM * lines)
     teams = matrix["unit"].nunique() if len(matrix) else 0
     measures = matrix["measure"].nunique() if len(matrix) else 0
     return (
@@ -647,7 +669,7 @@ def _cover(title, ctx: _Context, matrix: pd.DataFrame, chosen: Snapshot) -> str:
         "people are not printed in this pack.</p>"
         f'<h2>What changed in {ctx.month:%B %Y}</h2><ul class="changes">{"".join(items)}</ul>'
         f"{glance}"
-        f'<p class="made">Made {_iso(now)} from the data as shown at {_iso(ctx.data.as_of)}. '
+        f'<p class="made">Made {_iso(made_at)} from the data as shown at {_iso(ctx.data.as_of)}. '
         "The summary matrix follows; how to rebuild this pack is in the appendix.</p>"
         "</section>"
     )
@@ -676,7 +698,72 @@ def _at_a_glance(matrix: pd.DataFrame) -> str:
     return f'<p class="glance">{escape(text)}</p>'
 
 
-def _appendix(title, ctx: _Context, team_list, measure_list, commentary) -> str:
+def uploads_read(data: Snapshot, teams, measures, month: pd.Timestamp) -> pd.DataFrame:
+    """Per team: the uploads whose rows a pack of ``teams`` × ``measures`` up to ``month``
+    reads, as the store held them at ``data.as_of`` (``uploads``, ``first``, ``last``:
+    upload ids; ``latest_at``, ``latest_by``: the latest upload; ``rolled_back``: uploads
+    of these rows rolled back by then, not read)."""
+    s = data.upload_slices
+    s = s[s["team"].isin(list(teams)) & s["measure"].isin(list(measures))
+          & (pd.to_datetime(s["period"]) <= month)]  # fmt: skip
+    back = s["rolled_back_at"].notna()
+    read = s[~back].sort_values(["uploaded_at", "upload_id"])
+    out = read.groupby("team", sort=True).agg(
+        uploads=("upload_id", "nunique"), first=("upload_id", "min"), last=("upload_id", "max"),
+        latest_at=("uploaded_at", "last"), latest_by=("uploaded_by", "last"),
+    )  # fmt: skip
+    gone = s[back].groupby("team")["upload_id"].nunique()
+    return out.assign(rolled_back=gone.reindex(out.index).fillna(0).astype(int)).reset_index()
+
+
+def _uploads_table(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "none"
+    rows = "".join(
+        f"<tr><td>{escape(str(r.team))}</td><td>{r.uploads}</td>"
+        f"<td>{r.first} to {r.last}</td><td>{pd.Timestamp(r.latest_at):%d %b %Y %H:%M}, "
+        f"{escape(str(r.latest_by))}</td><td>{r.rolled_back or ''}</td></tr>"
+        for r in table.itertuples(index=False)
+    )
+    return (
+        '<table class="grid uploads"><thead><tr><th>Team</th><th>Uploads read</th>'
+        "<th>Upload numbers</th><th>Latest upload (UTC), by</th><th>Rolled back, not read"
+        f"</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _cover_grid(matrix: pd.DataFrame, room: float) -> str:
+    """Teams × measures, each cell the variation and assurance icons of its latest point
+    (group All), where ``room`` (mm) holds it; else nothing (the matrix follows)."""
+    if matrix.empty:
+        return ""
+    units = list(dict.fromkeys(matrix["unit"]))
+    measures = list(dict.fromkeys(matrix["measure"]))
+    if len(measures) > GRID_MEASURES or GRID_HEAD_MM + GRID_ROW_MM * len(units) > room:
+        return ""
+    names = matrix.drop_duplicates("measure").set_index("measure")["measure_name"]
+    cells = matrix.set_index(["unit", "measure"])
+    head = "".join(f"<th>{escape(str(names[m]))}</th>" for m in measures)
+    rows = []
+    for u in units:
+        tds = []
+        for m in measures:
+            if (u, m) not in cells.index:
+                tds.append('<td class="none">–</td>')
+                continue
+            r = cells.loc[(u, m)]
+            r = r.iloc[0] if isinstance(r, pd.DataFrame) else r
+            tds.append(f"<td>{_icon(r['variation_icon'], '6.5mm')}"
+                       f"{_icon(r['assurance_icon'], '6.5mm')}</td>")  # fmt: skip
+        rows.append(f"<tr><th>{escape(str(u))}</th>{''.join(tds)}</tr>")
+    return (
+        "<h2>At a glance: variation and assurance of each latest point</h2>"
+        f'<table class="glance-grid"><thead><tr><th></th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _appendix(title, ctx: _Context, team_list, measure_list, commentary, made_by, made_at):
     names = [ctx.catalogue.loc[m, "name"] for m in measure_list]
     command = ["qi", "report", "--output", "pack.pdf", "--period", f"{ctx.month:%Y-%m}",
                "--as-of", _iso(ctx.data.as_of), "--rules", ctx.rules, "--phases", ctx.phases,
@@ -688,6 +775,9 @@ def _appendix(title, ctx: _Context, team_list, measure_list, commentary) -> str:
         ("Collaborative", escape(ctx.collaborative())),
         ("Month reported", f"{ctx.month:%B %Y}"),
         ("Data as shown at", _iso(ctx.data.as_of)),
+        ("Pack made", f"{_iso(made_at)} by {escape(made_by or 'someone not recorded')}"),
+        ("Uploads", _uploads_table(uploads_read(ctx.data, team_list, measure_list,
+                                                ctx.month))),
         (f"Teams ({len(team_list)})", escape("; ".join(team_list))),
         (f"Measures ({len(measure_list)})", escape("; ".join(names))),
         ("Chart rules", escape(f"{RULE_SETS[ctx.rules].label}; matrix and icons: Making "
@@ -703,7 +793,7 @@ def _appendix(title, ctx: _Context, team_list, measure_list, commentary) -> str:
         '<section class="appendix"><h1>Appendix: how this pack was made</h1>'
         '<p class="sub">The data is read as the store held it at one instant, so the '
         "command below rebuilds this pack, page for page, after later uploads or "
-        "rollbacks (the cover's time of making aside).</p>"
+        "rollbacks (when and by whom it was made aside).</p>"
         f'<table class="cover-table">{table}</table></section>'
     )
 
@@ -752,6 +842,7 @@ class _Equality:
     month: pd.Timestamp
     image: Future | None
     key: pd.DataFrame | None = None
+    alt: str = ""
 
     def sections(self) -> list[Section]:
         pages = max(1, math.ceil(len(self.teams) / EQUALITY_ROWS))
@@ -804,10 +895,18 @@ class _Equality:
         if self.image is None:
             return '<p class="note">A funnel plot needs at least three teams with data.</p>'
         svg = self.image.result(timeout=images.TIMEOUT + 30)
+        chart = (
+            f'<div class="chart"><img style="max-height:95mm" alt="'
+            f'{escape(self.alt or "Funnel plot: " + self.measure_name)}" '
+            f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
+        )
+        key = _key_table(self.key, "Teams")
+        if not key:
+            return chart
+        # the numbered teams beside the plot, not below it: the page keeps its one page
         return (
-            f'<div class="chart"><img style="max-height:95mm" alt="Funnel plot: '
-            f'{escape(self.measure_name)}" src="data:image/svg+xml;base64,'
-            f'{base64.b64encode(svg).decode()}"></div>' + _key_table(self.key, "Teams")
+            f'<table class="side"><tr><td class="side-chart">{chart}</td>'
+            f'<td class="side-key">{key}</td></tr></table>'
         )
 
 
@@ -886,6 +985,13 @@ ul.changes img.icon {{ vertical-align: middle; margin-right: 2mm; }}
 ul.changes span {{ vertical-align: middle; }}
 ul.changes li.provisional {{ color: #425563; font-style: italic; }}
 .glance {{ font-size: 10pt; margin-top: 4mm; }}
+table.glance-grid {{ border-collapse: collapse; font-size: 8pt; width: auto; }}
+table.glance-grid th {{ text-align: left; font-weight: normal; color: #425563;
+  font-size: 7pt; padding: 0.5mm 3mm 0.5mm 0; vertical-align: bottom; width: 22mm; }}
+table.glance-grid tbody th {{ color: #212B32; vertical-align: middle; font-size: 8pt;
+  width: auto; max-width: 55mm; }}
+table.glance-grid td {{ padding: 0.3mm 3mm 0.3mm 0; white-space: nowrap; }}
+table.glance-grid td img.icon {{ margin-right: 0.8mm; }}
 .made {{ color: #425563; font-size: 8pt; margin-top: 6mm; }}
 .key {{ font-size: 7.5pt; }}
 td.mark span {{ border: 0.6pt solid #4D4400; padding: 0 1mm; }}
@@ -895,8 +1001,12 @@ td.mark {{ width: 9mm; }}
 .note {{ color: #425563; font-style: italic; }}
 code {{ font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt; word-break: break-all; }}
 table {{ border-collapse: collapse; width: 100%; }}
-.cover-table th {{ text-align: left; width: 45mm; vertical-align: top; padding: 1.5mm 0; }}
-.cover-table td {{ padding: 1.5mm 0; }}
+.cover-table th {{ text-align: left; width: 45mm; vertical-align: top; padding: 1.2mm 0; }}
+.cover-table td {{ padding: 1.2mm 0; }}
+section.appendix {{ font-size: 8.5pt; }}
+section.appendix code {{ font-size: 7.5pt; }}
+table.uploads td {{ padding: 0.6mm 1.5mm; }}
+table.uploads td:nth-child(4) {{ white-space: nowrap; }}
 .grid th, .grid td {{ border-bottom: 0.3pt solid #aeb7bd; padding: 1mm 1.5mm;
                       text-align: left; vertical-align: middle; }}
 .grid th {{ background: #e8edee; font-size: 8pt; }}
@@ -910,6 +1020,9 @@ table {{ border-collapse: collapse; width: 100%; }}
 .facts .label {{ color: #425563; }}
 .facts .value {{ font-size: 12pt; }}
 .chart {{ text-align: center; margin: 1mm 0; }}
+table.side {{ width: 100%; border-collapse: collapse; }}
+td.side-chart {{ width: 74%; vertical-align: top; padding: 0; }}
+td.side-key {{ vertical-align: top; padding: 0 0 0 3mm; }}
 .chart img {{ max-width: 100%; }}
 .cycles {{ font-size: 7.5pt; }}
 .provenance {{ font-size: 7pt; color: #425563; margin-top: 2mm; }}

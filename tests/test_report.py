@@ -102,6 +102,68 @@ def test_each_chart_states_its_provenance(pack):
         assert "rules: NHS Making Data Count" in page and "phases: one phase" in page
 
 
+def test_the_cover_says_what_changed_and_the_appendix_how_the_pack_was_made(pack):
+    doc, _, pages, matrix, uploads = pack
+    cover, appendix = pages[0], pages[-1]
+    assert cover.startswith("June board")
+    assert f"What changed in {doc.period:%B %Y}" in cover
+    # each series whose latest point is special cause, concern first; the rest counted
+    kind = matrix["variation_icon"].astype(str).str.split("_").str[0]
+    special = matrix[kind.isin(["concern", "improvement", "neutral"])]
+    for r in special.itertuples(index=False):
+        assert f"{r.measure_name} — {r.unit}: {r.variation_text}" in cover
+    if special.empty:
+        assert "No series shows special cause variation" in cover
+    concern = [cover.index(f"{r.measure_name} — {r.unit}:") for r in special.itertuples()
+               if r.variation_icon.startswith("concern")]  # fmt: skip
+    better = [cover.index(f"{r.measure_name} — {r.unit}:") for r in special.itertuples()
+              if r.variation_icon.startswith("improvement")]  # fmt: skip
+    assert max(concern, default=-1) < min(better, default=len(cover))
+    assert f"{(kind == 'common').sum()} common cause" in cover
+    assert "qi report" not in cover  # the command moved to the appendix
+    # the grid of icons: every team on the cover, each icon with its text alternative
+    assert all(unit in cover for unit in matrix["unit"])
+    assert "At a glance" in cover
+    # the appendix: the instant read, who made it, the uploads read per team, the command
+    assert appendix.startswith("Appendix: how this pack was made")
+    assert f"Data as shown at {report._iso(doc.as_of)}" in appendix
+    assert re.search(r"Pack made \S+Z by local user \(single-user local mode\)", appendix)
+    read = uploads[uploads["period"] <= doc.period].groupby("team")["upload_id"]
+    for team, ids in read:
+        assert f"{team} {ids.nunique()} {ids.min()} to {ids.max()}" in appendix
+    assert "To rebuild this pack qi report --output pack.pdf --period" in appendix
+    assert "Chart rules NHS Making Data Count" in appendix
+
+
+def test_each_chart_image_has_its_text_alternative(pack):
+    doc, *_ = pack
+    alts = re.findall(r'<img style="max-height:[^"]*" alt="([^"]*)"', doc.html)
+    charts = [a for a in alts if re.search(r"\b(Control|Run) chart\b", a)]
+    assert len(charts) == doc.charts
+    assert all(re.search(r"latest \w{3} \d{4}|no value shown", a) for a in charts)
+    assert sum("latest" in a for a in charts) >= doc.charts - 2
+    # two teams: no funnel plot (it needs three); the odd pack's funnel has its own
+    assert "Funnel plot of" not in doc.html
+
+
+def test_the_build_reports_its_progress_to_the_end(sample_db):
+    seen = []
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        pdf = report.build_pack(
+            store, teams=["Willow Ward"], measures=["restraint_per_1000_obd"],
+            progress=lambda done, what: seen.append((done, what)),
+        )  # fmt: skip
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and 0 < done[0] < 0.2 and done[-1] == 1.0
+    # read, the chart built and rendered, the funnel built and rendered, completeness,
+    # then the PDF written
+    what = [w for _, w in seen]
+    assert what[0] == "Read the data" and what[-1] == "Done: 7 pages, 1 chart"
+    assert what[-2] == "Writing the PDF (7 pages)"
+    assert "Rendered chart 1 of 1" in what and len(what) == 1 + 2 + 2 + 1 + 2
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 7
+
+
 def test_commentary_with_markup_comes_out_as_plain_text(pack):
     doc, _, pages, _, _ = pack
     assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-2]
@@ -315,6 +377,8 @@ def test_typed_names_stay_text_and_odd_teams_do_not_break_the_pack(odd_pack):
     assert "<script>x()</script><u>idea</u>" in chart and "<img src=x>" in chart
     assert "<b>Evil</b>" not in doc.html
     assert "<script>" not in doc.html and "<img src=x>" not in doc.html
+    (funnel,) = re.findall(r'alt="([^"]*Funnel plot of[^"]*)"', doc.html)
+    assert re.search(r"Funnel plot of [45] units; average [\d.]+ per 1,000", funnel), funnel
     completeness = pages[-3]
     assert "Quiet Ward 0 0 12 0 0 0 missing" in completeness
 
@@ -343,9 +407,12 @@ def test_the_appendix_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_pa
     assert main(["--db", odd_store, *command[1:]]) == 0
     again = [words(p.extract_text()) for p in PdfReader(tmp_path / "again.pdf").pages]
     assert len(again) == len(pages)
-    # the same data, read at the same instant (to the microsecond): only the cover (its
-    # time of making) differs
-    assert again[1:] == pages[1:]
+    # the same data, read at the same instant (to the microsecond): only when and by whom
+    # it was made differ (on the cover, and in the appendix)
+    made = re.compile(r"Pack made \S+ by .*? \(single-user local mode\)")
+    assert made.search(pages[-1]) and made.search(again[-1])
+    assert again[1:-1] == pages[1:-1]
+    assert made.sub("", again[-1]) == made.sub("", pages[-1])
     assert doc.as_of.microsecond and report._iso(doc.as_of) in pages[2]
 
 
