@@ -1043,11 +1043,12 @@ def funnel_figure(
     xs = points[denominator].to_numpy(dtype=float)
     ys = points["value"].to_numpy(dtype=float)
     finite = np.isfinite(xs) & np.isfinite(ys)
-    x0, x1 = 0.0, 1.0
+    x0, x1, near = 0.0, 1.0, 0.0
     if finite.any():
         lo_x, hi_x = float(xs[finite].min()), float(xs[finite].max())
         x0 = 0.0 if lo_x < 0.4 * hi_x else 0.6 * lo_x
         x1 = hi_x * 1.08 + (1 if hi_x == 0 else 0)
+        near = max(x0, 0.5 * lo_x)  # the y axis holds the limits from here on
     y_values = list(ys[finite])
     for col, dash, name in (("target", "solid", "Average"), *FUNNEL_LINES):
         line = lines[lines["line"] == col]
@@ -1062,7 +1063,7 @@ def funnel_figure(
                 hoverinfo="skip",
             )
         )  # fmt: skip
-        seen = line[(line["denominator"] >= x0) & (line["denominator"] <= x1)]
+        seen = line[(line["denominator"] >= near) & (line["denominator"] <= x1)]
         y_values += list(seen["value"].to_numpy(dtype=float))
     yv = np.asarray(y_values, dtype=float)
     yv = yv[np.isfinite(yv)]

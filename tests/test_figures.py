@@ -311,3 +311,19 @@ def test_funnel_points_are_labelled_and_outliers_coloured_by_direction():
     key = chart_key(fig)
     assert len(key) == 12 and key["text"].iloc[0] == "A long team name 0"
     assert {a.text for a in fig.layout.annotations} == {str(i) for i in range(1, 13)}
+
+
+def test_a_funnel_axis_is_not_stretched_by_the_limits_at_tiny_denominators():
+    from qi.figures import funnel_figure
+
+    points = pd.DataFrame({"group": ["A", "B", "C"], "denominator": [130.0, 200.0, 345.0],
+                           "value": [76.0, 80.0, 78.0]})  # fmt: skip
+    limits = pd.DataFrame({"denominator": [1.0, 10.0, 65.0, 130.0, 345.0],
+                           "target": [78.0] * 5, "lcl95": [0.0, 40.0, 66.0, 70.0, 73.0],
+                           "ucl95": [100.0, 100.0, 90.0, 86.0, 83.0],
+                           "lcl998": [0.0, 20.0, 58.0, 64.0, 70.0],
+                           "ucl998": [100.0, 100.0, 96.0, 92.0, 86.0]})  # fmt: skip
+    fig = funnel_figure(points, limits)
+    lo, hi = fig.layout.yaxis.range
+    assert 50 < lo < 64 and 96 <= hi < 100  # the limits from half the smallest team on
+    assert fig.layout.xaxis.range[0] == 0.0  # the funnel's mouth is still drawn
