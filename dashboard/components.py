@@ -22,6 +22,21 @@ def query_default(key: str, options: list, fallback=None):
     return options[0] if options else None
 
 
+def in_url(key: str, value: str | list[str], default: str | list[str]) -> None:
+    """Keep a control's value in the address, leaving it out while it is the default.
+
+    Each change of the address is a step in the browser's history, so a page that wrote
+    its defaults on arrival would put a step between itself and the page before, and Back
+    would seem to do nothing. A list is left out while it holds exactly the default's
+    values (for a filter, usually all of them)."""
+    same = sorted(value) == sorted(default) if isinstance(value, list) else value == default
+    if same:
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        st.query_params[key] = value
+
+
 def require_data(frame: pd.DataFrame) -> None:
     """Stop the page with a note when there is nothing to show yet."""
     if frame is None or len(frame) == 0:

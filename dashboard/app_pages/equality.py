@@ -67,7 +67,7 @@ fgroups = [ALL, *groups]
 fgroup = st.selectbox(
     "Group in the funnel", fgroups, index=fgroups.index(ui.query_default("funnel", fgroups, ALL))
 )
-st.query_params["funnel"] = fgroup
+ui.in_url("funnel", fgroup, ALL)
 funnel = reads.team_funnel(measure=measure, group=fgroup)
 if funnel is not None:
     ui.chart(funnel.figure(small_numbers=unsuppressed), key_heading="Teams on the funnel plot")

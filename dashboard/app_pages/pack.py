@@ -52,12 +52,17 @@ phases = p3.radio(
 title = st.text_input(
     "Title", value=st.query_params.get("title", "Board pack")[:120], max_chars=120
 )
-st.query_params.update({"month": month, "rules": rules, "phases": phases, "title": title})
+# the month is always written (a link to a pack names its month); the rest only when
+# they differ from what the page would choose anyway
+st.query_params["month"] = month
+ui.in_url("rules", rules, "mdc")
+ui.in_url("phases", phases, "none")
+ui.in_url("title", title, "Board pack")
 commentary = st.text_area(
     "Commentary (printed as typed, on the last page)", height=160, max_chars=20000
 )
-st.query_params["team"] = chosen_teams
-st.query_params["measure"] = chosen_measures
+ui.in_url("team", chosen_teams, teams)
+ui.in_url("measure", chosen_measures, measure_ids)
 
 # the matrix as the pack prints it: the chosen teams and measures, up to the month reported
 shown = reads.pack_preview(teams=chosen_teams, measures=chosen_measures, month=month)

@@ -50,9 +50,8 @@ layout = s3.radio(
     "Layout", layouts, index=layouts.index(ui.query_default("layout", layouts)), horizontal=False
 )
 facet = layout == "Small multiples"
-st.query_params.update(
-    {"level": level, "unit": unit, "measure": measure, "rules": rules, "layout": layout}
-)
+st.query_params.update({"level": level, "unit": unit, "measure": measure, "rules": rules})
+ui.in_url("layout", layout, layouts[0])
 st.query_params["group"] = groups
 
 months = [f"{m:%Y-%m}" for m in everything.months]

@@ -66,12 +66,17 @@ def test_equality_page_draws_the_gap_and_funnel(page: Page, streamlit_url: str):
     page.screenshot(path=ARTIFACTS / "equality.png", full_page=True)
 
 
+#: The board's rows are taller than a grid's default (its icons are read at a glance); the
+#: header keeps the grid's own height.
+BOARD_ROW_PX, HEADER_PX = 52, 36
+
+
 def _open_row(page: Page, row: int) -> None:
     """Select the board table's ``row`` (0 = first) by its row selector."""
     grid = page.get_by_test_id("stDataFrame").first
     expect(grid).to_be_visible(timeout=60_000)
     box = grid.bounding_box()
-    page.mouse.click(box["x"] + 12, box["y"] + 35 * (row + 1.5))
+    page.mouse.click(box["x"] + 12, box["y"] + HEADER_PX + BOARD_ROW_PX * (row + 0.5))
 
 
 def _query(page: Page) -> dict[str, list[str]]:
