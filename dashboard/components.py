@@ -113,3 +113,24 @@ def table(frame: pd.DataFrame, columns, **kwargs) -> None:
     """A table in words (:func:`qi.words.table`): headings people read, months as
     "Nov 2026", rounded numbers, blanks for missing values."""
     st.dataframe(words.table(frame, columns), hide_index=True, **kwargs)
+
+
+def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
+    """A plotly chart (as exported: ``theme=None``), its text alternative beneath it
+    (:func:`qi.figures.description`: what the chart shows, in a sentence or two, for a
+    screen reader and for anyone), and, where its labels did not fit and were numbered,
+    the numbered list (:func:`qi.figures.chart_key`)."""
+    from qi.figures import chart_key, description
+
+    st.plotly_chart(fig, theme=None)
+    said = description(fig)
+    if said:
+        st.caption(literal(said))
+    marks = chart_key(fig)
+    if len(marks):
+        st.markdown(f"**{literal(key_heading)}**")
+        cols = ["mark", "text"] if (marks["kind"] == "team").all() else ["mark", "month", "text"]
+        st.dataframe(
+            marks[cols].rename(columns={"mark": "Mark", "month": "Month", "text": "What"}),
+            hide_index=True,
+        )

@@ -348,7 +348,7 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
     elif args.command == "uploads":
         print(store.uploads().to_string(index=False))
     elif args.command == "report":
-        return _report(store, args)
+        return _report(store, args, user)
     elif args.command == "board":
         return _board(store, args)
     elif args.command == "owners":
@@ -471,7 +471,7 @@ def _board(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(store: Store, args: argparse.Namespace) -> int:
+def _report(store: Store, args: argparse.Namespace, user: str) -> int:
     from pathlib import Path
 
     from qi import report
@@ -484,6 +484,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
             store, teams=args.teams, measures=args.measures, period=args.period,
             as_of=args.as_of, rules=args.rules, phases=args.phases, groups=args.groups,
             reference=args.reference, commentary=commentary, title=args.title,
+            made_by=_made_by(store, user),
         ))  # fmt: skip
         pdf = _with_browser(doc.pdf)
     except ValueError as exc:
@@ -492,6 +493,12 @@ def _report(store: Store, args: argparse.Namespace) -> int:
     Path(args.output).write_bytes(pdf)
     print(f"{doc.pages} pages, {doc.charts} charts written to {args.output}")
     return 0
+
+
+def _made_by(store: Store, user: str) -> str | None:
+    """Who makes a pack, as the store knows them (None: no one signed in)."""
+    who = store.whoami(user)
+    return None if who is None else who.label
 
 
 def _with_browser(make):

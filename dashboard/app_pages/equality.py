@@ -52,7 +52,7 @@ st.subheader(f"Gap to {ui.literal(view.reference)}")
 if view.gap_result is None:
     st.info("Too few events to compare groups month by month; see the pooled table below.")
 else:
-    st.plotly_chart(view.gap_figure(small_numbers=unsuppressed), theme=None)
+    ui.chart(view.gap_figure(small_numbers=unsuppressed))
 st.dataframe(view.latest_table(small_numbers=unsuppressed), hide_index=True)
 ui.table_downloads(
     view.data(small_numbers=unsuppressed), label="Gaps by month",
@@ -60,7 +60,7 @@ ui.table_downloads(
 )  # fmt: skip
 
 st.subheader("Recording completeness")
-st.plotly_chart(view.recording_figure(small_numbers=unsuppressed), theme=None)
+ui.chart(view.recording_figure(small_numbers=unsuppressed))
 
 st.subheader("Funnel plot across teams, last 12 months")
 fgroups = [ALL, *groups]
@@ -70,7 +70,7 @@ fgroup = st.selectbox(
 ui.in_url("funnel", fgroup, ALL)
 funnel = reads.team_funnel(measure=measure, group=fgroup)
 if funnel is not None:
-    st.plotly_chart(funnel.figure(small_numbers=unsuppressed), theme=None)
+    ui.chart(funnel.figure(small_numbers=unsuppressed), key_heading="Teams on the funnel plot")
 else:
     st.info("A funnel plot needs at least three teams with data.")
 

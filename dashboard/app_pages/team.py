@@ -75,7 +75,7 @@ unsuppressed = session.small_numbers(view.teams, key="team_small")
 if view.drawn_as:
     st.info(view.drawn_as)
 figure = view.figure(facet=facet, small_numbers=unsuppressed)
-st.plotly_chart(figure, theme=None)
+ui.chart(figure, key_heading="Change cycles and actions on the chart")
 hidden = view.hidden_points(small_numbers=unsuppressed)
 if hidden:
     st.caption(

@@ -76,7 +76,7 @@ view = reads.what_if(
 )  # fmt: skip
 if view.refusal:
     st.error(view.refusal)
-st.plotly_chart(view.figure(), theme=None)
+ui.chart(view.figure())
 changed_rows = view.changed_signals
 if not view.changed:
     st.info("Change the count above to see which signals appear or disappear.")

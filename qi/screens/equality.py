@@ -90,6 +90,7 @@ class FunnelView:
             points, self.result.limits,
             title=title or f"{m.name} ({self.group}), {self.window}",
             y_title=m.unit, x_title=m.denominator_definition or "Denominator",
+            improvement=m.improvement,
         )  # fmt: skip
 
 
@@ -201,11 +202,25 @@ class EqualityView:
         points = self.gap_result.points.copy()
         hide = self._hidden_gaps(points.rename(columns={"x": "period"}), small_numbers)
         points.loc[hide, "y"] = float("nan")
-        return spc_figure(
+        # a group none of whose months can be shown gets no panel (limits alone say
+        # nothing); the text alternative names it
+        shown = points.groupby("group", sort=False)["y"].apply(lambda y: y.notna().any())
+        empty = [g for g, any_shown in shown.items() if not any_shown]
+        if len(empty) < len(shown):
+            points = points[~points["group"].isin(empty)]
+        else:
+            empty = []
+        fig = spc_figure(
             points, group="group",
-            title=f"{self.measure.name}: log ratio to {ref} — {self.unit}",
-            y_title=f"log ratio to {ref}", rules=self.rules,
+            title=f"{self.measure.name}: ratio to {ref} — {self.unit}",
+            y_title=f"ratio to {ref}", rules=self.rules, ratio=True,
         )  # fmt: skip
+        if empty:
+            fig.layout.meta["description"] += (
+                f" Not drawn: {', '.join(map(str, empty))} (no month can be shown: small "
+                "numbers or no value)."
+            )
+        return fig
 
     def recording_figure(self, *, small_numbers: bool = False):
         from qi.figures import spc_figure
