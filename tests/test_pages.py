@@ -136,6 +136,30 @@ def test_a_good_upload_is_checked_then_stored(db_url):
     assert any("stored as upload" in s.value and "replaced 1" in s.value for s in at.success)
     with Store.open(db_url) as store:
         assert store.counts()["upload"] == before + 1
+    # the uploader has forgotten the file: nothing left to store twice
+    assert not [b for b in at.button if b.label.startswith("Store")]
+    assert not at.file_uploader[0].value
+
+
+def test_a_rollback_asks_first_then_says_what_it_did(db_url):
+    at = app()
+    at.switch_page("app_pages/upload.py").run()
+    with Store.open(db_url) as store:
+        newest = int(store.uploads().iloc[0]["id"])
+    next(b for b in at.button if b.label == "Roll back…").click().run()
+    (asked,) = [w for w in at.warning if w.value.startswith("Roll back upload")]
+    assert f"upload {newest}" in asked.value and "shown again" in asked.value
+    with Store.open(db_url) as store:  # nothing withdrawn yet
+        assert store.uploads().set_index("id").loc[newest, "rolled_back_at"] is None
+    next(b for b in at.button if b.label == "Cancel").click().run()
+    assert not [w for w in at.warning if w.value.startswith("Roll back upload")]
+    next(b for b in at.button if b.label == "Roll back…").click().run()
+    next(b for b in at.button if b.label.startswith("Yes, roll back")).click().run()
+    assert not at.exception
+    # (the message as shown: plain text, its full stop escaped for Markdown)
+    assert any(s.value.startswith(f"Upload {newest} rolled back") for s in at.success)
+    with Store.open(db_url) as store:
+        assert store.uploads().set_index("id").loc[newest, "rolled_back_at"] is not None
 
 
 def test_a_bad_upload_shows_every_problem_and_stores_nothing(db_url):

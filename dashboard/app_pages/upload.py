@@ -50,11 +50,22 @@ layout_name = st.selectbox(
 )
 layout = None if layout_name == AUTOMATIC else layout_name
 
+# What the last press of "Store" did, kept across the rerun that empties the uploader:
+# (kind, message, table or None) for each file.
+OUTCOME = "upload_outcome"
+for kind, message, shown in st.session_state.pop(OUTCOME, []):
+    getattr(st, kind)(ui.literal(message))
+    if shown is not None:
+        st.dataframe(shown, hide_index=True)
+
+# a new key after each press of "Store": the uploader forgets the files it held, stored
+# or refused, so that the next press can only store files chosen again
+generation = st.session_state.setdefault("uploader_generation", 0)
 files = st.file_uploader(
     "Drop CSV or Excel files",
     type=["csv", "txt", "xlsx"],
     accept_multiple_files=True,
-    key="files",
+    key=f"files_{generation}",
 )
 ready = []
 replacing = 0
@@ -98,23 +109,25 @@ if ready and st.button(
     disabled=not confirmed,
     help=None if confirmed else "Tick the box above to replace the stored values listed",
 ):
+    outcome = []
     for name, content in ready:
         try:
             result = store.import_file(content, name, user=who.username, layout=layout)
         except (StoreError, AccessDenied) as exc:
-            st.error(ui.literal(exc))
+            outcome.append(("error", f"{name}: nothing stored. {exc}", None))
             continue
         if result.ok:
             replaced = f"; it replaced {result.replaced} stored value(s)" if result.replaced else ""
-            st.success(
-                f"{ui.literal(name)}: stored as upload {result.upload_id} "
-                f"({result.rows} rows){replaced}."
-            )
-            if result.replaced:
-                st.dataframe(replacement_preview(result.replacements), hide_index=True)
+            outcome.append((
+                "success", f"{name}: stored as upload {result.upload_id} ({result.rows} rows)"
+                f"{replaced}.",
+                replacement_preview(result.replacements) if result.replaced else None,
+            ))  # fmt: skip
         else:
-            st.error(f"{ui.literal(name)}: nothing stored.")
-            st.dataframe(result.problem_table, hide_index=True)
+            outcome.append(("error", f"{name}: nothing stored.", result.problem_table))
+    st.session_state[OUTCOME] = outcome
+    st.session_state["uploader_generation"] = generation + 1
+    st.rerun()
 
 
 def layout_maker() -> None:
@@ -236,17 +249,35 @@ history = store.uploads()
 st.dataframe(history, hide_index=True)
 live = history[history["rolled_back_at"].isna()]
 if len(live):
+    by_id = live.set_index("id")
     with st.form("rollback"):
         chosen = st.selectbox(
             "Withdraw an upload (what it replaced is shown again; it stays in the history)",
             live["id"].tolist(),
-            format_func=lambda i: f"upload {i}: {live.set_index('id').loc[i, 'file_name']}",
+            format_func=lambda i: f"upload {i}: {by_id.loc[i, 'file_name']}",
         )
-        if st.form_submit_button("Roll back"):
+        if st.form_submit_button("Roll back…"):
+            st.session_state["rollback_pending"] = int(chosen)
+    pending = st.session_state.get("rollback_pending")
+    if pending is not None and pending in by_id.index:
+        # a second, deliberate step: say what goes before anything is withdrawn
+        row = by_id.loc[pending]
+        st.warning(
+            f"Roll back upload {pending} ({ui.literal(row['file_name'])}, "
+            f"{int(row['row_count'])} rows, uploaded by {ui.literal(row['uploaded_by'])} on "
+            f"{row['uploaded_at']:%d %b %Y %H:%M} UTC)? Its values leave every chart, table "
+            "and pack; the values it replaced are shown again. It stays in the history."
+        )
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button(f"Yes, roll back upload {pending}", type="primary"):
+            del st.session_state["rollback_pending"]
             try:
-                again = store.rollback(int(chosen), user=who.username)
+                again = store.rollback(pending, user=who.username)
                 back = f" {again} stored value(s) it replaced are shown again." if again else ""
-                ui.flash(f"Upload {chosen} rolled back.{back}")
+                ui.flash(f"Upload {pending} rolled back.{back}")
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
                 st.error(ui.literal(exc))
+        if no.button("Cancel"):
+            del st.session_state["rollback_pending"]
+            st.rerun()
