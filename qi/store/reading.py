@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from qi.store import limits
+from qi.store.text import explained, visible
+
 #: Files above this size are refused before they are read (bytes).
 MAX_BYTES = 50 * 1024 * 1024
-#: Tables above this many data rows are refused.
-MAX_ROWS = 1_000_000
+#: Tables above this many data rows are refused (checked while reading: :mod:`qi.store.limits`).
+MAX_ROWS = limits.MAX_ROWS
 
 _XLSX_MAGIC = b"PK\x03\x04"
 
@@ -38,6 +40,13 @@ class Problem:
     row: int | None
     column: str | None
     message: str
+
+    def __post_init__(self) -> None:
+        # invisible characters shown (Willow<U+200B>Ward), never printed raw
+        object.__setattr__(self, "file", visible(self.file))
+        object.__setattr__(self, "message", explained(self.message))
+        if self.column is not None:
+            object.__setattr__(self, "column", visible(self.column))
 
 
 PROBLEM_COLUMNS = ("file", "row", "column", "message")
@@ -85,9 +94,12 @@ def read_table(
         return None, [_too_big(name, len(content), max_bytes)]
     if not content.strip():
         return None, [Problem(name, None, None, "the file is empty: nothing was uploaded")]
-    if content.startswith(_XLSX_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
-        return _read_xlsx(content, name)
-    return _read_csv(content, name)
+    try:  # every limit is checked while the file is read (qi.store.limits)
+        if content.startswith(_XLSX_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
+            return _read_xlsx(content, name)
+        return _read_csv(content, name)
+    except limits.LimitExceeded as exc:
+        return None, [exc.problem]
 
 
 def _too_big(name: str, size: int, limit: int) -> Problem:
@@ -126,12 +138,15 @@ def _read_csv(content: bytes, name: str) -> tuple[Table | None, list[Problem]]:
         ]
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = limits.Lines(text)
+    reader = csv.reader(lines, delimiter=delimiter)
     records: list[list[str]] = []
     try:
-        for record in reader:
+        for record in limits.rows(reader, name, fraction=lines.fraction):
             records.append(record)
-    except csv.Error:
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise limits.cell_too_long(name, len(records) + 1, "a cell of this row") from exc
         return None, [
             Problem(
                 name,
@@ -158,19 +173,10 @@ def _cell(value: object) -> object:
 
 
 def _read_xlsx(content: bytes, name: str) -> tuple[Table | None, list[Problem]]:
-    from openpyxl import load_workbook
+    from qi.store.xlsx import Sheet  # the archive's parts checked before any is unpacked
 
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for a file that is not a workbook
-        return None, [
-            Problem(name, None, None, "this is not an Excel .xlsx workbook that can be read")
-        ]
-    try:
-        sheet = book.worksheets[0]
-        records = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
+    sheet = Sheet(content, name)  # cells as _cell gives them
+    records = list(limits.rows(sheet, name, fraction=sheet.fraction, texts=False))
     return _to_table(records, name)
 
 
