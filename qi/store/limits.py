@@ -125,6 +125,30 @@ def too_many_columns(name: str, row: int, cells: int | None = None) -> LimitExce
     )
 
 
+# ---------------------------------------------------------------------- problems
+#: Problems listed for one file; past this many they are counted, not listed (a million
+#: rows with one mistake each would be a list no one reads, of a gigabyte).
+MAX_PROBLEMS = 10_000
+
+
+def listed(problems: list, name: str, unlisted: int = 0) -> list:
+    """The first :data:`MAX_PROBLEMS` of ``problems``, and then one more saying how many
+    others were found (``unlisted`` of them never built) and what to do."""
+    extra = max(len(problems) - MAX_PROBLEMS, 0) + unlisted
+    if not extra:
+        return problems
+    kept = problems[:MAX_PROBLEMS]
+    kept.append(
+        _problem(
+            name,
+            f"{extra:,} more problems were found and are not listed (only the first "
+            f"{MAX_PROBLEMS:,} are): the same mistake is probably on many rows, so fix the "
+            "ones listed and check the file again",
+        )
+    )
+    return kept
+
+
 # ---------------------------------------------------------------------- memory
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from qi import access
 from qi.access import AccessDenied, Grant, Principal
+from qi.store import limits
 from qi.store._text import _plain
 from qi.store.core import StoreCore, StoreError, utcnow
 from qi.store.models import ICS, AuditEntry, Collaborative, RoleGrant, Session, Team, Trust, User
@@ -133,9 +134,12 @@ class PeopleMixin(StoreCore):
             scopes = self._scopes(conn)
         ok_teams = set(scopes.loc[who.allowed(permission, scopes), "team"])
         known = set(scopes["team"])
-        out = []
+        out, unlisted = [], 0  # past limits.MAX_PROBLEMS, counted, not listed
         for row, team in zip(frame["_row"], frame["team"], strict=True):
             if team in known and team not in ok_teams:
+                if len(out) >= limits.MAX_PROBLEMS:
+                    unlisted += 1
+                    continue
                 out.append(
                     Problem(
                         name,
@@ -144,7 +148,7 @@ class PeopleMixin(StoreCore):
                         f"{who.label} may not {access.PERMISSIONS[permission]} for {team}",
                     )
                 )
-        return out
+        return limits.listed(out, name, unlisted)
 
     def _readable(self, conn: Connection, user: str = "") -> tuple[Principal, list[int] | None]:
         """(principal, team ids it may read; None for every team)."""
