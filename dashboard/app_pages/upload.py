@@ -24,7 +24,7 @@ files = st.file_uploader(
 ready = []
 for f in files or []:
     content = f.getvalue()
-    clean, problems = store.validate(content, f.name)
+    clean, problems = ui.check_upload(store, content, f.name)  # in a worker process
     if problems:
         st.error(
             f"{ui.literal(f.name)}: {len(problems)} problem(s). "
@@ -39,7 +39,7 @@ for f in files or []:
 if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
     for name, content in ready:
         try:
-            result = store.import_file(content, name, user=who.username)
+            result = ui.store_upload(store, content, name, user=who.username)
         except (StoreError, AccessDenied) as exc:
             st.error(ui.literal(exc))
             continue
