@@ -165,9 +165,7 @@ def _answer(message: tuple, name: str):
     if kind == "done":
         return message[1]
     if kind == "memory":
-        return _stopped(
-            name, f"it needed more than the {_size(WORKER_MEMORY)} of memory allowed"
-        )
+        return _stopped(name, f"it needed more than the {_size(WORKER_MEMORY)} of memory allowed")
     refusal = {"access": AccessDenied, "busy": StoreBusy, "store": StoreError}.get(message[1])
     if kind == "refused" and refusal is not None:
         raise refusal(message[2])
@@ -200,7 +198,7 @@ def _work(sender, job: dict) -> None:
 
     def progress(fraction: float | None, rows: int) -> None:
         now = time.monotonic()
-        if now - last[0] >= _PROGRESS_EVERY:
+        if now - last[0] >= _PROGRESS_EVERY or fraction == 1.0:
             last[0] = now
             sender.send(("progress", fraction, rows))
 
