@@ -15,24 +15,32 @@ whole server down with it. So the web app reads, checks and stores each upload i
   new upload's id) comes back;
 * tells the page how far the reading has got (``progress(fraction, rows)``), for a
   progress bar;
-* is forked from a small server process started once, with the modules it needs
-  already loaded (``forkserver``), so it starts in a few hundredths of a second.
+* is forked from a small helper process started once (``python -m
+  qi.store.isolated``), which has the modules it needs already loaded, so a worker
+  starts in a few hundredths of a second. (Not ``multiprocessing``: its start methods
+  other than a plain fork re-run the parent's main module, which in Streamlit is the
+  page being run, and a plain fork of a server with threads is unsafe.)
 
 Both limits, the streaming ones and the worker's, are kept: the streaming limits give
 the clear message (which limit, how to split the file) and keep the work small; the
 worker makes sure that whatever they miss costs one worker, not everyone's session.
 
-An in-memory SQLite store cannot be opened by another process: there the work is done
-in this process (still within the streaming limits).
+An in-memory SQLite store cannot be opened by another process, and Windows has no
+fork: there the work is done in this process (still within the streaming limits).
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 
 import pandas as pd
 
@@ -50,18 +58,46 @@ WORKER_WAIT_SECONDS = 900
 _PROGRESS_EVERY = 0.2
 
 Progress = Callable[[float | None, int], None]
-_context = None
 
 
-def _start_method():
-    global _context
-    if _context is None:
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            _context = multiprocessing.get_context("forkserver")
-            _context.set_forkserver_preload(["qi.store.isolated", "qi.store"])
-        else:  # pragma: no cover - Windows
-            _context = multiprocessing.get_context("spawn")
-    return _context
+class _Helper:
+    """The helper process that forks the workers, and the socket that asks it to."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "qi.store.isolated", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.control = ours
+        self.lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def new_worker(self) -> Connection:
+        """A connection to a new worker (forked by the helper, which is handed its end)."""
+        ours, theirs = socket.socketpair()
+        try:
+            with self.lock:
+                socket.send_fds(self.control, [b"w"], [theirs.fileno()])
+        finally:
+            theirs.close()
+        return Connection(ours.detach())
+
+
+_helper: _Helper | None = None
+_helper_lock = threading.Lock()
+
+
+def _worker() -> Connection:
+    global _helper
+    with _helper_lock:
+        if _helper is None or not _helper.alive():
+            _helper = _Helper()
+        return _helper.new_worker()
 
 
 def separable(store) -> bool:
@@ -108,45 +144,40 @@ def _in_worker(store, op: str, content: bytes, name: str, progress, **options):
         "memory": WORKER_MEMORY,
         "cpu": WORKER_CPU_SECONDS,
     }
-    if not separable(store):
+    if not separable(store) or not hasattr(os, "fork"):
         with limits.reporting(progress):
             return _run(store, job)
     job["url"] = store.engine.url.render_as_string(hide_password=False)
-    context = _start_method()
-    receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_work, args=(sender, job), daemon=True)
-    worker.start()
-    sender.close()  # the worker holds the only sending end: its death ends the pipe
+    worker = _worker()
+    pid, message = None, None
     deadline = time.monotonic() + WORKER_WAIT_SECONDS
     try:
+        worker.send(job)
         while True:
-            if receiver.poll(0.25):
-                try:
-                    message = receiver.recv()
-                except EOFError:  # the worker ended without an answer
-                    break
-                if message[0] == "progress":
+            if worker.poll(0.25):
+                message = worker.recv()
+                if message[0] == "pid":
+                    pid, message = message[1], None
+                elif message[0] == "progress":
                     if progress is not None:
                         progress(message[1], message[2])
-                    continue
-                return _answer(message, name)
-            if time.monotonic() > deadline:
-                worker.kill()
+                    message = None
+                else:
+                    break
+            elif time.monotonic() > deadline:
                 return _stopped(name, f"it took longer than {WORKER_WAIT_SECONDS} s")
+    except (EOFError, OSError):  # the worker ended without an answer: killed by a limit
+        return _stopped(
+            name,
+            f"it needed more than the {_size(WORKER_MEMORY)} of memory or "
+            f"{WORKER_CPU_SECONDS} s of processor time allowed for one upload",
+        )
     finally:
-        receiver.close()
-        worker.join(5)
-        if worker.is_alive():  # pragma: no cover - a worker stuck after answering
-            worker.kill()
-            worker.join(5)
-    code = worker.exitcode
-    why = (
-        f"it needed more than the {_size(WORKER_MEMORY)} of memory or "
-        f"{WORKER_CPU_SECONDS} s of processor time allowed for one upload"
-        if code is None or code < 0 or code == 1
-        else f"the checking process stopped (code {code})"
-    )
-    return _stopped(name, why)
+        worker.close()
+        if message is None and pid is not None:  # left early (the page was left): stop it
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    return _answer(message, name)  # (AccessDenied is an OSError: raised out here)
 
 
 def _stopped(name: str, why: str) -> Problem:
@@ -189,10 +220,12 @@ def _limit_resources(memory: int, cpu: int) -> None:
             resource.setrlimit(kind, (value, hard))
 
 
-def _work(sender, job: dict) -> None:
+def _work(sender: Connection) -> None:
     """The worker: open the store as the same session, do the job, send the result."""
     from qi.access import AccessDenied
 
+    sender.send(("pid", os.getpid()))
+    job = sender.recv()
     _limit_resources(job["memory"], job["cpu"])
     last = [0.0]
 
@@ -221,7 +254,7 @@ def _work(sender, job: dict) -> None:
         sender.send(("failed", f"{type(exc).__name__}: {exc}"))
     finally:
         sender.close()
-        os._exit(0)  # nothing of the parent's (its atexit hooks, its threads) runs here
+        os._exit(0)  # nothing of the helper's (its atexit hooks) runs here
 
 
 def _run(store, job: dict):
@@ -237,3 +270,28 @@ def _run(store, job: dict):
 
 def _size(n: int) -> str:
     return f"{n / 2**30:,.1f} GB" if n >= 2**30 else f"{n / 2**20:,.0f} MB"
+
+
+def _serve(control_fd: int) -> None:
+    """The helper: load the modules once, then fork one worker per connection handed
+    over the control socket; stop when the parent goes (the socket closes)."""
+    import qi.store  # noqa: F401 - loaded once, for every worker forked from here
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the system
+    control = socket.socket(fileno=control_fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1, 1)
+        except OSError:
+            break
+        if not message:
+            break
+        for fd in fds:
+            if os.fork() == 0:
+                control.close()
+                _work(Connection(fd))
+            os.close(fd)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))
