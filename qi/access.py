@@ -218,3 +218,9 @@ def check_grant(role: str, scope: str) -> None:
 
 #: Verified against when a user name is unknown, so a refusal takes as long either way.
 DUMMY_HASH = _HASHER.hash("not a real password, only for timing")
+#: The one answer to a refused sign-in, whatever the reason (unknown name, wrong
+#: password, disabled account, too many refusals): it tells nothing about the account.
+SIGN_IN_REFUSED = (
+    "user name or password not recognised (after 5 refused sign-ins in 15 minutes a user "
+    "name waits 15 minutes): check them, or wait and try again"
+)
