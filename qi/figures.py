@@ -35,9 +35,15 @@ LINE_GREY = "#5F6B73"
 
 
 def text(value: object) -> str:
-    """User-typed text made safe for a plotly label (shown as typed, never as markup)."""
+    """User-typed text made safe for a plotly label (shown as typed, never as markup).
+
+    Only ``&``, ``<`` and ``>`` are escaped: plotly reads its labels as a small subset
+    of HTML and turns ``&amp;``, ``&lt;`` and ``&gt;`` back into characters, but not
+    ``&quot;`` or ``&#x27;`` (which it would show as written: a team called
+    ``Ward "A"`` was titled ``Ward &quot;A&quot;``). Quotes are harmless in a label."""
     return escape(
-        "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value),
+        quote=False,
     )
 
 
@@ -169,7 +175,7 @@ def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
     hover = [
         f"{pd.Timestamp(xv):%b %Y}<br>{name}: {_fmt(yv)}"
         + (f"<br>n = {_fmt(nv)}" if pd.notna(nv) else "")
-        + (f"<br><b>{escape(st)}</b>" if st else "")
+        + (f"<br><b>{text(st)}</b>" if st else "")
         for xv, yv, nv, st in zip(x, part["y"], part["n"], part["signal_text"], strict=True)
     ]
     axes = _axes(row)
@@ -222,7 +228,7 @@ def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
                 x=hit["x"], y=hit["y"], mode="markers", name=label, legendgroup=label,
                 marker={"size": 12, "symbol": symbol, "color": sig_colour,
                         "line": {"width": 1, "color": "white"}},
-                hovertext=[f"{label}: {escape(t)}" for t in hit["signal_text"]], hoverinfo="text",
+                hovertext=[f"{label}: {text(t)}" for t in hit["signal_text"]], hoverinfo="text",
                 showlegend=parts.first(label), **axes,
             )
         )  # fmt: skip
