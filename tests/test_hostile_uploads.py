@@ -346,3 +346,40 @@ def test_a_million_bad_rows_list_ten_thousand_problems_and_count_the_rest(store)
     assert last.row is None and "more problems were found and are not listed" in last.message
     found = int(last.message.split(" more problems")[0].replace(",", ""))
     assert found + limits.MAX_PROBLEMS == 30_000 * 5  # team, measure, period, group, numerator...
+
+
+# ---------------------------------------------------------------------- the web app
+def _page(db_url: str, page: str):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_hostile_upload_is_refused_and_another_session_is_still_answered(
+    sample_copy, monkeypatch
+):
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    with Store.open(sample_copy) as store:
+        before = snapshot(store)
+    uploader = _page(sample_copy, "app_pages/upload.py")
+    uploader.file_uploader[0].upload("bomb.xlsx", hf.one_cell_bomb(3.0), hf.XLSX).run()
+    assert not uploader.exception, uploader.exception
+    assert "1 problem(s)" in uploader.error[0].value
+    assert "unpacks to 3,072.0 MB" in uploader.dataframe[0].value["message"].iloc[0]
+    # a worker past its memory ceiling: that worker ends, the server does not
+    monkeypatch.setattr(isolated, "WORKER_MEMORY", 32 * 2**20)
+    uploader.file_uploader[0].upload("heavy.csv", hf.bad_rows_csv(1_000_000), "text/csv").run()
+    assert not uploader.exception, uploader.exception
+    tables = [d.value for d in uploader.dataframe if "message" in d.value.columns]
+    messages = " ".join(m for t in tables for m in t["message"])
+    assert "could not be checked: it needed more than the 32 MB of memory" in messages
+    reader = _page(sample_copy, "app_pages/board.py")  # another person's session
+    assert len(reader.dataframe[0].value) >= 40
+    with Store.open(sample_copy) as store:
+        assert_unchanged(store, before)
