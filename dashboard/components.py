@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pandas as pd
 import streamlit as st
 
-from qi import exports
+from qi import exports, words
 from qi.store import isolated
 
 
@@ -33,6 +33,15 @@ def require_data(frame: pd.DataFrame) -> None:
             "collaborative with `qi sample`."
         )
         st.stop()
+
+
+def query_filter(key: str, options: list, *, legacy: str | None = None) -> list:
+    """A list filter from the URL: the values of ``key`` that are options (``key`` given
+    once, empty, means none chosen); a link that has no ``key`` may name them under
+    ``legacy`` (an older name)."""
+    if key in st.query_params or legacy is None:
+        return query_list(key, options)
+    return query_list(legacy, options)
 
 
 def query_list(key: str, options: list) -> list:
@@ -72,6 +81,28 @@ def local_mode_banner() -> None:
     )
 
 
+#: Messages kept across a rerun (a save, then ``st.rerun``), shown once on the next run.
+FLASH = "qi_flash"
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """Say ``message`` (plain text) at the top of the next run of the page: what was just
+    saved survives the rerun that shows it."""
+    st.session_state.setdefault(FLASH, []).append((kind, str(message)))
+
+
+def show_flash() -> None:
+    """Show, once, the messages :func:`flash` kept (the router calls this first)."""
+    for kind, message in st.session_state.pop(FLASH, []):
+        getattr(st, kind)(literal(message))
+
+
+def table(frame: pd.DataFrame, columns, **kwargs) -> None:
+    """A table in words (:func:`qi.words.table`): headings people read, months as
+    "Nov 2026", rounded numbers, blanks for missing values."""
+    st.dataframe(words.table(frame, columns), hide_index=True, **kwargs)
+
+
 #: Files from this size on show a progress bar while they are read (bytes).
 PROGRESS_FROM = 2**20
 
@@ -93,16 +124,18 @@ def _reading_progress(name: str, size: int, verb: str) -> Iterator:
         bar.empty()
 
 
-def check_upload(store, content: bytes, name: str):
-    """(clean rows, problems) of an uploaded file, read and checked in a worker process
-    of its own (:mod:`qi.store.isolated`: a hostile file costs that worker, never the
-    server), with a progress bar for a large file."""
+def check_upload(store, content: bytes, name: str, *, layout=None):
+    """(clean rows, problems, how it was read) of an uploaded file, read and checked in a
+    worker process of its own (:mod:`qi.store.isolated`: a hostile file costs that
+    worker, never the server), with a progress bar for a large file."""
     with _reading_progress(name, len(content), "Checking") as progress:
-        return isolated.validate(store, content, name, progress=progress)
+        return isolated.check_upload(store, content, name, layout=layout, progress=progress)
 
 
-def store_upload(store, content: bytes, name: str, *, user: str):
+def store_upload(store, content: bytes, name: str, *, user: str, layout=None):
     """:meth:`qi.store.Store.import_file` of an uploaded file, in a worker process, with a
     progress bar for a large file."""
     with _reading_progress(name, len(content), "Storing") as progress:
-        return isolated.import_file(store, content, name, user=user, progress=progress)
+        return isolated.import_file(
+            store, content, name, user=user, layout=layout, progress=progress
+        )

@@ -37,7 +37,7 @@ def _reader() -> tuple[str, Store]:
     return scope_key(bound.whoami(local_user_name())), bound
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def _snapshot(url: str, version: int, scope: str, _store: Store) -> Snapshot:
     return Snapshot.from_store(_store)
 

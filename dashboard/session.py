@@ -238,10 +238,15 @@ def scope_key(who: Principal | None = None) -> str:
     return f"{who.username}|{grants}"
 
 
+def may_see_small_numbers(teams) -> bool:
+    """Whether this person's role allows small numbers for every one of ``teams``."""
+    teams = list(teams)
+    return bool(teams) and bool(store().may_see_small_numbers(teams).all())
+
+
 def small_numbers(teams, *, key: str) -> bool:
     """Whether to show unsuppressed small numbers for ``teams``: a checkbox (off by
     default) for someone whose role allows it for every one of them; else False."""
-    teams = list(teams)
-    if not teams or not store().may_see_small_numbers(teams).all():
+    if not may_see_small_numbers(teams):
         return False
     return st.checkbox("Show small numbers (your role allows it)", value=False, key=key)

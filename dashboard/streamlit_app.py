@@ -14,7 +14,7 @@ and write whatever the menu shows.
 import streamlit as st
 
 from dashboard import session
-from dashboard.components import literal
+from dashboard.components import literal, show_flash
 from qi.access import AccessDenied
 
 
@@ -61,6 +61,7 @@ if any(p.visibility == "visible" for p in manage):
 else:  # hidden, but still at their address (where they show the refusal)
     sections["Learn"] += manage
 page = st.navigation(sections)
+show_flash()  # what the last run saved, kept across its rerun
 try:
     page.run()
 except AccessDenied as exc:  # the store refused what the page asked: say so, no traceback

@@ -11,9 +11,11 @@ role            may
 facilitator     read, upload and roll back, edit change logs and notes,
                 see unsuppressed small numbers, manage the catalogue
                 (collaborative scope), manage people and their roles, read
-                the audit log — all within the grant's scope
+                the audit log, save upload layouts — all within the grant's
+                scope
 team_member     read, upload and roll back, edit change logs and notes, see
-                unsuppressed small numbers — within the grant's scope
+                unsuppressed small numbers, save upload layouts — within the
+                grant's scope
 board_viewer    read (small numbers suppressed)
 ==============  ===========================================================
 
@@ -48,9 +50,10 @@ ROLES: dict[str, frozenset[str]] = {
             "manage_catalogue",
             "manage_people",
             "read_audit",
+            "save_layouts",
         }
     ),
-    "team_member": frozenset({"read", "upload", "edit_changes", "small_numbers"}),
+    "team_member": frozenset({"read", "upload", "edit_changes", "small_numbers", "save_layouts"}),
     "board_viewer": frozenset({"read"}),
 }
 #: What each permission is, in words (for messages).
@@ -62,6 +65,7 @@ PERMISSIONS = {
     "manage_catalogue": "change the teams, measures and group mapping",
     "manage_people": "manage people and their roles",
     "read_audit": "read the audit log",
+    "save_layouts": "save an upload layout",
 }
 #: Scope kinds, widest first.
 SCOPES = ("collaborative", "trust", "team")

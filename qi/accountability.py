@@ -21,8 +21,8 @@ held, and whether the new phase has a special cause of concern ("at risk"):
 
 Every change is one series of a single grouped :func:`qi.spc` call per chart type.
 
-:func:`review_status` — each owner's review cadence against the last decision
-recorded on that measure; :func:`overdue_actions` — actions past their due date;
+:func:`review_status` — each owner's review cadence against the last review they
+recorded; :func:`overdue_actions` — actions past their due date;
 :func:`changes_from` — each change idea and when it started, from the PDSA cycles;
 :func:`board_columns` — what the board matrix adds to each series from all of these.
 """
@@ -171,25 +171,29 @@ def _charted(rows: pd.DataFrame, baseline: int | None = None) -> pd.DataFrame | 
 
 
 def review_status(
-    owners: pd.DataFrame, actions: pd.DataFrame, *, today: dt.date | None = None
+    owners: pd.DataFrame, reviews: pd.DataFrame, *, today: dt.date | None = None
 ) -> pd.DataFrame:
-    """Each owned team × measure with its last recorded review and whether the next is overdue.
+    """Each owned team × measure with its last review and whether the next is overdue.
 
-    A review is any decision or action recorded on the measure (``actions.period``
-    is the month reviewed). ``next_review`` is the last one plus the cadence (or, never
-    reviewed, due now); ``overdue`` when that is before ``today``'s month.
+    A review is what the owner records (:meth:`qi.store.Store.record_review`), never
+    inferred from an action. The cadence counts from the last review, or, before the
+    first, from when the owner was set (``owners.since``; due at once when unknown):
+    ``next_review`` is that date plus ``review_every_months``, and the review is
+    ``overdue`` once ``today`` is past it.
     """
-    today = today or dt.datetime.now(dt.UTC).date()
-    last = actions.groupby(["team", "measure"])["period"].max().rename("last_review")
+    today = pd.Timestamp(today or dt.datetime.now(dt.UTC).date())
+    last = reviews.groupby(["team", "measure"])["reviewed_on"].max().rename("last_review")
     out = owners.join(last, on=["team", "measure"])
+    out["last_review"] = pd.to_datetime(out["last_review"])
+    since = pd.to_datetime(out["since"]) if "since" in out else pd.Series(pd.NaT, out.index)
+    base = out["last_review"].fillna(since)
     months = pd.to_numeric(out["review_every_months"]).astype(int)
     nxt = [
-        (lr + pd.DateOffset(months=int(m))) if pd.notna(lr) else pd.NaT
-        for lr, m in zip(out["last_review"], months, strict=True)
+        (b + pd.DateOffset(months=int(m))) if pd.notna(b) else pd.NaT
+        for b, m in zip(base, months, strict=True)
     ]
-    out["next_review"] = pd.to_datetime(pd.Series(nxt, index=out.index))
-    this_month = pd.Timestamp(today).to_period("M").to_timestamp()
-    out["overdue"] = out["next_review"].isna() | (out["next_review"] < this_month)
+    out["next_review"] = pd.to_datetime(pd.Series(nxt, index=out.index, dtype=object))
+    out["overdue"] = out["next_review"].isna() | (out["next_review"] < today)
     return out
 
 
@@ -210,26 +214,51 @@ def changes_from(cycles: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def change_starts(cycles: pd.DataFrame) -> pd.DataFrame:
+    """The months a team's series start a new phase: the month each change idea began
+    (its first PDSA cycle), per team × measure × group (a change without a group is the
+    ``All`` series'). The board, its drill-down and holding the gains all phase a series
+    at these months."""
+    changes = changes_from(cycles)
+    out = changes.assign(
+        group=changes["group"].fillna("").replace("", "All"),
+        start=pd.to_datetime(changes["start"]).dt.to_period("M").dt.to_timestamp(),
+    )
+    return out.dropna(subset=["start"])[["team", "measure", "group", "start"]].drop_duplicates()
+
+
+def with_change_phases(series: pd.DataFrame, cycles: pd.DataFrame) -> pd.DataFrame:
+    """Team-level ``series`` (:func:`qi.series.series_frame`) with a ``phase`` column:
+    1, then +1 at each of :func:`change_starts` of its team × measure × group."""
+    starts = change_starts(cycles).rename(columns={"team": "unit"})
+    keys = ["unit", "measure", "group"]
+    hit = series[[*keys, "period"]].reset_index().merge(starts, on=keys)
+    passed = (hit["period"] >= hit["start"]).groupby(hit["index"]).sum()
+    phase = passed.reindex(series.index).fillna(0).astype(int) + 1
+    return series.assign(phase=phase.to_numpy())
+
+
 def board_columns(
     series: pd.DataFrame,
     cycles: pd.DataFrame,
     owners: pd.DataFrame,
     actions: pd.DataFrame,
+    reviews: pd.DataFrame,
     *,
     today: dt.date | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What the board matrix adds to each team's series.
 
     Returns ``(owned, gains)``: ``owned`` one row per owned team × measure with
-    ``owner``, ``sponsor``, ``review_every_months``, ``last_review``, ``next_review``,
-    ``review_overdue`` and ``actions_overdue`` (a count); ``gains`` one row per team ×
-    measure × group with a change idea, ``gains`` being the :func:`holding_gains`
-    status of its latest change.
+    ``owner``, ``sponsor``, ``review_every_months``, ``since``, ``last_review``,
+    ``next_review``, ``review_overdue`` and ``actions_overdue`` (a count); ``gains``
+    one row per team × measure × group with a change idea, ``gains`` being the
+    :func:`holding_gains` status of its latest change.
     """
-    reviews = review_status(owners, actions, today=today)
+    status = review_status(owners, reviews, today=today)
     late = overdue_actions(actions, today=today)
     late_count = late.groupby(["team", "measure"]).size().rename("actions_overdue")
-    owned = reviews.join(late_count, on=["team", "measure"])
+    owned = status.join(late_count, on=["team", "measure"])
     owned["actions_overdue"] = owned["actions_overdue"].fillna(0).astype(int)
     owned = owned.rename(columns={"overdue": "review_overdue"})
     latest = (

@@ -21,18 +21,23 @@ MATRIX_COLUMNS = (
     "unit", "level", "measure", "measure_name", "group", "chart", "improvement", "target",
     "period", "value", "numerator", "denominator", "variation", "assurance",
     "variation_icon", "assurance_icon", "variation_text", "assurance_text", "sparkline",
+    "provisional_period", "provisional_value", "provisional_numerator",
+    "provisional_denominator", "provisional_teams",
 )  # fmt: skip
 
 
 def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:
     """One row per unit × measure × group: latest value, MDC variation and assurance.
 
-    ``series`` is :func:`qi.series.series_frame`'s output. Months with a zero or
-    missing denominator (a ward closed for a month) have no value and are left out of
-    the analysis; a measure without a target has no assurance.
+    ``series`` is :func:`qi.series.series_frame`'s output (with a ``phase`` column when
+    the rows have phases). Months with a zero or missing denominator (a ward closed for
+    a month) have no value and are left out of the analysis; a measure without a target
+    has no assurance. The latest value is the latest *complete* month's; a later month
+    not every team has sent yet is given apart, as provisional (``provisional_period``,
+    ``provisional_value``, its counts, and ``provisional_teams``: "3 of 8 teams").
     """
     keys = ["unit", "measure", "group"]
-    charted = chart_rows(series, by=keys, rules="mdc")
+    charted = chart_rows(series, by=keys, rules="mdc", phase="phase" if "phase" in series else None)
     if not charted.results:
         return pd.DataFrame(columns=MATRIX_COLUMNS)
     table = charted.icons
@@ -43,11 +48,72 @@ def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:
     table = table.join(spark, on=keys)
     facts = series.drop_duplicates("measure").set_index("measure")[["chart", "improvement"]]
     table = table.join(facts, on="measure")
+    if charted.drawn_as:  # rare events are drawn as g charts of the exposure between them
+        table.loc[table["measure"].isin(list(charted.drawn_as)), "chart"] = "g"
     last = (
         series.sort_values("period")
         .groupby(keys, sort=False)
         .tail(1)
-        .set_index(keys)[["level", "measure_name", "numerator", "denominator"]]
+        .set_index(keys)[["level", "measure_name"]]
     )
     table = table.join(last, on=keys).rename(columns={"x": "period", "y": "value"})
+    # the counts of the month the value is read from (the latest complete one)
+    counted = charted.rows.set_index([*keys, "period"])[["numerator", "denominator"]]
+    counted = counted[~counted.index.duplicated(keep="last")]
+    table = table.join(counted, on=[*keys, "period"])
+    table = table.join(_provisional(charted.provisional, table, keys), on=keys)
+    table = pd.concat([table, _without_events(series, table, keys)], ignore_index=True)
     return table[list(MATRIX_COLUMNS)].sort_values(keys, ignore_index=True)
+
+
+def _without_events(series: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """A row for each rare-event series with no event to chart: its latest month, no
+    value and no icons, and words that say so."""
+    if "rare" not in series or not series["rare"].any():
+        return pd.DataFrame(columns=table.columns)
+    rare = series[series["rare"].astype(bool)]
+    shown = pd.MultiIndex.from_frame(table[keys])
+    latest = rare.sort_values("period").groupby(keys, sort=False).tail(1)
+    latest = latest[~pd.MultiIndex.from_frame(latest[keys]).isin(shown)]
+    if latest.empty:
+        return pd.DataFrame(columns=table.columns)
+    first = rare.groupby(keys, sort=False)["period"].min()
+    since = first.reindex(pd.MultiIndex.from_frame(latest[keys])).to_numpy()
+    return pd.DataFrame(
+        {
+            **{k: latest[k].to_numpy() for k in keys},
+            "level": latest["level"].to_numpy(), "measure_name": latest["measure_name"].to_numpy(),
+            "chart": "g", "improvement": latest["improvement"].to_numpy(),
+            "target": np.nan, "period": latest["period"].to_numpy(), "value": np.nan,
+            "numerator": latest["numerator"].to_numpy(),
+            "denominator": latest["denominator"].to_numpy(), "variation": None,
+            "assurance": None, "variation_icon": None, "assurance_icon": None,
+            "variation_text": [f"No events since {pd.Timestamp(t):%b %Y}: nothing to chart"
+                               for t in since],
+            "assurance_text": None, "sparkline": [[] for _ in range(len(latest))],
+        }
+    )  # fmt: skip
+
+
+def _provisional(rows: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Each series' latest provisional month after its latest complete one."""
+    cols = ["provisional_period", "provisional_value", "provisional_numerator",
+            "provisional_denominator", "provisional_teams"]  # fmt: skip
+    if rows.empty:
+        return pd.DataFrame(columns=cols, index=pd.MultiIndex.from_arrays([[]] * 3, names=keys))
+    after = rows.join(table.set_index(keys)["period"].rename("complete_to"), on=keys)
+    after = after[after["complete_to"].isna() | (after["period"] > after["complete_to"])]
+    latest = after.sort_values("period").groupby(keys, sort=False).tail(1).set_index(keys)
+    return pd.DataFrame(
+        {
+            "provisional_period": latest["period"],
+            "provisional_value": latest["value"],
+            "provisional_numerator": latest["numerator"],
+            "provisional_denominator": latest["denominator"],
+            "provisional_teams": [
+                f"{int(t)} of {int(e)} teams"
+                for t, e in zip(latest["teams"], latest["expected"], strict=True)
+            ],
+        },
+        index=latest.index,
+    )

@@ -108,6 +108,9 @@ class ChartType:
     counts : ``y`` holds counts (and ``n`` exposures or trials) that cannot be negative.
     proportion : ``y`` counts successes out of ``n`` trials, so ``y <= n``.
     positive_y : ``y`` must be strictly positive (time between events).
+    takes_n : a denominator changes what is charted (``y``/``n``); False for charts of
+        subgroup statistics (xbar, s), which read the rows' values themselves: a measure
+        charted with one of them is charted without its denominators.
     lines : computes the :class:`ChartLines` of every point.
     description : what the chart is for and how its lines are computed.
     """
@@ -120,6 +123,7 @@ class ChartType:
     counts: bool = False
     proportion: bool = False
     positive_y: bool = False
+    takes_n: bool = True
 
 
 def _nan(like: FloatArray) -> FloatArray:
@@ -365,6 +369,7 @@ CHART_TYPES: dict[str, ChartType] = {
             key="xbar",
             label="Xbar chart (subgroup means)",
             needs_n=False,
+            takes_n=False,
             lines=_xbar,
             description=(
                 "Centre = weighted grand mean; limits ± A3(n_i) × sd (Montgomery 6.29–6.31)."
@@ -374,6 +379,7 @@ CHART_TYPES: dict[str, ChartType] = {
             key="s",
             label="S chart (subgroup standard deviations)",
             needs_n=False,
+            takes_n=False,
             lines=_s,
             description="Centre = mean or pooled sd; limits B3(n_i), B4(n_i) × centre.",
         ),

@@ -4,7 +4,11 @@ The interface is fixed (checks outside the test suite drive it)::
 
     qi [--db URL] teams FILE            register teams (collaborative, ics, trust, team)
     qi [--db URL] measures FILE         load the measure catalogue
-    qi [--db URL] import FILE [--dry-run]
+    qi [--db URL] import FILE [--dry-run] [--layout NAME]
+    qi [--db URL] layout add NAME FILE  save a layout (TOML or JSON) for files in another shape
+    qi [--db URL] layout list | layout show NAME
+    qi [--db URL] template --output FILE [--period YYYY-MM]
+                                        a CSV or Excel template to fill in
     qi [--db URL] export --output FILE [--as-of 2026-11-25T10:15:30]
     qi [--db URL] rollback ID
     qi [--db URL] sample                load the bundled sample collaborative
@@ -12,6 +16,15 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] uploads               list the upload history
     qi [--db URL] groups FILE           add or change group aliases (alias, code, label,
                                         broad_group): the ethnic-group mapping
+    qi [--db URL] board [--level team|trust|ics|collaborative] [--month 2026-10]
+                  [--group All] [--output FILE.csv|.xlsx] [--small-numbers show|hide]
+                                        the Board page's matrix, as its CSV download
+    qi [--db URL] owners FILE           set owners (team, measure, owner, sponsor,
+                                        review_every_months[, since])
+    qi [--db URL] review TEAM MEASURE [--on DATE] [--note TEXT]
+                                        record that the owner reviewed the measure
+    qi [--db URL] not-expected TEAM --from 2025-08 [--to 2025-09] [--measure ID]
+                  --reason TEXT         a team not expected to report (a closed ward)
     qi [--db URL] report --output pack.pdf [--teams T ...] [--measures M ...]
                   [--period 2026-10] [--as-of INSTANT] [--commentary FILE] [--rules mdc]
                   [--phases none|changes] [--groups G ...] [--reference White] [--title T]
@@ -41,7 +54,9 @@ The store is ``--db`` if given, else ``QI_DATABASE_URL``, else an SQLite file in
 user's data folder; an empty database gets the schema first. ``import`` prints
 ``upload <ID>`` and exits 0, or prints each problem as ``FILE:ROW:COLUMN: message``
 (rows numbered as a spreadsheet shows them, header = row 1; file-level problems with
-row and column empty), stores nothing and exits 1.
+row and column empty), stores nothing and exits 1. A problem many rows share is one
+line naming the first rows, and a file's problems are at most 50 lines. How a file in
+another shape was read (its sheet, header row, columns) is said on standard error.
 """
 
 from __future__ import annotations
@@ -98,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--dry-run", action="store_true", help="validate only; store nothing")
     imp.add_argument("--note", default="", help="a note kept with the upload")
+    imp.add_argument("--layout", metavar="NAME", help="read the file with a saved layout")
+    lay = sub.add_parser("layout", help="saved upload layouts")
+    lay_sub = lay.add_subparsers(dest="layout_command", required=True)
+    lay_add = lay_sub.add_parser("add", help="save a layout from a TOML or JSON file")
+    lay_add.add_argument("name")
+    lay_add.add_argument("file")
+    lay_sub.add_parser("list", help="the saved layouts")
+    lay_sub.add_parser("show", help="a saved layout, as JSON").add_argument("name")
+    tpl = sub.add_parser("template", help="a CSV or Excel template to fill in")
+    tpl.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
+    tpl.add_argument("--period", metavar="YYYY-MM", help="the month (default: last month)")
     exp = sub.add_parser("export", help="write what is shown, in the upload layout")
     exp.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
     exp.add_argument("--as-of", metavar="INSTANT", help="a UTC instant, e.g. 2026-11-25T10:15:30")
@@ -152,6 +178,24 @@ def _parser() -> argparse.ArgumentParser:
         change.add_argument("name")
     users_sub.add_parser("password", help="set a password").add_argument("username")
     users_sub.add_parser("disable", help="stop an account signing in").add_argument("username")
+    brd = sub.add_parser("board", help="the Board page's matrix, as its CSV download")
+    brd.add_argument("--level", choices=("team", "trust", "ics", "collaborative"), default="team")
+    brd.add_argument("--month", metavar="YYYY-MM", help="data up to this month (default: all)")
+    brd.add_argument("--group", default="All", help="the group shown (default All)")
+    brd.add_argument("--output", metavar="FILE", help=".csv or .xlsx (default: CSV on stdout)")
+    brd.add_argument("--small-numbers", choices=("show", "hide"), default="hide")
+    sub.add_parser("owners", help="set owners and review cadences").add_argument("file")
+    rev = sub.add_parser("review", help="record that an owned measure was reviewed")
+    rev.add_argument("team")
+    rev.add_argument("measure")
+    rev.add_argument("--on", metavar="DATE", help="the day reviewed (default today)")
+    rev.add_argument("--note", default="")
+    gap = sub.add_parser("not-expected", help="a team not expected to report for a while")
+    gap.add_argument("team")
+    gap.add_argument("--from", dest="start", metavar="YYYY-MM", required=True)
+    gap.add_argument("--to", dest="end", metavar="YYYY-MM")
+    gap.add_argument("--measure", help="one measure (default: every measure)")
+    gap.add_argument("--reason", required=True)
     pdsa = sub.add_parser("pdsa", help="change ideas and PDSA cycles")
     pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
     pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
@@ -263,7 +307,11 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         n = store.load_measures(args.file, user=user)
         print(f"{n} measures loaded")
     elif args.command == "import":
-        result = store.import_file(args.file, user=user, dry_run=args.dry_run, note=args.note)
+        result = store.import_file(
+            args.file, user=user, dry_run=args.dry_run, note=args.note, layout=args.layout
+        )
+        if result.notes and not result.problems:
+            print(f"qi: {args.file}: read as follows: " + "; ".join(result.notes), file=sys.stderr)
         if result.problems:
             _print_problems(result.problems)
             return 1
@@ -275,6 +323,15 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         small = {None: None, "show": True, "hide": False}[args.small_numbers]
         n = store.export(args.output, as_of=args.as_of, small_numbers=small)
         print(f"{n} rows written to {args.output}")
+    elif args.command == "layout":
+        return _layout(store, args, user)
+    elif args.command == "template":
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            raise ValueError(f"{args.output}: the template must end in .csv or .xlsx")
+        content = store.upload_template(suffix[1:], period=args.period)
+        Path(args.output).write_bytes(content)
+        print(f"template written to {args.output}")
     elif args.command == "rollback":
         store.rollback(args.id, user=user)
         print(f"upload {args.id} rolled back")
@@ -291,6 +348,20 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(_table(store.uploads()))
     elif args.command == "report":
         return _report(store, args)
+    elif args.command == "board":
+        return _board(store, args)
+    elif args.command == "owners":
+        n = store.load_owners(args.file, user=user)
+        print(f"{n} owners set")
+    elif args.command == "review":
+        store.record_review(args.team, args.measure, reviewed_on=args.on, note=args.note,
+                            user=user)  # fmt: skip
+        print(f"review of {args.measure} at {args.team} recorded")
+    elif args.command == "not-expected":
+        store.mark_not_expected(args.team, start=args.start, end=args.end, measure=args.measure,
+                                reason=args.reason, user=user)  # fmt: skip
+        print(f"{args.team} is not expected to report {args.measure or 'any measure'} from "
+              f"{args.start}" + (f" to {args.end}" if args.end else ""))  # fmt: skip
     elif args.command == "pdsa":
         n = store.import_pdsa(args.file, user=user)
         print(f"{n} PDSA rows loaded")
@@ -301,6 +372,19 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(_table(store.audit_log()))
     elif args.command == "users":
         return _users(store, args, user)
+    return 0
+
+
+def _layout(store: Store, args: argparse.Namespace, user: str) -> int:
+    from qi.store.layouts import Layout
+
+    if args.layout_command == "add":
+        store.save_layout(args.name, Layout.read(args.file), user=user)
+        print(f"layout {args.name.strip()} saved: qi import FILE --layout {args.name.strip()}")
+    elif args.layout_command == "list":
+        print(store.layouts().to_string(index=False))
+    elif args.layout_command == "show":
+        print(json.dumps(store.layout(args.name).to_dict(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -332,6 +416,37 @@ def _users(store: Store, args: argparse.Namespace, user: str) -> int:
     elif cmd == "disable":
         store.disable_user(args.username, user=user)
         print(f"account {args.username} disabled; its sessions ended")
+    return 0
+
+
+def _board(store: Store, args: argparse.Namespace) -> int:
+    """The Board page's matrix download, for a scheduled job: the same rows, columns and
+    suppression as the page's CSV for the person the command acts for."""
+    from qi import screens
+    from qi.snapshot import Snapshot
+    from qi.store.export import table_bytes
+
+    snap = Snapshot.from_store(store)
+    if args.month:
+        snap = screens.narrowed(snap, until=args.month)
+    view = screens.board(snap, level=args.level)
+    if view.rows.empty:
+        raise StoreError("no data to put on the board")
+    if args.group not in view.groups:
+        raise StoreError(f"no group {args.group!r} on the board: {', '.join(view.groups)}")
+    picked = view.select(group=args.group)
+    show = args.small_numbers == "show"
+    if show and not store.may_see_small_numbers(list(picked.teams)).all():
+        raise StoreError("your role does not allow small numbers for every team on this board")
+    if show:
+        picked = view.select(group=args.group, small_numbers=True)
+    if args.output:
+        fmt = "xlsx" if args.output.lower().endswith(".xlsx") else "csv"
+        Path(args.output).write_bytes(table_bytes(picked.download, fmt))
+        print(f"{len(picked.download)} rows written to {args.output} ({view.months_note})",
+              file=sys.stderr)  # fmt: skip
+    else:
+        sys.stdout.write(table_bytes(picked.download, "csv").decode("utf-8-sig"))
     return 0
 
 

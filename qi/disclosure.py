@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["SUPPRESSED", "THRESHOLD", "suppress_points"]
+__all__ = ["SUPPRESSED", "THRESHOLD", "hidden", "suppress_points"]
 
 #: What a hidden cell shows.
 SUPPRESSED = "*"
@@ -51,6 +51,7 @@ def suppress_points(
     limits: Sequence[str] = ("lower", "upper"),
     threshold: int = THRESHOLD,
     marker: str = SUPPRESSED,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``frame`` with small counts, and what would give them back, shown as ``marker``.
 
@@ -63,6 +64,10 @@ def suppress_points(
     counts : count columns to check (those present are used).
     values : columns hidden wherever a count of the row is hidden.
     limits : columns hidden wherever the row's denominator is hidden.
+    context : every row of the lines ``frame``'s rows belong to (all groups and
+        ``All``, with ``line``, ``group`` and ``counts``), when ``frame`` shows only some
+        of them (a chart of two groups): which counts are hidden is decided on the whole
+        lines, so every table cut from them hides the same cells.
 
     Returns a copy: hidden cells hold ``marker`` (their columns become text-and-number
     object columns), and a ``suppressed`` column says ``small number``, ``secondary``
@@ -70,6 +75,9 @@ def suppress_points(
     """
     out = frame.copy().reset_index(drop=True)
     counts = [c for c in counts if c in out]
+    if context is not None and len(out):
+        return _as_in(out, context, line=line, group=group, counts=counts, values=values,
+                      limits=limits, threshold=threshold, marker=marker)  # fmt: skip
     primary = np.zeros(len(out), dtype=bool)
     hidden: dict[str, np.ndarray] = {}
     for col in counts:
@@ -79,7 +87,7 @@ def suppress_points(
         hidden[col] = small.copy()
     have_lines = group in out and all(c in out for c in line)
     if have_lines and len(out):
-        keys = out[list(line)].astype(str).agg("\x1f".join, axis=1)
+        keys = out[list(line)].astype(object).fillna("").astype(str).agg("\x1f".join, axis=1)
         is_all = (out[group] == ALL).to_numpy()
         has_all = keys.isin(set(keys[is_all])).to_numpy()
         for col in counts:
@@ -100,6 +108,59 @@ def suppress_points(
                 out[col] = out[col].astype(object).where(~hidden["denominator"], marker)
     out["suppressed"] = reason
     return out
+
+
+def _as_in(out, context, *, line, group, counts, values, limits, threshold, marker):
+    """``out`` suppressed as its rows are in the whole lines of ``context``."""
+    keys = [*line, group]
+    whole = suppress_points(
+        context[[*keys, *counts]], line=line, group=group, counts=counts, values=(),
+        limits=(), threshold=threshold, marker=marker,
+    )  # fmt: skip
+    flags = pd.DataFrame({k: whole[k].astype(object).fillna("").astype(str) for k in keys})
+    for col in counts:
+        flags[f"_hide_{col}"] = (whole[col].astype(object) == marker).to_numpy()
+    flags["_reason"] = whole["suppressed"].to_numpy()
+    flags = flags.drop_duplicates(keys)
+    mine = pd.DataFrame({k: out[k].astype(object).fillna("").astype(str) for k in keys})
+    found = mine.merge(flags, on=keys, how="left")
+    any_hidden = np.zeros(len(out), dtype=bool)
+    for col in counts:
+        hide = found[f"_hide_{col}"].fillna(False).to_numpy(dtype=bool, copy=True)
+        v = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
+        hide |= (v >= 1) & (v <= threshold)  # a row the context lacks: the primary rule
+        any_hidden |= hide
+        out[col] = out[col].astype(object).where(~hide, marker)
+        if col == "denominator":
+            for lim in limits:
+                if lim in out:
+                    out[lim] = out[lim].astype(object).where(~hide, marker)
+    for col in values:
+        if col in out:
+            out[col] = out[col].astype(object).where(~any_hidden, marker)
+    reason = found["_reason"].fillna("").to_numpy(dtype=object)
+    out["suppressed"] = np.where(any_hidden, np.where(reason == "", "small number", reason), "")
+    return out
+
+
+def hidden(
+    frame: pd.DataFrame,
+    *,
+    line: Sequence[str],
+    group: str = "group",
+    counts: Sequence[str] = ("numerator", "denominator"),
+    threshold: int = THRESHOLD,
+) -> np.ndarray:
+    """Per row of ``frame``: whether :func:`suppress_points` hides its value (a count of
+    the row is hidden, by the primary or the secondary rule). What a screen draws or
+    tabulates for a reader not allowed small numbers leaves these values out, exactly
+    as the downloads do. ``threshold=0`` hides nothing."""
+    if threshold <= 0 or frame.empty:
+        return np.zeros(len(frame), dtype=bool)
+    cols = [c for c in (*line, group, *counts) if c in frame]
+    out = suppress_points(frame[cols], line=line, group=group, counts=counts, values=(),
+                          limits=(), threshold=threshold)  # fmt: skip
+    return (out["suppressed"] != "").to_numpy()
 
 
 def _secondary(

@@ -44,6 +44,7 @@ def chart_data(
     summary: pd.DataFrame | None = None,
     threshold: int = THRESHOLD,
     rules: str,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The data behind a chart: one row per point, suppressed and ready to write.
 
@@ -58,6 +59,10 @@ def chart_data(
         ``assurance_text`` to its rows.
     rules : the rule set the points were computed with (``SPCResult.rules``), which
         says what each signal means.
+    context : the counts of every group of the chart's unit and measure (``keys``,
+        ``period``, ``numerator``, ``denominator``), when the chart shows only some
+        groups: small numbers are then hidden as in the whole table
+        (:func:`qi.disclosure.suppress_points`).
 
     Returns columns: ``keys``, ``period`` (``YYYY-MM``), ``numerator``,
     ``denominator``, ``value``, ``centre``, ``lower``, ``upper``, ``target``,
@@ -86,18 +91,41 @@ def chart_data(
             table[col] = None
     table["period"] = table["period"].dt.strftime("%Y-%m")
     line = [k for k in keys if k != "group"] + ["period"]
-    return suppress_points(table, line=line, threshold=threshold)
+    if context is not None:
+        context = context[[*keys, "period", "numerator", "denominator"]].assign(
+            period=pd.to_datetime(context["period"]).dt.strftime("%Y-%m")
+        )
+    return suppress_points(table, line=line, threshold=threshold, context=context)
 
 
 def matrix_data(table: pd.DataFrame, *, threshold: int = THRESHOLD) -> pd.DataFrame:
     """The summary matrix (:func:`qi.board.matrix`) as a table to download: each
-    series' latest month, value, counts, variation and assurance (in words), with
-    small numbers suppressed."""
+    series' latest complete month, value, counts, variation and assurance (in words),
+    and a later provisional month (not every team has sent it) with its value, counts
+    and how many teams sent it; small numbers suppressed in both (the index of
+    ``table`` is kept, so a screen can take the rows it shows)."""
     cols = [
         "unit", "level", "measure", "measure_name", "group", "period", "value", "target",
         "numerator", "denominator", "variation", "variation_text", "assurance",
-        "assurance_text",
+        "assurance_text", "provisional_period", "provisional_value", "provisional_numerator",
+        "provisional_denominator", "provisional_teams",
     ]  # fmt: skip
     out = table[[c for c in cols if c in table]].copy()
+    index = out.index
     out["period"] = pd.to_datetime(out["period"]).dt.strftime("%Y-%m")
-    return suppress_points(out, line=["unit", "measure", "period"], threshold=threshold)
+    line = ["unit", "measure", "period"]
+    done = suppress_points(out, line=line, threshold=threshold)
+    if "provisional_period" in out:
+        out["provisional_period"] = pd.to_datetime(out["provisional_period"]).dt.strftime("%Y-%m")
+        later = suppress_points(
+            out.rename(columns={"period": "complete_period", "provisional_period": "period"}),
+            line=line, counts=("provisional_numerator", "provisional_denominator"),
+            values=("provisional_value",), threshold=threshold,
+        )  # fmt: skip
+        for col in ("provisional_numerator", "provisional_denominator", "provisional_value"):
+            done[col] = later[col].to_numpy()
+        reason = np.where(done["suppressed"] != "", done["suppressed"], later["suppressed"])
+        done["suppressed"] = reason
+        done["provisional_period"] = out["provisional_period"].to_numpy()
+    done.index = index
+    return done

@@ -83,6 +83,7 @@ def spc_figure(
     facet: bool = True,
     height: int | None = None,
     rules: str,
+    provisional: pd.DataFrame | None = None,
 ) -> go.Figure:
     """A run or control chart of ``points`` (one series, or one per value of ``group``).
 
@@ -92,7 +93,8 @@ def spc_figure(
     group : column naming the series (e.g. ``"group"`` for ethnic groups). With
         ``facet=True`` each group gets its own panel with its centre line and limits
         (small multiples, same y axis); with ``facet=False`` the groups are lines on
-        one chart with their centre lines, and no limits (to keep it legible).
+        one chart, each with its centre line and limits in its own colour. Every
+        control chart has its limits, one series or many, labelled with their values.
     cycles : change ideas and PDSA cycles (``change_idea``, ``cycle``, ``stage``,
         ``start``, ``end``): drawn as labelled bands from start to end.
     annotations : notes on points (``period``, ``text``, optional ``group``).
@@ -101,6 +103,9 @@ def spc_figure(
         the month reviewed, "overdue" when not done by its due date.
     rules : the rule set the points were computed with (``SPCResult.rules``), which
         says what each signal means (see :func:`explain_signals`).
+    provisional : months not every team expected has sent yet (``period``, ``value``,
+        ``teams``, ``expected`` and the ``group`` column): hollow markers apart from the
+        line, labelled "provisional", never read by the rules.
     """
     explained = explain_signals(points, improvement, rules=rules)
     data = pd.concat([points, explained], axis=1)
@@ -121,7 +126,10 @@ def spc_figure(
         row = i + 1 if panels > 1 else 1
         colour = PALETTE[i % len(PALETTE)] if (group and not facet) else PALETTE[0]
         name = text(g) if g is not None else text(y_title or "value")
-        _series(parts, part, row, colour, name, show_limits=panels > 1 or not group)
+        overlaid = bool(group) and not facet and len(groups) > 1
+        _series(parts, part, row, colour, name, overlaid=overlaid)
+    if provisional is not None and len(provisional):
+        _provisional(parts, provisional, group, groups, panels)
     if cycles is not None and len(cycles):
         _cycles(parts, cycles, data["x"])
     if annotations is not None and len(annotations):
@@ -170,7 +178,10 @@ def _refs(row: int) -> dict[str, str]:
     return {"xref": f"x{suffix}", "yref": f"y{suffix}"}
 
 
-def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
+def _series(parts: _Parts, part, row, colour, name, *, overlaid: bool = False) -> None:
+    """One series: its points, and per phase its centre line and limits, each labelled
+    with its value (several series on one chart: limits in the series' colour, labels
+    named after it)."""
     x = part["x"]
     hover = [
         f"{pd.Timestamp(xv):%b %Y}<br>{name}: {_fmt(yv)}"
@@ -189,8 +200,8 @@ def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
     runs = part["runs_signal"].fillna(False).astype(bool) if "runs_signal" in part else None
     for _, seg in part.groupby("phase", sort=False):
         lines = [("cl", "Centre", "solid" if runs is None or not runs[seg.index].any() else "dash")]
-        if show_limits:
-            lines += [("lcl", "Lower limit", "dot"), ("ucl", "Upper limit", "dot")]
+        lines += [("lcl", "Lower limit", "dot"), ("ucl", "Upper limit", "dot")]
+        limit_colour = colour if overlaid else LINE_GREY
         for col, label, dash in lines:
             values = seg[col]
             if values.isna().all():
@@ -198,7 +209,7 @@ def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
             parts.traces.append(
                 go.Scatter(
                     x=seg["x"], y=values, mode="lines", hoverinfo="skip", showlegend=False,
-                    line={"color": LINE_GREY if col != "cl" else colour, "dash": dash,
+                    line={"color": limit_colour if col != "cl" else colour, "dash": dash,
                           "width": 1.2},
                     **axes,
                 )
@@ -206,7 +217,8 @@ def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
             last = values.dropna()
             parts.annotations.append(
                 {"x": seg["x"].iloc[-1], "y": last.iloc[-1],
-                 "text": f"{label} {_fmt(last.iloc[-1])}", "showarrow": False,
+                 "text": f"{name}: " * overlaid + f"{label} {_fmt(last.iloc[-1])}",
+                 "showarrow": False,
                  "xanchor": "left", "xshift": 6,
                  "font": {"size": 10, "color": LINE_GREY}, **_refs(row)}
             )  # fmt: skip
@@ -231,6 +243,38 @@ def _series(parts: _Parts, part, row, colour, name, *, show_limits) -> None:
                 hovertext=[f"{label}: {text(t)}" for t in hit["signal_text"]], hoverinfo="text",
                 showlegend=parts.first(label), **axes,
             )
+        )  # fmt: skip
+
+
+def _provisional(parts: _Parts, rows: pd.DataFrame, group, groups, panels) -> None:
+    """Months not every team has sent: hollow grey markers, off the line, with their
+    coverage in the hover and a "provisional" label on the latest."""
+    for i, g in enumerate(groups):
+        part = rows if g is None or group not in rows else rows[rows[group] == g]
+        part = part[np.isfinite(part["value"].to_numpy(dtype=float))]
+        if part.empty:
+            continue
+        row = i + 1 if panels > 1 else 1
+        hover = [
+            f"{pd.Timestamp(p):%b %Y}: {_fmt(v)}<br>provisional: {int(t)} of {int(e)} teams "
+            "have sent this month; not read by the rules"
+            for p, v, t, e in zip(part["period"], part["value"], part["teams"],
+                                  part["expected"], strict=True)
+        ]  # fmt: skip
+        parts.traces.append(
+            go.Scatter(
+                x=part["period"], y=part["value"], mode="markers", name="Provisional month",
+                legendgroup="provisional", showlegend=parts.first("Provisional month"),
+                marker={"size": 9, "symbol": "circle-open", "color": LINE_GREY,
+                        "line": {"width": 2}},
+                hovertext=hover, hoverinfo="text", **_axes(row),
+            )
+        )  # fmt: skip
+        last = part.sort_values("period").iloc[-1]
+        parts.annotations.append(
+            {"x": last["period"], "y": last["value"], "yshift": 12, "showarrow": False,
+             "text": f"provisional ({int(last['teams'])} of {int(last['expected'])} teams)",
+             "font": {"size": 10, "color": LINE_GREY}, **_refs(row)}
         )  # fmt: skip
 
 

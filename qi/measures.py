@@ -8,13 +8,15 @@ export goes through: months without a value left out (:func:`qi.series.valued`),
 measure's chart type, multiplier, improvement direction and target passed to
 :func:`qi.spc`, one grouped call per chart type × direction × multiplier (never one
 per series). :func:`chart_measure` is the same for one measure, with phases from the
-months a change started.
+months a change started. A measure of rare events (:func:`qi.series.rare_measures`)
+is charted as the exposure between its events (a g chart), so a run of empty months
+is never read as an improvement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -117,11 +119,18 @@ class Charted:
     results : one :class:`qi.SPCResult` per chart type × direction × multiplier ×
         denominator (one for a single measure).
     by : the columns naming a series.
+    provisional : the rows of months not yet complete (``complete`` False: not every
+        team expected has sent them), with their ``value``: shown, never read by the
+        rules.
+    drawn_as : measure id → why and how it is drawn otherwise than its chart type (a
+        measure of rare events, ``rare`` True in its rows: :func:`between_events`).
     """
 
     rows: pd.DataFrame
     results: tuple[SPCResult, ...]
     by: tuple[str, ...]
+    provisional: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drawn_as: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def points(self) -> pd.DataFrame:
@@ -155,10 +164,6 @@ class Charted:
         if len(self.results) != 1:
             raise ValueError(f"{len(self.results)} results: use .points, .summary or .icons")
         return self.results[0]
-
-    @property
-    def rules(self) -> str | None:
-        return self.results[0].rules if self.results else None
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -194,12 +199,26 @@ def chart_rows(
     """
     by = list(by)
     rows = valued(rows)
+    provisional = rows.iloc[:0]
+    if "complete" in rows and not bool(rows["complete"].all()):
+        provisional = rows[~rows["complete"].astype(bool)]
+        provisional = provisional.assign(value=point_values(provisional))
+        rows = rows[rows["complete"].astype(bool)]
     if rows.empty:
-        return Charted(rows=rows, results=(), by=tuple(by))
+        return Charted(rows=rows, results=(), by=tuple(by), provisional=provisional)
+    results = []
+    drawn_as: dict[str, str] = {}
+    if "rare" in rows and bool(rows["rare"].any()):
+        rare = rows[rows["rare"].astype(bool)]
+        rows = rows[~rows["rare"].astype(bool)]
+        provisional = provisional[~provisional["rare"].astype(bool)]
+        results, drawn_as = _rare_results(rare, by=by, rules=rules, phase=phase)
+        if rows.empty:
+            return Charted(rows=rare, results=tuple(results), by=tuple(by),
+                           provisional=provisional, drawn_as=drawn_as)  # fmt: skip
     facts = rows[["chart", "improvement", "multiplier"]].assign(
         _has_n=with_denominator(rows).to_numpy()
     )
-    results = []
     for (chart, improvement, multiplier, has_n), index in facts.groupby(
         ["chart", "improvement", "multiplier", "_has_n"], sort=False
     ).groups.items():
@@ -211,7 +230,79 @@ def chart_rows(
             improvement=improvement, target="target" if has_target else None, baseline=baseline,
         )  # fmt: skip
         results.append(result)
-    return Charted(rows=rows, results=tuple(results), by=tuple(by))
+    if drawn_as:
+        rows = pd.concat([rows, rare], ignore_index=True)
+    return Charted(
+        rows=rows, results=tuple(results), by=tuple(by), provisional=provisional,
+        drawn_as=drawn_as,
+    )  # fmt: skip
+
+
+#: The direction that is better for the exposure between events, by the measure's own.
+_BETWEEN = {"decrease": "increase", "increase": "decrease", "neutral": "neutral"}
+
+
+def between_events(rows: pd.DataFrame, *, by: Sequence[str]) -> pd.DataFrame:
+    """Monthly counts of a rare event as the exposure between events, for a g chart.
+
+    Per series (``by``, ordered by ``period``), every month with events gives one row:
+    ``between`` is the exposure (the denominator summed: bed days, staff-months,
+    admissions; months when there is no denominator) since the month of the previous
+    event, up to and including this month, shared equally by the month's events (as if
+    they were spread through it) — the first event counts from the start of the data.
+    Months without an event give no row.
+    """
+    by = list(by)
+    data = rows.sort_values([*by, "period"]) if by else rows.sort_values("period")
+    has_n = with_denominator(data)
+    exposure = data["denominator"].where(has_n, 1.0).fillna(0.0).astype(float)
+    keys = [data[k] for k in by] if by else [pd.Series(0, index=data.index)]
+    total = exposure.groupby(keys, sort=False).cumsum()
+    events = data["numerator"].astype(float) > 0
+    hit = data[events].assign(_total=total[events].to_numpy())
+    before = hit.groupby([hit[k] for k in by] if by else [pd.Series(0, index=hit.index)],
+                         sort=False)["_total"].shift(fill_value=0.0)  # fmt: skip
+    return hit.assign(between=(hit["_total"] - before) / hit["numerator"].astype(float)).drop(
+        columns="_total"
+    )
+
+
+def _rare_results(rows: pd.DataFrame, *, by, rules, phase):
+    """The g charts of rare-event series (:func:`between_events`), one call per
+    direction, and the words that say how each measure is drawn."""
+    gaps = between_events(rows, by=by)
+    results, drawn_as = [], {}
+    for measure, part in rows.groupby("measure", sort=False):
+        has_n = bool(with_denominator(part).any())
+        drawn_as[measure] = (
+            "Rare events: most months have none, so a run of empty months would read as an "
+            "improvement. Drawn as a g chart of the "
+            + ("exposure (the denominator summed)" if has_n else "months")
+            + " between events, one point per month with events; longer is fewer events."
+        )
+    for improvement, part in gaps.groupby("improvement", sort=False):
+        results.append(
+            spc(
+                part,
+                x="period",
+                y="between",
+                by=by,
+                chart="g",
+                phase=phase,
+                rules=rules,
+                improvement=_BETWEEN.get(improvement, "neutral"),
+            )
+        )
+    return results, drawn_as
+
+
+def point_values(rows: pd.DataFrame) -> pd.Series:
+    """Each row's value as a one-row subgroup of its chart: numerator ÷ denominator ×
+    multiplier for a measure with denominators, numerator × multiplier without."""
+    with_n = with_denominator(rows)
+    mult = rows["multiplier"].astype(float)
+    ratio = rows["numerator"] / rows["denominator"].where(rows["denominator"] > 0)
+    return (ratio.where(with_n, rows["numerator"]) * mult).astype(float)
 
 
 def chart_measure(

@@ -45,9 +45,10 @@ import numpy as np
 import pandas as pd
 
 from qi import images, mdc, screens
+from qi.disclosure import SUPPRESSED
 from qi.figures import funnel_figure
 from qi.rules import RULE_SETS
-from qi.series import ALL, month_start
+from qi.series import ALL, latest_complete_month, month_start
 from qi.snapshot import Snapshot, utc_instant
 
 #: Summary-matrix rows on one page.
@@ -108,8 +109,11 @@ class PackDocument:
         return HTML(string=self.html).write_pdf()
 
 
-def format_value(value: float | None) -> str:
-    """A value as the pack prints it: one decimal place, thousands separated."""
+def format_value(value: float | str | None) -> str:
+    """A value as the pack prints it: one decimal place, thousands separated; a hidden
+    small number (``*``) as it is."""
+    if isinstance(value, str):
+        return value
     if value is None or not np.isfinite(value):
         return "–"
     return f"{value:,.1f}"
@@ -142,7 +146,7 @@ def pack_document(
     source : a :class:`qi.store.Store`, or :class:`PackData` already read.
     teams, measures : names of teams and measure ids (default: all with data).
     period : the month reported (``"2026-10"``); data after it is left out. Default:
-        the latest month with data.
+        the latest complete month (every team expected has sent it, for every measure).
     as_of : read the store as it was at this UTC instant (default: now). Ignored when
         ``source`` is :class:`PackData`.
     rules : the rule set of the charts (:data:`qi.RULE_SETS`); the matrix and icons
@@ -163,9 +167,7 @@ def pack_document(
     data = (
         source
         if isinstance(source, Snapshot)
-        else Snapshot.from_store(
-            source, as_of=utc_instant(as_of), teams=teams, measures=measures
-        )
+        else Snapshot.from_store(source, as_of=utc_instant(as_of), teams=teams, measures=measures)
     )
     catalogue = data.measures.set_index("id")
     if teams is not None:
@@ -181,7 +183,9 @@ def pack_document(
     if period is None:
         if obs.empty:
             raise ValueError("no data for these teams and measures")
-        month = obs["period"].max()
+        # the latest month every team expected has sent (a later one is provisional)
+        month = latest_complete_month(obs, not_expected=data.not_expected)
+        month = obs["period"].max() if month is None else month
     else:
         month = month_start(period)
     snap = screens.narrowed(chosen, until=month)
@@ -213,6 +217,30 @@ def pack_document(
 
 
 # --------------------------------------------------------------------------- charts
+
+
+def _chart_facts(view: screens.TeamChart, latest) -> dict:
+    """The facts above a chart page: the latest value of ``All`` (``*`` where the data
+    download hides it: the pack shows no more than a file would), target and icons."""
+    info = view.measure
+    facts = {
+        "unit": view.unit, "measure": info.id, "measure_name": info.name,
+        "unit_label": view.y_title, "target": info.target, "period": None, "value": None,
+        "variation_icon": None, "variation_text": "No events to chart", "assurance_icon": None,
+        "assurance_text": None,
+    }  # fmt: skip
+    if latest is None:
+        return facts
+    points = view.shown_points()
+    at = points[(points["group"] == ALL) & (points["x"] == latest["x"])]
+    hidden = at.empty or not np.isfinite(float(at["y"].iloc[0]))
+    assurance = latest["assurance_icon"] if info.target is not None else None
+    return {
+        **facts, "period": latest["x"], "value": SUPPRESSED if hidden else float(latest["y"]),
+        "variation_icon": latest["variation_icon"], "variation_text": latest["variation_text"],
+        "assurance_icon": assurance,
+        "assurance_text": mdc.ICON_TEXT[assurance] if assurance else None,
+    }  # fmt: skip
 
 
 class _Context:
@@ -259,20 +287,13 @@ class _Context:
         fig = view.figure(facet=True, height=height)
         fig.update_layout(hovermode=False)
         image = images.submit(fig, "svg", width=CHART_WIDTH, height=height)
-        assurance = latest["assurance_icon"] if info.target is not None else None
-        facts = {
-            "unit": team, "measure": measure, "measure_name": info.name,
-            "unit_label": info.unit, "period": latest["x"], "value": float(latest["y"]),
-            "target": info.target, "variation_icon": latest["variation_icon"],
-            "variation_text": latest["variation_text"], "assurance_icon": assurance,
-            "assurance_text": mdc.ICON_TEXT[assurance] if assurance else None,
-        }  # fmt: skip
+        facts = _chart_facts(view, latest)
         return _Chart(
             team=team, measure=measure, measure_name=info.name, facts=facts, image=image,
             height=height, cycles=view.cycles, uploads=list(view.uploads),
             starts=list(view.starts), groups=list(view.groups), first=rows["period"].min(),
             last=rows["period"].max(), rules=self.rules, as_of=self.data.as_of,
-            chart_type=info.chart, multiplier=info.multiplier,
+            chart_type=info.chart, multiplier=info.multiplier, note=view.drawn_as,
         )  # fmt: skip
 
     # ------------------------------------------------------------------- equality
@@ -315,6 +336,7 @@ class _Chart:
     as_of: pd.Timestamp
     chart_type: str
     multiplier: float
+    note: str | None = None
 
     def provenance(self) -> str:
         phases = (
@@ -344,8 +366,13 @@ class _Chart:
             f'<div class="chart"><img style="max-height:{max_height}mm" alt="'
             f'{escape(self.measure_name)} — {escape(self.team)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
-            f'{table}<p class="provenance">{escape(self.provenance())}</p></section>'
+            + (f'<p class="note">{escape(self.note)}</p>' if self.note else "")
+            + f'{table}<p class="provenance">{escape(self.provenance())}</p></section>'
         )
+
+
+def _month(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%b %Y}"
 
 
 def _facts(f: dict) -> str:
@@ -357,7 +384,7 @@ def _facts(f: dict) -> str:
     )
     return (
         '<table class="facts"><tr>'
-        f'<td><span class="label">Latest ({pd.Timestamp(f["period"]):%b %Y})</span> '
+        f'<td><span class="label">Latest ({_month(f["period"])})</span> '
         f'<b class="value">{format_value(f["value"])}</b> {escape(str(f["unit_label"]))}</td>'
         f'<td><span class="label">Target</span> {target}</td>'
         f'<td class="icon-cell">{_icon(f["variation_icon"])}'
@@ -455,7 +482,7 @@ def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
         chunk = matrix.iloc[i * MATRIX_ROWS : (i + 1) * MATRIX_ROWS]
         rows = "".join(
             f"<tr><td>{escape(r['measure_name'])}</td><td>{escape(r['unit'])}</td>"
-            f"<td>{pd.Timestamp(r['period']):%b %Y}</td>"
+            f"<td>{_month(r['period'])}</td>"
             f'<td class="num">{format_value(r["value"])}</td>'
             f'<td class="num">{format_value(r["target"])}</td>'
             f'<td class="icon-cell">{_icon(r["variation_icon"], "8mm")}'
@@ -562,6 +589,7 @@ def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Secti
         f"From {start:%B %Y} to {ctx.month:%B %Y}, {len(status)} team-months: "
         f"{total['on time']} on time, {total['late']} late, {total['missing']} missing"
         + (f", {total['not due yet']} not due yet" if total["not due yet"] else "")
+        + (f", {total['not expected']} not expected" if total["not expected"] else "")
         + f"; {int(total['corrected'])} corrected after the first upload. "
         f"Data is due by the 15th of the following month (read at {_iso(ctx.data.as_of)})."
     )
@@ -580,7 +608,7 @@ def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Secti
             f"<section><h1>{head}</h1><p>{escape(summary)}</p>"
             '<table class="grid completeness"><thead><tr><th>Team</th><th class="num">On time'
             '</th><th class="num">Late</th><th class="num">Missing</th><th class="num">Not due '
-            'yet</th><th class="num">Corrected</th>'
+            'yet</th><th class="num">Not expected</th><th class="num">Corrected</th>'
             f"<th>{ctx.month:%b %Y}</th></tr></thead><tbody>{rows}</tbody></table></section>"
         )))  # fmt: skip
     return out

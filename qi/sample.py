@@ -64,9 +64,12 @@ def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample
         owners = store.load_owners(folder / "owners.csv", user=user)
     if (folder / "actions.csv").exists() and not store.counts()["action"]:
         actions = store.add_actions(folder / "actions.csv", user=user)
+    reviews = 0
+    if (folder / "reviews.csv").exists() and not store.counts()["review"]:
+        reviews = store.load_reviews(folder / "reviews.csv", user=user)
     return (
         f"sample loaded: {stored} uploads stored, {skipped} already there, {cycles} PDSA rows, "
-        f"{owners} owners, {actions} actions"
+        f"{owners} owners, {reviews} reviews, {actions} actions"
     )
 
 

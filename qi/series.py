@@ -25,8 +25,15 @@ ALL = "All"
 #: Columns of :func:`series_frame`.
 SERIES_COLUMNS = (
     "unit", "level", "measure", "group", "period", "numerator", "denominator",
-    "measure_name", "chart", "multiplier", "improvement", "target",
+    "measure_name", "chart", "multiplier", "improvement", "target", "teams", "expected",
+    "complete", "rare",
 )  # fmt: skip
+#: A measure is one of rare events when, for most of its teams, most months have none.
+RARE_ZERO_SHARE = 0.5
+#: Columns of a frame of reporting gaps (:meth:`qi.store.Store.not_expected`): a team not
+#: expected to report a measure (all measures when ``measure`` is missing) from ``start``
+#: to ``end`` (open when missing), for example a ward closed for refurbishment.
+NOT_EXPECTED_COLUMNS = ("team", "measure", "start", "end", "reason")
 
 
 def series_frame(
@@ -35,6 +42,8 @@ def series_frame(
     *,
     level: str = "team",
     add_all: bool = True,
+    not_expected: pd.DataFrame | None = None,
+    rare: set[str] | frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """Observations summed to ``level`` × measure × group × period.
 
@@ -44,13 +53,20 @@ def series_frame(
     measures : the catalogue (:meth:`qi.store.Store.measures`), with ``id``.
     level : ``"team"``, ``"trust"``, ``"ics"`` or ``"collaborative"``.
     add_all : add an ``All`` group (sum of the groups) where the data has none.
+    not_expected : teams not expected to report (:data:`NOT_EXPECTED_COLUMNS`), for
+        :func:`coverage`.
+    rare : the measures of rare events (:func:`rare_measures`): their rows get ``rare``
+        True, and the recipe charts them as the time between events.
 
     Returns
     -------
     DataFrame with :data:`SERIES_COLUMNS`: ``unit`` (the team, trust, … name),
     ``level``, ``measure``, ``group`` (the measure's group: broad ethnic group or
-    ``All``), ``period``, ``numerator``, ``denominator``, and the measure's
-    ``measure_name``, ``chart``, ``multiplier``, ``improvement`` and ``target``.
+    ``All``), ``period``, ``numerator``, ``denominator``, the measure's
+    ``measure_name``, ``chart``, ``multiplier``, ``improvement`` and ``target``, and
+    the month's :func:`coverage`: ``teams`` (how many of the unit's teams sent it),
+    ``expected`` (how many were expected to) and ``complete`` (all of them did). A
+    month that is not complete is provisional: charts show it, the rules never read it.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
@@ -71,7 +87,119 @@ def series_frame(
     catalogue = measures.set_index("id")[["name", "chart", "multiplier", "improvement", "target"]]
     out = summed.join(catalogue.rename(columns={"name": "measure_name"}), on="measure")
     out.insert(1, "level", level)
+    cover = coverage(observations, level=level, not_expected=not_expected)
+    if cover.empty:
+        out = out.assign(teams=0, expected=0, complete=True)
+    else:
+        out = out.join(cover, on=["unit", "measure", "period"])
+    out["rare"] = out["measure"].isin(set(rare))
     return out.sort_values(["unit", "measure", "group", "period"], ignore_index=True)
+
+
+def coverage(
+    observations: pd.DataFrame,
+    *,
+    level: str = "team",
+    not_expected: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Which of a unit's teams sent each month of each measure.
+
+    A team is expected to report a measure every month from the first month it sent it,
+    unless a reporting gap says it is not (``not_expected``, :data:`NOT_EXPECTED_COLUMNS`:
+    a closed ward, a team that stopped). A unit's month is *complete* when every team
+    expected sent it; a team that sent it while not expected counts as expected.
+
+    Returns
+    -------
+    DataFrame indexed by ``unit``, ``measure``, ``period`` (every month in which the unit
+    sent anything), with ``teams`` (teams that sent it), ``expected`` and ``complete``.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+    keys = ["unit", "measure", "period"]
+    sent = observations.drop_duplicates(["team", "measure", "period"])
+    sent = pd.DataFrame(
+        {"unit": sent[level], "team": sent["team"], "measure": sent["measure"],
+         "period": sent["period"]}
+    )  # fmt: skip
+    if sent.empty:
+        return pd.DataFrame(
+            {"teams": [], "expected": [], "complete": []},
+            index=pd.MultiIndex.from_arrays([[], [], []], names=keys),
+        )
+    out = sent.groupby(keys, observed=True).size().rename("teams").reset_index()
+    # teams expected: those whose first month of the measure is on or before the month
+    first = sent.groupby(["unit", "measure", "team"], observed=True)["period"].min()
+    started = first.rename("period").reset_index().groupby(["unit", "measure", "period"]).size()
+    started = started.groupby(level=["unit", "measure"]).cumsum().rename("expected")
+    started = started.reset_index().sort_values("period")
+    out = pd.merge_asof(out.sort_values("period"), started, on="period", by=["unit", "measure"])
+    if not_expected is not None and len(not_expected):
+        out["expected"] -= _excused(sent, first, not_expected, out)
+    out["expected"] = np.maximum(out["expected"].fillna(0), out["teams"]).astype(int)
+    out["complete"] = out["teams"] >= out["expected"]
+    return out.set_index(keys).sort_index()
+
+
+def _excused(sent, first, not_expected, months) -> np.ndarray:
+    """Per row of ``months`` (unit, measure, period): the teams it expects that a
+    reporting gap excuses and that did not send the month."""
+    gaps = not_expected.copy()
+    gaps["start"] = pd.to_datetime(gaps["start"])
+    gaps["end"] = pd.to_datetime(gaps["end"])
+    started = first.rename("first").reset_index()
+    # every started team × measure × month of the units' months, with its gaps
+    grid = months[["unit", "measure", "period"]].merge(started, on=["unit", "measure"])
+    grid = grid[grid["first"] <= grid["period"]]
+    all_measures = gaps["measure"].isna() | gaps["measure"].eq("")
+    hit = pd.concat(
+        [
+            grid.merge(gaps[~all_measures][["team", "measure", "start", "end"]],
+                       on=["team", "measure"]),
+            grid.merge(gaps[all_measures][["team", "start", "end"]], on="team"),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    inside = (hit["period"] >= hit["start"]) & (hit["end"].isna() | (hit["period"] <= hit["end"]))
+    hit = hit[inside].drop_duplicates(["unit", "measure", "period", "team"])
+    did_send = sent.set_index(["team", "measure", "period"]).index
+    hit = hit[~hit.set_index(["team", "measure", "period"]).index.isin(did_send)]
+    count = hit.groupby(["unit", "measure", "period"]).size()
+    index = pd.MultiIndex.from_frame(months[["unit", "measure", "period"]])
+    return count.reindex(index).fillna(0).to_numpy(dtype=int)
+
+
+def rare_measures(observations: pd.DataFrame, *, zero_share: float = RARE_ZERO_SHARE) -> set:
+    """The measures of rare events: for most teams that report it, more than
+    ``zero_share`` of the months have no event at all (every group summed).
+
+    A run of months without an event is what such a measure usually looks like, so the
+    rules would read it as a shift below the centre line: an "improvement" that is only
+    rarity. The recipe charts these measures as the exposure between events (a g chart,
+    :func:`qi.measures.chart_rows`), as the rules for rare events advise. Decided over
+    every team of the data given, so a measure is charted the same way at every level.
+    """
+    obs = observations[observations["broad_group"] != ALL]
+    if obs.empty:
+        return set()
+    per_month = obs.groupby(["team", "measure", "period"], observed=True)["numerator"].sum()
+    zero = (per_month == 0).groupby(level=["team", "measure"], observed=True).mean()
+    mostly = (zero > zero_share).groupby(level="measure", observed=True).mean()
+    return set(mostly.index[mostly > 0.5])
+
+
+def latest_complete_month(
+    observations: pd.DataFrame, *, not_expected: pd.DataFrame | None = None
+) -> pd.Timestamp | None:
+    """The latest month that every team expected sent, for every measure sent that month
+    (over all of ``observations``: narrow it first to a pack's teams and measures)."""
+    if observations.empty:
+        return None
+    level = "collaborative" if "collaborative" in observations else "team"
+    cover = coverage(observations, level=level, not_expected=not_expected)
+    by_month = cover["complete"].groupby(level="period").all()
+    done = by_month[by_month]
+    return None if done.empty else pd.Timestamp(done.index.max())
 
 
 def sum_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -87,12 +215,20 @@ def sum_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def with_denominator(rows: pd.DataFrame) -> pd.Series:
-    """Per row: whether its measure is charted with a denominator (any of the measure's
-    rows has one; all rows are one measure when there is no ``measure`` column)."""
+    """Per row: whether its measure is charted with a denominator: any of the measure's
+    rows has one (all rows are one measure when there is no ``measure`` column), and its
+    chart type takes one (:attr:`qi.charts.ChartType.takes_n`: not xbar or s)."""
+    from qi.charts import CHART_TYPES
+
     has = rows["denominator"].notna()
     if "measure" not in rows:
-        return pd.Series(bool(has.any()), index=rows.index)
-    return has.groupby(rows["measure"], observed=True).transform("any").astype(bool)
+        out = pd.Series(bool(has.any()), index=rows.index)
+    else:
+        out = has.groupby(rows["measure"], observed=True).transform("any").astype(bool)
+    if "chart" in rows:
+        takes = {k: c.takes_n for k, c in CHART_TYPES.items()}
+        out &= rows["chart"].map(takes).fillna(True).astype(bool)
+    return out
 
 
 def valued(rows: pd.DataFrame) -> pd.DataFrame:

@@ -9,12 +9,23 @@ the same data and a page never mixes two moments.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
 from qi.measures import Measure
-from qi.series import ALL, LEVELS
+from qi.series import (
+    ALL,
+    LEVELS,
+    NOT_EXPECTED_COLUMNS,
+    latest_complete_month,
+    rare_measures,
+    series_frame,
+)
+
+#: Columns of :attr:`Snapshot.reviews`.
+REVIEWS = ["team", "measure", "reviewed_on", "note", "created_at", "created_by"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,10 @@ class Snapshot:
     teams : collaborative, ics, trust and team of every registered team.
     pdsa, actions, annotations : change ideas and PDSA cycles, decisions and actions,
         notes on points — those recorded by ``as_of``.
-    owners : each team × measure's owner, sponsor and review cadence.
+    owners : each team × measure's owner, sponsor, review cadence and ``since``.
+    reviews : the reviews of owned measures recorded by ``as_of``.
+    not_expected : reporting gaps: teams not expected to report a measure for a while
+        (:data:`qi.series.NOT_EXPECTED_COLUMNS`).
     upload_slices : every upload's team × measure × month, with ``uploaded_at`` and
         ``rolled_back_at`` as they were at ``as_of`` (later uploads left out, later
         rollbacks not yet made).
@@ -44,6 +58,10 @@ class Snapshot:
     owners: pd.DataFrame
     upload_slices: pd.DataFrame
     as_of: pd.Timestamp
+    reviews: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REVIEWS))
+    not_expected: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(NOT_EXPECTED_COLUMNS))
+    )
 
     @classmethod
     def from_store(
@@ -73,6 +91,8 @@ class Snapshot:
             owners=store.owners(),
             upload_slices=_slices_at(store.upload_slices(), naive),
             as_of=instant,
+            reviews=_recorded_by(store.reviews(), "created_at", naive),
+            not_expected=_recorded_by(store.not_expected(), "created_at", naive),
         )
 
     # ------------------------------------------------------------------ choices
@@ -104,15 +124,50 @@ class Snapshot:
         """Every month with data, oldest first."""
         return sorted(pd.Timestamp(p) for p in self.observations["period"].unique())
 
+    @cached_property
+    def rare(self) -> frozenset[str]:
+        """The measures of rare events (:func:`qi.series.rare_measures`), charted as the
+        exposure between events."""
+        return frozenset(rare_measures(self.observations))
+
+    def series(self, observations: pd.DataFrame | None = None, **kwargs) -> pd.DataFrame:
+        """:func:`qi.series.series_frame` of ``observations`` (default: all of them) with
+        this snapshot's catalogue, reporting gaps and rare-event measures."""
+        obs = self.observations if observations is None else observations
+        return series_frame(
+            obs, self.measures, not_expected=self.not_expected, rare=self.rare, **kwargs
+        )
+
+    def latest_complete_month(self) -> pd.Timestamp | None:
+        """The latest month every team expected has sent, for every measure."""
+        return latest_complete_month(self.observations, not_expected=self.not_expected)
+
+    def provisional_months(self) -> dict[pd.Timestamp, str]:
+        """Months after :meth:`latest_complete_month` with data, each with how many of the
+        teams expected (those that had started reporting, less those with a reporting
+        gap for every measure) have sent it: ``"1 of 8 teams"``."""
+        last = self.latest_complete_month()
+        obs = self.observations
+        later = sorted(obs.loc[obs["period"] > last, "period"].unique()) if last else []
+        if not later:
+            return {}
+        first = obs.groupby("team")["period"].min()
+        gaps = self.not_expected
+        if len(gaps):
+            gaps = gaps[gaps["measure"].isna() | gaps["measure"].eq("")]
+        out = {}
+        for month in map(pd.Timestamp, later):
+            sent = set(obs.loc[obs["period"] == month, "team"])
+            expected = set(first.index[first <= month])
+            for g in gaps.itertuples(index=False) if len(gaps) else ():
+                if g.start <= month and (pd.isna(g.end) or month <= g.end):
+                    expected.discard(g.team)
+            out[month] = f"{len(sent)} of {len(expected | sent)} teams"
+        return out
+
     def team_names(self) -> list[str]:
         """Every registered team the reader may see, sorted."""
         return sorted(self.teams["team"])
-
-    def teams_in(self, level: str, units: Iterable[str]) -> list[str]:
-        """The registered teams that make up ``units`` of ``level``."""
-        if level == "team":
-            return sorted(set(units))
-        return sorted(self.teams.loc[self.teams[level].isin(list(units)), "team"].unique())
 
     def collaborative(self) -> str:
         """The collaborative's name (names, if the data holds several)."""

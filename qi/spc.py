@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from qi._patterns import position
+from qi._periods import parse_period_text
 from qi._segments import FloatArray, IntArray, seg_count, seg_nanmean, seg_nanmedian, seg_sum
 from qi.charts import CHART_TYPES, ChartInput
 from qi.rules import RULE_SETS, RuleInput
@@ -112,17 +113,10 @@ class SPCResult:
             if self._mdc_twin is None:
                 raise ValueError("This result no longer holds the subgroups to read them again.")
             kept = self._mdc_twin()
-            self.__dict__["_mdc_result"] = kept  # a cache: the frozen fields are unchanged
+            # a cache, and the subgroups are needed no more (the frozen fields are unchanged)
+            self.__dict__["_mdc_result"] = kept
+            self.__dict__["_mdc_twin"] = None
         return kept
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the twin holds the input arrays; a pickled result (Streamlit's cache) keeps
-        # its Making Data Count reading instead
-        state = dict(self.__dict__)
-        if self.rules != "mdc":
-            state["_mdc_result"] = self.mdc()
-        state["_mdc_twin"] = None
-        return state
 
 
 def spc(
@@ -160,7 +154,10 @@ def spc(
         ``xbar``, ``s``, ``t``, ``p``, ``pp``, ``c``, ``u``, ``up``, ``g``.
     x : str, optional
         Column of subgroups: dates, numbers or text (text has no order: no runs
-        analysis). None means positions 1..N in row order.
+        analysis). Text spelled as months or days (``"2024-03"``, ``"2024-03-01"``,
+        ``"01/03/2024"``, ``"Mar-24"``, ``"March 2024"``) is read as dates; a column where
+        some text is and some is not, or where a month does not exist, is refused. None
+        means positions 1..N in row order.
     n : str, optional
         Column of denominators; required by ``p``, ``pp``, ``u``, ``up``.
     by : str or list of str, optional
@@ -248,6 +245,9 @@ def spc(
     )
     frame.check_values(ct, y_col=y, n_col=n)
     sub = _aggregate(frame, agg=agg)
+    # the input itself is needed no more (only to name rows in errors above): the result
+    # must not keep the caller's frame alive through its Making Data Count twin
+    frame.data = None
     step = _Evaluation(
         frame=frame, sub=sub, phases=_phases(sub, baseline), by=tuple(by_cols), chart=chart,
         ct=ct, multiply=float(multiply), cl=cl, y_neg=y_neg, screen_mr=screen_mr,
@@ -475,7 +475,7 @@ def _describe_series(keys: dict[str, object]) -> str:
 class _Frame:
     """The input rows as flat arrays (x missing rows dropped), not yet ordered."""
 
-    data: pd.DataFrame
+    data: pd.DataFrame | None  # the input, until the subgroups are made
     by: list[str]
     row: IntArray  # position of each kept row in data
     series: IntArray
@@ -524,17 +524,25 @@ class _Frame:
                 keep = ~np.isnan(x_key)
                 x_uniques = None
             else:
-                x_kind = "text"
                 keep = xs.notna().to_numpy()
                 labels = xs[keep].astype(str)
                 uniq = pd.Index(pd.unique(labels))
-                # alphabetical, case-insensitive first (as R sorts text in an English locale)
-                order = sorted(range(len(uniq)), key=lambda i: (uniq[i].casefold(), uniq[i]))
-                x_uniques = uniq[order]
-                rank = np.empty(len(uniq), dtype=np.int64)
-                rank[order] = np.arange(len(uniq))
-                x_key = np.full(nrow, -1, dtype=np.int64)
-                x_key[keep] = rank[uniq.get_indexer(labels)]
+                # months written as text ("2024-03", "Mar-24") are months, never words
+                # sorted alphabetically: read as dates, or refused when some are not
+                dates = parse_period_text(uniq, x)
+                if dates is not None:
+                    x_kind, x_uniques = "date", None
+                    x_key = np.full(nrow, 0, dtype=np.int64)
+                    x_key[keep] = dates.astype(np.int64)[uniq.get_indexer(labels)]
+                else:
+                    x_kind = "text"
+                    # alphabetical, case-insensitive first (as R sorts text in English)
+                    order = sorted(range(len(uniq)), key=lambda i: (uniq[i].casefold(), uniq[i]))
+                    x_uniques = uniq[order]
+                    rank = np.empty(len(uniq), dtype=np.int64)
+                    rank[order] = np.arange(len(uniq))
+                    x_key = np.full(nrow, -1, dtype=np.int64)
+                    x_key[keep] = rank[uniq.get_indexer(labels)]
             if not keep.all():
                 row = row[keep]
                 x_key = x_key[keep]

@@ -1,4 +1,5 @@
-"""Make the sample collaborative: teams, measures, monthly uploads, PDSA cycles, owners, actions.
+"""Make the sample collaborative: teams, measures, monthly uploads, PDSA cycles, owners,
+reviews, actions.
 
 Run from the project root::
 
@@ -861,10 +862,45 @@ def owners_table() -> pd.DataFrame:
             owner, sponsor, every = _OWNER[m.id]
             if t.kind == "community" and owner == "Ward manager":
                 owner = "Team manager"
-            rows.append((t.name, m.id, owner, sponsor, every))
+            rows.append((t.name, m.id, owner, sponsor, every, OWNERS_SINCE))
     return pd.DataFrame(
-        rows, columns=["team", "measure", "owner", "sponsor", "review_every_months"]
+        rows, columns=["team", "measure", "owner", "sponsor", "review_every_months", "since"]
     )
+
+
+#: When the owners took their measures on (the collaborative's third month).
+OWNERS_SINCE = "2024-01-01"
+#: Owned measures whose reviews stopped: (team, measure, last month reviewed). Every other
+#: owned measure was reviewed on the 20th of the month after each cadence, on time.
+REVIEWS_STOPPED = {
+    ("Westhaven Community Team", "staff_disciplinary"): "2025-12",
+    ("Southmoor Adult Community Team", "days_to_first_contact"): "2026-06",
+    ("Rowan Ward", "rapid_tranq_per_1000_obd"): "2026-05",
+}
+#: The reviews kept per owned measure (the most recent; older ones add nothing).
+REVIEWS_KEPT = 4
+
+
+def reviews_table() -> pd.DataFrame:
+    """The owners' recorded reviews: each owned measure reviewed every cadence since
+    :data:`OWNERS_SINCE`, the latest :data:`REVIEWS_KEPT` kept, except those in
+    :data:`REVIEWS_STOPPED` (overdue by the sample's today)."""
+    today = pd.Timestamp(TODAY)
+    rows = []
+    for rec in owners_table().itertuples(index=False):
+        stop = REVIEWS_STOPPED.get((rec.team, rec.measure))
+        last_month = pd.Timestamp(stop) if stop else today
+        due = pd.Timestamp(OWNERS_SINCE)
+        dates = []
+        while True:
+            due = due + pd.DateOffset(months=int(rec.review_every_months))
+            reviewed = due.replace(day=20)
+            if reviewed > today or reviewed.to_period("M") > last_month.to_period("M"):
+                break
+            dates.append(reviewed)
+        for d in dates[-REVIEWS_KEPT:]:
+            rows.append((rec.team, rec.measure, f"{d:%Y-%m-%d}", f"{rec.owner}: reviewed"))
+    return pd.DataFrame(rows, columns=["team", "measure", "reviewed_on", "note"])
 
 
 ACTIONS = (
@@ -948,6 +984,7 @@ def generate(out: Path, seed: int = SEED) -> None:
     _write_csv(pdsa_table(), out / "pdsa.csv")
     _write_csv(owners_table(), out / "owners.csv")
     _write_csv(actions_table(), out / "actions.csv")
+    _write_csv(reviews_table(), out / "reviews.csv")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -56,7 +56,7 @@ def parse_period(text: object) -> pd.Timestamp:
 def read_upload(path: Path) -> pd.DataFrame:
     """One upload file (CSV or Excel), with its columns as written."""
     if path.suffix == ".xlsx":
-        df = pd.read_excel(path, dtype={"period": str})
+        df = pd.read_excel(path, dtype={"period": str}, engine="calamine")
     else:
         df = pd.read_csv(path, dtype={"period": str}, keep_default_na=False)
     return df

@@ -52,3 +52,33 @@ def test_the_figure_marks_signals_as_the_rule_set_named_says():
     # the same points read with the Anhøj rules: a long run, but no point is a special cause
     fig = spc_figure(result.points, improvement="decrease", rules="anhoej")
     assert not [t for t in fig.data if t.mode == "markers"]
+
+
+def _limit_lines(fig) -> list[str]:
+    """The labels of the limit lines a figure draws (upper and lower, with values)."""
+    return [a.text for a in fig.layout.annotations if "limit" in (a.text or "")]
+
+
+def test_every_control_chart_has_its_limits_one_series_or_many():
+    """A chart of one group, of several groups in panels, and of several groups on one
+    chart all draw an upper and a lower limit line for each series, labelled with values;
+    a run chart has none."""
+    months = pd.date_range("2024-01-01", periods=24, freq="MS")
+    data = pd.DataFrame({"month": np.tile(months, 2), "group": np.repeat(["Black", "White"], 24),
+                         "y": np.r_[np.tile([10.0, 12.0, 11.0], 16)], "n": 100.0})  # fmt: skip
+    for chart in ("u", "i"):
+        result = qi.spc(data, x="month", y="y", n="n" if chart == "u" else None, by="group",
+                        chart=chart, rules="mdc")  # fmt: skip
+        one = result.points[result.points["group"] == "Black"]
+        for points, facet, series in ((one, True, 1), (result.points, True, 2),
+                                      (result.points, False, 2)):  # fmt: skip
+            fig = spc_figure(points, group="group", facet=facet, rules="mdc")
+            labels = _limit_lines(fig)
+            assert sum("Upper limit" in t for t in labels) == series, (chart, facet, labels)
+            assert sum("Lower limit" in t for t in labels) == series
+            dotted = [t for t in fig.data if t.mode == "lines" and t.line.dash == "dot"]
+            assert len(dotted) == 2 * series
+        pack = spc_figure(one, group="group", facet=True, height=430, rules="mdc")
+        assert len(_limit_lines(pack)) == 2
+    run = qi.spc(data[data["group"] == "Black"], x="month", y="y", chart="run")
+    assert not _limit_lines(spc_figure(run.points, rules="anhoej"))

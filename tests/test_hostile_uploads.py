@@ -14,7 +14,7 @@ import zipfile
 import pytest
 
 from qi.cli import main
-from qi.store import Store, isolated, limits, reading, xlsx
+from qi.store import Store, isolated, limits, messages, reading, xlsx
 from qi.store.reading import read_table
 from tests import hostile_files as hf
 from tests.conftest import HEADER, assert_unchanged, snapshot
@@ -251,12 +251,19 @@ def test_shared_strings_and_date_styles_are_read():
 
 # ---------------------------------------------------------------------- invisible characters
 def test_an_invisible_character_is_shown_in_the_problem(store):
+    body = "Willow\u00adWard,restraint,2024-03,Black,1,100\n"  # a soft hyphen: not a space
+    result = store.import_file((HEADER + body).encode(), "shy.csv")
+    (problem,) = result.problems
+    assert "unknown team 'Willow<U+00AD>Ward'" in problem.message
+    assert "<U+00AD> is a soft hyphen" in problem.message
+    assert "\u00ad" not in problem.message
+
+
+def test_a_zero_width_space_inside_a_name_is_read_as_a_space_and_said(store):
     body = "Willow\u200bWard,restraint,2024-03,Black,1,100\n"
     result = store.import_file((HEADER + body).encode(), "zw.csv")
-    (problem,) = result.problems
-    assert "unknown team 'Willow<U+200B>Ward'" in problem.message
-    assert "<U+200B> is a zero-width space" in problem.message
-    assert "\u200b" not in problem.message
+    assert result.ok, result.problems
+    assert "'Willow<U+200B>Ward' as 'Willow Ward'" in "; ".join(result.notes)
 
 
 @pytest.mark.parametrize(
@@ -339,13 +346,16 @@ def test_the_worker_stores_an_upload_as_the_signed_in_person(empty_store):
         isolated.import_file(viewer, GOOD.encode(), "again.csv", user="viewer")
 
 
-def test_a_million_bad_rows_list_ten_thousand_problems_and_count_the_rest(store):
+def test_a_million_bad_rows_build_a_bounded_list_and_count_the_rest(store, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_PROBLEMS", 10_000)  # 30,000 rows stand for a million
     result = store.import_file(hf.bad_rows_csv(30_000), "bad.csv")
-    assert len(result.problems) == limits.MAX_PROBLEMS + 1
-    last = result.problems[-1]
-    assert last.row is None and "more problems were found and are not listed" in last.message
-    found = int(last.message.split(" more problems")[0].replace(",", ""))
+    assert 1 < len(result.problems) <= messages.LIMIT  # alike rows summarised (qi.store.messages)
+    (counted,) = [p for p in result.problems if "more problems were found after" in p.message]
+    assert counted.row is None
+    found = int(counted.message.split(" more problems")[0].replace(",", ""))
     assert found + limits.MAX_PROBLEMS == 30_000 * 5  # team, measure, period, group, numerator...
+    said = "; ".join(p.message for p in result.problems)
+    assert "10,000 rows like this" in said  # the first check's rows, up to the bound
 
 
 # ---------------------------------------------------------------------- the web app

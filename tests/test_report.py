@@ -20,6 +20,7 @@ from qi import board, exports, report
 from qi.cli import main
 from qi.mdc import ICON_TEXT
 from qi.series import series_frame
+from qi.snapshot import Snapshot
 from qi.store import Store
 
 TEAMS = ["Willow Ward", "Westhaven Community Team"]
@@ -35,9 +36,12 @@ def words(text: str) -> str:
 def pack(sample_db):
     with Store.open(f"sqlite:///{sample_db}") as store:
         doc = report.pack_document(store, teams=TEAMS, commentary=COMMENTARY, title="June board")
-        expected = board.matrix(
-            series_frame(store.observations(teams=TEAMS), store.measures())
-        )
+        # what the pack should print: the board's matrix of these teams (rare events as
+        # the exposure between them), values hidden where the matrix download hides them
+        snap = Snapshot.from_store(store, teams=TEAMS)
+        expected = board.matrix(snap.series())
+        shown = exports.matrix_data(expected)["value"]
+        expected["value"] = expected["value"].astype(object).where(shown != "*", "*")
         uploads = store.observations(teams=TEAMS)
     reader = PdfReader(io.BytesIO(doc.pdf()))
     pages = [words(p.extract_text()) for p in reader.pages]
@@ -304,12 +308,13 @@ def test_typed_names_stay_text_and_odd_teams_do_not_break_the_pack(odd_pack):
     # cover, matrix, 4 charts (Quiet Ward has no data), equality, completeness, commentary
     assert doc.charts == 4 and len(pages) == 9
     (chart,) = [p for p in pages[2:6] if p.startswith("Restraint") and HOSTILE_TEAM in p]
-    assert "Latest (Oct 2026) 10.0" in chart  # one point: (2 + 5) / 700 × 1000
+    # one point, (2 + 5) / 700 × 1000 = 10.0 from 7 events: hidden, as a file hides it
+    assert "Latest (Oct 2026) * per 1,000" in chart and "10.0" not in chart
     assert "<script>x()</script><u>idea</u>" in chart and "<img src=x>" in chart
     assert "<b>Evil</b>" not in doc.html
     assert "<script>" not in doc.html and "<img src=x>" not in doc.html
     completeness = pages[-2]
-    assert "Quiet Ward 0 0 12 0 0 missing" in completeness
+    assert "Quiet Ward 0 0 12 0 0 0 missing" in completeness
 
 
 def test_the_funnel_counts_an_uploaded_all_row_once(odd_pack, odd_store):
@@ -420,7 +425,7 @@ def test_the_equality_page_and_the_pack_draw_the_same_funnel(odd_pack, odd_store
     at.switch_page("app_pages/equality.py").run()
     assert not at.exception, at.exception
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    (spec,) = [s for s in specs if s["layout"]["title"]["text"].endswith("(All)")]
+    (spec,) = [s for s in specs if "(All)" in s["layout"]["title"]["text"]]
     page = {}
     for trace in spec["data"]:
         if trace.get("mode") != "markers":
@@ -435,3 +440,30 @@ def test_the_equality_page_and_the_pack_draw_the_same_funnel(odd_pack, odd_store
         assert page[team] == pytest.approx(
             (pack.loc[team, "denominator"], pack.loc[team, "value"]), rel=1e-12
         ), team
+
+
+def test_every_chart_in_the_pack_has_its_limits(sample_db, monkeypatch):
+    """The pack's charts (the All series alone, or with the groups the change ideas aim
+    at) each draw an upper and a lower limit line per series, labelled with values."""
+    drawn = []
+
+    def submit(fig, *args, **kwargs):
+        drawn.append(fig)
+        from concurrent.futures import Future
+
+        done: Future = Future()
+        done.set_result(b'<svg xmlns="http://www.w3.org/2000/svg"/>')
+        return done
+
+    monkeypatch.setattr(report.images, "submit", submit)
+    monkeypatch.setattr(report.images, "start", lambda: None)
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        doc = report.pack_document(store, teams=["Willow Ward", "Cedar Ward"],
+                                   measures=["restraint_per_1000_obd"])  # fmt: skip
+    charts = [f for f in drawn if f.layout.title.text and "—" in f.layout.title.text]
+    assert len(charts) == doc.charts == 2
+    for fig in charts:
+        series = {t.name for t in fig.data if t.mode == "lines+markers"}
+        labels = [a.text for a in fig.layout.annotations]
+        assert sum("Upper limit" in t for t in labels) >= len(series) >= 1
+        assert sum("Lower limit" in t for t in labels) >= len(series)

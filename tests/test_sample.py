@@ -527,10 +527,35 @@ def test_pdsa_cycles() -> None:
 
 def test_owners_cover_every_team_and_measure(data: pd.DataFrame) -> None:
     owners = read_table("owners")
-    assert list(owners.columns) == ["team", "measure", "owner", "sponsor", "review_every_months"]
+    assert list(owners.columns) == [
+        "team", "measure", "owner", "sponsor", "review_every_months", "since",
+    ]  # fmt: skip
     have = set(zip(owners["team"], owners["measure"], strict=True))
     assert have == set(zip(data["team"], data["measure"], strict=True))
     assert owners["review_every_months"].astype(int).isin([1, 3, 6, 12]).all()
+    assert set(owners["since"]) == {"2024-01-01"}
+
+
+def test_owners_review_on_time_but_three_stopped() -> None:
+    """Each owned measure reviewed every cadence (its last four kept), except three whose
+    reviews stopped: by the sample's today those are the overdue ones."""
+    owners = read_table("owners")
+    reviews = read_table("reviews")
+    assert list(reviews.columns) == ["team", "measure", "reviewed_on", "note"]
+    last = pd.to_datetime(reviews["reviewed_on"]).groupby([reviews["team"],
+                                                             reviews["measure"]]).max()  # fmt: skip
+    every = owners.set_index(["team", "measure"])["review_every_months"].astype(int)
+    due = [
+        k
+        for k in every.index
+        if last[k] + pd.DateOffset(months=int(every[k])) < pd.Timestamp("2026-11-25")
+    ]
+    assert sorted(due) == [
+        ("Rowan Ward", "rapid_tranq_per_1000_obd"),
+        ("Southmoor Adult Community Team", "days_to_first_contact"),
+        ("Westhaven Community Team", "staff_disciplinary"),
+    ]
+    assert reviews.groupby(["team", "measure"]).size().max() <= 4
 
 
 def test_actions_include_an_overdue_one() -> None:

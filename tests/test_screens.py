@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import pickle
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -161,3 +162,89 @@ def test_accountability_gives_the_stories_status(snap):
     assert view.co_designed == pytest.approx(2 / 7)
     assert len(view.overdue) >= 1  # the sample has an overdue action
     assert view.at_risk()["status"].eq("at risk").all()
+
+
+def test_the_packs_equality_month_compares_every_team_with_white(snap):
+    month = screens.equality_month(snap, RESTRAINT, month="2026-10")
+    assert month.reference == "White" and "White" not in month.groups
+    assert set(month.teams) == {"Willow Ward", "Cedar Ward", "Rowan Ward", "Hawthorn Ward"}
+    assert set(month.gaps["period"]) == {pd.Timestamp("2026-10-01")}
+    assert set(month.gaps["unit"]) <= set(month.teams)
+    assert month.funnel is not None and month.funnel.last == pd.Timestamp("2026-10-01")
+    earlier = screens.equality_month(snap, RESTRAINT, month="2025-06")
+    assert earlier.funnel.last == pd.Timestamp("2025-06-01")  # nothing after the month
+    assert screens.reference_group(["Asian", "Black"], "White") == "Asian"
+
+
+def test_the_small_screens_on_the_sample(snap):
+    log = screens.change_log(snap, teams=["Willow Ward"])
+    assert set(log.cycles["team"]) == {"Willow Ward"}
+    assert log.involvement.sum() == pytest.approx(1.0)
+    assert screens.change_groups(snap, "Willow Ward", RESTRAINT) == ["Black"]
+    preview = screens.pack_preview(snap, teams=["Willow Ward"], measures=[RESTRAINT],
+                                   month="2025-06")  # fmt: skip
+    assert len(preview) == 1 and preview["period"].iloc[0] == pd.Timestamp("2025-06-01")
+    narrow = screens.narrowed(snap, teams=["Cedar Ward"], until="2024-12")
+    assert set(narrow.observations["team"]) == {"Cedar Ward"}
+    assert narrow.observations["period"].max() == pd.Timestamp("2024-12-01")
+    clean = snap.observations.head(20)
+    table = screens.upload_preview(clean)
+    assert table["rows"].sum() == 20 and {"first month", "last month"} <= set(table.columns)
+
+
+def test_a_snapshot_as_of_an_instant_leaves_out_what_came_after(sample_copy):
+    with Store.open(sample_copy) as store:
+        before = pd.Timestamp.now(tz="UTC")
+        body = "team,measure,period,group,numerator,denominator\n" + "".join(
+            f"Willow Ward,{RESTRAINT},2026-10,{g},0,100\n"
+            for g in ("Asian", "Black", "Mixed", "White", "Other", "Not stated")
+        )
+        upload = store.import_file(body.encode(), "late.csv").upload_id
+        store.add_annotation(team="Willow Ward", measure=RESTRAINT, period="2026-10",
+                             text="after", author="x")  # fmt: skip
+        store.rollback(upload)
+        then = Snapshot.from_store(store, as_of=before)
+        now = Snapshot.from_store(store)
+    assert "after" not in set(then.annotations["text"]) and "after" in set(now.annotations["text"])
+    assert upload not in set(then.upload_slices["upload_id"])
+    rolled = now.upload_slices[now.upload_slices["upload_id"] == upload]
+    assert rolled["rolled_back_at"].notna().all()
+    pd.testing.assert_frame_equal(then.observations, now.observations)
+
+
+def test_a_measure_without_denominators_is_charted_and_has_no_funnel(snap):
+    """A count measure (c chart, no denominators) beside one with them: both on the
+    board, and the funnel (rates need denominators) says there is none."""
+    from dataclasses import replace
+
+    extra = pd.DataFrame(
+        {"id": ["incidents"], "name": ["Incidents"], "unit": ["count"], "chart": ["c"],
+         "multiplier": [1.0], "improvement": ["decrease"], "target": [np.nan],
+         "groups": [()], "definition": [""], "numerator_definition": [""],
+         "denominator_definition": [""]}
+    )  # fmt: skip
+    obs = snap.observations
+    counts = obs[obs["measure"] == RESTRAINT].assign(measure="incidents", denominator=np.nan)
+    more = replace(snap, measures=pd.concat([snap.measures, extra], ignore_index=True),
+                   observations=pd.concat([obs, counts], ignore_index=True))  # fmt: skip
+    rows = screens.board(more, level="team", today=TODAY).rows
+    assert set(rows.loc[rows["measure"] == "incidents", "unit"]) == {
+        "Willow Ward", "Cedar Ward", "Rowan Ward", "Hawthorn Ward"
+    }
+    assert screens.team_funnel(more, "incidents") is None
+    chart = screens.team_chart(more, unit="Willow Ward", measure="incidents", groups=["All"])
+    assert chart.result.chart == "c" and chart.result.points["n"].isna().all()
+
+
+def test_an_xbar_measure_is_charted_without_its_denominators():
+    """xbar and s read the rows' own values: a denominator uploaded beside them is not
+    used, and a month without one is not dropped."""
+    months = pd.date_range("2024-01-01", periods=12, freq="MS")
+    rows = pd.DataFrame({"period": np.repeat(months, 3), "group": "All",
+                         "numerator": np.tile([70.0, 72.0, 71.0], 12),
+                         "denominator": [1.0] * 30 + [np.nan] * 6})  # fmt: skip
+    m = Measure(id="w", name="Weight", unit="kg", chart="xbar", multiplier=1.0,
+                improvement="neutral")  # fmt: skip
+    charted = chart_measure(m, rows)
+    assert len(charted.result.points) == 12 and charted.result.points["n"].isna().all()
+    assert charted.result.points["y"].iloc[0] == pytest.approx(71.0)

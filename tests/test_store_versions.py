@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect
 from qi.access import AccessDenied
 from qi.cli import main
 from qi.store import Store, StoreError, load, schema
-from qi.store.store import as_utc
+from qi.store.core import as_utc
 from tests.conftest import HEADER
 
 

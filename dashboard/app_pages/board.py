@@ -2,11 +2,13 @@
 
 import base64
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import exports, mdc
+from qi import mdc, words
+from qi.screens.board import format_number
 from qi.series import LEVELS
 
 st.title("Board summary")
@@ -32,19 +34,25 @@ groups = view.groups
 
 col1, col2, col3 = st.columns(3)
 if level == "team":
-    chosen_trusts = col1.multiselect("Trust", trusts, default=ui.query_list("trust", trusts))
+    chosen_trusts = col1.multiselect(
+        "Trust", trusts, default=ui.query_filter("trusts", trusts, legacy="trust")
+    )
 else:
     chosen_trusts = []
 chosen_measures = col2.multiselect(
-    "Measure", list(measure_names), default=ui.query_list("measure", list(measure_names)),
+    "Measure", list(measure_names),
+    default=ui.query_filter("measures", list(measure_names), legacy="measure"),
     format_func=measure_names.get,
 )  # fmt: skip
 chosen_group = col3.selectbox(
     "Group", groups, index=groups.index(ui.query_default("group", groups, "All"))
 )
+# the board's own filters, under names no other page uses, so that the drill-down can
+# carry them and browser Back finds them again (see the end of the page)
+board_filters = [("trusts", chosen_trusts), ("measures", chosen_measures)]
 st.query_params.update({"level": level, "group": chosen_group})
-st.query_params["trust"] = chosen_trusts
-st.query_params["measure"] = chosen_measures
+for key, values in board_filters:
+    st.query_params[key] = values or [""]
 at_risk_only = False
 if level == "team":
     at_risk_only = st.toggle(
@@ -57,13 +65,24 @@ if level == "team":
 picked = view.select(
     group=chosen_group, trusts=chosen_trusts, measures=chosen_measures, at_risk_only=at_risk_only
 )
+if session.small_numbers(picked.teams, key="board_small"):
+    picked = view.select(
+        group=chosen_group, trusts=chosen_trusts, measures=chosen_measures,
+        at_risk_only=at_risk_only, small_numbers=True,
+    )  # fmt: skip
 shown = picked.rows
 
+if view.months_note:
+    st.caption(view.months_note)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Series shown", len(shown))
 m2.metric("Special cause: improvement", picked.improving)
 m3.metric("Special cause: concern", picked.concerning)
 m4.metric("Actions overdue", picked.actions_overdue)
+
+
+#: Rows of the board shown at once.
+PAGE_ROWS = 100
 
 
 def data_uri(name):
@@ -72,46 +91,87 @@ def data_uri(name):
     return "data:image/svg+xml;base64," + base64.b64encode(mdc.icon_svg(name).encode()).decode()
 
 
+details = st.toggle(
+    "Show details (target, last 24 months, provisional month, owner, reviews, actions, "
+    "latest change)", value=st.query_params.get("details") == "1",
+)  # fmt: skip
+st.query_params["details"] = "1" if details else "0"
+# thousands of rows (a national collaborative) are read a page at a time
+pages = max(1, -(-len(shown) // PAGE_ROWS))
+page_no = 1
+if pages > 1:
+    choices = [str(p) for p in range(1, pages + 1)]
+    page_no = int(
+        st.selectbox(
+            f"Page (of {pages}, {PAGE_ROWS} rows each)", choices,
+            index=choices.index(ui.query_default("page", choices, "1")),
+        )
+    )  # fmt: skip
+    st.query_params["page"] = str(page_no)
+first = (page_no - 1) * PAGE_ROWS
+shown = shown.iloc[first : first + PAGE_ROWS]
 table = shown.assign(
     variation_img=shown["variation_icon"].map(data_uri),
     assurance_img=shown["assurance_icon"].map(data_uri),
-)[
-    ["unit", "measure_name", "group", "period", "value", "target", "variation_img",
-     "variation_text", "assurance_img", "assurance_text", "sparkline", "owner", "sponsor",
-     "review_overdue", "actions_overdue", "gains", "measure"]
-]  # fmt: skip
+    target=shown["target"].map(format_number),
+    review_overdue=shown["review_overdue"].map({True: "overdue", False: ""}),
+    actions_overdue=shown["actions_overdue"].map(
+        lambda n: "" if n is None or pd.isna(n) or n == 0 else f"{int(n)}"
+    ),
+    gains=shown["gains"].map(lambda g: words.GAINS.get(g, "") if isinstance(g, str) else ""),
+)
+essential = ["unit", "measure_name", "group", "period", "latest", "variation_img",
+             "variation_text", "assurance_img", "assurance_text"]  # fmt: skip
+more = ["target", "sparkline", "provisional"] + (
+    ["owner", "sponsor", "review_overdue", "actions_overdue", "gains"] if level == "team" else []
+)
 event = st.dataframe(
-    table,
+    table[essential + (more if details else [])],
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
+    key="board_rows",
+    row_height=52,
+    alt=f"Board: {len(table)} rows, one per {level} and measure for group {chosen_group}, with "
+    "the latest value and its Making Data Count variation and assurance in words",
     column_config={
-        "unit": st.column_config.TextColumn(level.capitalize() if level != "ics" else "ICS"),
-        "measure_name": st.column_config.TextColumn("Measure"),
-        "group": "Group",
-        "period": st.column_config.DateColumn("Latest month", format="MMM YYYY"),
-        "value": st.column_config.NumberColumn("Latest value", format="%.2f"),
-        "target": st.column_config.NumberColumn("Target", format="%.2f"),
-        "variation_img": st.column_config.ImageColumn("Variation"),
-        "variation_text": st.column_config.TextColumn("Variation (in words)"),
-        "assurance_img": st.column_config.ImageColumn("Assurance"),
-        "assurance_text": st.column_config.TextColumn("Assurance (in words)"),
-        "sparkline": st.column_config.LineChartColumn("Last 24 months"),
+        "unit": st.column_config.TextColumn(
+            {"ics": "ICS"}.get(level, level.capitalize()), pinned=True
+        ),
+        "measure_name": st.column_config.TextColumn("Measure", width="medium"),
+        "group": st.column_config.TextColumn("Group", width="small"),
+        "period": st.column_config.DateColumn("Month", format="MMM YYYY", width="small"),
+        "latest": st.column_config.TextColumn("Latest", width="small"),
+        "target": st.column_config.TextColumn("Target", width="small"),
+        "variation_img": st.column_config.ImageColumn("Variation", width="small"),
+        "variation_text": st.column_config.TextColumn("Variation in words", width="medium"),
+        "assurance_img": st.column_config.ImageColumn("Assurance", width="small"),
+        "assurance_text": st.column_config.TextColumn("Assurance in words", width="medium"),
+        "sparkline": st.column_config.LineChartColumn("Last 24 complete months", color="#425563"),
+        "provisional": st.column_config.TextColumn("Provisional month"),
         "owner": st.column_config.TextColumn("Owner"),
         "sponsor": st.column_config.TextColumn("Executive sponsor"),
-        "review_overdue": st.column_config.CheckboxColumn("Review overdue"),
-        "actions_overdue": st.column_config.NumberColumn("Actions overdue"),
+        "review_overdue": st.column_config.TextColumn("Review"),
+        "actions_overdue": st.column_config.TextColumn("Actions overdue"),
         "gains": st.column_config.TextColumn("Latest change"),
-        "measure": None,
     },
 )
-unsuppressed = session.small_numbers(picked.teams, key="board_small")
-matrix_table = exports.matrix_data(shown, threshold=0 if unsuppressed else exports.THRESHOLD)
 d1, d2, _ = st.columns([1, 1, 4])
-ui.table_downloads(matrix_table, label="Matrix", stem="summary-matrix", into=(d1, d2))
+ui.table_downloads(picked.download, label="Matrix", stem="summary-matrix", into=(d1, d2))
 rows = event.selection.rows if event is not None else []
 if rows:
-    chosen = table.iloc[rows[0]]
-    st.query_params.clear()
-    st.query_params.update({"level": level, "unit": chosen["unit"], "measure": chosen["measure"]})
-    st.switch_page("app_pages/team.py")
+    # open exactly this row's chart: its unit (at its level), measure and group, with the
+    # board's rules and phases; the board's own address (with its filters) stays in the
+    # browser's history, so Back returns to it
+    chosen = shown.iloc[rows[0]]
+    starts = view.phase_starts(chosen["unit"], chosen["measure"], chosen["group"])
+    st.switch_page(
+        "app_pages/team.py",
+        query_params={
+            "level": level, "unit": chosen["unit"], "measure": chosen["measure"],
+            "group": chosen["group"], "rules": "mdc", "phase": [f"{s:%Y-%m}" for s in starts],
+            # Back lands on the board with the URL of this switch: keep its filters in it
+            **{key: values or [""] for key, values in board_filters},
+            "risk": "1" if at_risk_only else "0",
+        },
+    )  # fmt: skip

@@ -7,6 +7,7 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads, session
+from qi.screens.equality import reference_group
 from qi.series import ALL, LEVELS
 
 snap = reads.snapshot()
@@ -36,8 +37,8 @@ rules = st.sidebar.selectbox(
 )  # fmt: skip
 groups = snap.groups(level, unit, measure)
 reference = e4.selectbox(
-    "Reference group", groups, index=groups.index(ui.query_default("reference", groups, "White"))
-    if "White" in groups else 0,
+    "Reference group", groups,
+    index=groups.index(reference_group(groups, st.query_params.get("reference"))) if groups else 0,
 )  # fmt: skip
 st.query_params.update(
     {"level": level, "unit": unit, "measure": measure, "reference": reference, "rules": rules}
@@ -45,16 +46,21 @@ st.query_params.update(
 view = reads.equality_view(
     level=level, unit=unit, measure=measure, rules=rules, reference=reference
 )  # fmt: skip
+unsuppressed = session.small_numbers(view.teams, key="equality_small")
 
 st.subheader(f"Gap to {ui.literal(view.reference)}")
 if view.gap_result is None:
     st.info("Too few events to compare groups month by month; see the pooled table below.")
 else:
-    st.plotly_chart(view.gap_figure(), theme=None)
-st.dataframe(view.latest, hide_index=True)
+    st.plotly_chart(view.gap_figure(small_numbers=unsuppressed), theme=None)
+st.dataframe(view.latest_table(small_numbers=unsuppressed), hide_index=True)
+ui.table_downloads(
+    view.data(small_numbers=unsuppressed), label="Gaps by month",
+    stem=f"equality-{measure}-{unit}".replace(" ", "_").replace("/", "_"),
+)  # fmt: skip
 
 st.subheader("Recording completeness")
-st.plotly_chart(view.recording_figure(), theme=None)
+st.plotly_chart(view.recording_figure(small_numbers=unsuppressed), theme=None)
 
 st.subheader("Funnel plot across teams, last 12 months")
 fgroups = [ALL, *groups]
@@ -64,12 +70,11 @@ fgroup = st.selectbox(
 st.query_params["funnel"] = fgroup
 funnel = reads.team_funnel(measure=measure, group=fgroup)
 if funnel is not None:
-    st.plotly_chart(funnel.figure(), theme=None)
+    st.plotly_chart(funnel.figure(small_numbers=unsuppressed), theme=None)
 else:
     st.info("A funnel plot needs at least three teams with data.")
 
 st.subheader("Counts by group, last 6 months")
-unsuppressed = session.small_numbers(view.teams, key="equality_small")
 st.dataframe(view.count_table(small_numbers=unsuppressed))
 if unsuppressed:
     st.caption("Small numbers shown as counted: do not share this table outside your role.")

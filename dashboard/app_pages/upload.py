@@ -1,12 +1,19 @@
-"""Upload: check files before anything is stored, then store them; history and rollback."""
+"""Upload: check files before anything is stored, then store them; templates, saved
+layouts (made and previewed here), history and rollback."""
 
 import streamlit as st
 
 from dashboard import components as ui
 from dashboard import session
 from qi.access import AccessDenied
-from qi.screens import upload_preview
+from qi.screens import stored_rows, upload_preview
 from qi.store import StoreError, problems_frame
+from qi.store.columns import REQUIRED
+from qi.store.intake import file_shape
+from qi.store.layouts import Layout, LayoutError
+
+AUTOMATIC = "Detect automatically (no layout)"
+NOT_IN_FILE = "(not in the file)"
 
 store = session.store()
 who = session.principal()
@@ -14,17 +21,50 @@ st.title("Upload monthly data")
 session.refusal(who, "upload")
 st.caption(
     "One row per team × measure × month × group, with the columns team, measure, period, "
-    "group, numerator and denominator (CSV or Excel). Every file is checked whole first: "
-    "a file with any problem stores nothing."
+    "group, numerator and denominator (CSV or Excel; usual names such as Ward, Month, "
+    "Ethnicity, Count or Bed days are read too, and title lines, notes sheets and months "
+    "as columns are found). Every file is checked whole first: a file with any problem "
+    "stores nothing."
+)
+template_csv, template_xlsx = st.columns(2)
+template_csv.download_button(
+    "Template (CSV)",
+    data=lambda: store.upload_template("csv"),
+    file_name="upload-template.csv",
+    mime="text/csv",
+)
+template_xlsx.download_button(
+    "Template (Excel, with the allowed values)",
+    data=lambda: store.upload_template("xlsx"),
+    file_name="upload-template.xlsx",
+    mime=ui.XLSX_MIME,
 )
 
+saved = store.layouts()
+layout_name = st.selectbox(
+    "Layout",
+    [AUTOMATIC, *saved["name"].tolist()],
+    key="layout",
+    help="A saved layout reads a file in its own shape (see 'Make a layout' below).",
+)
+layout = None if layout_name == AUTOMATIC else layout_name
+
 files = st.file_uploader(
-    "Drop CSV or Excel files", type=["csv", "xlsx"], accept_multiple_files=True, key="files"
+    "Drop CSV or Excel files",
+    type=["csv", "txt", "xlsx"],
+    accept_multiple_files=True,
+    key="files",
 )
 ready = []
 for f in files or []:
     content = f.getvalue()
-    clean, problems = ui.check_upload(store, content, f.name)  # in a worker process
+    try:  # read and checked in a worker process of its own (a progress bar if large)
+        clean, problems, intake = ui.check_upload(store, content, f.name, layout=layout)
+    except LayoutError as exc:
+        st.error(ui.literal(exc))
+        continue
+    if intake.notes and not problems:
+        st.info(f"{ui.literal(f.name)} was read as follows: " + ui.literal("; ".join(intake.notes)))
     if problems:
         st.error(
             f"{ui.literal(f.name)}: {len(problems)} problem(s). "
@@ -39,7 +79,7 @@ for f in files or []:
 if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
     for name, content in ready:
         try:
-            result = ui.store_upload(store, content, name, user=who.username)
+            result = ui.store_upload(store, content, name, user=who.username, layout=layout)
         except (StoreError, AccessDenied) as exc:
             st.error(ui.literal(exc))
             continue
@@ -56,6 +96,121 @@ if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
         else:
             st.error(f"{ui.literal(name)}: nothing stored.")
             st.dataframe(result.problem_table, hide_index=True)
+
+
+def layout_maker() -> None:
+    """Pick a file's columns from lists, see the first rows as they will be stored, save."""
+    if not files:
+        st.caption("Drop a file above first; its columns are listed here to choose from.")
+        return
+    chosen = st.selectbox("File", [f.name for f in files], key="layout_file")
+    content = next(f for f in files if f.name == chosen).getvalue()
+    shape = file_shape(content, chosen)
+    if shape is None:
+        st.error("This file cannot be read as a table.")
+        return
+    spec: dict = {"columns": {}, "constants": {}}
+    if len(shape.sheets) > 1:
+        sheet = st.selectbox(
+            "Sheet",
+            list(shape.sheets),
+            index=list(shape.sheets).index(shape.sheet),
+            key="layout_sheet",
+        )
+        spec["sheet"] = sheet
+        shape = file_shape(content, chosen, sheet=sheet)
+    header_row = st.number_input(
+        "Header row (as the spreadsheet numbers it)",
+        min_value=1,
+        value=shape.header_row,
+        step=1,
+        key="layout_header",
+    )
+    spec["header_row"] = int(header_row)
+    shape = file_shape(content, chosen, sheet=shape.sheet, header_row=int(header_row))
+    wide = st.selectbox(
+        "Months or groups as columns?",
+        ["no", "months are columns", "groups are columns"],
+        key="layout_wide",
+    )
+    wide_to = {"months are columns": "period", "groups are columns": "group"}.get(wide)
+    if wide_to:
+        picked = st.multiselect(
+            "Those columns",
+            list(shape.columns),
+            default=list(shape.months) if wide_to == "period" else [],
+            key="layout_wide_columns",
+        )
+        spec["wide"] = {"to": wide_to, "columns": picked}
+    split = st.selectbox(
+        "Numerator and denominator are rows told apart by a column?",
+        ["no", *shape.columns],
+        key="layout_by",
+    )
+    if split != "no":
+        kinds = list(shape.values.get(split, ()))
+        spec["values"] = {
+            "by": split,
+            "column": st.selectbox(
+                "The column of the values", list(shape.columns), key="layout_value_column"
+            ),
+            "numerator": st.multiselect(f"{split} of the numerator", kinds, key="layout_num"),
+            "denominator": st.multiselect(f"{split} of the denominator", kinds, key="layout_den"),
+        }
+    st.markdown("**Which column is what** (or one value for every row)")
+    options = [NOT_IN_FILE, *shape.columns]
+    for column in REQUIRED:
+        if column == wide_to or (split != "no" and column in ("numerator", "denominator")):
+            continue
+        left, right = st.columns(2)
+        guess = shape.guessed.get(column)
+        source = left.selectbox(
+            column,
+            options,
+            key=f"layout_col_{column}",
+            index=options.index(guess) if guess in options else 0,
+        )
+        if source == NOT_IN_FILE:
+            constant = right.text_input(f"{column} for every row", key=f"layout_const_{column}")
+            if constant.strip():
+                spec["constants"][column] = constant.strip()
+        else:
+            spec["columns"][column] = source
+    keep_by = st.selectbox(
+        "Keep only some rows, by the column", ["every row", *shape.columns], key="layout_filter"
+    )
+    if keep_by != "every row":
+        kept = st.multiselect(
+            "Keep the rows whose value is",
+            list(shape.values.get(keep_by, ())),
+            key="layout_filter_values",
+        )
+        if kept:
+            spec["filters"] = {keep_by: kept}
+    spec["description"] = st.text_input("Description", key="layout_description")
+    try:
+        made = Layout.from_dict(spec)
+    except LayoutError as exc:
+        st.error(ui.literal(exc))
+        return
+    clean, problems, _ = store.check_upload(content, chosen, layout=made)
+    st.markdown("**The first rows as they will be stored**")
+    if len(clean):
+        st.dataframe(stored_rows(clean), hide_index=True)
+    if problems:
+        st.warning(f"{len(problems)} problem(s) with this layout:")
+        st.dataframe(problems_frame(problems), hide_index=True)
+    name = st.text_input("Save as (a name)", key="layout_name")
+    if who.may("save_layouts") and st.button("Save layout", disabled=not name.strip()):
+        try:
+            store.save_layout(name, made, user=who.username)
+            st.success(f"Layout {ui.literal(name.strip())} saved.")
+        except (StoreError, AccessDenied) as exc:
+            st.error(ui.literal(exc))
+
+
+with st.expander("Make a layout: say once how a file in another shape is read"):
+    layout_maker()
 
 st.subheader("Upload history")
 history = store.uploads()

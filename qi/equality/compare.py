@@ -44,6 +44,7 @@ COMPARE_COLUMNS = (
     "difference",
     "difference_lower",
     "difference_upper",
+    "note",
 )
 
 
@@ -76,6 +77,21 @@ def _compare_arrays(
         ratio_upper = np.exp(log_ratio + z_wald * se)
         diff = (p1 - p0) * multiplier
         half = z_wald * diff_se * multiplier
+    # no population, no rate: a group (or reference) with exposure 0 or missing gives
+    # no comparison at all (not a ratio of inf with p = 0, the strongest evidence for no
+    # data); the note says why
+    no_group = ~(n1 > 0)
+    no_ref = ~(n0 > 0)
+    stats = [p1, p0, ratio, ratio_lower, ratio_upper, exact_est, exact_lo, exact_hi, p_value,
+             diff, half]  # fmt: skip
+    p1, p0, ratio, ratio_lower, ratio_upper, exact_est, exact_lo, exact_hi, p_value, diff, half = (
+        np.where(no_group | no_ref, np.nan, np.asarray(v, dtype=float)) for v in stats
+    )
+    note = np.full(a.shape, "", dtype=object)
+    note[(b == 0) & (a > 0)] = "the reference group has no events: the ratio is infinite"
+    note[(a == 0) & (b == 0)] = "no events in either group: no ratio"
+    note[no_ref] = "the reference group has no population (exposure 0 or missing): no comparison"
+    note[no_group] = "this group has no population (exposure 0 or missing): no comparison"
     return {
         "events": a,
         "exposure": n1,
@@ -93,6 +109,7 @@ def _compare_arrays(
         "difference": diff,
         "difference_lower": diff - half,
         "difference_upper": diff + half,
+        "note": note,
     }
 
 
@@ -181,7 +198,9 @@ def compare(
         for rates, conditional hypergeometric for risks); ``difference``,
         ``difference_lower``, ``difference_upper`` (Wald, × multiplier).
         A group with 0 events has ratio 0, Wald lower 0 and Wald upper NaN (as
-        epitools); a reference with 0 events gives Inf or NaN.
+        epitools); a reference with 0 events gives Inf or NaN. A group or reference with
+        no population (exposure 0 or missing) has every statistic missing. ``note``
+        says, in words, why a comparison is missing or infinite (empty otherwise).
 
     Raises
     ------

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 #: The columns every ``explain`` returns.
-EXPLAIN_COLUMNS = ("signal_kind", "signal_text")
 
 
 def kind_by_side(points: pd.DataFrame, fired: np.ndarray, improvement: str | None) -> np.ndarray:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from qi.accountability import changes_from, holding_gains, overdue_actions, review_status
-from qi.series import series_frame
 from qi.snapshot import Snapshot
 
 
@@ -45,14 +44,14 @@ def accountability(snapshot: Snapshot, *, today: dt.date | None = None) -> Accou
     """Holding the gains, reviews and actions of what ``snapshot`` holds, on ``today``
     (default the snapshot's instant)."""
     today = today or snapshot.as_of.date()
-    series = series_frame(snapshot.observations, snapshot.measures)
+    series = snapshot.series()
     cycles = snapshot.pdsa
     ideas = cycles.drop_duplicates("change_idea_id")
     share = float((ideas["lived_experience"] == "co-designed").mean()) if len(ideas) else None
     return AccountabilityView(
         gains=holding_gains(series, changes_from(cycles)),
         co_designed=share,
-        reviews=review_status(snapshot.owners, snapshot.actions, today=today),
+        reviews=review_status(snapshot.owners, snapshot.reviews, today=today),
         actions=snapshot.actions,
         overdue=overdue_actions(snapshot.actions, today=today),
     )

@@ -3,6 +3,17 @@
 :func:`board` computes the whole board at a level once (the expensive part: every
 series through the Making Data Count rules); :meth:`BoardView.select` filters it for
 the page as the reader chooses, without computing anything again.
+
+What the board shows is true:
+
+* each row's value and icons are read from its latest *complete* month (every team
+  expected has sent it); a later month not every team has sent is given apart, as
+  provisional, and never read by the rules (:func:`qi.series.coverage`);
+* a team's series has a new phase at each of its change ideas
+  (:func:`qi.accountability.with_change_phases`), the same phases as holding the gains
+  and as the chart a row opens;
+* for a reader not allowed small numbers, every value on screen (latest, provisional,
+  sparkline) follows the rule of the downloads (:mod:`qi.disclosure`).
 """
 
 from __future__ import annotations
@@ -11,15 +22,21 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from qi.accountability import board_columns
+from qi import exports
+from qi.accountability import board_columns, change_starts, with_change_phases
 from qi.board import matrix
-from qi.series import LEVELS, series_frame
+from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
+from qi.measures import between_events, point_values
+from qi.series import ALL, LEVELS, valued
 from qi.snapshot import Snapshot
 
 #: What accountability adds to a team's row.
 ACCOUNTABILITY_COLUMNS = ("owner", "sponsor", "review_overdue", "actions_overdue", "gains")
+#: Months of a row's sparkline.
+SPARK_MONTHS = 24
 
 
 @dataclass(frozen=True)
@@ -29,14 +46,19 @@ class BoardSelection:
     Attributes
     ----------
     rows : the matrix rows (:data:`qi.board.MATRIX_COLUMNS`) and
-        :data:`ACCOUNTABILITY_COLUMNS`.
+        :data:`ACCOUNTABILITY_COLUMNS`, with ``latest`` and ``provisional`` as the screen
+        shows them (text; ``*`` where a small number is hidden) and the ``sparkline``
+        with hidden points left out.
+    download : the same rows as the CSV/Excel file gives them
+        (:func:`qi.exports.matrix_data`), suppressed alike.
     teams : the teams behind the rows (for the small-numbers permission).
     improving, concerning : rows whose latest point is a special cause of improvement
         or of concern.
-    actions_overdue : overdue actions on the board.
+    actions_overdue : overdue actions on the teams and measures of the rows shown.
     """
 
     rows: pd.DataFrame
+    download: pd.DataFrame
     teams: tuple[str, ...]
     improving: int
     concerning: int
@@ -55,17 +77,39 @@ class BoardView:
         of the latest change (``gains``).
     owned : each owned team × measure with its review status and overdue actions.
     teams : the registered teams (collaborative, ics, trust, team).
+    recent : each series' last :data:`SPARK_MONTHS` complete months (``unit``,
+        ``measure``, ``group``, ``period``, counts and ``value``), for the sparklines.
+    starts : at team level, the months each team × measure × group starts a new phase.
+    latest_complete : the latest month every team expected has sent, for every measure.
+    provisional : each later month with data, and how many teams have sent it.
     """
 
     level: str
     rows: pd.DataFrame
     owned: pd.DataFrame
     teams: pd.DataFrame
+    recent: pd.DataFrame
+    starts: pd.DataFrame
+    latest_complete: pd.Timestamp | None
+    provisional: dict
+
+    @property
+    def months_note(self) -> str:
+        """Which month the values are read from, and which later months are provisional."""
+        if self.latest_complete is None:
+            return ""
+        later = "; ".join(
+            f"{m:%B %Y} is provisional ({t} have sent it)" for m, t in self.provisional.items()
+        )
+        return (
+            "Values are read from each series' latest complete month (every team expected "
+            f"has sent it): {self.latest_complete:%B %Y}." + (f" {later}." if later else "")
+        )
 
     @property
     def groups(self) -> list[str]:
         """The groups on the board, ``All`` first."""
-        return sorted(self.rows["group"].unique(), key=lambda g: (g != "All", g))
+        return sorted(self.rows["group"].unique(), key=lambda g: (g != ALL, g))
 
     @property
     def measure_names(self) -> dict[str, str]:
@@ -76,16 +120,29 @@ class BoardView:
     def trusts(self) -> list[str]:
         return sorted(self.teams["trust"].unique())
 
+    def phase_starts(self, unit: str, measure: str, group: str) -> list[pd.Timestamp]:
+        """The months the row's chart starts a new phase (the board's phases)."""
+        s = self.starts
+        if s.empty:
+            return []
+        hit = s[(s["team"] == unit) & (s["measure"] == measure) & (s["group"] == group)]
+        return sorted(pd.Timestamp(t) for t in hit["start"].unique())
+
     def select(
         self,
         *,
-        group: str = "All",
+        group: str = ALL,
         trusts: Sequence[str] = (),
         measures: Sequence[str] = (),
         at_risk_only: bool = False,
+        small_numbers: bool = False,
     ) -> BoardSelection:
         """The rows of one group, in the chosen trusts (team level) and measures; with
-        ``at_risk_only``, only the rows whose latest change is an improvement at risk."""
+        ``at_risk_only``, only the rows whose latest change is an improvement at risk.
+        Unless ``small_numbers`` (a role allowed them, who asked), values from counts
+        of 1 to 7, and any that would give one back, are hidden as the files hide them.
+        """
+        threshold = 0 if small_numbers else THRESHOLD
         shown = self.rows[self.rows["group"] == group]
         if at_risk_only and self.level == "team":
             shown = shown[shown["gains"] == "at risk"]
@@ -94,36 +151,94 @@ class BoardView:
             shown = shown[shown["unit"].isin(in_trust)]
         if measures:
             shown = shown[shown["measure"].isin(list(measures))]
-        shown = shown.reset_index(drop=True)
+        # the rule is applied to every group of each line (a hidden group could be
+        # worked out from All), then the rows chosen are taken
+        download = exports.matrix_data(self.rows, threshold=threshold).loc[shown.index]
+        shown = shown.assign(
+            latest=_shown(shown["value"], download["value"]),
+            provisional=_provisional_text(shown, download),
+            sparkline=self._sparklines(threshold)
+            .reindex(pd.MultiIndex.from_frame(shown[["unit", "measure", "group"]]))
+            .to_numpy(),
+        )
         if self.level == "team":
             teams = shown["unit"].unique()
         else:
             teams = self.teams.loc[self.teams[self.level].isin(shown["unit"]), "team"].unique()
+        owned = self.owned[
+            self.owned["team"].isin(list(teams)) & self.owned["measure"].isin(shown["measure"])
+        ]
         return BoardSelection(
-            rows=shown,
+            rows=shown.reset_index(drop=True),
+            download=download.reset_index(drop=True),
             teams=tuple(sorted(teams)),
             improving=int((shown["variation"] == "special_cause_improvement").sum()),
             concerning=int((shown["variation"] == "special_cause_concern").sum()),
-            actions_overdue=int(self.owned["actions_overdue"].sum()),
+            actions_overdue=int(owned["actions_overdue"].sum()),
         )
+
+    def _sparklines(self, threshold: int) -> pd.Series:
+        recent = self.recent
+        keep = ~hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
+        values = recent["value"].where(keep)
+        lists = values.groupby([recent["unit"], recent["measure"], recent["group"]]).agg(
+            lambda v: [None if pd.isna(x) else float(x) for x in v]
+        )
+        return lists
+
+
+def _shown(values: pd.Series, disclosed: pd.Series) -> list[str]:
+    """A value as the screen shows it: rounded, or ``*`` where the file hides it."""
+    return [
+        SUPPRESSED if d == SUPPRESSED else format_number(v)
+        for v, d in zip(values, disclosed, strict=True)
+    ]
+
+
+def _provisional_text(rows: pd.DataFrame, disclosed: pd.DataFrame) -> list[str]:
+    out = []
+    for period, value, teams, shown in zip(
+        rows["provisional_period"], rows["provisional_value"], rows["provisional_teams"],
+        disclosed["provisional_value"], strict=True,
+    ):  # fmt: skip
+        if pd.isna(period):
+            out.append("")
+            continue
+        number = SUPPRESSED if shown == SUPPRESSED else format_number(value)
+        out.append(f"{pd.Timestamp(period):%b %Y}: {number} ({teams})")
+    return out
+
+
+def format_number(value) -> str:
+    """A value for a table: one decimal place, thousands separated; blank when missing."""
+    if value is None or not np.isfinite(float(value)):
+        return ""
+    return f"{float(value):,.1f}"
 
 
 def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = None) -> BoardView:
-    """Every unit × measure × group of ``level`` with its latest value and Making Data
-    Count icons (:func:`qi.board.matrix`); at team level, with owners, reviews, overdue
-    actions and holding-the-gains status (:func:`qi.accountability.board_columns`)."""
+    """Every unit × measure × group of ``level`` with its latest complete value and
+    Making Data Count icons (:func:`qi.board.matrix`); at team level, with owners,
+    reviews, overdue actions and holding-the-gains status
+    (:func:`qi.accountability.board_columns`), and a new phase at each change idea."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     today = today or snapshot.as_of.date()
-    team_series = series_frame(snapshot.observations, snapshot.measures)
-    level_series = (
-        team_series
-        if level == "team"
-        else series_frame(snapshot.observations, snapshot.measures, level=level)
-    )
+    team_series = snapshot.series()
+    if level == "team":
+        level_series = with_change_phases(team_series, snapshot.pdsa)
+        starts = change_starts(snapshot.pdsa)
+    else:
+        level_series = snapshot.series(level=level)
+        starts = pd.DataFrame(columns=["team", "measure", "group", "start"])
     rows = matrix(level_series)
     owned, gains = board_columns(
-        team_series, snapshot.pdsa, snapshot.owners, snapshot.actions, today=today
+        team_series,
+        snapshot.pdsa,
+        snapshot.owners,
+        snapshot.actions,
+        snapshot.reviews,
+        today=today,
     )
     if level == "team":
         rows = rows.merge(
@@ -136,4 +251,20 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         ).drop(columns="team")  # fmt: skip
     else:
         rows = rows.assign(**{col: None for col in ACCOUNTABILITY_COLUMNS})
-    return BoardView(level=level, rows=rows, owned=owned, teams=snapshot.teams)
+    keys = ["unit", "measure", "group"]
+    complete = valued(level_series)
+    complete = complete[complete["complete"]]
+    rare = complete["rare"].astype(bool)
+    # a rare event's sparkline is the exposure between its events, as its chart
+    between = between_events(complete[rare], by=keys).rename(columns={"between": "value"})
+    recent = pd.concat(
+        [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy()), between],
+        ignore_index=True,
+    )
+    recent = recent.groupby(keys, sort=False).tail(SPARK_MONTHS)
+    recent = recent[[*keys, "period", "numerator", "denominator", "value"]]
+    return BoardView(
+        level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
+        starts=starts, latest_complete=snapshot.latest_complete_month(),
+        provisional=snapshot.provisional_months(),
+    )  # fmt: skip

@@ -37,13 +37,22 @@ class CompletenessView:
     def totals(self) -> dict[str, int]:
         """Team-months on time, late, missing, not due yet, and corrected."""
         counts = self.status["status"].value_counts()
-        out = {s: int(counts.get(s, 0)) for s in STATUSES}
+        out = {s: int(counts.get(s, 0)) for s in (*STATUSES, NOT_EXPECTED)}
         out["corrected"] = int(self.status["corrected"].sum())
         return out
 
     def grid(self) -> pd.DataFrame:
-        """Teams as rows, months as columns, each cell the status in words."""
-        return status_grid(self.status)
+        """Teams as rows, months as columns (newest first, "Nov 2026"), each cell the
+        status in words."""
+        grid = status_grid(self.status)
+        grid = grid[sorted(grid.columns, reverse=True)]
+        grid.columns = [f"{pd.Timestamp(c):%b %Y}" for c in grid.columns]
+        return grid
+
+    def grid_styled(self):
+        """:meth:`grid` coloured by status (a pandas Styler): the colour repeats what the
+        words say, for a facilitator scanning for gaps."""
+        return self.grid().style.map(_status_colour)
 
     def exceptions(self) -> pd.DataFrame:
         """The late, missing and corrected team-months, newest first."""
@@ -59,13 +68,52 @@ class CompletenessView:
         teams = list(self.teams)
         counts = (
             s.pivot_table(index="team", columns="status", values="period", aggfunc="count")
-            .reindex(index=teams, columns=list(STATUSES))
+            .reindex(index=teams, columns=[*STATUSES, NOT_EXPECTED])
             .fillna(0)
             .astype(int)
         )
         counts["corrected"] = s.groupby("team")["corrected"].sum().reindex(teams).fillna(0)
         counts["last"] = s[s["period"] == self.last].set_index("team")["status"].reindex(teams)
         return counts
+
+
+#: Cell colours of the grid: background and text, each pair at least 4.5:1 in contrast.
+STATUS_COLOURS = {
+    "on time": ("#CDEBD2", "#0B3D17"),
+    "late": ("#FCE3B0", "#4D3300"),
+    "missing": ("#F6C6C2", "#5C0E07"),
+    "not due yet": ("#E8EDEE", "#212B32"),
+    "not expected": ("#E8EDEE", "#212B32"),
+}
+
+
+def _status_colour(label) -> str:
+    status = str(label).split(",")[0]
+    if status not in STATUS_COLOURS:
+        return ""
+    background, text = STATUS_COLOURS[status]
+    return f"background-color: {background}; color: {text}"
+
+
+#: The status of a month a team was not expected to send (a reporting gap).
+NOT_EXPECTED = "not expected"
+
+
+def _not_expected(status: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
+    """Missing (or not yet due) team-months inside a reporting gap for every measure are
+    "not expected", not late."""
+    every = gaps[gaps["measure"].isna() | gaps["measure"].eq("")] if len(gaps) else gaps
+    if every.empty or status.empty:
+        return status
+    hit = status.reset_index().merge(every[["team", "start", "end"]], on="team")
+    inside = (hit["period"] >= pd.to_datetime(hit["start"])) & (
+        hit["end"].isna() | (hit["period"] <= pd.to_datetime(hit["end"]))
+    )
+    rows = hit.loc[inside & hit["status"].isin(["missing", "not due yet"]), "index"].unique()
+    out = status.copy()
+    out.loc[rows, "status"] = NOT_EXPECTED
+    out.loc[rows, "days_late"] = 0
+    return out
 
 
 def completeness(
@@ -91,6 +139,7 @@ def completeness(
     status = submission_status(
         slices, team_list, start=start, end=end, due_day=due_day, today=today
     )
+    status = _not_expected(status, snapshot.not_expected)
     return CompletenessView(
         status=status, teams=tuple(dict.fromkeys(team_list)), due_day=due_day,
         first=status["period"].min(), last=status["period"].max(),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from qi import equality
+from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import Measure
-from qi.series import ALL, month_start, series_frame, valued
+from qi.series import ALL, coverage, month_start, series_frame
 from qi.snapshot import Snapshot
 from qi.spc import SPCResult, spc
 
@@ -25,6 +27,15 @@ FUNNEL_MONTHS = 12
 COUNT_MONTHS = 6
 #: The reference group when the reader names none.
 REFERENCE = "White"
+
+
+def reference_group(groups, wanted: str | None = None) -> str | None:
+    """The group compared with: ``wanted`` if it has data, else White, else the first."""
+    groups = list(groups)
+    for choice in (wanted, REFERENCE):
+        if choice in groups:
+            return choice
+    return groups[0] if groups else None
 
 
 def group_gaps(series: pd.DataFrame, measure: Measure, reference: str) -> pd.DataFrame:
@@ -65,12 +76,19 @@ class FunnelView:
     def window(self) -> str:
         return f"{self.first:%b %Y} to {self.last:%b %Y}"
 
-    def figure(self, *, title: str | None = None):
+    def figure(self, *, title: str | None = None, small_numbers: bool = False):
+        """The funnel plot; a team whose summed counts are from 1 to 7 is left out of it
+        unless ``small_numbers``."""
         from qi.figures import funnel_figure
 
         m = self.measure
+        points = self.points
+        if not small_numbers:
+            counts = points[["numerator", "denominator"]].to_numpy(dtype=float)
+            points = points[~((counts >= 1) & (counts <= THRESHOLD)).any(axis=1)]
         return funnel_figure(
-            self.points, self.result.limits, title=title or f"{m.name} ({self.group})",
+            points, self.result.limits,
+            title=title or f"{m.name} ({self.group}), {self.window}",
             y_title=m.unit, x_title=m.denominator_definition or "Denominator",
         )  # fmt: skip
 
@@ -83,18 +101,23 @@ def team_funnel(
     months: int = FUNNEL_MONTHS,
     min_teams: int = 3,
 ) -> FunnelView | None:
-    """Every team's ``group`` counts of ``measure`` over its last ``months`` months with
-    data, as a funnel plot (Spiegelhalter with overdispersion for a proportion, PHE for a
+    """Every team's ``group`` counts of ``measure`` over the last ``months`` complete
+    months (every team expected sent them; the window is said in the plot's title), as a
+    funnel plot (Spiegelhalter with overdispersion for a proportion, PHE for a
     rate). A team's ``All`` is its series' ``All`` (an uploaded ``All`` row beside its
     groups' rows counts once). None with fewer than ``min_teams`` teams."""
     info = snapshot.measure(measure)
     obs = snapshot.observations
     obs = obs[obs["measure"] == measure]
-    window = sorted(obs["period"].unique())[-months:]
+    # the window is the last complete months: every team expected has sent each of them
+    cover = coverage(obs, level="collaborative", not_expected=snapshot.not_expected)
+    done = cover["complete"].groupby(level="period").all()
+    window = sorted(done.index[done.to_numpy()])[-months:]
     if not window:
         return None
     series = series_frame(obs[obs["period"].isin(window)], snapshot.measures)
-    rows = valued(series[series["group"] == group])
+    # a funnel compares rates or proportions: it needs a denominator in every row
+    rows = series[(series["group"] == group) & (series["denominator"] > 0)]
     if rows["unit"].nunique() < min_teams:
         return None
     result = equality.funnel(
@@ -123,6 +146,8 @@ class EqualityView:
         (:func:`qi.equality.recording_completeness`), and ``recording_result`` its p chart.
     counts : the unit's counts by month and broad group, last :data:`COUNT_MONTHS`.
     teams : the teams whose data the view shows.
+    hidden_counts : per ``group`` × ``period``, whether the disclosure rule hides the
+        unit's counts (decided on every group and ``All``, as the files decide).
     """
 
     measure: Measure
@@ -138,22 +163,60 @@ class EqualityView:
     recording_result: SPCResult
     counts: pd.DataFrame
     teams: tuple[str, ...]
+    hidden_counts: pd.Series
 
-    def gap_figure(self):
+    def _hidden_gaps(self, frame: pd.DataFrame, small_numbers: bool) -> np.ndarray:
+        """Per row of a frame of gaps (``group``, ``period``): whether a count behind it —
+        the group's or the reference's that month — is hidden by the disclosure rule."""
+        if small_numbers or frame.empty or self.hidden_counts.empty:
+            return np.zeros(len(frame), dtype=bool)
+        hid = self.hidden_counts
+        key = pd.MultiIndex.from_arrays([frame["group"], pd.to_datetime(frame["period"])])
+        ref = pd.MultiIndex.from_arrays(
+            [[self.reference] * len(frame), pd.to_datetime(frame["period"])]
+        )
+        return hid.reindex(key).fillna(False).to_numpy(dtype=bool) | hid.reindex(ref).fillna(
+            False
+        ).to_numpy(dtype=bool)
+
+    def latest_table(self, *, small_numbers: bool = False) -> pd.DataFrame:
+        """Each group's latest month against the reference; a row whose counts (or the
+        reference's) the disclosure rule hides shows ``*`` instead of its figures."""
+        return self.data(small_numbers=small_numbers, latest_only=True)
+
+    def data(self, *, small_numbers: bool = False, latest_only: bool = False) -> pd.DataFrame:
+        """The gaps month by month (:data:`LATEST_COLUMNS`), as a screen or a file shows
+        them: figures from hidden counts are ``*`` unless ``small_numbers``."""
+        table = self.latest if latest_only else self.gaps[list(LATEST_COLUMNS)]
+        hide = self._hidden_gaps(table, small_numbers)
+        out = table.copy()
+        for col in FIGURES:
+            out[col] = out[col].astype(object).where(~hide, SUPPRESSED)
+        return out.reset_index(drop=True)
+
+    def gap_figure(self, *, small_numbers: bool = False):
         from qi.figures import spc_figure
 
         ref = self.reference
+        points = self.gap_result.points.copy()
+        hide = self._hidden_gaps(points.rename(columns={"x": "period"}), small_numbers)
+        points.loc[hide, "y"] = float("nan")
         return spc_figure(
-            self.gap_result.points, group="group",
+            points, group="group",
             title=f"{self.measure.name}: log ratio to {ref} — {self.unit}",
             y_title=f"log ratio to {ref}", rules=self.rules,
         )  # fmt: skip
 
-    def recording_figure(self):
+    def recording_figure(self, *, small_numbers: bool = False):
         from qi.figures import spc_figure
 
+        points = self.recording_result.points.copy()
+        if not small_numbers:
+            counts = self.recording[["numerator", "denominator"]].to_numpy(dtype=float)
+            small = ((counts >= 1) & (counts <= THRESHOLD)).any(axis=1)
+            points.loc[small, "y"] = float("nan")
         return spc_figure(
-            self.recording_result.points, title="Records with ethnic group not stated (%)",
+            points, title="Records with ethnic group not stated (%)",
             y_title="% not stated", improvement="decrease", rules=self.rules,
         )  # fmt: skip
 
@@ -174,8 +237,10 @@ class EqualityView:
 
 LATEST_COLUMNS = (
     "group", "period", "value", "ref_value", "ratio", "ratio_lower", "ratio_upper", "p_value",
-    "difference", "difference_lower", "difference_upper",
+    "difference", "difference_lower", "difference_upper", "note",
 )  # fmt: skip
+#: The figures of :data:`LATEST_COLUMNS` (hidden where a count behind them is).
+FIGURES = LATEST_COLUMNS[2:-1]
 
 
 def equality_view(
@@ -193,10 +258,15 @@ def equality_view(
     info = snapshot.measure(measure)
     obs = snapshot.observations
     here = obs[(obs[level] == unit) & (obs["measure"] == measure)]
-    series = series_frame(here, snapshot.measures, level=level, add_all=False)
+    series = series_frame(
+        here, snapshot.measures, level=level, add_all=False, not_expected=snapshot.not_expected
+    )
     groups = tuple(sorted(g for g in series["group"].unique() if g != ALL))
-    if reference not in groups:
-        reference = REFERENCE if REFERENCE in groups else (groups[0] if groups else None)
+    # groups are compared in complete months only (every team expected has sent them)
+    complete = series.loc[series["complete"], ["unit", "measure", "period"]].drop_duplicates()
+    series = series[series["complete"]]
+    here = here.merge(complete.rename(columns={"unit": level}), on=[level, "measure", "period"])
+    reference = reference_group(groups, reference)
     gaps = (
         group_gaps(series, info, reference) if reference is not None else pd.DataFrame(
             columns=["unit", "measure", "period", "group", *LATEST_COLUMNS[2:], "log_ratio"]
@@ -216,6 +286,13 @@ def equality_view(
         recording, x="period", y="numerator", n="denominator", chart="p", multiply=100,
         rules=rules,
     )  # fmt: skip
+    whole = snapshot.series(here, level=level)
+    whole = whole[whole["complete"]]
+    hidden_counts = pd.Series(
+        hidden(whole, line=["unit", "measure", "period"]),
+        index=pd.MultiIndex.from_arrays([whole["group"], whole["period"]]),
+    )
+    hidden_counts = hidden_counts[~hidden_counts.index.duplicated()]
     recent = sorted(here["period"].unique())[-COUNT_MONTHS:]
     counts = here[here["period"].isin(recent)]
     counts = counts.assign(month=counts["period"].dt.strftime("%Y-%m"))
@@ -223,7 +300,7 @@ def equality_view(
         measure=info, level=level, unit=unit, groups=groups, reference=reference, rules=rules,
         gaps=gaps, gap_result=gap_result, latest=latest, recording=recording,
         recording_result=recording_result, counts=counts,
-        teams=tuple(sorted(here["team"].unique())),
+        teams=tuple(sorted(here["team"].unique())), hidden_counts=hidden_counts,
     )  # fmt: skip
 
 
@@ -261,7 +338,7 @@ def equality_month(
     series = series_frame(here, snapshot.measures, add_all=False)
     latest = series[series["period"] == month_start(month)]
     groups = sorted(g for g in series["group"].unique() if g != ALL)
-    ref = reference if reference in groups else (groups or [None])[0]
+    ref = reference_group(groups, reference)
     gaps = pd.DataFrame()
     if ref is not None and (latest["group"] == ref).any():
         gaps = group_gaps(latest, info, ref)

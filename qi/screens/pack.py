@@ -8,7 +8,7 @@ from dataclasses import replace
 import pandas as pd
 
 from qi.board import matrix
-from qi.series import ALL, month_start, series_frame
+from qi.series import ALL, month_start
 from qi.snapshot import Snapshot
 
 
@@ -23,7 +23,7 @@ def pack_preview(
         & obs["team"].isin(list(teams))
         & obs["measure"].isin(list(measures))
     ]
-    table = matrix(series_frame(obs, snapshot.measures))
+    table = matrix(snapshot.series(obs))
     return table[table["group"] == ALL]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from qi.measures import Charted, Measure, chart_measure
-from qi.series import ALL, month_start, series_frame, valued
+from qi.series import ALL, month_start, valued
 from qi.snapshot import Snapshot
 from qi.spc import SPCResult
 
@@ -75,6 +75,27 @@ class TeamChart:
         return f"{self.measure.name} — {self.unit}"
 
     @property
+    def drawn_as(self) -> str | None:
+        """Why the chart is drawn otherwise than its measure's chart type (rare events:
+        the exposure between events), or None."""
+        return self.charted.drawn_as.get(self.measure.id)
+
+    @property
+    def decimals(self) -> int:
+        """Decimal places the chart's values need in a table."""
+        from qi.words import decimals_for
+
+        return decimals_for(self.measure.unit, self.result.points["y"] if self.charted.results
+                            else None)  # fmt: skip
+
+    @property
+    def y_title(self) -> str:
+        m = self.measure
+        if self.drawn_as:
+            return f"{m.denominator_definition or 'months'} between events"
+        return m.unit
+
+    @property
     def suggested_starts(self) -> list[pd.Timestamp]:
         """The months the team's PDSA cycles start (to offer as phase starts)."""
         if self.cycles.empty:
@@ -86,18 +107,53 @@ class TeamChart:
         rows = self.icons[self.icons["group"] == group]
         return None if rows.empty else rows.iloc[0]
 
-    def figure(self, *, facet: bool = True, height: int | None = None):
-        """The plotly chart (:func:`qi.figures.spc_figure`)."""
+    def figure(self, *, facet: bool = True, height: int | None = None, small_numbers: bool = False):
+        """The plotly chart (:func:`qi.figures.spc_figure`). Unless ``small_numbers`` (a
+        role allowed them, who asked), a point whose counts the data download hides is
+        left out of the line, and the limits where its denominator is hidden: the chart
+        shows no more than the file (the lines and signals are still computed on the
+        true counts)."""
         from qi.figures import spc_figure
 
         return spc_figure(
-            self.result.points, group="group", title=self.title, y_title=self.measure.unit,
-            improvement=self.measure.improvement,
+            self.shown_points(small_numbers=small_numbers), group="group", title=self.title,
+            y_title=self.y_title, improvement=self.measure.improvement,
             cycles=self.cycles if len(self.cycles) else None,
             annotations=self.notes if len(self.notes) else None,
             actions=self.actions if len(self.actions) else None, facet=facet, height=height,
-            rules=self.result.rules,
+            rules=self.result.rules, provisional=self._shown_provisional(small_numbers),
         )  # fmt: skip
+
+    def _shown_provisional(self, small_numbers: bool) -> pd.DataFrame:
+        from qi.disclosure import THRESHOLD, hidden
+
+        rows = self.charted.provisional
+        if small_numbers or rows.empty:
+            return rows
+        keep = ~hidden(rows, line=["unit", "measure", "period"], threshold=THRESHOLD)
+        return rows[keep]
+
+    def hidden_points(self, *, small_numbers: bool = False) -> int:
+        """How many points the chart leaves out for the reader (small numbers)."""
+        shown = self.shown_points(small_numbers=small_numbers)["y"]
+        return int((shown.isna() & self.result.points["y"].notna()).sum())
+
+    def shown_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
+        """The chart's points as a reader sees them: values and limits the download hides
+        are missing (all shown with ``small_numbers``)."""
+        from qi.disclosure import SUPPRESSED, THRESHOLD
+
+        points = self.result.points
+        if small_numbers or points.empty:
+            return points
+        file = self.data(threshold=THRESHOLD)
+        value = (file["value"] == SUPPRESSED).to_numpy()
+        limits = (file["upper"] == SUPPRESSED).to_numpy()
+        shown = points.copy()
+        shown.loc[value, "y"] = float("nan")
+        for col in ("lcl", "ucl", "lcl_95", "ucl_95"):
+            shown.loc[limits, col] = float("nan")
+        return shown
 
     def data(self, *, threshold: int | None = None) -> pd.DataFrame:
         """The data behind the chart as a file shows it (:func:`qi.exports.chart_data`):
@@ -113,6 +169,7 @@ class TeamChart:
             summary=self.icons.assign(unit=self.unit, measure=m.id),
             threshold=exports.THRESHOLD if threshold is None else threshold,
             rules=self.result.rules,
+            context=valued(self.series).assign(unit=self.unit),
         )
 
 
@@ -147,7 +204,7 @@ def team_chart(
     last = None if until is None else month_start(until)
     if last is not None:
         obs = obs[obs["period"] <= last]
-    series = series_frame(obs, snapshot.measures, level=level)
+    series = snapshot.series(obs, level=level)
     available = tuple(sorted(series["group"].unique(), key=lambda g: (g != ALL, g)))
     months = tuple(sorted(pd.Timestamp(p) for p in series["period"].unique()))
     if groups is None:

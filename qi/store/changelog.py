@@ -214,10 +214,12 @@ class ChangeLogMixin(CatalogueMixin):
                       "due", "done")  # fmt: skip
 
     def load_owners(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
-        """Set the owner, sponsor and review cadence of team × measure pairs."""
+        """Set the owner, sponsor and review cadence of team × measure pairs; ``since``
+        (optional, a date) is when the owner took it on — by default the day the owner
+        is first set or changed (reloading the same owner keeps the date)."""
         with self.engine.connect() as conn:
             who = self._require(conn, "edit_changes", user)
-        frame, name = self.read_small_table(source, self.OWNER_COLUMNS)
+        frame, name = self.read_small_table(source, self.OWNER_COLUMNS, ("since",))
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("owner", "sponsor"))
@@ -227,19 +229,32 @@ class ChangeLogMixin(CatalogueMixin):
             problems.append(
                 Problem(name, int(r), "review_every_months", "must be a whole number of months")
             )
+        since = pd.to_datetime(frame["since"].replace("", None), errors="coerce",
+                               format="ISO8601")  # fmt: skip
+        for r in frame.loc[frame["since"].ne("") & since.isna(), "_row"]:
+            problems.append(Problem(name, int(r), "since", "since must be a date, as 2025-03-01"))
         if problems:
             raise UploadRejected(problems)
+        today = utcnow().date()
         with self._write() as conn:
             # checked again under the write lock: a role revoked meanwhile stops the write
             self._require_teams(conn, "edit_changes", frame["team"].unique(), user)
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
             for i, rec in enumerate(frame.itertuples(index=False)):
                 key = (Owner.team_id == team_ids[rec.team], Owner.measure_id == rec.measure)
+                before = conn.execute(select(Owner.owner, Owner.since).where(*key)).first()
+                if pd.notna(since.iat[i]):
+                    start = since.iat[i].date()
+                elif before is not None and before.owner == rec.owner and before.since:
+                    start = before.since
+                else:
+                    start = today
                 conn.execute(Owner.__table__.delete().where(*key))
                 conn.execute(
                     insert(Owner).values(
                         team_id=team_ids[rec.team], measure_id=rec.measure, owner=rec.owner,
                         sponsor=rec.sponsor, review_every_months=int(cadence.iat[i]),
+                        since=start,
                     )
                 )  # fmt: skip
             self._audit(
@@ -248,9 +263,11 @@ class ChangeLogMixin(CatalogueMixin):
         return len(frame)
 
     def owners(self) -> pd.DataFrame:
+        """Each owned team × measure: :attr:`OWNER_COLUMNS` and ``since`` (when the owner
+        was set)."""
         query = (
             select(Team.name, Owner.measure_id, Owner.owner, Owner.sponsor,
-                   Owner.review_every_months)
+                   Owner.review_every_months, Owner.since)
             .join(Team, Owner.team_id == Team.id)
             .order_by(Team.name, Owner.measure_id)
         )  # fmt: skip
@@ -259,7 +276,9 @@ class ChangeLogMixin(CatalogueMixin):
             if readable is not None:
                 query = query.where(Team.id.in_(readable))
             rows = [tuple(r) for r in conn.execute(query)]
-        return pd.DataFrame.from_records(rows, columns=list(self.OWNER_COLUMNS))
+        frame = pd.DataFrame.from_records(rows, columns=[*self.OWNER_COLUMNS, "since"])
+        frame["since"] = pd.to_datetime(frame["since"])
+        return frame
 
     def add_actions(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
         """Record decisions and actions (:attr:`ACTION_COLUMNS`), e.g. from a board meeting."""
@@ -325,6 +344,39 @@ class ChangeLogMixin(CatalogueMixin):
             when = done or utcnow().date()
             conn.execute(update(Action).where(Action.id == action_id).values(done=when))
             self._audit(conn, who.username, "complete_action", "action", action_id, str(when))
+
+    def update_action(
+        self,
+        action_id: int,
+        *,
+        decision: str,
+        action: str,
+        owner: str,
+        due: dt.date | None = None,
+        user: str = "system",
+    ) -> None:
+        """Change an action's decision, action, owner and due date (in place; audited)."""
+        if not str(decision).strip() and not str(action).strip():
+            raise StoreError("give a decision or an action")
+        if not str(owner).strip():
+            raise StoreError("give the action an owner (a role)")
+        if len(str(owner)) > 200:
+            raise StoreError("the owner is longer than 200 characters")
+        with self._write() as conn:
+            self._require(conn, "edit_changes", user)
+            team = conn.scalar(
+                select(Team.name).join(Action, Action.team_id == Team.id)
+                .where(Action.id == action_id)
+            )  # fmt: skip
+            if team is None:
+                raise StoreError(f"there is no action {action_id}")
+            who = self._require_teams(conn, "edit_changes", [team], user)
+            conn.execute(
+                update(Action).where(Action.id == action_id).values(
+                    decision=str(decision), action=str(action), owner=str(owner), due=due
+                )
+            )  # fmt: skip
+            self._audit(conn, who.username, "update_action", "action", action_id)
 
     def actions(self) -> pd.DataFrame:
         """Every decision and action, with ``id``, ``created_at`` and ``created_by``."""
@@ -395,6 +447,24 @@ class ChangeLogMixin(CatalogueMixin):
             ).scalar_one()
             self._audit(conn, who.username, "annotate", "annotation", new_id)
         return new_id
+
+    def update_annotation(self, annotation_id: int, *, text: str, user: str = "system") -> None:
+        """Change a note's text (in place; stored as typed; audited)."""
+        if not str(text).strip():
+            raise StoreError("an annotation needs some text")
+        with self._write() as conn:
+            self._require(conn, "edit_changes", user)
+            team = conn.scalar(
+                select(Team.name).join(Annotation, Annotation.team_id == Team.id)
+                .where(Annotation.id == annotation_id)
+            )  # fmt: skip
+            if team is None:
+                raise StoreError(f"there is no note {annotation_id}")
+            who = self._require_teams(conn, "edit_changes", [team], user)
+            conn.execute(
+                update(Annotation).where(Annotation.id == annotation_id).values(text=str(text))
+            )
+            self._audit(conn, who.username, "update_annotation", "annotation", annotation_id)
 
     def annotations(self, *, team: str | None = None, measure: str | None = None) -> pd.DataFrame:
         query = (

@@ -44,6 +44,8 @@ from qi.store.models import (
     Observation,
     Owner,
     PDSACycle,
+    ReportingGap,
+    Review,
     RoleGrant,
     Session,
     Team,
@@ -88,6 +90,8 @@ class ImportResult:
     rows: int
     problems: list[Problem] = field(default_factory=list)
     replaced: int = 0  # team × measure × period slices this upload now shows instead of others
+    #: how the file was read when that was not plain (sheet, header row, columns, names)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -275,15 +279,20 @@ class StoreCore:
                     User,
                     RoleGrant,
                     Session,
+                    Review,
+                    ReportingGap,
                 )
             }
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def read_small_table(
-        source: str | Path | pd.DataFrame, columns: tuple[str, ...]
+        source: str | Path | pd.DataFrame,
+        columns: tuple[str, ...],
+        optional: tuple[str, ...] = (),
     ) -> tuple[pd.DataFrame, str]:
-        """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers."""
+        """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers;
+        ``optional`` columns are empty when the table has none."""
         if isinstance(source, pd.DataFrame):
             name = "table"
             data = source.rename(columns=str.lower).astype(object)
@@ -308,6 +317,9 @@ class StoreCore:
                     )
                 ]
             )
-        for c in columns:
+        for c in optional:
+            if c not in frame.columns:
+                frame[c] = ""
+        for c in (*columns, *optional):
             frame[c] = frame[c].str.strip()
-        return frame[[*columns, "_row"]], name
+        return frame[[*columns, *optional, "_row"]], name

@@ -46,6 +46,8 @@ import pandas as pd
 
 from qi.store import limits
 from qi.store.core import ImportResult, StoreBusy, StoreError
+from qi.store.intake import Intake
+from qi.store.layouts import LayoutError
 from qi.store.reading import Problem
 
 #: Address space a worker may add to what it starts with (bytes).
@@ -107,14 +109,34 @@ def separable(store) -> bool:
 
 
 # ---------------------------------------------------------------------- the page's side
+def check_upload(
+    store,
+    content: bytes,
+    name: str,
+    *,
+    layout=None,
+    progress: Progress | None = None,
+    today=None,
+) -> tuple[pd.DataFrame, list[Problem], Intake]:
+    """What :meth:`qi.store.Store.check_upload` returns, worked out in a worker process.
+
+    The :class:`~qi.store.intake.Intake` that comes back holds how the file was read
+    (its notes), not the shaped table (which stays in the worker)."""
+    outcome = _in_worker(store, "check", content, name, progress, today=today, layout=layout)
+    if isinstance(outcome, Problem):
+        return pd.DataFrame(), [outcome], Intake(name, None, [outcome])
+    clean, problems, notes = outcome
+    return clean, problems, Intake(name, None, list(problems), notes)
+
+
 def validate(
-    store, content: bytes, name: str, *, progress: Progress | None = None, today=None
+    store, content: bytes, name: str, *, progress: Progress | None = None, today=None, layout=None
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """What :meth:`qi.store.Store.validate` returns, worked out in a worker process."""
-    outcome = _in_worker(store, "validate", content, name, progress, today=today)
-    if isinstance(outcome, Problem):
-        return pd.DataFrame(), [outcome]
-    return outcome
+    clean, problems, _ = check_upload(
+        store, content, name, layout=layout, progress=progress, today=today
+    )
+    return clean, problems
 
 
 def import_file(
@@ -124,10 +146,13 @@ def import_file(
     *,
     user: str = "system",
     note: str = "",
+    layout=None,
     progress: Progress | None = None,
 ) -> ImportResult:
     """What :meth:`qi.store.Store.import_file` returns, done in a worker process."""
-    outcome = _in_worker(store, "import", content, name, progress, user=user, note=note)
+    outcome = _in_worker(
+        store, "import", content, name, progress, user=user, note=note, layout=layout
+    )
     if isinstance(outcome, Problem):
         return ImportResult(name, None, 0, [outcome])
     return outcome
@@ -197,7 +222,9 @@ def _answer(message: tuple, name: str):
         return message[1]
     if kind == "memory":
         return _stopped(name, f"it needed more than the {_size(WORKER_MEMORY)} of memory allowed")
-    refusal = {"access": AccessDenied, "busy": StoreBusy, "store": StoreError}.get(message[1])
+    refusal = {
+        "access": AccessDenied, "busy": StoreBusy, "layout": LayoutError, "store": StoreError
+    }.get(message[1])  # fmt: skip
     if kind == "refused" and refusal is not None:
         raise refusal(message[2])
     raise RuntimeError(f"checking {name} failed in its worker: {message[-1]}")
@@ -248,6 +275,8 @@ def _work(sender: Connection) -> None:
         sender.send(("refused", "access", str(exc)))
     except StoreBusy as exc:
         sender.send(("refused", "busy", str(exc)))
+    except LayoutError as exc:
+        sender.send(("refused", "layout", str(exc)))
     except StoreError as exc:
         sender.send(("refused", "store", str(exc)))
     except Exception as exc:  # sent back to be raised there, never lost
@@ -260,11 +289,14 @@ def _work(sender: Connection) -> None:
 def _run(store, job: dict):
     acting = store.with_session(job["token"]) if job["token"] else store
     options = job["options"]
-    if job["op"] == "validate":
-        today = options.get("today")
-        return acting.validate(job["content"], job["name"], today=today)
+    layout = options.get("layout")
+    if job["op"] == "check":
+        clean, problems, intake = acting.check_upload(
+            job["content"], job["name"], today=options.get("today"), layout=layout
+        )
+        return clean, problems, intake.notes  # the shaped table stays here
     return acting.import_file(
-        job["content"], job["name"], user=options["user"], note=options["note"]
+        job["content"], job["name"], user=options["user"], note=options["note"], layout=layout
     )
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextvars
 import io
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -59,11 +58,6 @@ SPLIT = "split it into smaller files, for example one per year or one per team"
 #: at most this many; later new values are kept as they are.
 _SHARE_AT_MOST = 200_000
 _BLANK: list = []  # every blank line is this one (empty) list: no memory per blank line
-# what is normalised in a cell: non-breaking spaces (read as spaces), and a byte-order
-# mark or zero-width space at either end of a cell (left by joined files or copy and paste)
-_NBSP = re.compile("[\u00a0\u2007\u202f]")
-_EDGE_MARKS = "\ufeff\u200b"
-_EDGE = re.compile(f"^\\s*[{_EDGE_MARKS}]|[{_EDGE_MARKS}]\\s*$")
 
 Progress = Callable[[float | None, int], None]
 _progress: contextvars.ContextVar[Progress | None] = contextvars.ContextVar(
@@ -126,9 +120,10 @@ def too_many_columns(name: str, row: int, cells: int | None = None) -> LimitExce
 
 
 # ---------------------------------------------------------------------- problems
-#: Problems listed for one file; past this many they are counted, not listed (a million
-#: rows with one mistake each would be a list no one reads, of a gigabyte).
-MAX_PROBLEMS = 10_000
+#: Problems described for one file; past this many they are counted, not built (a
+#: million rows with five mistakes each would be a list of a gigabyte; what a person
+#: reads is summarised from these by :mod:`qi.store.messages`).
+MAX_PROBLEMS = 100_000
 
 
 def listed(problems: list, name: str, unlisted: int = 0) -> list:
@@ -141,9 +136,9 @@ def listed(problems: list, name: str, unlisted: int = 0) -> list:
     kept.append(
         _problem(
             name,
-            f"{extra:,} more problems were found and are not listed (only the first "
-            f"{MAX_PROBLEMS:,} are): the same mistake is probably on many rows, so fix the "
-            "ones listed and check the file again",
+            f"{extra:,} more problems were found after the first {MAX_PROBLEMS:,} and are "
+            "not described here: the same mistake is probably on many rows, so fix the ones "
+            "described and check the file again",
         )
     )
     return kept
@@ -223,18 +218,21 @@ def rows(
     *,
     fraction: Callable[[], float] | None = None,
     texts: bool = True,
+    start_memory: int | None = None,
 ) -> Iterator[list]:
     """``records`` (the rows of a file, in order, one per spreadsheet row) with every
     limit checked as they go by: raises :class:`LimitExceeded` at the first row that
     passes one, having kept nothing of the rows after it.
 
     ``texts``: every cell is text (CSV). Otherwise cells may be text, numbers or dates
-    (Excel: :mod:`qi.store.xlsx` checks each cell's length and column, and normalises
-    its text, itself).
+    (Excel: :mod:`qi.store.xlsx` checks each cell's length and column itself).
 
-    Each row comes out with its text normalised: a non-breaking space is a space, a
-    byte-order mark or zero-width space at the start or end of a cell is dropped, and
-    empty cells after the last column allowed are dropped. A blank row comes out as
+    ``start_memory``: the resident memory when reading the file began (when it has
+    several sheets, each read with this function); by default, now.
+
+    Each row comes out as read, but for empty cells after the last column allowed,
+    which are dropped. (Invisible characters in names are dealt with, and said, by
+    :mod:`qi.store.intake`.) A blank row comes out as
     an empty list. Repeated cell texts share one string object, so a million rows of a
     few teams and months take little memory.
     """
@@ -242,7 +240,8 @@ def rows(
     max_rows, max_lines, max_columns = MAX_ROWS + 1, MAX_LINES, MAX_COLUMNS  # + header
     max_cells, max_chars = MAX_CELLS, MAX_CELL_CHARS
     every, ceiling = REPORT_EVERY, MAX_MEMORY
-    start_memory = resident_bytes()
+    if start_memory is None:
+        start_memory = resident_bytes()
     line = filled = cells = 0
     for record in records:
         line += 1
@@ -265,9 +264,7 @@ def rows(
                 longest = max(range(len(record)), key=lambda j: len(record[j]))
                 if len(record[longest]) > max_chars:
                     raise cell_too_long(name, line, f"cell {longest + 1} of this row")
-            if not joined.isascii():
-                record = _normalised(record)
-        else:  # the cells are normalised by the reader (qi.store.xlsx)
+        else:  # the reader (qi.store.xlsx) has checked each cell's length
             for v in record:
                 if v != "" and v is not None and not (type(v) is str and v.isspace()):
                     break
@@ -295,17 +292,3 @@ def rows(
             record = [shared.get(v, v) for v in record]
         yield record
     report(1.0, filled)
-
-
-def normalise_text(text: str) -> str:
-    """A cell's text with a non-breaking space read as a space, and a byte-order mark or
-    zero-width space at either end dropped (left there by joined files, or by copy and
-    paste): what a person typing the name meant, where there is no doubt."""
-    text = _NBSP.sub(" ", text)
-    if _EDGE.search(text):
-        text = text.strip().strip(_EDGE_MARKS).strip()
-    return text
-
-
-def _normalised(record: list[str]) -> list[str]:
-    return [v if v.isascii() else normalise_text(v) for v in record]

@@ -196,6 +196,37 @@ class Owner(Base):
     owner: Mapped[str] = mapped_column(String(200))
     sponsor: Mapped[str] = mapped_column(String(200))
     review_every_months: Mapped[int] = mapped_column(Integer, default=1)
+    #: when the owner was set: the first review falls due a cadence after it
+    since: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class Review(Base):
+    """An owned team × measure reviewed: the owner (or someone for them) looked at the
+    chart and says so."""
+
+    __tablename__ = "review"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measure.id"))
+    reviewed_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ReportingGap(Base):
+    """A team not expected to report (one measure, or all when ``measure_id`` is None)
+    from ``start`` to ``end`` (open when None): a ward closed, a team that stopped."""
+
+    __tablename__ = "reporting_gap"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str | None] = mapped_column(ForeignKey("measure.id"), nullable=True)
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
 
 
 class Action(Base):
@@ -255,3 +286,17 @@ class Session(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UploadLayout(Base):
+    """A saved way of reading one shape of upload file (:mod:`qi.store.layouts`):
+    ``spec`` is the layout as JSON. Replaced whole when saved again; every change is
+    in the audit log with the layout it saved."""
+
+    __tablename__ = "upload_layout"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    spec: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -3,10 +3,14 @@
 A file is read whole, and everything that stops it being read is reported as a
 :class:`Problem` rather than raised, so that a user sees every problem at once.
 
-* CSV: UTF-8 with or without a byte-order mark, or Windows-1252 (what Excel writes on
-  a UK Windows machine); the delimiter, comma, semicolon or tab, is the one the
-  header line uses most.
-* Excel: the first worksheet of an ``.xlsx`` workbook.
+* CSV: UTF-8 with or without a byte-order mark, Windows-1252 (what Excel writes on
+  a UK Windows machine), or UTF-16 (Excel's "Unicode text"); the delimiter, comma,
+  semicolon or tab, is the one that splits the first lines most consistently (a
+  title line above the table does not decide it).
+* Excel: an ``.xlsx`` workbook, read as a stream (:mod:`qi.store.xlsx`), every limit of
+  :mod:`qi.store.limits` checked while it is read. :func:`read_table` takes the first
+  sheet; :func:`read_sheets` gives every sheet to :mod:`qi.store.intake`, which finds
+  the data sheet and the header row of an upload.
 
 Rows are numbered as a spreadsheet shows them: the header is row 1, so the first
 data row is row 2, and blank lines keep their numbers (but are not data).
@@ -70,13 +74,36 @@ class Table:
     rows: pd.Series  # spreadsheet row number of each data row
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """The cells of one worksheet (or of a CSV file), row by row, as read."""
+
+    name: str | None  # None for a CSV file
+    records: list[list[object]]
+
+
 def read_table(
     source: str | Path | bytes, name: str | None = None, *, max_bytes: int | None = None
 ) -> tuple[Table | None, list[Problem]]:
-    """Read ``source`` (a path, or the bytes of an uploaded file called ``name``).
+    """Read ``source`` (a path, or the bytes of an uploaded file called ``name``): its
+    first sheet, with the header on the first non-blank line.
 
-    ``max_bytes`` defaults to :data:`MAX_BYTES` (read when called).
+    ``max_bytes`` defaults to :data:`MAX_BYTES` (read when called). Uploads of
+    observations go through :func:`qi.store.intake.read_upload` instead, which finds
+    the data sheet and the header row and maps the columns.
     """
+    sheets, problems, name = read_sheets(source, name, max_bytes=max_bytes)
+    if sheets is None:
+        return None, problems
+    return _to_table(sheets[0].records, name)
+
+
+def read_sheets(
+    source: str | Path | bytes, name: str | None = None, *, max_bytes: int | None = None
+) -> tuple[list[Sheet] | None, list[Problem], str]:
+    """Every sheet of ``source`` as rows of cells: (sheets or None, problems, file name).
+
+    A CSV file is one sheet. Nothing is raised for a bad file: it is a problem."""
     max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     if isinstance(source, bytes):
         content, name = source, name or "upload"
@@ -86,20 +113,29 @@ def read_table(
         try:
             size = path.stat().st_size
         except OSError as exc:
-            return None, [Problem(name, None, None, f"cannot open the file: {exc.strerror}")]
+            return None, [Problem(name, None, None, f"cannot open the file: {exc.strerror}")], name
         if size > max_bytes:
-            return None, [_too_big(name, size, max_bytes)]
+            return None, [_too_big(name, size, max_bytes)], name
         content = path.read_bytes()
     if len(content) > max_bytes:
-        return None, [_too_big(name, len(content), max_bytes)]
-    if not content.strip():
-        return None, [Problem(name, None, None, "the file is empty: nothing was uploaded")]
+        return None, [_too_big(name, len(content), max_bytes)], name
+    if _blank_content(content):
+        return None, [Problem(name, None, None, "the file is empty: nothing was uploaded")], name
     try:  # every limit is checked while the file is read (qi.store.limits)
         if content.startswith(_XLSX_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
-            return _read_xlsx(content, name)
-        return _read_csv(content, name)
+            sheets, problems = _read_xlsx_sheets(content, name)
+        else:
+            sheets, problems = _read_csv_records(content, name)
     except limits.LimitExceeded as exc:
-        return None, [exc.problem]
+        return None, [exc.problem], name
+    return sheets, problems, name
+
+
+def _blank_content(content: bytes) -> bool:
+    """Whether the file holds nothing but white space (UTF-16 text included)."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        content = content[2:].replace(b"\x00", b"")
+    return not content.strip()
 
 
 def _too_big(name: str, size: int, limit: int) -> Problem:
@@ -115,6 +151,13 @@ def _too_big(name: str, size: int, limit: int) -> Problem:
 def _decode(content: bytes) -> str | None:
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
+    elif content.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(content):
+        # Excel's "Unicode text" (and SQL Server's Unicode exports) are UTF-16
+        bom = content[:2] in (b"\xff\xfe", b"\xfe\xff")
+        try:
+            return content.decode("utf-16" if bom else "utf-16-le").lstrip("\ufeff")
+        except UnicodeDecodeError:
+            return None
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
@@ -125,7 +168,37 @@ def _decode(content: bytes) -> str | None:
         return None
 
 
-def _read_csv(content: bytes, name: str) -> tuple[Table | None, list[Problem]]:
+def _looks_utf16(content: bytes) -> bool:
+    """UTF-16 little-endian text without a byte-order mark: a zero byte after nearly
+    every character of the first few hundred bytes, and none before one."""
+    head = content[:400]
+    if len(head) < 8:
+        return False
+    odd = head[1::2]
+    return odd.count(0) > 0.9 * len(odd) and head[0::2].count(0) == 0
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter (comma, semicolon or tab) that splits the first lines into the same
+    number of cells most often: a title line above the table does not decide it."""
+    lines = [line for line in text[:20_000].splitlines()[:60] if line.strip()]
+    best, best_score = ",", (0, 0)
+    for delimiter in (",", ";", "\t"):
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            continue
+        wide = [c for c in counts if c > 1]
+        if not wide:
+            continue
+        modal = max(set(wide), key=lambda c: (wide.count(c), c))
+        score = (wide.count(modal), modal)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _read_csv_records(content: bytes, name: str) -> tuple[list[Sheet] | None, list[Problem]]:
     text = _decode(content)
     if text is None or "\x00" in text:
         return None, [
@@ -133,13 +206,12 @@ def _read_csv(content: bytes, name: str) -> tuple[Table | None, list[Problem]]:
                 name,
                 None,
                 None,
-                "this is not a table: save it as CSV (UTF-8 or Windows) or as an Excel .xlsx file",
+                "this is not a table: save it as CSV (UTF-8, Windows or Unicode text) or as an "
+                "Excel .xlsx file",
             )
         ]
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first_line.count)
     lines = limits.Lines(text)
-    reader = csv.reader(lines, delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=_delimiter(text))
     records: list[list[str]] = []
     try:
         for record in limits.rows(reader, name, fraction=lines.fraction):
@@ -156,7 +228,7 @@ def _read_csv(content: bytes, name: str) -> tuple[Table | None, list[Problem]]:
                 "from this row on",
             )
         ]
-    return _to_table(records, name)
+    return [Sheet(None, records)], []
 
 
 def _cell(value: object) -> object:
@@ -172,12 +244,21 @@ def _cell(value: object) -> object:
     return value
 
 
-def _read_xlsx(content: bytes, name: str) -> tuple[Table | None, list[Problem]]:
-    from qi.store.xlsx import Sheet  # the archive's parts checked before any is unpacked
+def _read_xlsx_sheets(content: bytes, name: str) -> tuple[list[Sheet] | None, list[Problem]]:
+    """Every worksheet, read as a stream (:mod:`qi.store.xlsx`: the archive's parts are
+    checked before any is unpacked, and every limit while the rows go by)."""
+    from qi.store import xlsx
 
-    sheet = Sheet(content, name)  # cells as _cell gives them
-    records = list(limits.rows(sheet, name, fraction=sheet.fraction, texts=False))
-    return _to_table(records, name)
+    start_memory = limits.resident_bytes()
+    book = xlsx.Workbook(content, name)
+    sheets = []
+    for index, sheet_name in enumerate(book.sheet_names):
+        sheet = book.sheet(index)  # cells as _cell gives them
+        rows = limits.rows(
+            sheet, name, fraction=sheet.fraction, texts=False, start_memory=start_memory
+        )
+        sheets.append(Sheet(sheet_name, list(rows)))
+    return sheets, []
 
 
 def _to_table(records: list[list[object]], name: str) -> tuple[Table | None, list[Problem]]:

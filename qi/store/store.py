@@ -15,7 +15,9 @@
 * :mod:`qi.store.catalogue` — teams, the measure catalogue, group aliases;
 * :mod:`qi.store.uploads` — validating, importing and rolling back uploads, reading
   what is shown (now or as of an instant), export;
-* :mod:`qi.store.changelog` — change ideas and PDSA cycles, owners, actions, notes.
+* :mod:`qi.store.changelog` — change ideas and PDSA cycles, owners, actions, notes;
+* :mod:`qi.store.accountability` — reviews of owned measures, reporting gaps (who is
+  not expected to report, so a month can be complete without them).
 
 Every change is one transaction together with its audit-log entry: it lands whole or
 not at all (see :mod:`qi.store.core` for the write lock).
@@ -23,44 +25,14 @@ not at all (see :mod:`qi.store.core` for the write lock).
 
 from __future__ import annotations
 
-from qi.store.catalogue import IMPROVEMENTS
-from qi.store.changelog import LIVED_EXPERIENCE, PDSA_STAGES, ChangeLogMixin
-from qi.store.core import (
-    ENV_URL,
-    ImportResult,
-    StoreBusy,
-    StoreError,
-    UploadRejected,
-    as_utc,
-    default_url,
-    utcnow,
-)
-from qi.store.uploads import OBSERVATION_COLUMNS, UploadsMixin
-
-# Names that lived here before the split, still importable from here for old imports
-# (``qi.store.store.as_utc`` in the tests, ``PDSA_STAGES`` and ``LIVED_EXPERIENCE`` in
-# the change-log page); new code imports them from their own module.
-__all__ = [
-    "ENV_URL",
-    "IMPROVEMENTS",
-    "LIVED_EXPERIENCE",
-    "OBSERVATION_COLUMNS",
-    "PDSA_STAGES",
-    "ImportResult",
-    "Store",
-    "StoreBusy",
-    "StoreError",
-    "UploadRejected",
-    "as_utc",
-    "default_url",
-    "utcnow",
-]
+from qi.store.accountability import AccountabilityMixin
+from qi.store.uploads import UploadsMixin
 
 
-class Store(UploadsMixin, ChangeLogMixin):
+class Store(UploadsMixin, AccountabilityMixin):
     """A collaborative's data: structure, measure catalogue, versioned observations, change log.
 
     Open one with :meth:`Store.open`; every method of its parts (:mod:`qi.store.core`,
     :mod:`~qi.store.people`, :mod:`~qi.store.catalogue`, :mod:`~qi.store.uploads`,
-    :mod:`~qi.store.changelog`) is a method of the store.
+    :mod:`~qi.store.changelog`, :mod:`~qi.store.accountability`) is a method of the store.
     """

@@ -27,10 +27,14 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from qi import access
 from qi.access import Principal
 from qi.disclosure import suppress_points
+from qi.store import reading
 from qi.store.catalogue import CatalogueMixin
 from qi.store.core import ImportResult, StoreError, as_utc, utcnow
+from qi.store.intake import Intake, read_upload
+from qi.store.layouts import Layout, LayoutsMixin
+from qi.store.messages import summarise
 from qi.store.models import ICS, Collaborative, Observation, Team, Trust, Upload
-from qi.store.reading import Problem, read_table
+from qi.store.reading import Problem
 from qi.store.validation import Catalogue, validate_observations
 
 #: Columns of :meth:`Store.observations` (and of :func:`qi.load`).
@@ -49,23 +53,72 @@ OBSERVATION_COLUMNS = (
 )
 
 
-class UploadsMixin(CatalogueMixin):
+class UploadsMixin(CatalogueMixin, LayoutsMixin):
     """Uploads, their versions, and reading what is shown (a part of :class:`qi.store.Store`)."""
 
     # ------------------------------------------------------------------ uploads
     def validate(
-        self, source: str | Path | bytes, name: str | None = None, *, today: dt.date | None = None
+        self,
+        source: str | Path | bytes,
+        name: str | None = None,
+        *,
+        today: dt.date | None = None,
+        layout: str | Layout | None = None,
     ) -> tuple[pd.DataFrame, list[Problem]]:
         """Read and check an upload without storing anything: (clean rows, problems).
 
-        Rows for teams the signed-in person may not upload for are problems too."""
+        Rows for teams the signed-in person may not upload for are problems too.
+        ``layout`` is a saved layout's name or a :class:`~qi.store.layouts.Layout`;
+        without one the file's shape is detected (:mod:`qi.store.intake`)."""
+        clean, problems, _ = self.check_upload(source, name, today=today, layout=layout)
+        return clean, problems
+
+    def check_upload(
+        self,
+        source: str | Path | bytes,
+        name: str | None = None,
+        *,
+        today: dt.date | None = None,
+        layout: str | Layout | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> tuple[pd.DataFrame, list[Problem], Intake]:
+        """:meth:`validate`, with how the file was read (its :class:`Intake`: notes)."""
         with self.engine.connect() as conn:
             who = self._require(conn, "upload")
-        table, problems = read_table(source, name)
-        if table is None:
-            return pd.DataFrame(), problems
-        clean, more = validate_observations(table, self.catalogue(today))
-        return clean, problems + more + self._upload_scope_problems(who, table)
+        if isinstance(layout, str):
+            layout = self.layout(layout)
+        if catalogue is None:
+            catalogue = self.catalogue(today)
+        elif today is not None:
+            catalogue = dataclasses.replace(catalogue, today=today)
+        intake = read_upload(source, name, catalogue=catalogue, layout=layout)
+        if intake.table is None:
+            return pd.DataFrame(), summarise(intake.problems), intake
+        clean, more = validate_observations(intake.table, catalogue)
+        more = more + self._upload_scope_problems(who, intake.table)
+        problems = intake.problems + intake.translate(more)
+        if problems:
+            problems = intake.reading_note() + problems
+        clean["row"] = intake.file_rows(clean["row"]).to_numpy()
+        return clean, summarise(problems), intake
+
+    def upload_teams(self) -> list[str]:
+        """The teams the signed-in person may upload for."""
+        with self.engine.connect() as conn:
+            who = self._require(conn, "upload")
+            scopes = self._scopes(conn)
+        return sorted(scopes.loc[who.allowed("upload", scopes), "team"])
+
+    def upload_template(self, fmt: str = "csv", *, period: str | None = None) -> bytes:
+        """A CSV or Excel (``"xlsx"``) template for the catalogue's measures and the teams
+        the person may upload for, with the allowed groups and period spellings
+        (:mod:`qi.store.template`); ``period`` defaults to last month."""
+        from qi.store.template import last_month, template_bytes
+
+        return template_bytes(
+            fmt, self.upload_teams(), self.measures(), self.group_aliases(),
+            period or last_month(),
+        )  # fmt: skip
 
     def _upload_scope_problems(self, who: Principal, table) -> list[Problem]:
         """A problem for each row of an upload for a team outside ``who``'s scope."""
@@ -87,36 +140,38 @@ class UploadsMixin(CatalogueMixin):
         today: dt.date | None = None,
         uploaded_at: str | dt.datetime | None = None,
         catalogue: Catalogue | None = None,
+        layout: str | Layout | None = None,
     ) -> ImportResult:
         """Validate an upload and, if it has no problem, store it as one new version.
 
         Returns an :class:`ImportResult`; with any problem (or ``dry_run``) nothing is
         stored. ``uploaded_at`` back-dates the upload (loading a historical sample);
-        by default it is the moment the write lock is taken.
+        by default it is the moment the write lock is taken. ``layout`` (a saved
+        layout's name, or a :class:`~qi.store.layouts.Layout`) says how to read a file
+        in another shape; without one the shape is detected.
         """
         with self.engine.connect() as conn:
             who = self._require(conn, "upload", user)
-        content = source if isinstance(source, bytes) else None
-        if content is None:
-            path = Path(source)
-            name = name or str(source)
-            table, problems = read_table(path, name)
-            content = path.read_bytes() if table is not None else b""
+        if isinstance(source, bytes):
+            content, name = source, name or "upload"
         else:
-            table, problems = read_table(content, name)
-            name = name or "upload"
-        if table is None:
-            return ImportResult(name, None, 0, problems)
+            name = name or str(source)
+            try:
+                if Path(source).stat().st_size <= reading.MAX_BYTES:
+                    source = content = Path(source).read_bytes()  # read once
+                else:
+                    content = b""
+            except OSError:
+                content = b""  # reading reports it, with the file's name
         if today is None and uploaded_at is not None:
             today = as_utc(uploaded_at).date()
-        if catalogue is None:
-            catalogue = self.catalogue(today)
-        elif today is not None:
-            catalogue = dataclasses.replace(catalogue, today=today)
-        clean, more = validate_observations(table, catalogue)
-        problems = problems + more + self._upload_scope_problems(who, table)
+        clean, problems, intake = self.check_upload(
+            source, name, today=today, layout=layout, catalogue=catalogue
+        )
+        if intake.table is None:
+            return ImportResult(name, None, 0, problems, notes=intake.notes)
         if problems or dry_run:
-            return ImportResult(name, None, len(clean), problems)
+            return ImportResult(name, None, len(clean), problems, notes=intake.notes)
         checksum = hashlib.sha256(content).hexdigest()
         with self._write() as conn:
             # checked again under the write lock: a role revoked meanwhile stops the write
@@ -134,7 +189,7 @@ class UploadsMixin(CatalogueMixin):
                     f"this file was already uploaded, as upload {earlier.id} on "
                     f"{earlier.uploaded_at:%Y-%m-%d %H:%M} UTC: nothing to do",
                 )
-                return ImportResult(name, None, len(clean), [problem])
+                return ImportResult(name, None, len(clean), [problem], notes=intake.notes)
             stamp = as_utc(uploaded_at) if uploaded_at is not None else utcnow()
             upload_id = conn.execute(
                 insert(Upload)
@@ -160,7 +215,7 @@ class UploadsMixin(CatalogueMixin):
                 upload_id,
                 f"{name}: {len(clean)} rows, sha256 {checksum}",
             )
-        return ImportResult(name, upload_id, len(clean), [], replaced)
+        return ImportResult(name, upload_id, len(clean), [], replaced, notes=intake.notes)
 
     @staticmethod
     def _count_shown_slices(conn: Connection, slices: pd.DataFrame, team_ids) -> int:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from qi.charts import CHART_TYPES
 from qi.store import limits
+from qi.store.columns import unknown_messages
 from qi.store.groups import ALL, normalise
 from qi.store.reading import Problem, Table
 
@@ -199,25 +200,22 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     measure = d["measure"].astype(str).str.strip()
     report(team.eq(""), "team", "team is empty: give the team's name as registered")
     unknown_team = team.ne("") & ~team.isin(catalogue.teams)
-    if unknown_team.any():
-        known = _some(sorted(catalogue.teams))
+    if unknown_team.any():  # did you mean; invisible characters shown (qi.store.columns)
+        how = "register it first (qi teams)"
         report(
             unknown_team,
             "team",
-            lambda: (
-                "unknown team '" + team + f"': register it first (qi teams) or use one of {known}"
-            ),
+            lambda: unknown_messages(team, unknown_team, catalogue.teams, "team", how),
         )
     report(measure.eq(""), "measure", "measure is empty: give the measure's id")
     measures = catalogue.measures
     unknown_measure = measure.ne("") & ~measure.isin(measures.index)
     if unknown_measure.any():
-        known = _some(sorted(measures.index))
+        how = "load it into the catalogue first (qi measures)"
         report(
             unknown_measure,
             "measure",
-            "unknown measure '" + measure + f"': load it into the catalogue first "
-            f"(qi measures) or use one of {known}",
+            lambda: unknown_messages(measure, unknown_measure, measures.index, "measure", how),
         )
     known_measure = measure.isin(measures.index)
     chart = measure.map(measures["chart"]).where(known_measure, "")

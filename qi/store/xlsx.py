@@ -1,4 +1,4 @@
-"""The first worksheet of an ``.xlsx`` workbook, read as a stream of rows, safely.
+"""The worksheets of an ``.xlsx`` workbook, each read as a stream of rows, safely.
 
 An ``.xlsx`` file is a zip archive of XML parts. Before any XML is parsed, the
 archive's central directory is read and every part's sizes checked
@@ -10,7 +10,7 @@ Excel's, is refused at once. Python's ``zipfile`` then never unpacks more of a p
 than its directory declares.
 
 The worksheet is parsed with expat, a megabyte at a time, and its rows handed on as
-they are read (:func:`iter_rows`), so that :func:`qi.store.limits.rows` can stop at the
+they are read (:class:`Sheet`), so that :func:`qi.store.limits.rows` can stop at the
 first row over a limit; a cell's text is measured as it is read, and a cell past
 :data:`~qi.store.limits.MAX_CELL_CHARS` characters or :data:`~qi.store.limits.MAX_COLUMNS`
 columns stops the reading. A part with a document type declaration (DTD: what
@@ -225,13 +225,14 @@ def _relationships(archive, part: str, name: str) -> dict[str, tuple[str, str]]:
 
 
 class _Book:
-    """Where the first worksheet, shared strings and styles are, and the date epoch."""
+    """Where the worksheets (in the workbook's order, with their names), shared strings
+    and styles are, and the date epoch."""
 
     def __init__(self, archive: zipfile.ZipFile, name: str):
         root = _relationships(archive, "", name)
         doc = next((p for t, p in root.values() if t.endswith(_REL_DOC)), "xl/workbook.xml")
         self.date1904 = False
-        sheet_ids: list[str] = []
+        sheet_ids: list[tuple[str, str]] = []
 
         def start(tag, attrs):
             local = _local(tag)
@@ -240,14 +241,18 @@ class _Book:
             elif local == "sheet":
                 rid = next((v for k, v in attrs.items() if _local(k) == "id"), None)
                 if rid is not None:
-                    sheet_ids.append(rid)
+                    sheet_ids.append((attrs.get("name", ""), rid))
 
         _small_part(archive, doc, name, start)
         rels = _relationships(archive, doc, name)
-        sheets = [rels[r][1] for r in sheet_ids if r in rels and rels[r][0].endswith(_REL_SHEET)]
-        if not sheets:
+        self.sheets = [
+            (title, rels[r][1])
+            for title, r in sheet_ids
+            if r in rels and rels[r][0].endswith(_REL_SHEET)
+        ]
+        if not self.sheets:
             raise _not_workbook(name, "it has no worksheet")
-        self.sheet = sheets[0]
+        self.sheet = self.sheets[0][1]
         self.strings = next((p for t, p in rels.values() if t.endswith(_REL_STRINGS)), None)
         self.styles = next((p for t, p in rels.values() if t.endswith(_REL_STYLES)), None)
 
@@ -282,7 +287,7 @@ def _shared_strings(archive, part: str | None, name: str, memory: _Memory) -> li
         if local == "si":
             state["si"] = False
             text_ = "".join(parts)
-            strings.append(text_ if text_.isascii() else limits.normalise_text(text_))
+            strings.append(text_)
             if len(strings) > MAX_SHARED_STRINGS:
                 limits.refuse(
                     name,
@@ -379,20 +384,49 @@ def _cast_number(text: str) -> int | float:
     return int(text)
 
 
-class Sheet:
-    """The rows of a workbook's first worksheet: iterate over it for one list of cell
-    values per spreadsheet row from row 1 (a row with no cells is an empty list).
+class Workbook:
+    """An ``.xlsx`` workbook whose archive has been checked (:func:`check_archive`), with
+    its shared strings and date styles read: :meth:`sheet` gives each worksheet's rows.
 
-    Iterating raises :class:`~qi.store.limits.LimitExceeded` for a workbook that cannot
-    be read safely or passes a limit (its problem says which); :meth:`fraction` says
-    how much of the worksheet has been read.
+    Opening it raises :class:`~qi.store.limits.LimitExceeded` for a workbook that cannot
+    be read safely (its problem says why)."""
+
+    def __init__(self, content: bytes, name: str):
+        self.name = name
+        self.archive = check_archive(content, name)
+        self.memory = _Memory(name)
+        self._book = _Book(self.archive, name)
+        self.strings = _shared_strings(self.archive, self._book.strings, name, self.memory)
+        self.dates, self.durations = _date_styles(self.archive, self._book.styles, name)
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return [title for title, _ in self._book.sheets]
+
+    def sheet(self, index: int) -> Sheet:
+        """The rows of the worksheet at ``index`` (0 is the first)."""
+        return Sheet(self, index)
+
+
+class Sheet:
+    """The rows of one worksheet (the first by default): iterate over it for one list
+    of cell values per spreadsheet row from row 1 (a row with no cells is an empty list).
+
+    ``book`` is a :class:`Workbook`, or the bytes of one (then ``where`` is the file's
+    name). Iterating raises :class:`~qi.store.limits.LimitExceeded` for a workbook that
+    cannot be read safely or passes a limit (its problem says which); :meth:`fraction`
+    says how much of the worksheet has been read.
 
     Cells come as :func:`qi.store.reading._cell` gives them: text ("" for an empty
     cell), int or float, a date as ``2024-03-01``, True or False.
     """
 
-    def __init__(self, content: bytes, name: str):
-        self.content, self.name = content, name
+    def __init__(self, book: Workbook | bytes, where: str | int = 0):
+        if isinstance(book, bytes | bytearray):
+            self._content, self.name, self.index = bytes(book), str(where), 0
+            self.book: Workbook | None = None
+        else:
+            self.book, self.name, self.index = book, book.name, int(where)
         self.read, self.size = 0, 1
 
     def fraction(self) -> float:
@@ -403,17 +437,15 @@ class Sheet:
 
     def _rows(self) -> Iterator[list]:
         name = self.name
-        archive = check_archive(self.content, name)
-        memory = _Memory(name)
-        book = _Book(archive, name)
-        strings = _shared_strings(archive, book.strings, name, memory)
-        dates, durations = _date_styles(archive, book.styles, name)
+        book = self.book if self.book is not None else Workbook(self._content, name)
+        archive, memory = book.archive, book.memory
+        part = book._book.sheets[self.index][1]
         try:
-            info = archive.getinfo(book.sheet)
+            info = archive.getinfo(part)
         except KeyError as exc:
-            raise _not_workbook(name, f"its worksheet {book.sheet!r} is missing") from exc
+            raise _not_workbook(name, f"its worksheet {part!r} is missing") from exc
         self.size = max(info.file_size, 1)
-        cells = _Cells(name, strings, dates, durations, book.date1904)
+        cells = _Cells(name, book.strings, book.dates, book.durations, book._book.date1904)
         decoder = codecs.getincrementaldecoder("utf-8")()
         rows = _Rows(name, cells)
         text = ""
@@ -680,8 +712,6 @@ class _Rows:
         if len(text) > limits.MAX_CELL_CHARS:
             ref = f"{_letters(column)}{self.row_no}"
             raise limits.cell_too_long(self.name, self.row_no, f"cell {ref}")
-        if kind in ("inlineStr", "str") and not text.isascii():
-            text = limits.normalise_text(text)
         return text
 
     def _kind(self, attrs: str) -> tuple[str, str | None]:

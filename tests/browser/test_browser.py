@@ -64,3 +64,68 @@ def test_equality_page_draws_the_gap_and_funnel(page: Page, streamlit_url: str):
     expect(charts.nth(2).locator(".main-svg").first).to_be_visible(timeout=60_000)
     wait_idle(page)
     page.screenshot(path=ARTIFACTS / "equality.png", full_page=True)
+
+
+def _open_row(page: Page, row: int) -> None:
+    """Select the board table's ``row`` (0 = first) by its row selector."""
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid).to_be_visible(timeout=60_000)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 * (row + 1.5))
+
+
+def _query(page: Page) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs, urlparse
+
+    return parse_qs(urlparse(page.url).query, keep_blank_values=True)
+
+
+def test_a_board_row_opens_its_own_chart_and_back_returns(page: Page, streamlit_url: str):
+    """At team and at trust level, a selected row opens exactly its unit × measure ×
+    group, with the board's rules; browser Back returns to the board with its filters."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    cases = [
+        ("team", "Black", "Willow Ward", "restraint_per_1000_obd"),
+        ("trust", "White", "Southmoor Care NHS Foundation Trust", "felt_respected"),
+    ]
+    for level, group, unit, measure in cases:
+        board = f"{streamlit_url}/?level={level}&group={group}&measures={measure}"
+        page.goto(board)
+        wait_idle(page)
+        expect(page.get_by_role("heading", name="Board summary")).to_be_visible(timeout=60_000)
+        # the rows are sorted by unit: find where the unit wanted sits
+        units = sorted(
+            {
+                u
+                for u in (
+                    ["Cedar Ward", "Hawthorn Ward", "Rowan Ward", "Willow Ward"]
+                    if level == "team"
+                    else [
+                        "Eastbrook Mental Health NHS Trust",
+                        "Northvale Partnership NHS Trust",
+                        "Riverside Mental Health NHS Foundation Trust",
+                        "Southmoor Care NHS Foundation Trust",
+                        "Westhaven Healthcare NHS Trust",
+                    ]
+                )
+            }
+        )
+        _open_row(page, units.index(unit))
+        expect(page.get_by_role("heading", name="Charts")).to_be_visible(timeout=60_000)
+        wait_idle(page)
+        query = _query(page)
+        assert query["level"] == [level] and query["unit"] == [unit]
+        assert query["measure"] == [measure] and query["group"] == [group]
+        assert query["rules"] == ["mdc"]
+        chart = page.locator(".js-plotly-plot").first
+        expect(chart.locator(".main-svg").first).to_be_visible(timeout=60_000)
+        title = chart.locator(".gtitle").first.text_content()
+        assert title.endswith(unit), title
+        page.screenshot(path=ARTIFACTS / f"drill-{level}.png", full_page=True)
+        page.go_back()
+        wait_idle(page)
+        expect(page.get_by_role("heading", name="Board summary")).to_be_visible(timeout=60_000)
+        query = _query(page)
+        assert query["level"] == [level] and query["group"] == [group]
+        assert query["measures"] == [measure]
+        page.screenshot(path=ARTIFACTS / f"back-{level}.png", full_page=True)
