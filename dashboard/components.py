@@ -132,6 +132,12 @@ def check_upload(store, content: bytes, name: str, *, layout=None):
         return isolated.check_upload(store, content, name, layout=layout, progress=progress)
 
 
+def file_shape(store, content: bytes, name: str, **where):
+    """:func:`qi.store.intake.file_shape` (the layout maker's look at a file), in a worker
+    process: a hostile file costs that worker, never the server."""
+    return isolated.file_shape(store, content, name, **where)
+
+
 def store_upload(store, content: bytes, name: str, *, user: str, layout=None):
     """:meth:`qi.store.Store.import_file` of an uploaded file, in a worker process, with a
     progress bar for a large file."""

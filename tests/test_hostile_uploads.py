@@ -311,6 +311,34 @@ def test_the_worker_refuses_a_hostile_file_as_the_store_does(store):
     assert problems == store.validate(bomb, "bomb.xlsx")[1]
 
 
+def test_the_layout_maker_looks_at_the_top_of_a_file_only(monkeypatch):
+    from qi.store.intake import SHAPE_LINES, file_shape
+
+    monkeypatch.setattr(limits, "MAX_ROWS", 2 * SHAPE_LINES)  # the files below are over it
+    teams = [f"Team {i}" for i in range(10)]
+    count = 3 * SHAPE_LINES
+    files = {
+        "big.xlsx": hf.workbook([hf.header_row(), *hf.valid_rows(count, teams)]),
+        "big.csv": hf.valid_csv(count, teams),
+    }
+    for name, content in files.items():
+        assert "more than 10,000 rows" in read_table(content, name)[1][0].message
+        shape = file_shape(content, name)
+        assert shape is not None and shape.header_row == 1, name
+        assert set(shape.columns) == set(hf.HEADER)
+        assert "Team 0" in shape.values["team"]
+
+
+def test_the_worker_finds_a_files_shape_as_this_process_does(store):
+    from qi.store.intake import file_shape
+
+    content = hf.workbook([hf.header_row(), *hf.valid_rows(50, ["Willow Ward", "Oak Ward"])])
+    there = isolated.file_shape(store, content, "shape.xlsx", header_row=1)
+    assert there == file_shape(content, "shape.xlsx", header_row=1)
+    assert there.guessed and there.values["team"] == ("Willow Ward",)
+    assert isolated.file_shape(store, hf.one_cell_bomb(3.0), "bomb.xlsx") is None
+
+
 def test_a_worker_past_its_memory_ceiling_costs_the_worker_not_the_caller(store, monkeypatch):
     if not isolated.separable(store):
         pytest.skip("an in-memory store is checked in this process")

@@ -9,7 +9,6 @@ from qi.access import AccessDenied
 from qi.screens import stored_rows, upload_preview
 from qi.store import StoreError, problems_frame
 from qi.store.columns import REQUIRED
-from qi.store.intake import file_shape
 from qi.store.layouts import Layout, LayoutError
 
 AUTOMATIC = "Detect automatically (no layout)"
@@ -105,7 +104,7 @@ def layout_maker() -> None:
         return
     chosen = st.selectbox("File", [f.name for f in files], key="layout_file")
     content = next(f for f in files if f.name == chosen).getvalue()
-    shape = file_shape(content, chosen)
+    shape = ui.file_shape(store, content, chosen)
     if shape is None:
         st.error("This file cannot be read as a table.")
         return
@@ -118,7 +117,7 @@ def layout_maker() -> None:
             key="layout_sheet",
         )
         spec["sheet"] = sheet
-        shape = file_shape(content, chosen, sheet=sheet)
+        shape = ui.file_shape(store, content, chosen, sheet=sheet)
     header_row = st.number_input(
         "Header row (as the spreadsheet numbers it)",
         min_value=1,
@@ -127,7 +126,7 @@ def layout_maker() -> None:
         key="layout_header",
     )
     spec["header_row"] = int(header_row)
-    shape = file_shape(content, chosen, sheet=shape.sheet, header_row=int(header_row))
+    shape = ui.file_shape(store, content, chosen, sheet=shape.sheet, header_row=int(header_row))
     wide = st.selectbox(
         "Months or groups as columns?",
         ["no", "months are columns", "groups are columns"],

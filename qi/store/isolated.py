@@ -158,6 +158,13 @@ def import_file(
     return outcome
 
 
+def file_shape(store, content: bytes, name: str, *, sheet=None, header_row=None):
+    """What :func:`qi.store.intake.file_shape` returns, worked out in a worker process
+    (None if the file cannot be read, or its worker could not finish)."""
+    outcome = _in_worker(store, "shape", content, name, None, sheet=sheet, header_row=header_row)
+    return None if isinstance(outcome, Problem) else outcome
+
+
 def _in_worker(store, op: str, content: bytes, name: str, progress, **options):
     job = {
         "op": op,
@@ -290,6 +297,11 @@ def _run(store, job: dict):
     acting = store.with_session(job["token"]) if job["token"] else store
     options = job["options"]
     layout = options.get("layout")
+    if job["op"] == "shape":
+        from qi.store.intake import file_shape
+
+        sheet, header_row = options["sheet"], options["header_row"]
+        return file_shape(job["content"], job["name"], sheet=sheet, header_row=header_row)
     if job["op"] == "check":
         clean, problems, intake = acting.check_upload(
             job["content"], job["name"], today=options.get("today"), layout=layout

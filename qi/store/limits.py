@@ -219,6 +219,7 @@ def rows(
     fraction: Callable[[], float] | None = None,
     texts: bool = True,
     start_memory: int | None = None,
+    first_lines: int | None = None,
 ) -> Iterator[list]:
     """``records`` (the rows of a file, in order, one per spreadsheet row) with every
     limit checked as they go by: raises :class:`LimitExceeded` at the first row that
@@ -228,7 +229,8 @@ def rows(
     (Excel: :mod:`qi.store.xlsx` checks each cell's length and column itself).
 
     ``start_memory``: the resident memory when reading the file began (when it has
-    several sheets, each read with this function); by default, now.
+    several sheets, each read with this function); by default, now. ``first_lines``:
+    stop quietly after this many lines (to look at a file's top, not check it).
 
     Each row comes out as read, but for empty cells after the last column allowed,
     which are dropped. (Invisible characters in names are dealt with, and said, by
@@ -243,8 +245,11 @@ def rows(
     if start_memory is None:
         start_memory = resident_bytes()
     line = filled = cells = 0
+    last = first_lines if first_lines is not None else float("inf")
     for record in records:
         line += 1
+        if line > last:
+            return
         if line % every == 0:
             if resident_bytes() - start_memory > ceiling:
                 raise out_of_memory(name)

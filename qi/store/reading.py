@@ -99,11 +99,17 @@ def read_table(
 
 
 def read_sheets(
-    source: str | Path | bytes, name: str | None = None, *, max_bytes: int | None = None
+    source: str | Path | bytes,
+    name: str | None = None,
+    *,
+    max_bytes: int | None = None,
+    first_lines: int | None = None,
 ) -> tuple[list[Sheet] | None, list[Problem], str]:
     """Every sheet of ``source`` as rows of cells: (sheets or None, problems, file name).
 
-    A CSV file is one sheet. Nothing is raised for a bad file: it is a problem."""
+    A CSV file is one sheet. Nothing is raised for a bad file: it is a problem.
+    ``first_lines``: read only this many lines of each sheet (a look at the top of a
+    file, as the layout maker takes: the limits of the rest are not checked)."""
     max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     if isinstance(source, bytes):
         content, name = source, name or "upload"
@@ -123,9 +129,9 @@ def read_sheets(
         return None, [Problem(name, None, None, "the file is empty: nothing was uploaded")], name
     try:  # every limit is checked while the file is read (qi.store.limits)
         if content.startswith(_XLSX_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
-            sheets, problems = _read_xlsx_sheets(content, name)
+            sheets, problems = _read_xlsx_sheets(content, name, first_lines)
         else:
-            sheets, problems = _read_csv_records(content, name)
+            sheets, problems = _read_csv_records(content, name, first_lines)
     except limits.LimitExceeded as exc:
         return None, [exc.problem], name
     return sheets, problems, name
@@ -198,7 +204,9 @@ def _delimiter(text: str) -> str:
     return best
 
 
-def _read_csv_records(content: bytes, name: str) -> tuple[list[Sheet] | None, list[Problem]]:
+def _read_csv_records(
+    content: bytes, name: str, first_lines: int | None = None
+) -> tuple[list[Sheet] | None, list[Problem]]:
     text = _decode(content)
     if text is None or "\x00" in text:
         return None, [
@@ -214,7 +222,7 @@ def _read_csv_records(content: bytes, name: str) -> tuple[list[Sheet] | None, li
     reader = csv.reader(lines, delimiter=_delimiter(text))
     records: list[list[str]] = []
     try:
-        for record in limits.rows(reader, name, fraction=lines.fraction):
+        for record in limits.rows(reader, name, fraction=lines.fraction, first_lines=first_lines):
             records.append(record)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
@@ -244,7 +252,9 @@ def _cell(value: object) -> object:
     return value
 
 
-def _read_xlsx_sheets(content: bytes, name: str) -> tuple[list[Sheet] | None, list[Problem]]:
+def _read_xlsx_sheets(
+    content: bytes, name: str, first_lines: int | None = None
+) -> tuple[list[Sheet] | None, list[Problem]]:
     """Every worksheet, read as a stream (:mod:`qi.store.xlsx`: the archive's parts are
     checked before any is unpacked, and every limit while the rows go by)."""
     from qi.store import xlsx
@@ -255,7 +265,12 @@ def _read_xlsx_sheets(content: bytes, name: str) -> tuple[list[Sheet] | None, li
     for index, sheet_name in enumerate(book.sheet_names):
         sheet = book.sheet(index)  # cells as _cell gives them
         rows = limits.rows(
-            sheet, name, fraction=sheet.fraction, texts=False, start_memory=start_memory
+            sheet,
+            name,
+            fraction=sheet.fraction,
+            texts=False,
+            start_memory=start_memory,
+            first_lines=first_lines,
         )
         sheets.append(Sheet(sheet_name, list(rows)))
     return sheets, []
