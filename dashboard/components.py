@@ -4,11 +4,14 @@ the small-numbers choice, and the notes a page shows instead of data."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import streamlit as st
 
 from qi import exports, words
+from qi.store import isolated
 
 
 def query_default(key: str, options: list, fallback=None):
@@ -133,4 +136,48 @@ def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
         st.dataframe(
             marks[cols].rename(columns={"mark": "Mark", "month": "Month", "text": "What"}),
             hide_index=True,
+        )
+
+
+#: Files from this size on show a progress bar while they are read (bytes).
+PROGRESS_FROM = 2**20
+
+
+@contextmanager
+def _reading_progress(name: str, size: int, verb: str) -> Iterator:
+    if size < PROGRESS_FROM:
+        yield None
+        return
+    bar = st.progress(0.0, text=f"{verb} {literal(name)}…")
+
+    def update(fraction: float | None, rows: int) -> None:
+        done = f": {rows:,} rows read" if rows else ""
+        bar.progress(fraction or 0.0, text=f"{verb} {literal(name)}{done}")
+
+    try:
+        yield update
+    finally:
+        bar.empty()
+
+
+def check_upload(store, content: bytes, name: str, *, layout=None):
+    """(clean rows, problems, how it was read) of an uploaded file, read and checked in a
+    worker process of its own (:mod:`qi.store.isolated`: a hostile file costs that
+    worker, never the server), with a progress bar for a large file."""
+    with _reading_progress(name, len(content), "Checking") as progress:
+        return isolated.check_upload(store, content, name, layout=layout, progress=progress)
+
+
+def file_shape(store, content: bytes, name: str, **where):
+    """:func:`qi.store.intake.file_shape` (the layout maker's look at a file), in a worker
+    process: a hostile file costs that worker, never the server."""
+    return isolated.file_shape(store, content, name, **where)
+
+
+def store_upload(store, content: bytes, name: str, *, user: str, layout=None):
+    """:meth:`qi.store.Store.import_file` of an uploaded file, in a worker process, with a
+    progress bar for a large file."""
+    with _reading_progress(name, len(content), "Storing") as progress:
+        return isolated.import_file(
+            store, content, name, user=user, layout=layout, progress=progress
         )

@@ -242,3 +242,11 @@ def __getattr__(name: str) -> str:
     if name == "DUMMY_HASH":
         return _dummy_hash()
     raise AttributeError(f"module 'qi.access' has no attribute {name!r}")
+
+
+#: The one answer to a refused sign-in, whatever the reason (unknown name, wrong
+#: password, disabled account, too many refusals): it tells nothing about the account.
+SIGN_IN_REFUSED = (
+    "user name or password not recognised (after 5 refused sign-ins in 15 minutes a user "
+    "name waits 15 minutes): check them, or wait and try again"
+)

@@ -78,6 +78,8 @@ from typing import TYPE_CHECKING
 from qi.access import ROLES, SCOPES  # plain data: no library is loaded for them
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, pandas) is loaded once a command needs it
+    import pandas as pd
+
     from qi.store import Problem, Store
 
 
@@ -86,6 +88,21 @@ def _user() -> str:
         return os.environ.get("QI_USER") or getpass.getuser()
     except Exception:  # no login name (some containers)
         return "unknown"
+
+
+def _shown(text: object) -> str:
+    """Text for the terminal: every control or invisible character written as <U+001B>
+    (a file name cannot recolour, move or clear the terminal), line by line."""
+    from qi.store.text import visible
+
+    return "\n".join(visible(line) for line in str(text).split("\n"))
+
+
+def _table(frame: pd.DataFrame) -> str:
+    """A table for the terminal, each text cell :func:`_shown`."""
+    from qi.store.text import visible
+
+    return frame.map(lambda v: visible(v) if isinstance(v, str) else v).to_string(index=False)
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
@@ -203,6 +220,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)  # --help and a wrong command end here, at once
+    from sqlalchemy.exc import DBAPIError
+
     from qi.store import Store, StoreError, UploadRejected
 
     user = _user()
@@ -218,7 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_problems(exc.problems)
         return 1
     except (StoreError, ValueError, OSError) as exc:  # a clear line, never a traceback
-        print(f"qi: {exc}", file=sys.stderr)  # (a refusal, AccessDenied, is an OSError)
+        print(f"qi: {_shown(exc)}", file=sys.stderr)  # (a refusal, AccessDenied, is an OSError)
+        return 1
+    except DBAPIError as exc:  # the database refused or could not be reached
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print(f"qi: the database refused this ({_shown(reason)}); nothing was changed",
+              file=sys.stderr)  # fmt: skip
         return 1
 
 
@@ -277,7 +301,7 @@ def _login(store: Store, args: argparse.Namespace) -> int:
     sessions = _saved_sessions()
     sessions[_url(store)] = signed.token
     _save_sessions(sessions)
-    print(f"signed in as {who.label} until {signed.expires_at:%Y-%m-%d %H:%M} UTC")
+    print(f"signed in as {_shown(who.label)} until {signed.expires_at:%Y-%m-%d %H:%M} UTC")
     return 0
 
 
@@ -287,7 +311,7 @@ def _logout(store: Store) -> int:
         try:
             store.with_session(token).sign_out()
         except PermissionError as exc:  # expired or ended already: the saved token goes too
-            print(f"qi: {exc}", file=sys.stderr)
+            print(f"qi: {_shown(exc)}", file=sys.stderr)
     sessions = _saved_sessions()
     if sessions.pop(_url(store), None) is not None:
         _save_sessions(sessions)
@@ -346,7 +370,7 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         n = store.set_groupings(args.file, user=user)
         print(f"{n} grouping rows set")
     elif args.command == "uploads":
-        print(store.uploads().to_string(index=False))
+        print(_table(store.uploads()))
     elif args.command == "report":
         return _report(store, args, user)
     elif args.command == "board":
@@ -368,9 +392,9 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(f"{n} PDSA rows loaded")
     elif args.command == "whoami":
         who = store.whoami(user)
-        print("no one is signed in (qi login USER)" if who is None else who.label)
+        print("no one is signed in (qi login USER)" if who is None else _shown(who.label))
     elif args.command == "audit":
-        print(store.audit_log().to_string(index=False))
+        print(_table(store.audit_log()))
     elif args.command == "users":
         return _users(store, args, user)
     return 0
@@ -411,7 +435,7 @@ def _layout(store: Store, args: argparse.Namespace, user: str) -> int:
 def _users(store: Store, args: argparse.Namespace, user: str) -> int:
     cmd = args.users_command
     if cmd == "list":
-        print(store.people().to_string(index=False))
+        print(_table(store.people()))
     elif cmd == "add":
         password = None
         if not args.no_password:
@@ -488,7 +512,7 @@ def _report(store: Store, args: argparse.Namespace, user: str) -> int:
         ))  # fmt: skip
         pdf = _with_browser(doc.pdf)
     except ValueError as exc:
-        print(f"qi report: {exc}", file=sys.stderr)
+        print(f"qi report: {_shown(exc)}", file=sys.stderr)
         return 1
     Path(args.output).write_bytes(pdf)
     print(f"{doc.pages} pages, {doc.charts} charts written to {args.output}")

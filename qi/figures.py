@@ -88,9 +88,15 @@ MAX_LINES = 3
 
 
 def text(value: object) -> str:
-    """User-typed text made safe for a plotly label (shown as typed, never as markup)."""
+    """User-typed text made safe for a plotly label (shown as typed, never as markup).
+
+    Only ``&``, ``<`` and ``>`` are escaped: plotly reads its labels as a small subset
+    of HTML and turns ``&amp;``, ``&lt;`` and ``&gt;`` back into characters, but not
+    ``&quot;`` or ``&#x27;`` (which it would show as written: a team called
+    ``Ward "A"`` was titled ``Ward &quot;A&quot;``). Quotes are harmless in a label."""
     return escape(
-        "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value),
+        quote=False,
     )
 
 
@@ -713,7 +719,7 @@ def _series(
     hover = [
         f"{_month(xv)}<br>{name}: {_fmt(yv, ratio)}"
         + (f"<br>n = {_fmt(nv)}" if pd.notna(nv) else "")
-        + (f"<br><b>{escape(st)}</b>" if st else "<br>No special cause (no rule fired)")
+        + (f"<br><b>{text(st)}</b>" if st else "<br>No special cause (no rule fired)")
         for xv, yv, nv, st in zip(x, part["y"], part["n"], part["signal_text"], strict=True)
     ]
     axes = _axes(row)
@@ -764,7 +770,7 @@ def _series(
                 legendrank=1100 + rank,  # after the series, whose order is the groups'
                 marker={"size": 12, "symbol": symbol, "color": sig_colour,
                         "line": {"width": 2, "color": colour}},
-                hovertext=[f"{_month(xv)}<br>{name}: {_fmt(yv, ratio)}<br>{label}: {escape(t)}"
+                hovertext=[f"{_month(xv)}<br>{name}: {_fmt(yv, ratio)}<br>{label}: {text(t)}"
                            for xv, yv, t in zip(hit["x"], hit["y"], hit["signal_text"],
                                                 strict=True)],
                 hoverinfo="text", showlegend=parts.first(label), **axes,

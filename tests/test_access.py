@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import inspect, select, text, update
 
-from qi.access import AccessDenied, Principal
+from qi.access import SIGN_IN_REFUSED, AccessDenied, Principal
 from qi.store import Store, StoreError
 from qi.store.models import Session, User
 from tests.conftest import HEADER, assert_unchanged
@@ -224,10 +224,11 @@ def test_a_wrong_password_gets_the_same_answer_as_an_unknown_user_and_then_a_wai
     anonymous = people["anonymous"]
     a = refused(lambda: anonymous.sign_in("willow", "wrong password here"))
     b = refused(lambda: anonymous.sign_in("nobody", "wrong password here"))
-    assert a == b == "user name or password not recognised"
+    assert a == b == SIGN_IN_REFUSED
     for _ in range(4):
         refused(lambda: anonymous.sign_in("willow", "wrong again, sorry"))
-    refused(lambda: anonymous.sign_in("willow", PASSWORDS["willow"]), "too many refused")
+    # the right password now waits too, with the same answer (it says nothing more)
+    assert refused(lambda: anonymous.sign_in("willow", PASSWORDS["willow"])) == SIGN_IN_REFUSED
     # another account is not held up
     assert anonymous.sign_in("oak", PASSWORDS["oak"]).whoami().username == "oak"
 
@@ -468,5 +469,6 @@ def test_an_unknown_user_name_is_not_kept_in_the_audit_log(people):
     fac = people["fac"]
     refused(lambda: people["anonymous"].sign_in("my secret password", "whatever it is"))
     last = fac.audit_log().iloc[-1]
-    assert (last["action"], last["entity_id"]) == ("sign_in_refused", "(unknown user name)")
+    assert last["action"] == "sign_in_refused"
+    assert last["entity_id"].startswith("(unknown user name ")
     assert "my secret password" not in fac.audit_log().to_string()

@@ -18,6 +18,7 @@ import sys
 import pandas as pd
 import pytest
 
+from qi.access import SIGN_IN_REFUSED
 from qi.cli import main
 from tests.conftest import HEADER, assert_unchanged
 from tests.test_access import (  # noqa: F401 (people is the fixture)
@@ -127,7 +128,7 @@ def test_login_saves_a_private_session_and_logout_ends_it(cli, people, tmp_path)
     code, _, err = cli(["uploads"])
     assert code == 1 and "sign in first" in err  # the saved session is gone
     code, _, err = cli(["login", "willow"], stdin="not the password\n")
-    assert (code, err) == (1, "qi: user name or password not recognised\n")
+    assert (code, err) == (1, f"qi: {SIGN_IN_REFUSED}\n")
     code, out, _ = cli(["login", "oak", "--print-token"], stdin=PASSWORDS["oak"] + "\n")
     assert code == 0 and people["anonymous"].with_session(out.strip()).whoami().username == "oak"
 
@@ -188,7 +189,7 @@ def test_sql_and_html_typed_on_the_command_line_stay_data(cli, people, payload, 
     assert code == 1 and ":2:team: unknown team" in out
     assert_unchanged(fac, snap)
     code, _, err = cli(["login", payload], stdin=payload + "\n")
-    assert code == 1 and err == "qi: user name or password not recognised\n"
+    assert code == 1 and err == f"qi: {SIGN_IN_REFUSED}\n"
     assert_unchanged_but_refusals(fac, snap)
     code, _, _ = cli(["users", "add", "mallory", "--display-name", payload, "--role",
                       "board_viewer", "--scope", "team", "--name", "Oak Ward"], as_="fac",

@@ -9,7 +9,6 @@ from qi.access import AccessDenied
 from qi.screens import replacement_preview, stored_rows, upload_preview
 from qi.store import StoreError, problems_frame
 from qi.store.columns import REQUIRED
-from qi.store.intake import file_shape
 from qi.store.layouts import Layout, LayoutError
 
 AUTOMATIC = "Detect automatically (no layout)"
@@ -71,8 +70,8 @@ ready = []
 replacing = 0
 for f in files or []:
     content = f.getvalue()
-    try:
-        clean, problems, intake = store.check_upload(content, f.name, layout=layout)
+    try:  # read and checked in a worker process of its own (a progress bar if large)
+        clean, problems, intake = ui.check_upload(store, content, f.name, layout=layout)
     except LayoutError as exc:
         st.error(ui.literal(exc))
         continue
@@ -112,7 +111,7 @@ if ready and st.button(
     outcome = []
     for name, content in ready:
         try:
-            result = store.import_file(content, name, user=who.username, layout=layout)
+            result = ui.store_upload(store, content, name, user=who.username, layout=layout)
         except (StoreError, AccessDenied) as exc:
             outcome.append(("error", f"{name}: nothing stored. {exc}", None))
             continue
@@ -137,7 +136,7 @@ def layout_maker() -> None:
         return
     chosen = st.selectbox("File", [f.name for f in files], key="layout_file")
     content = next(f for f in files if f.name == chosen).getvalue()
-    shape = file_shape(content, chosen)
+    shape = ui.file_shape(store, content, chosen)
     if shape is None:
         st.error("This file cannot be read as a table.")
         return
@@ -150,7 +149,7 @@ def layout_maker() -> None:
             key="layout_sheet",
         )
         spec["sheet"] = sheet
-        shape = file_shape(content, chosen, sheet=sheet)
+        shape = ui.file_shape(store, content, chosen, sheet=sheet)
     header_row = st.number_input(
         "Header row (as the spreadsheet numbers it)",
         min_value=1,
@@ -159,7 +158,7 @@ def layout_maker() -> None:
         key="layout_header",
     )
     spec["header_row"] = int(header_row)
-    shape = file_shape(content, chosen, sheet=shape.sheet, header_row=int(header_row))
+    shape = ui.file_shape(store, content, chosen, sheet=shape.sheet, header_row=int(header_row))
     wide = st.selectbox(
         "Months or groups as columns?",
         ["no", "months are columns", "groups are columns"],

@@ -18,6 +18,7 @@ refused with :class:`StoreBusy` and stores nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from typing import Self
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from qi.store import schema
@@ -130,7 +132,7 @@ def default_url() -> str:
     from platformdirs import user_data_dir
 
     folder = Path(user_data_dir("qi-equality-dashboard", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # the store's own folder: private
     return f"sqlite:///{folder / 'qi.db'}"
 
 
@@ -165,8 +167,19 @@ def as_utc(when: str | dt.datetime | dt.date | pd.Timestamp | None) -> dt.dateti
     return stamp.to_pydatetime()
 
 
+def _private_file(url: str) -> None:
+    """Create a new SQLite store's file readable and writable by its owner only (it
+    holds password hashes); SQLite gives its journal files the same permissions."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _make_engine(url: str, lock_timeout: float) -> Engine:
     if url.startswith("sqlite"):
+        _private_file(url)
         engine = create_engine(url, connect_args={"timeout": lock_timeout})
 
         @event.listens_for(engine, "connect")

@@ -856,6 +856,10 @@ def _suppressed(table, intake, name, rows, ids, cell_rows, labels) -> None:
 Translate = Callable[[list[Problem]], list[Problem]]
 
 
+#: Lines of each sheet read to find a file's shape for the layout maker.
+SHAPE_LINES = 5_000
+
+
 @dataclass(frozen=True)
 class FileShape:
     """What a layout is made from: a file's sheets, the header row found in one, its
@@ -873,8 +877,9 @@ class FileShape:
 def file_shape(
     source, name: str | None = None, *, sheet: str | None = None, header_row: int | None = None
 ) -> FileShape | None:
-    """The shape of a file, to build a layout from (None if it cannot be read)."""
-    sheets, _, name = read_sheets(source, name)
+    """The shape of a file, to build a layout from (None if it cannot be read), from
+    its first :data:`SHAPE_LINES` lines (a look at its top: the rest is not read)."""
+    sheets, _, name = read_sheets(source, name, first_lines=SHAPE_LINES)
     if not sheets:
         return None
     chosen = next((s for s in sheets if s.name == sheet), None) if sheet is not None else None

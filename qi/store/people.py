@@ -18,6 +18,7 @@ What a role allows is decided in :mod:`qi.access`; this module applies it to the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable
 from typing import Self
@@ -27,6 +28,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from qi import access
 from qi.access import AccessDenied, Grant, Principal
+from qi.store import limits
 from qi.store._text import _plain
 from qi.store.core import StoreCore, StoreError, utcnow
 from qi.store.models import ICS, AuditEntry, Collaborative, RoleGrant, Session, Team, Trust, User
@@ -133,9 +135,12 @@ class PeopleMixin(StoreCore):
             scopes = self._scopes(conn)
         ok_teams = set(scopes.loc[who.allowed(permission, scopes), "team"])
         known = set(scopes["team"])
-        out = []
+        out, unlisted = [], 0  # past limits.MAX_PROBLEMS, counted, not listed
         for row, team in zip(frame["_row"], frame["team"], strict=True):
             if team in known and team not in ok_teams:
+                if len(out) >= limits.MAX_PROBLEMS:
+                    unlisted += 1
+                    continue
                 out.append(
                     Problem(
                         name,
@@ -144,7 +149,7 @@ class PeopleMixin(StoreCore):
                         f"{who.label} may not {access.PERMISSIONS[permission]} for {team}",
                     )
                 )
-        return out
+        return limits.listed(out, name, unlisted)
 
     def _readable(self, conn: Connection, user: str = "") -> tuple[Principal, list[int] | None]:
         """(principal, team ids it may read; None for every team)."""
@@ -191,45 +196,40 @@ class PeopleMixin(StoreCore):
     # ------------------------------------------------------------------ sessions
     def sign_in(self, username: str, password: str, *, hours: float = access.SESSION_HOURS):
         """A store acting for ``username`` after checking the password; its ``token``
-        opens the same session later (:meth:`with_session`). A wrong user name or
-        password is refused with one message, and recorded (without the password);
-        after 5 refusals in 15 minutes the account waits."""
+        opens the same session later (:meth:`with_session`).
+
+        A refusal says nothing about the account: whether the name is unknown, the
+        password wrong, the account disabled or waiting after too many refusals, the
+        answer is :data:`qi.access.SIGN_IN_REFUSED`, and it takes the same time (one
+        Argon2 check every time, against a dummy hash when there is no real one). Each
+        refusal is recorded (without the password); after 5 refusals of a user name in
+        15 minutes, known or not, that name waits."""
         name = str(username).strip().lower()
-        refusal = None
+        key = _refusal_key(name)
         # one transaction under the write lock: attempts are counted one after another,
         # so parallel guesses cannot all slip under the limit
         with self._write() as conn:
+            row = conn.execute(
+                select(User.id, User.password_hash, User.active).where(User.username == name)
+            ).first()
+            if row is not None:
+                key = name[:200]
             recent = conn.scalar(
                 select(func.count())
                 .select_from(AuditEntry)
                 .where(
                     AuditEntry.action == "sign_in_refused",
-                    AuditEntry.entity_id == name[:200],
+                    AuditEntry.entity_id == key,
                     AuditEntry.at > utcnow() - dt.timedelta(minutes=15),
                 )
             )
-            row = conn.execute(
-                select(User.id, User.password_hash, User.active).where(User.username == name)
-            ).first()
-            if recent >= 5:
-                refusal = (
-                    "too many refused sign-ins for this user name in the last 15 minutes: "
-                    "wait, then try again"
-                )
-            else:
-                # always one Argon2 check, so the time taken does not say whether the
-                # account exists or has a password
-                real = row is not None and bool(row.password_hash)
-                ok = access.verify_password(
-                    row.password_hash if real else access.DUMMY_HASH, password
-                )
-                if not (real and ok and row.active):
-                    # an unknown name is not kept: it may be a password typed in the wrong box
-                    who = name[:200] if row is not None else "(unknown user name)"
-                    self._audit(conn, "anonymous", "sign_in_refused", "user", who)
-                    refusal = "user name or password not recognised"
-        if refusal:
-            raise AccessDenied(refusal)
+            real = row is not None and bool(row.password_hash)
+            ok = access.verify_password(row.password_hash if real else access.DUMMY_HASH, password)
+            refused = recent >= 5 or not (real and ok and row.active)
+            if refused:
+                self._audit(conn, "anonymous", "sign_in_refused", "user", key)
+        if refused:
+            raise AccessDenied(access.SIGN_IN_REFUSED)
         return self._open_session(row.id, name, "password", hours)
 
     def sign_in_identity(self, email: str, *, hours: float = access.SESSION_HOURS) -> Self:
@@ -498,6 +498,14 @@ class PeopleMixin(StoreCore):
                 select(*[getattr(AuditEntry, c) for c in cols]).order_by(AuditEntry.id)
             ).all()
         return pd.DataFrame(rows, columns=cols)
+
+
+def _refusal_key(name: str) -> str:
+    """What a refused sign-in of an unknown user name is counted under: a short digest,
+    never the name (it may be a password typed into the wrong box). Eight hex digits
+    tell names apart for a lock-out and say little about what was typed."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"(unknown user name {digest})"
 
 
 def _check_email(email: str) -> str:

@@ -7,7 +7,8 @@ A file is read whole, and everything that stops it being read is reported as a
   a UK Windows machine), or UTF-16 (Excel's "Unicode text"); the delimiter, comma,
   semicolon or tab, is the one that splits the first lines most consistently (a
   title line above the table does not decide it).
-* Excel: an ``.xlsx`` workbook, read with calamine. :func:`read_table` takes the first
+* Excel: an ``.xlsx`` workbook, read as a stream (:mod:`qi.store.xlsx`), every limit of
+  :mod:`qi.store.limits` checked while it is read. :func:`read_table` takes the first
   sheet; :func:`read_sheets` gives every sheet to :mod:`qi.store.intake`, which finds
   the data sheet and the header row of an upload.
 
@@ -19,16 +20,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from qi.store import limits
+from qi.store.text import explained, visible
+
 #: Files above this size are refused before they are read (bytes).
 MAX_BYTES = 50 * 1024 * 1024
-#: Tables above this many data rows are refused.
-MAX_ROWS = 1_000_000
+#: Tables above this many data rows are refused (checked while reading: :mod:`qi.store.limits`).
+MAX_ROWS = limits.MAX_ROWS
 
 _XLSX_MAGIC = b"PK\x03\x04"
 
@@ -41,6 +44,13 @@ class Problem:
     row: int | None
     column: str | None
     message: str
+
+    def __post_init__(self) -> None:
+        # invisible characters shown (Willow<U+200B>Ward), never printed raw
+        object.__setattr__(self, "file", visible(self.file))
+        object.__setattr__(self, "message", explained(self.message))
+        if self.column is not None:
+            object.__setattr__(self, "column", visible(self.column))
 
 
 PROBLEM_COLUMNS = ("file", "row", "column", "message")
@@ -89,11 +99,17 @@ def read_table(
 
 
 def read_sheets(
-    source: str | Path | bytes, name: str | None = None, *, max_bytes: int | None = None
+    source: str | Path | bytes,
+    name: str | None = None,
+    *,
+    max_bytes: int | None = None,
+    first_lines: int | None = None,
 ) -> tuple[list[Sheet] | None, list[Problem], str]:
     """Every sheet of ``source`` as rows of cells: (sheets or None, problems, file name).
 
-    A CSV file is one sheet. Nothing is raised for a bad file: it is a problem."""
+    A CSV file is one sheet. Nothing is raised for a bad file: it is a problem.
+    ``first_lines``: read only this many lines of each sheet (a look at the top of a
+    file, as the layout maker takes: the limits of the rest are not checked)."""
     max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     if isinstance(source, bytes):
         content, name = source, name or "upload"
@@ -111,10 +127,13 @@ def read_sheets(
         return None, [_too_big(name, len(content), max_bytes)], name
     if _blank_content(content):
         return None, [Problem(name, None, None, "the file is empty: nothing was uploaded")], name
-    if content.startswith(_XLSX_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
-        sheets, problems = _read_xlsx_sheets(content, name)
-    else:
-        sheets, problems = _read_csv_records(content, name)
+    try:  # every limit is checked while the file is read (qi.store.limits)
+        if content.startswith(_XLSX_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
+            sheets, problems = _read_xlsx_sheets(content, name, first_lines)
+        else:
+            sheets, problems = _read_csv_records(content, name, first_lines)
+    except limits.LimitExceeded as exc:
+        return None, [exc.problem], name
     return sheets, problems, name
 
 
@@ -185,7 +204,9 @@ def _delimiter(text: str) -> str:
     return best
 
 
-def _read_csv_records(content: bytes, name: str) -> tuple[list[Sheet] | None, list[Problem]]:
+def _read_csv_records(
+    content: bytes, name: str, first_lines: int | None = None
+) -> tuple[list[Sheet] | None, list[Problem]]:
     text = _decode(content)
     if text is None or "\x00" in text:
         return None, [
@@ -197,12 +218,15 @@ def _read_csv_records(content: bytes, name: str) -> tuple[list[Sheet] | None, li
                 "Excel .xlsx file",
             )
         ]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    lines = limits.Lines(text)
+    reader = csv.reader(lines, delimiter=_delimiter(text))
     records: list[list[str]] = []
     try:
-        for record in reader:
+        for record in limits.rows(reader, name, fraction=lines.fraction, first_lines=first_lines):
             records.append(record)
-    except csv.Error:
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise limits.cell_too_long(name, len(records) + 1, "a cell of this row") from exc
         return None, [
             Problem(
                 name,
@@ -228,23 +252,27 @@ def _cell(value: object) -> object:
     return value
 
 
-def _read_xlsx_sheets(content: bytes, name: str) -> tuple[list[Sheet] | None, list[Problem]]:
-    """Every worksheet, read with calamine (a Rust reader, several times faster than
-    openpyxl on a large sheet)."""
-    from python_calamine import CalamineWorkbook
+def _read_xlsx_sheets(
+    content: bytes, name: str, first_lines: int | None = None
+) -> tuple[list[Sheet] | None, list[Problem]]:
+    """Every worksheet, read as a stream (:mod:`qi.store.xlsx`: the archive's parts are
+    checked before any is unpacked, and every limit while the rows go by)."""
+    from qi.store import xlsx
 
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(content))
-        sheets = []
-        for index, sheet_name in enumerate(book.sheet_names):
-            grid = book.get_sheet_by_index(index).to_python(skip_empty_area=False)
-            sheets.append(Sheet(sheet_name, [[_cell(v) for v in row] for row in grid]))
-    except Exception:  # calamine raises several types for a file that is not a workbook
-        return None, [
-            Problem(name, None, None, "this is not an Excel .xlsx workbook that can be read")
-        ]
-    if not sheets:
-        return None, [Problem(name, None, None, "the workbook has no worksheet")]
+    start_memory = limits.resident_bytes()
+    book = xlsx.Workbook(content, name)
+    sheets = []
+    for index, sheet_name in enumerate(book.sheet_names):
+        sheet = book.sheet(index)  # cells as _cell gives them
+        rows = limits.rows(
+            sheet,
+            name,
+            fraction=sheet.fraction,
+            texts=False,
+            start_memory=start_memory,
+            first_lines=first_lines,
+        )
+        sheets.append(Sheet(sheet_name, list(rows)))
     return sheets, []
 
 

@@ -43,6 +43,7 @@ import pandas as pd
 
 from qi import periods as freq
 from qi.charts import CHART_TYPES
+from qi.store import limits
 from qi.store.columns import unknown_messages
 from qi.store.export import as_typed
 from qi.store.groups import ALL, DEFAULT_GROUPING, GroupMap, seed_groupings
@@ -361,11 +362,22 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
     d = table.data
     rows = table.rows.to_numpy()
 
+    unlisted = 0  # problems found past limits.MAX_PROBLEMS: counted, never built
+
     def report(mask, column: str, messages) -> None:
         """Add a problem for each row in ``mask`` (messages: text, a Series, or a callable)."""
+        nonlocal unlisted
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
+        room, found = limits.MAX_PROBLEMS - len(problems), int(mask.sum())
+        if found > room:  # a million bad rows: the first ones listed, the rest counted
+            unlisted += found - max(room, 0)
+            if room <= 0:
+                return
+            first = np.flatnonzero(mask)[:room]
+            mask = np.zeros_like(mask)
+            mask[first] = True
         if callable(messages):  # built only when some row needs it
             messages = messages()
         msgs = (
@@ -502,7 +514,7 @@ def validate_observations(table: Table, catalogue: Catalogue) -> tuple[pd.DataFr
             )
             for r, f in zip(dups.loc[later, "row"], first_row[later], strict=True)
         )
-    return clean, problems
+    return clean, limits.listed(problems, name, unlisted)
 
 
 def _overlapping_groups(

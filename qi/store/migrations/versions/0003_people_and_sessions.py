@@ -9,7 +9,7 @@ Create Date: 2026-11-25 09:10:00
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "0003"
 down_revision = "0002"
@@ -58,6 +58,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Without accounts the store is in single-user mode, where anyone has every right:
+    # with accounts in it, going below this revision must be asked for in so many words.
+    accounts = op.get_bind().execute(sa.text("SELECT count(*) FROM app_user")).scalar()
+    if accounts and not context.config.attributes.get("drop_accounts"):
+        from qi.store.core import StoreError
+
+        raise StoreError(
+            f"going below revision 0003 removes all {accounts} accounts, facilitators "
+            "included, and returns the store to single-user mode, where anyone who can "
+            "run it has every right; nothing was changed. To do it anyway, call "
+            "qi.store.schema.downgrade(engine, revision, drop_accounts=True)"
+        )
     op.drop_table("app_session")
     op.drop_table("role_grant")
     op.drop_table("app_user")
