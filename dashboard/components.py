@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from qi import exports
+from qi import exports, words
 
 
 def query_default(key: str, options: list, fallback=None):
@@ -76,3 +76,25 @@ def local_mode_banner() -> None:
         "Single-user local mode: no sign-in is configured, so every change is recorded "
         "under this computer's user name."
     )
+
+
+#: Messages kept across a rerun (a save, then ``st.rerun``), shown once on the next run.
+FLASH = "qi_flash"
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """Say ``message`` (plain text) at the top of the next run of the page: what was just
+    saved survives the rerun that shows it."""
+    st.session_state.setdefault(FLASH, []).append((kind, str(message)))
+
+
+def show_flash() -> None:
+    """Show, once, the messages :func:`flash` kept (the router calls this first)."""
+    for kind, message in st.session_state.pop(FLASH, []):
+        getattr(st, kind)(literal(message))
+
+
+def table(frame: pd.DataFrame, columns, **kwargs) -> None:
+    """A table in words (:func:`qi.words.table`): headings people read, months as
+    "Nov 2026", rounded numbers, blanks for missing values."""
+    st.dataframe(words.table(frame, columns), hide_index=True, **kwargs)

@@ -20,7 +20,7 @@ and the current page is marked by more than a shade of background (see
 import streamlit as st
 
 from dashboard import session, theme
-from dashboard.components import literal
+from dashboard.components import literal, show_flash
 from qi.access import AccessDenied
 
 
@@ -87,6 +87,7 @@ sections = {
 }  # fmt: skip
 page = st.navigation(sections, position="hidden")
 draw_menu(menu, sections, page)
+show_flash()  # what the last run saved, kept across its rerun
 try:
     page.run()
 except AccessDenied as exc:  # the store refused what the page asked: say so, no traceback

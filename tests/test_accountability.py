@@ -94,12 +94,14 @@ def test_the_accountability_page_records_an_action_that_survives_a_restart(
     at.run()
     at.switch_page("app_pages/accountability.py").run()
     assert not at.exception, at.exception
-    gains = at.dataframe[0].value
-    assert "at risk" in set(gains["status"])
+    gains = at.dataframe[0].value  # a table in words
+    assert "improvement at risk" in set(gains["Status"])
     at.toggle[0].set_value(True).run()
-    assert set(at.dataframe[0].value["status"]) == {"at risk"}
+    assert set(at.dataframe[0].value["Status"]) == {"improvement at risk"}
     before = len(Store.open(sample_copy).actions())
-    inputs = {t.label: t for t in at.text_input}
+    inputs = {}
+    for t in at.text_input:  # the form that records a new one comes first
+        inputs.setdefault(t.label, t)
     inputs["Action"].input("<b>Report back</b> next month")
     inputs["Owner (a role)"].input("Director of Nursing")
     next(b for b in at.button if b.label == "Save").click().run()
@@ -111,8 +113,8 @@ def test_the_accountability_page_records_an_action_that_survives_a_restart(
     actions = Store.open(sample_copy).actions()
     assert len(actions) == before + 1
     assert actions["action"].iloc[-1] == "<b>Report back</b> next month"
-    shown = next(d.value for d in again.dataframe if "created_by" in d.value.columns)
-    assert "<b>Report back</b> next month" in set(shown["action"])
+    shown = next(d.value for d in again.dataframe if "Recorded by" in d.value.columns)
+    assert "<b>Report back</b> next month" in set(shown["Action"])
 
 
 def test_a_fade_after_an_early_dip_is_still_at_risk():

@@ -161,14 +161,17 @@ def test_the_equality_page_charts_the_gap_and_suppresses_small_counts(db_url):
 
 
 def test_the_board_shows_owners_overdue_work_and_improvements_at_risk(db_url):
-    at = app()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["details"] = "1"  # the details beside the essential columns
+    at.run()
+    assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert table["owner"].notna().sum() >= 20
-    assert table["actions_overdue"].sum() >= 1
-    assert table["review_overdue"].any()
-    at.toggle[0].set_value(True).run()
+    assert (table["owner"] != "").sum() >= 20
+    assert pd.to_numeric(table["actions_overdue"], errors="coerce").sum() >= 1
+    assert (table["review_overdue"] == "overdue").any()
+    next(t for t in at.toggle if t.label == "Only improvements at risk").set_value(True).run()
     risky = at.dataframe[0].value
-    assert len(risky) >= 1 and set(risky["gains"]) == {"at risk"}
+    assert len(risky) >= 1 and set(risky["gains"]) == {"improvement at risk"}
     assert "Rowan Ward" in set(risky["unit"])
 
 

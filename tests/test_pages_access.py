@@ -477,7 +477,7 @@ def test_sql_and_html_in_every_text_field_are_stored_and_shown_as_typed(site, pa
     mine = cycles[cycles["change_idea"] == payload]
     assert len(mine) == 1 and mine.iloc[0]["learning"] == payload
     assert mine.iloc[0]["group"] == payload and mine.iloc[0]["team"] == "Willow Ward"
-    assert payload in at.dataframe[0].value["change_idea"].tolist()
+    assert payload in at.dataframe[0].value["Change idea"].tolist()
     assert all(payload not in text for text in markup(at))
 
     # a note on a chart, as the team member

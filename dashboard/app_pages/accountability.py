@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import components as ui
 from dashboard import reads, session
+from qi import words
 from qi.access import AccessDenied
 from qi.store import StoreError, UploadRejected, problems_frame
 
@@ -20,14 +21,9 @@ st.title("Accountability")
 st.header("Are the gains holding?")
 only_risk = st.toggle("Only improvements at risk", value=st.query_params.get("risk") == "1")
 st.query_params["risk"] = "1" if only_risk else "0"
-st.dataframe(
-    view.at_risk() if only_risk else view.gains,
-    hide_index=True,
-    column_config={
-        "start": st.column_config.DateColumn("Change started", format="MMM YYYY"),
-        "improved_from": st.column_config.DateColumn("Improved from", format="MMM YYYY"),
-        "concern_from": st.column_config.DateColumn("Concern from", format="MMM YYYY"),
-    },
+ui.table(
+    words.with_measure_names(view.at_risk() if only_risk else view.gains, snap.measures),
+    words.GAINS_COLUMNS,
 )
 if view.co_designed is not None:
     st.metric(
@@ -36,12 +32,19 @@ if view.co_designed is not None:
 
 st.header("Owners and reviews")
 st.metric("Measures overdue for review", int(view.reviews["overdue"].sum()))
-st.dataframe(view.reviews, hide_index=True)
+ui.table(words.with_measure_names(view.reviews, snap.measures), words.REVIEW_COLUMNS)
 
 st.header("Decisions and actions")
 if len(view.overdue):
     st.warning(f"{len(view.overdue)} action(s) overdue.")
-st.dataframe(view.actions, hide_index=True)
+ui.table(
+    words.with_measure_names(
+        view.actions.merge(view.overdue[["id", "days_overdue"]], on="id", how="left"),
+        snap.measures,
+    ),
+    [words.Column("id", "Action number"), *words.ACTION_COLUMNS,
+     words.Column("created_by", "Recorded by")],
+)  # fmt: skip
 
 if not who.may("edit_changes"):
     st.stop()
@@ -51,7 +54,10 @@ with st.form("add_action", clear_on_submit=True):
     st.write("Record a decision or action")
     a1, a2, a3 = st.columns(3)
     team = a1.selectbox("Team", teams)
-    measure = a2.selectbox("Measure", measures["id"])
+    measure = a2.selectbox(
+        "Measure", measures["id"],
+        format_func=dict(zip(measures["id"], measures["name"], strict=True)).get,
+    )  # fmt: skip
     raised_by = a3.radio("Raised by", ["board", "team"], horizontal=True)
     decision = st.text_input("Decision")
     action = st.text_input("Action")
@@ -67,7 +73,7 @@ with st.form("add_action", clear_on_submit=True):
         )  # fmt: skip
         try:
             store.add_actions(row, user=who.username)
-            st.success("Saved.")
+            ui.flash("Decision or action saved.")
             st.rerun()
         except UploadRejected as exc:
             st.error("Not saved:")
@@ -84,6 +90,33 @@ if len(open_actions):
         if st.form_submit_button("Done"):
             try:
                 store.complete_action(int(chosen), user=who.username)
+                ui.flash(f"Action {chosen} marked done.")
+                st.rerun()
+            except (StoreError, AccessDenied) as exc:
+                st.error(ui.literal(exc))
+
+if len(view.actions):
+    every = view.actions.set_index("id")
+    pick = st.selectbox(
+        "Change a decision or action", every.index.tolist(),
+        format_func=lambda i: f"{i}: {(every.loc[i, 'action'] or every.loc[i, 'decision'])[:80]}",
+    )  # fmt: skip
+    rec = every.loc[pick]
+    with st.form(f"edit_action_{pick}"):
+        new_decision = st.text_input("Decision", value=rec["decision"] or "")
+        new_action = st.text_input("Action", value=rec["action"] or "")
+        c1, c2 = st.columns(2)
+        new_owner = c1.text_input("Owner (a role)", value=rec["owner"] or "")
+        new_due = c2.date_input(
+            "Due", value=None if pd.isna(rec["due"]) else pd.Timestamp(rec["due"]).date()
+        )
+        if st.form_submit_button("Save the change"):
+            try:
+                store.update_action(
+                    int(pick), decision=new_decision, action=new_action, owner=new_owner,
+                    due=new_due, user=who.username,
+                )  # fmt: skip
+                ui.flash(f"Action {pick} changed.")
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
                 st.error(ui.literal(exc))
@@ -105,7 +138,7 @@ if len(owned):
             team, measure = pairs[int(pair)]
             try:
                 store.record_review(team, measure, reviewed_on=on, note=note, user=who.username)
-                st.success("Review recorded.")
+                ui.flash(f"Review of {names.get(measure, measure)} at {team} recorded.")
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
                 st.error(ui.literal(exc))

@@ -2,11 +2,13 @@
 
 import base64
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import mdc
+from qi import mdc, words
+from qi.screens.board import format_number
 from qi.series import LEVELS
 
 st.title("Board summary")
@@ -79,45 +81,79 @@ m3.metric("Special cause: concern", picked.concerning)
 m4.metric("Actions overdue", picked.actions_overdue)
 
 
+#: Rows of the board shown at once.
+PAGE_ROWS = 100
+
+
 def data_uri(name):
     if not isinstance(name, str):
         return None
     return "data:image/svg+xml;base64," + base64.b64encode(mdc.icon_svg(name).encode()).decode()
 
 
+details = st.toggle(
+    "Show details (target, last 24 months, provisional month, owner, reviews, actions, "
+    "latest change)", value=st.query_params.get("details") == "1",
+)  # fmt: skip
+st.query_params["details"] = "1" if details else "0"
+# thousands of rows (a national collaborative) are read a page at a time
+pages = max(1, -(-len(shown) // PAGE_ROWS))
+page_no = 1
+if pages > 1:
+    choices = [str(p) for p in range(1, pages + 1)]
+    page_no = int(
+        st.selectbox(
+            f"Page (of {pages}, {PAGE_ROWS} rows each)", choices,
+            index=choices.index(ui.query_default("page", choices, "1")),
+        )
+    )  # fmt: skip
+    st.query_params["page"] = str(page_no)
+first = (page_no - 1) * PAGE_ROWS
+shown = shown.iloc[first : first + PAGE_ROWS]
 table = shown.assign(
     variation_img=shown["variation_icon"].map(data_uri),
     assurance_img=shown["assurance_icon"].map(data_uri),
-)[
-    ["unit", "measure_name", "group", "period", "latest", "target", "variation_img",
-     "variation_text", "assurance_img", "assurance_text", "sparkline", "provisional", "owner",
-     "sponsor", "review_overdue", "actions_overdue", "gains", "measure"]
-]  # fmt: skip
+    target=shown["target"].map(format_number),
+    review_overdue=shown["review_overdue"].map({True: "overdue", False: ""}),
+    actions_overdue=shown["actions_overdue"].map(
+        lambda n: "" if n is None or pd.isna(n) or n == 0 else f"{int(n)}"
+    ),
+    gains=shown["gains"].map(lambda g: words.GAINS.get(g, "") if isinstance(g, str) else ""),
+)
+essential = ["unit", "measure_name", "group", "period", "latest", "variation_img",
+             "variation_text", "assurance_img", "assurance_text"]  # fmt: skip
+more = ["target", "sparkline", "provisional"] + (
+    ["owner", "sponsor", "review_overdue", "actions_overdue", "gains"] if level == "team" else []
+)
 event = st.dataframe(
-    table,
+    table[essential + (more if details else [])],
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
     key="board_rows",
+    row_height=52,
+    alt=f"Board: {len(table)} rows, one per {level} and measure for group {chosen_group}, with "
+    "the latest value and its Making Data Count variation and assurance in words",
     column_config={
-        "unit": st.column_config.TextColumn(level.capitalize() if level != "ics" else "ICS"),
-        "measure_name": st.column_config.TextColumn("Measure"),
-        "group": "Group",
-        "period": st.column_config.DateColumn("Latest complete month", format="MMM YYYY"),
-        "latest": st.column_config.TextColumn("Latest value"),
-        "target": st.column_config.NumberColumn("Target", format="%.1f"),
-        "variation_img": st.column_config.ImageColumn("Variation"),
-        "variation_text": st.column_config.TextColumn("Variation (in words)"),
-        "assurance_img": st.column_config.ImageColumn("Assurance"),
-        "assurance_text": st.column_config.TextColumn("Assurance (in words)"),
-        "sparkline": st.column_config.LineChartColumn("Last 24 complete months"),
+        "unit": st.column_config.TextColumn(
+            {"ics": "ICS"}.get(level, level.capitalize()), pinned=True
+        ),
+        "measure_name": st.column_config.TextColumn("Measure", width="medium"),
+        "group": st.column_config.TextColumn("Group", width="small"),
+        "period": st.column_config.DateColumn("Month", format="MMM YYYY", width="small"),
+        "latest": st.column_config.TextColumn("Latest", width="small"),
+        "target": st.column_config.TextColumn("Target", width="small"),
+        "variation_img": st.column_config.ImageColumn("Variation", width="small"),
+        "variation_text": st.column_config.TextColumn("Variation in words", width="medium"),
+        "assurance_img": st.column_config.ImageColumn("Assurance", width="small"),
+        "assurance_text": st.column_config.TextColumn("Assurance in words", width="medium"),
+        "sparkline": st.column_config.LineChartColumn("Last 24 complete months", color="#425563"),
         "provisional": st.column_config.TextColumn("Provisional month"),
         "owner": st.column_config.TextColumn("Owner"),
         "sponsor": st.column_config.TextColumn("Executive sponsor"),
-        "review_overdue": st.column_config.CheckboxColumn("Review overdue"),
-        "actions_overdue": st.column_config.NumberColumn("Actions overdue"),
+        "review_overdue": st.column_config.TextColumn("Review"),
+        "actions_overdue": st.column_config.TextColumn("Actions overdue"),
         "gains": st.column_config.TextColumn("Latest change"),
-        "measure": None,
     },
 )
 d1, d2, _ = st.columns([1, 1, 4])

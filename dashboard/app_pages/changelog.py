@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import components as ui
 from dashboard import reads, session
+from qi import words
 from qi.access import AccessDenied
 from qi.store import StoreError, UploadRejected, problems_frame
 from qi.store.changelog import LIVED_EXPERIENCE, PDSA_STAGES
@@ -22,14 +23,7 @@ measures = snap.measures
 team_filter = st.multiselect("Teams", teams, default=ui.query_list("team", teams))
 st.query_params["team"] = team_filter
 log = reads.change_log(team_filter)
-st.dataframe(
-    log.cycles.drop(columns=["change_idea_id"]),
-    hide_index=True,
-    column_config={
-        "start": st.column_config.DateColumn("Start"),
-        "end": st.column_config.DateColumn("End"),
-    },
-)
+ui.table(words.with_measure_names(log.cycles, measures), words.CYCLE_COLUMNS)
 if len(log.involvement):
     st.caption(
         "Change ideas by involvement of people with lived experience: "
@@ -66,10 +60,51 @@ with st.form("add_cycle", clear_on_submit=True):
         )  # fmt: skip
         try:
             store.import_pdsa(row, user=who.username)
-            st.success("Cycle saved.")
+            ui.flash(f"Cycle {int(cycle)} ({stage}) of “{idea}” saved.")
             st.rerun()
         except UploadRejected as exc:
             st.error("Not saved:")
             st.dataframe(problems_frame(exc.problems), hide_index=True)
         except (StoreError, AccessDenied) as exc:
             st.error(ui.literal(exc))
+
+if len(log.cycles):
+    st.subheader("Change a cycle")
+    cycles = log.cycles.reset_index(drop=True)
+    pick = st.selectbox(
+        "Cycle", cycles.index.tolist(),
+        format_func=lambda i: f"{cycles.loc[i, 'team']}: {cycles.loc[i, 'change_idea'][:60]} — "
+        f"cycle {cycles.loc[i, 'cycle']}, {cycles.loc[i, 'stage']}",
+    )  # fmt: skip
+    rec = cycles.loc[pick]
+    with st.form(f"edit_cycle_{pick}"):
+        e1, e2 = st.columns(2)
+        new_start = e1.date_input("Start", value=pd.Timestamp(rec["start"]).date())
+        old_end = None if pd.isna(rec["end"]) else pd.Timestamp(rec["end"]).date()
+        new_end = e2.date_input("End (optional)", value=old_end)
+        learnt = rec["learning"] if isinstance(rec["learning"], str) else ""
+        new_learning = st.text_area("What was learnt", value=learnt)
+        involved = list(LIVED_EXPERIENCE)
+        new_lived = st.radio(
+            "People with lived experience were", involved, horizontal=True,
+            index=involved.index(rec["lived_experience"]) if rec["lived_experience"] in involved
+            else 0,
+        )  # fmt: skip
+        if st.form_submit_button("Save the change"):
+            row = pd.DataFrame(
+                [{"team": rec["team"], "measure": rec["measure"],
+                  "group": rec["group"] if isinstance(rec["group"], str) else "",
+                  "change_idea": rec["change_idea"], "cycle": str(int(rec["cycle"])),
+                  "stage": rec["stage"], "start": new_start.isoformat(),
+                  "end": new_end.isoformat() if new_end else "", "learning": new_learning,
+                  "lived_experience": new_lived}]
+            )  # fmt: skip
+            try:
+                store.import_pdsa(row, user=who.username)
+                ui.flash(f"Cycle {int(rec['cycle'])} ({rec['stage']}) changed.")
+                st.rerun()
+            except UploadRejected as exc:
+                st.error("Not saved:")
+                st.dataframe(problems_frame(exc.problems), hide_index=True)
+            except (StoreError, AccessDenied) as exc:
+                st.error(ui.literal(exc))

@@ -4,11 +4,17 @@ import streamlit as st
 
 from dashboard import components as ui
 from dashboard import reads, session
+from qi import words
 from qi.access import AccessDenied
 from qi.store import StoreError
 
 st.title("Data completeness")
-due_day = st.sidebar.number_input("Data due by day of the next month", 1, 28, 15)
+days = list(range(1, 29))
+due_day = st.sidebar.selectbox(
+    "Data due by day of the next month", days, index=days.index(int(ui.query_default(
+        "due", [str(d) for d in days], "15"))),
+)  # fmt: skip
+st.query_params["due"] = str(due_day)
 view = reads.completeness(due_day=int(due_day))
 totals = view.totals
 c1, c2, c3, c4, c5 = st.columns(5)
@@ -18,10 +24,14 @@ c3.metric("Missing", totals["missing"])
 c4.metric("Not expected", totals["not expected"])
 c5.metric("Corrected", totals["corrected"])
 
-st.subheader("Each team's months")
-st.dataframe(view.grid())
+st.subheader("Each team's months, newest first")
+st.caption(
+    "Green: on time. Amber: late. Red: missing. Grey: not due yet or not expected. "
+    "“corrected” marks a month sent again."
+)
+st.dataframe(view.grid_styled(), use_container_width=True)
 st.subheader("Late, missing and corrected")
-st.dataframe(view.exceptions(), hide_index=True)
+ui.table(view.exceptions(), words.STATUS_COLUMNS)
 
 st.subheader("Teams not expected to report")
 snap = reads.snapshot()

@@ -29,17 +29,30 @@ chosen_measures = c2.multiselect(
     format_func=names.get,
 )  # fmt: skip
 p1, p2, p3 = st.columns(3)
-month = p1.selectbox("Month reported", months)
+# the latest complete month by default (every team expected has sent it); a later month
+# is offered, marked as provisional
+complete = snap.latest_complete_month()
+provisional = {f"{m:%Y-%m}": t for m, t in snap.provisional_months().items()}
+default_month = f"{complete:%Y-%m}" if complete is not None else months[0]
+month = p1.selectbox(
+    "Month reported", months, index=months.index(ui.query_default("month", months, default_month)),
+    format_func=lambda m: f"{m} (provisional: {provisional[m]} sent)" if m in provisional else m,
+)  # fmt: skip
 rule_keys = list(qi.RULE_SETS)
 rules = p2.selectbox(
-    "Chart rules", rule_keys, index=rule_keys.index("mdc"),
+    "Chart rules", rule_keys, index=rule_keys.index(ui.query_default("rules", rule_keys, "mdc")),
     format_func=lambda k: qi.RULE_SETS[k].label,
 )  # fmt: skip
+phase_keys = list(report.PHASES)
 phases = p3.radio(
-    "Phases", list(report.PHASES), horizontal=True,
+    "Phases", phase_keys, horizontal=True,
+    index=phase_keys.index(ui.query_default("phases", phase_keys, "none")),
     format_func={"none": "One phase", "changes": "New phase at each change idea"}.get,
 )  # fmt: skip
-title = st.text_input("Title", value="Board pack", max_chars=120)
+title = st.text_input(
+    "Title", value=st.query_params.get("title", "Board pack")[:120], max_chars=120
+)
+st.query_params.update({"month": month, "rules": rules, "phases": phases, "title": title})
 commentary = st.text_area(
     "Commentary (printed as typed, on the last page)", height=160, max_chars=20000
 )

@@ -1,12 +1,13 @@
 """Team charts: each measure's run or control chart, stratified by group, with the
 team's change cycles on it and every signal explained."""
 
+import pandas as pd
 import streamlit as st
 
 import qi
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import images
+from qi import images, words
 from qi.access import AccessDenied
 from qi.series import LEVELS
 from qi.store import StoreError
@@ -44,8 +45,14 @@ rules = s1.selectbox(
 everything = reads.team_chart(level=level, unit=unit, measure=measure, rules=rules, groups=[])
 available = list(everything.available)
 groups = s2.multiselect("Groups", available, default=ui.query_list("group", available) or available)
-facet = s3.radio("Layout", ["Small multiples", "One chart"], horizontal=False) == "Small multiples"
-st.query_params.update({"level": level, "unit": unit, "measure": measure, "rules": rules})
+layouts = ["Small multiples", "One chart"]
+layout = s3.radio(
+    "Layout", layouts, index=layouts.index(ui.query_default("layout", layouts)), horizontal=False
+)
+facet = layout == "Small multiples"
+st.query_params.update(
+    {"level": level, "unit": unit, "measure": measure, "rules": rules, "layout": layout}
+)
 st.query_params["group"] = groups
 
 months = [f"{m:%Y-%m}" for m in everything.months]
@@ -101,19 +108,14 @@ with st.expander("How to read this chart"):
     st.text(qi.RULE_SETS[rules].description)
 
 st.subheader("Summary by group and phase")
-st.dataframe(view.result.summary, hide_index=True)
+ui.table(view.result.summary, words.summary_columns(rules, view.decimals))
 if len(view.cycles):
     st.subheader("Change ideas and PDSA cycles on this chart")
-    st.dataframe(
-        view.cycles[
-            ["change_idea", "cycle", "stage", "start", "end", "learning", "lived_experience"]
-        ],
-        hide_index=True,
-    )
+    ui.table(view.cycles, words.CYCLE_COLUMNS[2:])
 
 if len(view.actions):
     st.subheader("Decisions and actions on this measure")
-    st.dataframe(view.actions.drop(columns=["team", "measure"]), hide_index=True)
+    ui.table(view.actions, words.ACTION_COLUMNS[2:])
 
 if level == "team" and who.may("edit_changes"):
     with st.form("annotate", clear_on_submit=True):
@@ -126,7 +128,23 @@ if level == "team" and who.may("edit_changes"):
                 store.add_annotation(
                     team=unit, measure=measure, period=month, text=note, author=who.username
                 )
-                st.success("Note saved.")
+                ui.flash(f"Note saved on {month}.")
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
                 st.error(ui.literal(exc))
+    if len(view.notes):
+        notes = view.notes.set_index("id")
+        chosen = st.selectbox(
+            "Change a note", notes.index.tolist(),
+            format_func=lambda i: f"{pd.Timestamp(notes.loc[i, 'period']):%b %Y}: "
+            f"{notes.loc[i, 'text'][:60]}",
+        )  # fmt: skip
+        with st.form(f"edit_note_{chosen}"):
+            text = st.text_input("New text", value=notes.loc[chosen, "text"], max_chars=500)
+            if st.form_submit_button("Save the change"):
+                try:
+                    store.update_annotation(int(chosen), text=text, user=who.username)
+                    ui.flash("Note changed.")
+                    st.rerun()
+                except (StoreError, AccessDenied) as exc:
+                    st.error(ui.literal(exc))

@@ -6,6 +6,13 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads
+from qi.words import Column
+
+WHAT_IF_COLUMNS = [
+    Column("month", "Month", "month"),
+    Column("signal before", "Signal before the change"),
+    Column("signal after", "Signal after the change"),
+]
 
 snap = reads.snapshot()
 ui.require_data(snap.observations)
@@ -38,25 +45,51 @@ rules = w4.selectbox(
 st.query_params.update({"team": team, "measure": measure, "group": group, "rules": rules})
 
 with st.expander(f"The rules: {qi.RULE_SETS[rules].label}", expanded=True):
-    st.text(qi.RULE_SETS[rules].description)
+    st.text(qi.RULE_SETS[rules].plain)
+    st.caption("As the sources state them: " + qi.RULE_SETS[rules].description)
 
 st.subheader("What if?")
 recorded = reads.what_if(team=team, measure=measure, group=group, rules=rules)
 months = list(recorded.months)
-k1, k2 = st.columns(2)
-month = k1.selectbox("Change the count of month", months, index=len(months) - 1)
-new_value = k2.number_input("to", min_value=0.0, value=recorded.recorded(month), step=1.0)
+k1, k2, k3 = st.columns([2, 2, 3])
+month = k1.selectbox(
+    "Change the count of month", months,
+    index=months.index(ui.query_default("month", months, months[-1])),
+)  # fmt: skip
+was = recorded.recorded(month)
+asked = was
+if st.query_params.get("month") == month:  # a shared link's value, for its own month
+    try:
+        asked = float(st.query_params.get("value", was))
+    except ValueError:
+        asked = was
+new_value = k2.number_input("to", min_value=0.0, value=asked if asked >= 0 else was, step=1.0)
+denominator = recorded.denominator(month)
+if denominator is not None:
+    k3.metric(
+        f"out of ({recorded.measure.denominator_definition or 'denominator'})",
+        f"{denominator:,.0f}",
+    )
+st.query_params.update({"month": month, "value": f"{new_value:g}"})
 view = reads.what_if(
     team=team, measure=measure, group=group, rules=rules, month=month, value=new_value
 )  # fmt: skip
+if view.refusal:
+    st.error(view.refusal)
 st.plotly_chart(view.figure(), theme=None)
 changed_rows = view.changed_signals
 if not view.changed:
     st.info("Change the count above to see which signals appear or disappear.")
 elif changed_rows.empty:
-    st.info("No signal changed: this point stays within what the rules call common cause.")
+    st.info(
+        f"No signal changed: {month} moved from {was:g} to {new_value:g} and stays within "
+        "what the rules call common cause."
+    )
 else:
-    st.warning(f"{len(changed_rows)} month(s) changed their signal:")
-    st.dataframe(changed_rows, hide_index=True)
+    st.warning(
+        f"Changing {month} from {was:g} to {new_value:g}: {len(changed_rows)} month(s) "
+        "changed their signal:"
+    )
+    ui.table(changed_rows, WHAT_IF_COLUMNS)
 st.subheader("Every signal on this chart")
-st.dataframe(view.every_signal, hide_index=True)
+ui.table(view.every_signal, WHAT_IF_COLUMNS)

@@ -98,7 +98,8 @@ class RuleSet:
     summary_columns, summary_tail : the summary columns it adds before and after the
         common ones (``cl`` … ``sigma_signals``).
     defaults : its parameters (rule lengths), overridable through ``qi.spc(rule_params=...)``.
-    description : the rules in words, with their source.
+    description : the rules as their sources state them (the formulae), with the source.
+    plain : the rules in plain words, for someone learning to read a chart.
     """
 
     key: str
@@ -111,7 +112,47 @@ class RuleSet:
     description: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     summary_tail: tuple[str, ...] = ()
+    plain: str = ""
 
+
+#: Each rule set in plain words, for someone learning to read a chart (the Workshop).
+_PLAIN = {
+    "anhoej": (
+        "Look at where the points fall around the centre line (the median):\n"
+        "- A shift: too many points in a row all above, or all below, the centre line. With 24 "
+        "points, 9 or more in a row is too many for chance.\n"
+        "- Too few crossings: the line of points crosses the centre line less often than chance "
+        "would make it (with 24 points, fewer than 8 times).\n"
+        "- A point outside the control limits is unusual on its own.\n"
+        "Any of these says the process changed; none of them says why."
+    ),
+    "mdc": (
+        "NHS England's Making Data Count looks for four patterns:\n"
+        "- One point above the upper or below the lower process limit.\n"
+        "- A shift: 7 points in a row all above, or all below, the average.\n"
+        "- A trend: 7 points in a row each higher (or each lower) than the one before.\n"
+        "- Two of three points in a row close to a limit (more than two thirds of the way to "
+        "it), on the same side.\n"
+        "Orange means a change for the worse, blue a change for the better, purple a change "
+        "where neither direction is better; grey points are common cause (no pattern)."
+    ),
+    "ihi": (
+        "The IHI rules for run charts, read around the median:\n"
+        "- A shift: 6 or more points in a row above, or below, the median.\n"
+        "- A trend: 5 or more points in a row each going up, or each going down.\n"
+        "- Too few or too many runs (a run is a stretch of points on one side of the median) "
+        "for the number of points.\n"
+        "- An astronomical point: one clearly unlike all the others (here: outside the control "
+        "limits)."
+    ),
+    "western_electric": (
+        "The Western Electric rules, from the limits outwards:\n"
+        "- One point outside the control limits (3 sigma).\n"
+        "- 2 of 3 points in a row beyond 2 sigma, on the same side.\n"
+        "- 4 of 5 points in a row beyond 1 sigma, on the same side.\n"
+        "- 8 points in a row on the same side of the centre line."
+    ),
+}
 
 _RUNS_COLUMNS = (
     "runs_signal",
@@ -322,6 +363,7 @@ RULE_SETS: dict[str, RuleSet] = {
                 "n_crossings_min",
                 "runs_signal",
             ),
+            plain=_PLAIN["anhoej"],
             description=(
                 "A shift: the longest run on one side of the centre line is longer than "
                 "round(log2(n)) + 3 (Schilling 2012). Too few crossings: the centre line is "
@@ -347,6 +389,7 @@ RULE_SETS: dict[str, RuleSet] = {
                 "short_group_warning",
             ),
             defaults={"shift": 7, "trend": 7, "short_group": mdc_rules.SHORT_GROUP},
+            plain=_PLAIN["mdc"],
             description=(
                 "Making Data Count (NHS England): a point beyond a process limit "
                 "(mean ± 2.66 × mean moving range on an I chart); a trend of 7 points "
@@ -372,6 +415,7 @@ RULE_SETS: dict[str, RuleSet] = {
             ),
             summary_tail=("special_causes",),
             defaults={"shift": 6, "trend": 5, "runs_table": classic.IHI_RUNS_TABLE},
+            plain=_PLAIN["ihi"],
             description=(
                 "IHI run chart rules (Provost & Murray, The Health Care Data Guide, 2011): a "
                 "shift of 6 or more points on one side of the median; a trend of 5 or more "
@@ -389,6 +433,7 @@ RULE_SETS: dict[str, RuleSet] = {
             summary_columns=("n_obs",),
             summary_tail=("special_causes",),
             defaults={"run": 8},
+            plain=_PLAIN["western_electric"],
             description=(
                 "Western Electric Statistical Quality Control Handbook (1956): one point "
                 "beyond 3 sigma; 2 of 3 beyond 2 sigma on one side; 4 of 5 beyond 1 sigma on "

@@ -42,8 +42,17 @@ class CompletenessView:
         return out
 
     def grid(self) -> pd.DataFrame:
-        """Teams as rows, months as columns, each cell the status in words."""
-        return status_grid(self.status)
+        """Teams as rows, months as columns (newest first, "Nov 2026"), each cell the
+        status in words."""
+        grid = status_grid(self.status)
+        grid = grid[sorted(grid.columns, reverse=True)]
+        grid.columns = [f"{pd.Timestamp(c):%b %Y}" for c in grid.columns]
+        return grid
+
+    def grid_styled(self):
+        """:meth:`grid` coloured by status (a pandas Styler): the colour repeats what the
+        words say, for a facilitator scanning for gaps."""
+        return self.grid().style.map(_status_colour)
 
     def exceptions(self) -> pd.DataFrame:
         """The late, missing and corrected team-months, newest first."""
@@ -66,6 +75,24 @@ class CompletenessView:
         counts["corrected"] = s.groupby("team")["corrected"].sum().reindex(teams).fillna(0)
         counts["last"] = s[s["period"] == self.last].set_index("team")["status"].reindex(teams)
         return counts
+
+
+#: Cell colours of the grid: background and text, each pair at least 4.5:1 in contrast.
+STATUS_COLOURS = {
+    "on time": ("#CDEBD2", "#0B3D17"),
+    "late": ("#FCE3B0", "#4D3300"),
+    "missing": ("#F6C6C2", "#5C0E07"),
+    "not due yet": ("#E8EDEE", "#212B32"),
+    "not expected": ("#E8EDEE", "#212B32"),
+}
+
+
+def _status_colour(label) -> str:
+    status = str(label).split(",")[0]
+    if status not in STATUS_COLOURS:
+        return ""
+    background, text = STATUS_COLOURS[status]
+    return f"background-color: {background}; color: {text}"
 
 
 #: The status of a month a team was not expected to send (a reporting gap).

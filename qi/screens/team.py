@@ -81,6 +81,14 @@ class TeamChart:
         return self.charted.drawn_as.get(self.measure.id)
 
     @property
+    def decimals(self) -> int:
+        """Decimal places the chart's values need in a table."""
+        from qi.words import decimals_for
+
+        return decimals_for(self.measure.unit, self.result.points["y"] if self.charted.results
+                            else None)  # fmt: skip
+
+    @property
     def y_title(self) -> str:
         m = self.measure
         if self.drawn_as:

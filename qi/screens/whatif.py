@@ -28,6 +28,7 @@ class WhatIf:
     months : the months of the series (``YYYY-MM``), oldest first.
     month : the month changed; ``original`` its recorded count, ``value`` the new one.
     before, after : the charts as recorded and with the change.
+    refusal : why the change was refused (a count above its denominator), or None.
     signals : per month, the signal in words before and after (:data:`SIGNAL_COLUMNS`).
     """
 
@@ -41,6 +42,13 @@ class WhatIf:
     value: float | None
     before: Charted
     after: Charted
+    refusal: str | None = None
+
+    def denominator(self, month: str) -> float | None:
+        """The denominator recorded for ``month`` (None when the measure has none)."""
+        rows = self.before.rows
+        value = rows.loc[rows["period"].dt.strftime("%Y-%m") == month, "denominator"]
+        return None if value.empty or pd.isna(value.iloc[0]) else float(value.iloc[0])
 
     def recorded(self, month: str) -> float:
         """The count recorded for ``month`` (``YYYY-MM``)."""
@@ -75,12 +83,29 @@ class WhatIf:
         return s[s["signal after"] != ""][["month", "signal after"]]
 
     def figure(self):
+        """The chart after the change; the month changed is marked with its old value."""
         from qi.figures import spc_figure
 
-        return spc_figure(
+        fig = spc_figure(
             self.after.points, title=f"{self.measure.name} — {self.team}, {self.group}",
             y_title=self.measure.unit, improvement=self.measure.improvement, rules=self.rules,
         )  # fmt: skip
+        at = pd.Timestamp(f"{self.month}-01") if self.month else None
+        before = self.before.points.set_index("x")["y"].get(at) if self.changed else None
+        after = self.after.points.set_index("x")["y"].get(at) if self.changed else None
+        if before is not None and after is not None:
+            fig.add_annotation(
+                x=at, y=after, text=f"changed here (was {before:,.3g})", showarrow=True,
+                arrowhead=2, ax=0, ay=-40, font={"size": 11, "color": "#212B32"},
+                bgcolor="rgba(255,255,255,0.85)",
+            )  # fmt: skip
+            fig.add_scatter(
+                x=[at], y=[before], mode="markers", name="Value before the change",
+                marker={"symbol": "x-thin-open", "size": 12, "color": "#212B32",
+                        "line": {"width": 2}},
+                hoverinfo="text", hovertext=[f"{self.month}: was {before:,.3g}"],
+            )  # fmt: skip
+        return fig
 
 
 def _explainer(improvement: str, rules: str):
@@ -104,7 +129,7 @@ def what_if(
 ) -> WhatIf:
     """``team``'s ``group`` series of ``measure``, and the same with ``month``'s
     (``YYYY-MM``; default the latest) count set to ``value`` (None: unchanged). On a
-    proportion chart a count above its denominator is capped at the denominator."""
+    proportion chart a count above its denominator is refused (``refusal`` says why)."""
     # the workshop reads the rules on the series alone: no target line on its chart
     info = replace(snapshot.measure(measure), target=None)
     obs = snapshot.observations
@@ -115,19 +140,31 @@ def what_if(
     if month is None or month not in months:
         month = months[-1] if months else None
     original = None
+    refusal = None
     changed = data
     if month is not None:
         at = months.index(month)
         original = float(data.loc[at, "numerator"])
-        if value is not None:
+        denominator = data.loc[at, "denominator"]
+        if (
+            value is not None
+            and info.proportion
+            and pd.notna(denominator)
+            and (float(value) > float(denominator))
+        ):
+            # a proportion cannot count more people than there are: say so, change nothing
+            refusal = (
+                f"{value:g} is more than the {denominator:g} "
+                f"{info.denominator_definition or 'in the denominator'} of {month}: a "
+                "proportion cannot count more people than there are. Nothing was changed."
+            )
+        elif value is not None:
             changed = data.copy()
             changed.loc[at, "numerator"] = float(value)
-            if info.proportion:
-                changed["numerator"] = changed[["numerator", "denominator"]].min(axis=1)
     before = chart_measure(info, data, by=[], rules=rules)
     after = before if changed is data else chart_measure(info, changed, by=[], rules=rules)
     return WhatIf(
         measure=info, team=team, group=group, rules=rules, months=months, month=month,
-        original=original, value=original if value is None else float(value), before=before,
-        after=after,
+        original=original, value=original if value is None or refusal else float(value),
+        before=before, after=after, refusal=refusal,
     )  # fmt: skip

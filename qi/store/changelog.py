@@ -345,6 +345,39 @@ class ChangeLogMixin(CatalogueMixin):
             conn.execute(update(Action).where(Action.id == action_id).values(done=when))
             self._audit(conn, who.username, "complete_action", "action", action_id, str(when))
 
+    def update_action(
+        self,
+        action_id: int,
+        *,
+        decision: str,
+        action: str,
+        owner: str,
+        due: dt.date | None = None,
+        user: str = "system",
+    ) -> None:
+        """Change an action's decision, action, owner and due date (in place; audited)."""
+        if not str(decision).strip() and not str(action).strip():
+            raise StoreError("give a decision or an action")
+        if not str(owner).strip():
+            raise StoreError("give the action an owner (a role)")
+        if len(str(owner)) > 200:
+            raise StoreError("the owner is longer than 200 characters")
+        with self._write() as conn:
+            self._require(conn, "edit_changes", user)
+            team = conn.scalar(
+                select(Team.name).join(Action, Action.team_id == Team.id)
+                .where(Action.id == action_id)
+            )  # fmt: skip
+            if team is None:
+                raise StoreError(f"there is no action {action_id}")
+            who = self._require_teams(conn, "edit_changes", [team], user)
+            conn.execute(
+                update(Action).where(Action.id == action_id).values(
+                    decision=str(decision), action=str(action), owner=str(owner), due=due
+                )
+            )  # fmt: skip
+            self._audit(conn, who.username, "update_action", "action", action_id)
+
     def actions(self) -> pd.DataFrame:
         """Every decision and action, with ``id``, ``created_at`` and ``created_by``."""
         query = (
@@ -414,6 +447,24 @@ class ChangeLogMixin(CatalogueMixin):
             ).scalar_one()
             self._audit(conn, who.username, "annotate", "annotation", new_id)
         return new_id
+
+    def update_annotation(self, annotation_id: int, *, text: str, user: str = "system") -> None:
+        """Change a note's text (in place; stored as typed; audited)."""
+        if not str(text).strip():
+            raise StoreError("an annotation needs some text")
+        with self._write() as conn:
+            self._require(conn, "edit_changes", user)
+            team = conn.scalar(
+                select(Team.name).join(Annotation, Annotation.team_id == Team.id)
+                .where(Annotation.id == annotation_id)
+            )  # fmt: skip
+            if team is None:
+                raise StoreError(f"there is no note {annotation_id}")
+            who = self._require_teams(conn, "edit_changes", [team], user)
+            conn.execute(
+                update(Annotation).where(Annotation.id == annotation_id).values(text=str(text))
+            )
+            self._audit(conn, who.username, "update_annotation", "annotation", annotation_id)
 
     def annotations(self, *, team: str | None = None, measure: str | None = None) -> pd.DataFrame:
         query = (
