@@ -54,6 +54,18 @@ def literal(value: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(value))
 
 
+def chart(figure, alt: str) -> None:
+    """A chart across the page's full width, and under it its text alternative: what the
+    chart shows, in words, for someone who cannot see it. The figure's own description
+    (``layout.meta["description"]``, which :mod:`qi.figures` may write) is preferred to
+    ``alt`` (a sentence the page makes from its screen's data)."""
+    meta = figure.layout.meta if isinstance(figure.layout.meta, dict) else {}
+    said = str(meta.get("description") or alt or "").strip()
+    st.plotly_chart(figure, theme=None, width="stretch")
+    if said:
+        st.caption(literal(f"Chart in words: {said}"))
+
+
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -54,6 +54,15 @@ summary:focus-visible,
 }}
 .st-key-{MENU_KEY} a:focus-visible * {{ color: {FOCUS_BLACK} !important; }}
 
+/* On a phone the menu folds away behind Streamlit's "»" button: it says "Menu" too. */
+[data-testid="stExpandSidebarButton"] {{ width: auto !important; }}
+[data-testid="stExpandSidebarButton"]::after {{
+  content: "Menu";
+  margin-left: 0.25rem;
+  font-size: 1rem;
+  font-weight: 600;
+}}
+
 /* The menu: close-set links under small section headings, a rule below it, the
    current page with a bar at its left. */
 .st-key-{MENU_KEY} {{
@@ -65,6 +74,11 @@ summary:focus-visible,
 .st-key-{MENU_KEY} > * {{ flex-shrink: 0; }}
 /* at least 24 px high, as WCAG 2.2's target size asks; 32 px is easier to hit */
 .st-key-{MENU_KEY} a {{ min-height: 2rem; }}
+/* Streamlit pulls a heading's next element up under it (a negative margin): not here,
+   where the next element is a link that would sit under the heading. */
+.st-key-{MENU_KEY} [data-testid="stHeading"] [data-testid="stMarkdownContainer"] {{
+  margin-bottom: 0 !important;
+}}
 .st-key-{MENU_KEY} h2 {{
   font-size: 0.875rem;
   font-weight: 700;

@@ -258,3 +258,54 @@ def with_measure_names(frame: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFr
         return frame
     names = dict(zip(measures["id"], measures["name"], strict=True))
     return frame.assign(measure_name=frame["measure"].map(names).fillna(frame["measure"]))
+
+
+def chart_alt(
+    points: pd.DataFrame,
+    *,
+    title: str,
+    unit: str = "",
+    decimals: int = 1,
+    group: str | None = None,
+    ratio: bool = False,
+) -> str:
+    """A short text alternative of a run or control chart of ``points`` (``x`` the month,
+    ``y`` the value, ``group`` the series when given): what is charted, over which
+    months, and each series' latest value shown. Give it the points as the chart shows
+    them (hidden small numbers missing): a value missing from the chart is missing here.
+    ``ratio``: ``y`` is the natural log of a ratio, said as the ratio ("1.25×")."""
+    shown = points[points["y"].notna()] if "y" in points else points.iloc[0:0]
+    months = pd.to_datetime(shown["x"]) if len(shown) else pd.Series(dtype="datetime64[ns]")
+    if months.empty:
+        return f"{title}: no values to show."
+    said = [f"{title}, {_month(months.min())} to {_month(months.max())}."]
+    latest = []
+    parts = shown.groupby(group, sort=False) if group else [(None, shown)]
+    for name, part in parts:
+        last = part.loc[pd.to_datetime(part["x"]).idxmax()]
+        value = float(last["y"])
+        figure = f"{np.exp(value):.2f}×" if ratio else _number(value, decimals)
+        if unit and not ratio:
+            figure += unit if unit.startswith("%") else f" {unit}"
+        who = f"{name} " if name is not None else ""
+        latest.append(f"{who}{figure} in {_month(last['x'])}")
+    said.append(("Latest: " if len(latest) == 1 else "Latest values: ") + "; ".join(latest) + ".")
+    return " ".join(said)
+
+
+def funnel_alt(points: pd.DataFrame, *, title: str, label: str = "group") -> str:
+    """A short text alternative of a funnel plot of ``points`` (one row per team named in
+    ``label``, ``outlier`` True outside the 99.8% limits, ``z`` its side)."""
+    if points.empty:
+        return f"Funnel plot: {title}: no teams to show."
+    said = [f"Funnel plot: {title}, {len(points)} teams."]
+    out = points[points["outlier"].astype(bool)] if "outlier" in points else points.iloc[0:0]
+    above = [str(v) for v in out.loc[out["z"] > 0, label]] if len(out) else []
+    below = [str(v) for v in out.loc[out["z"] < 0, label]] if len(out) else []
+    if not above and not below:
+        said.append("All are inside the limits.")
+    if above:
+        said.append(f"Above the upper limit: {', '.join(above)}.")
+    if below:
+        said.append(f"Below the lower limit: {', '.join(below)}.")
+    return " ".join(said)

@@ -76,7 +76,9 @@ unsuppressed = session.small_numbers(view.teams, key="team_small")
 if view.drawn_as:
     st.info(view.drawn_as)
 figure = view.figure(facet=facet, small_numbers=unsuppressed)
-st.plotly_chart(figure, theme=None)
+shown = view.shown_points(small_numbers=unsuppressed)
+ui.chart(figure, words.chart_alt(shown, title=view.title, unit=view.y_title,
+                                 decimals=view.decimals, group="group"))  # fmt: skip
 hidden = view.hidden_points(small_numbers=unsuppressed)
 if hidden:
     st.caption(

@@ -76,6 +76,19 @@ class FunnelView:
     def window(self) -> str:
         return f"{self.first:%b %Y} to {self.last:%b %Y}"
 
+    @property
+    def title(self) -> str:
+        return f"{self.measure.name} ({self.group}), {self.window}"
+
+    def shown_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
+        """The teams the funnel plot shows (those with counts from 1 to 7 left out
+        unless ``small_numbers``), for its text alternative."""
+        points = self.points
+        if small_numbers:
+            return points
+        counts = points[["numerator", "denominator"]].to_numpy(dtype=float)
+        return points[~((counts >= 1) & (counts <= THRESHOLD)).any(axis=1)]
+
     def figure(self, *, title: str | None = None, small_numbers: bool = False):
         """The funnel plot; a team whose summed counts are from 1 to 7 is left out of it
         unless ``small_numbers``."""
@@ -219,6 +232,22 @@ class EqualityView:
             points, title="Records with ethnic group not stated (%)",
             y_title="% not stated", improvement="decrease", rules=self.rules,
         )  # fmt: skip
+
+    def shown_gap_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
+        """The gap chart's points as a reader sees them (a gap from hidden counts missing),
+        for its text alternative."""
+        points = self.gap_result.points.copy()
+        hide = self._hidden_gaps(points.rename(columns={"x": "period"}), small_numbers)
+        points.loc[hide, "y"] = float("nan")
+        return points
+
+    def shown_recording_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
+        """The recording chart's points as a reader sees them (small numbers missing)."""
+        points = self.recording_result.points.copy()
+        if not small_numbers:
+            counts = self.recording[["numerator", "denominator"]].to_numpy(dtype=float)
+            points.loc[((counts >= 1) & (counts <= THRESHOLD)).any(axis=1), "y"] = float("nan")
+        return points
 
     def count_table(self, *, small_numbers: bool = False) -> pd.DataFrame:
         """Months × broad groups of counts: counts from 1 to 7, and any that would give one
