@@ -5,6 +5,9 @@ Scenarios, each run in a fresh process (so its peak memory is its own), on SQLit
 - ``valid``: ``qi import`` of a valid 200,000-row CSV (read, detect, validate, store);
 - ``wide``: the same numbers as a wide file (months as columns, numerator and
   denominator rows told apart by a column, title lines above): detection and unpivot;
+- ``reupload``: ``qi import`` of the same 200,000 rows again, every numerator changed,
+  into the store holding the first upload: a correction of everything, so every stored
+  value is replaced (row by row) and the replacements are recorded and listed;
 - ``systematic``: ``qi import`` of a 200,000-row CSV whose team column holds each team's
   name behind a provider code (``RX1-Team 0001``) on every row: one systematic problem,
   refused; the lines it prints are counted.
@@ -68,6 +71,9 @@ def make_files(rows: int, folder: Path) -> None:
     teams.to_csv(folder / "teams.csv", index=False)
     measures.to_csv(folder / "measures.csv", index=False)
     grid[columns].to_csv(folder / "valid.csv", index=False)
+    grid[columns].assign(numerator=grid["numerator"] + 1).to_csv(
+        folder / "reupload.csv", index=False
+    )
     bad = grid[columns].assign(team="RX1-" + grid["team"])
     bad.to_csv(folder / "systematic.csv", index=False)
     # wide: one row per team × measure × group × kind, months as columns
@@ -89,6 +95,8 @@ def scenario(name: str, folder: Path) -> dict:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["--db", url, "teams", str(folder / "teams.csv")]) == 0
         assert main(["--db", url, "measures", str(folder / "measures.csv")]) == 0
+        if name == "reupload":  # the store already holds the first upload
+            assert main(["--db", url, "import", str(folder / "valid.csv")]) == 0
     out, err = io.StringIO(), io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -113,7 +121,7 @@ def main() -> None:
         make_files(args.rows, folder)
         print(f"bench_import: {args.rows:,} rows; goals: under {GOAL_SECONDS:g} s, a refusal "
               f"in at most {GOAL_LINES} lines")  # fmt: skip
-        for name in ("valid", "wide", "systematic"):
+        for name in ("valid", "wide", "reupload", "systematic"):
             run = subprocess.run(
                 [sys.executable, __file__, "--scenario", name, "--folder", str(folder)],
                 capture_output=True, text=True, check=False,
@@ -123,6 +131,8 @@ def main() -> None:
                 continue
             r = json.loads(run.stdout.strip().splitlines()[-1])
             outcome = "stored" if r["code"] == 0 else f"refused, {r['lines']:,} lines"
+            if r["code"] == 0 and r["lines"] > 1:
+                outcome += f"; {r['lines']:,} lines printed"
             lines = f"  lines/goal {r['lines'] / GOAL_LINES:5.2f}" if r["code"] else ""
             print(
                 f"{name:<11} {r['seconds']:6.2f} s  time/goal {r['seconds'] / GOAL_SECONDS:5.2f}"

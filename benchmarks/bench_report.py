@@ -60,6 +60,10 @@ def main() -> None:
                     f"in {t2 - t0:.1f} s (data, charts and HTML {t1 - t0:.1f} s; "
                     f"PDF {t2 - t1:.1f} s) — {verdict} the {GOAL_SECONDS:.0f} s goal"
                 )
+                print(
+                    f"  the PDF's share of the build: {(t2 - t1) / (t2 - t0):.2f} "
+                    f"(qi.report.PDF_SHARE, the progress bar's assumption: {report.PDF_SHARE})"
+                )
         if args.keep:
             Path(args.keep).write_bytes(pdf)
             print(f"written to {args.keep}")

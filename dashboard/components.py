@@ -22,6 +22,21 @@ def query_default(key: str, options: list, fallback=None):
     return options[0] if options else None
 
 
+def in_url(key: str, value: str | list[str], default: str | list[str]) -> None:
+    """Keep a control's value in the address, leaving it out while it is the default.
+
+    Each change of the address is a step in the browser's history, so a page that wrote
+    its defaults on arrival would put a step between itself and the page before, and Back
+    would seem to do nothing. A list is left out while it holds exactly the default's
+    values (for a filter, usually all of them)."""
+    same = sorted(value) == sorted(default) if isinstance(value, list) else value == default
+    if same:
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        st.query_params[key] = value
+
+
 def require_data(frame: pd.DataFrame) -> None:
     """Stop the page with a note when there is nothing to show yet."""
     if frame is None or len(frame) == 0:
@@ -52,18 +67,6 @@ def literal(value: object) -> str:
     """Data (a file name, a group, an error message) made safe inside Markdown text:
     every character Markdown would read as markup is escaped, so it shows as typed."""
     return _MARKDOWN.sub(r"\\\1", str(value))
-
-
-def chart(figure, alt: str) -> None:
-    """A chart across the page's full width, and under it its text alternative: what the
-    chart shows, in words, for someone who cannot see it. The figure's own description
-    (``layout.meta["description"]``, which :mod:`qi.figures` may write) is preferred to
-    ``alt`` (a sentence the page makes from its screen's data)."""
-    meta = figure.layout.meta if isinstance(figure.layout.meta, dict) else {}
-    said = str(meta.get("description") or alt or "").strip()
-    st.plotly_chart(figure, theme=None, width="stretch")
-    if said:
-        st.caption(literal(f"Chart in words: {said}"))
 
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -110,3 +113,24 @@ def table(frame: pd.DataFrame, columns, **kwargs) -> None:
     """A table in words (:func:`qi.words.table`): headings people read, months as
     "Nov 2026", rounded numbers, blanks for missing values."""
     st.dataframe(words.table(frame, columns), hide_index=True, **kwargs)
+
+
+def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
+    """A plotly chart (as exported: ``theme=None``), its text alternative beneath it
+    (:func:`qi.figures.description`: what the chart shows, in a sentence or two, for a
+    screen reader and for anyone), and, where its labels did not fit and were numbered,
+    the numbered list (:func:`qi.figures.chart_key`)."""
+    from qi.figures import chart_key, description
+
+    st.plotly_chart(fig, theme=None, width="stretch")  # the content's width, on a phone too
+    said = description(fig)
+    if said:
+        st.caption(literal(said))
+    marks = chart_key(fig)
+    if len(marks):
+        st.markdown(f"**{literal(key_heading)}**")
+        cols = ["mark", "text"] if (marks["kind"] == "team").all() else ["mark", "month", "text"]
+        st.dataframe(
+            marks[cols].rename(columns={"mark": "Mark", "month": "Month", "text": "What"}),
+            hide_index=True,
+        )

@@ -22,7 +22,9 @@ def segment_start(seg: IntArray) -> BoolArray:
 def position(seg: IntArray) -> IntArray:
     """0-based position of each point within its segment."""
     idx = np.arange(len(seg), dtype=np.int64)
-    return idx - np.maximum.accumulate(np.where(segment_start(seg), idx, 0))
+    first = np.where(segment_start(seg), idx, 0)
+    np.maximum.accumulate(first, out=first)
+    return np.subtract(idx, first, out=first)
 
 
 def run_length_here(values: FloatArray, seg: IntArray) -> IntArray:
@@ -36,7 +38,11 @@ def run_length_here(values: FloatArray, seg: IntArray) -> IntArray:
     new = segment_start(seg)
     new[1:] |= values[1:] != values[:-1]  # NaN != NaN: a missing value starts a new run
     idx = np.arange(m, dtype=np.int64)
-    return idx - np.maximum.accumulate(np.where(new, idx, 0)) + 1
+    first = np.where(new, idx, 0)
+    np.maximum.accumulate(first, out=first)
+    np.subtract(idx, first, out=first)
+    first += 1
+    return first
 
 
 def step_sign(y: FloatArray, seg: IntArray) -> FloatArray:

@@ -13,6 +13,8 @@ nothing left gets NaN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -45,7 +47,25 @@ def seg_count(
     """
     if mask is None:
         return np.bincount(seg, minlength=n_seg).astype(np.int64)
-    return _total(mask.astype(np.int64), seg, n_seg, starts).astype(np.int64)
+    return _count(mask, seg, n_seg, starts).astype(np.int64)
+
+
+def _count(keep: BoolArray, seg: IntArray, n_seg: int, starts: IntArray | None) -> FloatArray:
+    """Σ keep per segment, as floats (without a new array of the points' size)."""
+    if starts is not None:
+        if len(starts) == 0:
+            return np.zeros(0)
+        if keep.all():
+            return np.diff(starts, append=len(keep)).astype(float)
+        return np.add.reduceat(keep, starts, dtype=np.int64).astype(float)
+    return np.bincount(seg if keep.all() else seg[keep], minlength=n_seg).astype(float)
+
+
+def _kept_total(
+    values: FloatArray, keep: BoolArray, seg: IntArray, n_seg: int, starts: IntArray | None
+) -> FloatArray:
+    """Σ values where keep, per segment (the values as they are when all are kept)."""
+    return _total(values if keep.all() else np.where(keep, values, 0.0), seg, n_seg, starts)
 
 
 def seg_sum(
@@ -59,7 +79,7 @@ def seg_sum(
     keep = ~np.isnan(values)
     if mask is not None:
         keep &= mask
-    return _total(np.where(keep, values, 0.0), seg, n_seg, starts)
+    return _kept_total(values, keep, seg, n_seg, starts)
 
 
 def seg_nanmean(
@@ -73,8 +93,8 @@ def seg_nanmean(
     keep = ~np.isnan(values)
     if mask is not None:
         keep &= mask
-    total = _total(np.where(keep, values, 0.0), seg, n_seg, starts)
-    count = _total(keep.astype(np.int64), seg, n_seg, starts)
+    total = _kept_total(values, keep, seg, n_seg, starts)
+    count = _count(keep, seg, n_seg, starts)
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / count
 
@@ -134,6 +154,8 @@ def seg_diffs(
         ``values[i+1] - values[i]`` for each consecutive pair inside a segment, and
         the segment of each difference.
     """
+    if mask is not None and mask.all():
+        mask = None  # (no copy of every point for nothing)
     v = values if mask is None else values[mask]
     s = seg if mask is None else seg[mask]
     same = s[1:] == s[:-1]
@@ -170,6 +192,45 @@ def seg_first_index(seg: IntArray, n_seg: int) -> IntArray:
     """Index of the first point of each segment (segments must be non-empty)."""
     count = np.bincount(seg, minlength=n_seg)
     return np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+
+
+def spread(
+    seg: IntArray, n_seg: int, starts: IntArray | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A function putting a per-segment value on every point of its segment
+    (``per_seg[seg]``; for contiguous, non-empty segments by repeating each value,
+    which is cheaper than gathering). ``starts``: the first point of each segment,
+    when known."""
+    if starts is not None and len(starts) == n_seg:
+        counts = np.diff(starts, append=len(seg))
+    else:
+        counts = np.bincount(seg, minlength=n_seg)
+    if len(counts) == n_seg and (counts > 0).all():
+        return lambda per_seg: np.repeat(per_seg, counts)
+    return lambda per_seg: per_seg[seg]
+
+
+def longest_runs(
+    sign: npt.NDArray[np.int8], seg: IntArray, n_seg: int
+) -> tuple[IntArray, IntArray]:
+    """Longest run and number of runs of equal, consecutive values of ``sign`` in each
+    segment (0 for an empty segment): :func:`run_lengths` without the run of each point."""
+    m = len(sign)
+    if m == 0:
+        zero = np.zeros(n_seg, dtype=np.int64)
+        return zero, zero.copy()
+    start = np.empty(m, dtype=bool)
+    start[0] = True
+    np.not_equal(sign[1:], sign[:-1], out=start[1:])
+    start[1:] |= seg[1:] != seg[:-1]
+    first_of_run = np.flatnonzero(start)
+    lengths = np.diff(first_of_run, append=m)
+    run_seg = seg[first_of_run]
+    n_runs = np.bincount(run_seg, minlength=n_seg).astype(np.int64)
+    longest = np.zeros(n_seg, dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, run_seg[1:] != run_seg[:-1]])
+    longest[run_seg[first]] = np.maximum.reduceat(lengths, first)
+    return longest, n_runs
 
 
 def run_lengths(

@@ -33,11 +33,12 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:  # (numpy and pandas are loaded by the checks that use them)
+    import numpy as np
+    import pandas as pd
 
 #: What each role may do, as data: the one place the rules live.
 ROLES: dict[str, frozenset[str]] = {
@@ -119,6 +120,8 @@ class Principal:
     def allowed(self, permission: str, teams: pd.DataFrame) -> np.ndarray:
         """For each row of ``teams`` (columns ``team``, ``trust``, ``collaborative``),
         whether ``permission`` is granted there. Vectorised over the rows."""
+        import numpy as np
+
         if self.local:
             return np.ones(len(teams), dtype=bool)
         ok = np.zeros(len(teams), dtype=bool)
@@ -162,26 +165,34 @@ def refuse(principal: Principal | None, permission: str, where: str = "") -> Acc
 
 
 # ---------------------------------------------------------------------- passwords
-_HASHER = PasswordHasher()  # Argon2id with the library's current recommended costs
+@cache
+def _hasher():
+    """Argon2id with the library's current recommended costs (loaded when first needed,
+    so that commands that check no password start at once)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 def hash_password(password: str) -> str:
     """An Argon2id hash (with its own salt and costs) of ``password``."""
     check_password_strength(password)
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     if not stored:
         return False
     try:
-        return _HASHER.verify(stored, password)
+        return _hasher().verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored: str) -> bool:
-    return _HASHER.check_needs_rehash(stored)
+    return _hasher().check_needs_rehash(stored)
 
 
 def check_password_strength(password: str) -> None:
@@ -220,5 +231,14 @@ def check_grant(role: str, scope: str) -> None:
         raise ValueError(f"unknown scope {str(scope)[:60]!r}: use one of {', '.join(SCOPES)}")
 
 
-#: Verified against when a user name is unknown, so a refusal takes as long either way.
-DUMMY_HASH = _HASHER.hash("not a real password, only for timing")
+@cache
+def _dummy_hash() -> str:
+    return _hasher().hash("not a real password, only for timing")
+
+
+def __getattr__(name: str) -> str:
+    # DUMMY_HASH: verified against when a user name is unknown, so a refusal takes as
+    # long either way; hashed when first needed, not when the module is imported
+    if name == "DUMMY_HASH":
+        return _dummy_hash()
+    raise AttributeError(f"module 'qi.access' has no attribute {name!r}")

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln
 
 from qi._segments import (
     BoolArray,
@@ -86,7 +85,11 @@ class ChartInput:
 
 @dataclass(frozen=True)
 class ChartLines:
-    """Per point: plotted y, centre line, 3-sigma and 2-sigma limits (before ``multiply``)."""
+    """Per point: plotted y, centre line, 3-sigma and 2-sigma limits (before ``multiply``).
+
+    Every array but ``y`` is new, made for this result alone, so :func:`qi.spc` scales
+    and tidies them in place (``y`` may be an input, and is copied).
+    """
 
     y: FloatArray
     cl: FloatArray
@@ -139,15 +142,22 @@ def _limits(
     floor: float | None = None,
     ceiling: float | None = None,
 ) -> ChartLines:
-    """Centre ± 3 and ± 2 sigma, finite limits clamped to ``[floor, ceiling]``."""
-    lines = [cl - 3 * sigma, cl + 3 * sigma, cl - 2 * sigma, cl + 2 * sigma]
+    """Centre ± 3 and ± 2 sigma, finite limits clamped to ``[floor, ceiling]``.
+
+    Written with as few new arrays as can be (on many series each new array costs more
+    than the arithmetic): ``sigma``, made for this call by every chart, becomes the
+    upper inner limit.
+    """
     with np.errstate(invalid="ignore"):
-        for v in lines:
-            if floor is not None:
-                v[np.isfinite(v) & (v < floor)] = floor
-            if ceiling is not None:
-                v[np.isfinite(v) & (v > ceiling)] = ceiling
-    lcl, ucl, lcl_95, ucl_95 = lines
+        ucl = np.multiply(sigma, 3.0)
+        lcl = np.subtract(cl, ucl)
+        np.add(cl, ucl, out=ucl)
+        ucl_95 = np.multiply(sigma, 2.0, out=sigma)
+        lcl_95 = np.subtract(cl, ucl_95)
+        np.add(cl, ucl_95, out=ucl_95)
+        if floor is not None or ceiling is not None:
+            for v in (lcl, ucl, lcl_95, ucl_95):  # ±inf stays as it is
+                np.clip(v, floor, ceiling, out=v, where=np.isfinite(v))
     return ChartLines(y, cl, lcl, ucl, lcl_95, ucl_95)
 
 
@@ -159,9 +169,9 @@ def _run(ci: ChartInput) -> ChartLines:
 
 def _individuals(ci: ChartInput, y: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Centre (mean) and sigma (average moving range × mr_sigma) of an I chart of ``y``."""
-    cl = ci.centre(seg_nanmean(y, ci.seg, ci.n_seg, ci.base, ci.starts))
-    amr = mean_moving_range(y - cl[ci.seg], ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr)
-    return cl[ci.seg], (amr * ci.mr_sigma)[ci.seg]
+    cl = ci.centre(seg_nanmean(y, ci.seg, ci.n_seg, ci.base, ci.starts))[ci.seg]
+    amr = mean_moving_range(y - cl, ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr)
+    return cl, (amr * ci.mr_sigma)[ci.seg]
 
 
 def _i(ci: ChartInput) -> ChartLines:
@@ -182,6 +192,8 @@ def _mr(ci: ChartInput) -> ChartLines:
 
 def _c4(n: FloatArray) -> FloatArray:
     """Bias correction c4(n) of the sample sd (NaN for n ≤ 1)."""
+    from scipy.special import gammaln  # scipy only for the charts of subgroup sds
+
     n = np.where(n > 1, n, np.nan)
     with np.errstate(invalid="ignore"):
         return np.sqrt(2 / (n - 1)) * np.exp(gammaln(n / 2) - gammaln((n - 1) / 2))
@@ -256,11 +268,18 @@ def _pooled_ratio(ci: ChartInput) -> FloatArray:
         )
 
 
+def _binomial_sigma(cl: FloatArray, n: FloatArray) -> FloatArray:
+    """sqrt(cl (1 − cl) / n), in one new array."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.subtract(1.0, cl)
+        sigma *= cl
+        sigma /= n
+        return np.sqrt(sigma, out=sigma)
+
+
 def _p(ci: ChartInput) -> ChartLines:
     cl = _pooled_ratio(ci)[ci.seg]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sigma = np.sqrt(cl * (1 - cl) / ci.n)
-    return _limits(ci, ci.y, cl, sigma, floor=0.0, ceiling=1.0)
+    return _limits(ci, ci.y, cl, _binomial_sigma(cl, ci.n), floor=0.0, ceiling=1.0)
 
 
 def _laney_sigma_z(ci: ChartInput, cl: FloatArray, sigma: FloatArray) -> FloatArray:

@@ -4,7 +4,7 @@ The interface is fixed (checks outside the test suite drive it)::
 
     qi [--db URL] teams FILE            register teams (collaborative, ics, trust, team)
     qi [--db URL] measures FILE         load the measure catalogue
-    qi [--db URL] import FILE [--dry-run] [--layout NAME]
+    qi [--db URL] import FILE [--dry-run] [--layout NAME] [--replaced OUT.csv]
     qi [--db URL] layout add NAME FILE  save a layout (TOML or JSON) for files in another shape
     qi [--db URL] layout list | layout show NAME
     qi [--db URL] template --output FILE [--period YYYY-MM]
@@ -16,6 +16,8 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] uploads               list the upload history
     qi [--db URL] groups FILE           add or change group aliases (alias, code, label,
                                         broad_group): the ethnic-group mapping
+    qi [--db URL] groupings FILE        add or replace groupings (grouping, group, members,
+                                        aliases): the groups a measure reports
     qi [--db URL] board [--level team|trust|ics|collaborative] [--month 2026-10]
                   [--group All] [--output FILE.csv|.xlsx] [--small-numbers show|hide]
                                         the Board page's matrix, as its CSV download
@@ -57,6 +59,9 @@ user's data folder; an empty database gets the schema first. ``import`` prints
 row and column empty), stores nothing and exits 1. A problem many rows share is one
 line naming the first rows, and a file's problems are at most 50 lines. How a file in
 another shape was read (its sheet, header row, columns) is said on standard error.
+When the file replaces stored values (a correction), ``import`` (and ``import
+--dry-run``, before anything is stored) then lists them, old → new; ``--replaced
+OUT.csv`` writes them all.
 """
 
 from __future__ import annotations
@@ -68,9 +73,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qi.access import ROLES, SCOPES
-from qi.store import Problem, Store, StoreError, UploadRejected
+from qi.access import ROLES, SCOPES  # plain data: no library is loaded for them
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, pandas) is loaded once a command needs it
+    from qi.store import Problem, Store
 
 
 def _user() -> str:
@@ -109,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     tpl = sub.add_parser("template", help="a CSV or Excel template to fill in")
     tpl.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
     tpl.add_argument("--period", metavar="YYYY-MM", help="the month (default: last month)")
+    imp.add_argument("--replaced", metavar="OUT",
+                     help="write every stored value the file replaces (old → new) to this "
+                          ".csv or .xlsx")  # fmt: skip
     exp = sub.add_parser("export", help="write what is shown, in the upload layout")
     exp.add_argument("--output", required=True, metavar="FILE", help=".csv or .xlsx")
     exp.add_argument("--as-of", metavar="INSTANT", help="a UTC instant, e.g. 2026-11-25T10:15:30")
@@ -120,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("uploads", help="list the upload history")
     sub.add_parser(
         "groups", help="add or change group aliases (alias, code, label, broad_group)"
+    ).add_argument("file")
+    sub.add_parser(
+        "groupings", help="add or replace groupings (grouping, group, members, aliases)"
     ).add_argument("file")
     rep = sub.add_parser("report", help="write the board pack (PDF)")
     rep.add_argument("--output", required=True, metavar="FILE", help="the PDF to write")
@@ -188,7 +202,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --help and a wrong command end here, at once
+    from qi.store import Store, StoreError, UploadRejected
+
     user = _user()
     try:
         with Store.open(args.db) as opened:
@@ -299,6 +315,7 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
             print(f"{result.rows} rows valid; nothing stored (dry run)")
         else:
             print(f"upload {result.upload_id}")
+        _print_replacements(result, dry_run=args.dry_run, out=args.replaced)
     elif args.command == "export":
         small = {None: None, "show": True, "hide": False}[args.small_numbers]
         n = store.export(args.output, as_of=args.as_of, small_numbers=small)
@@ -313,8 +330,9 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         Path(args.output).write_bytes(content)
         print(f"template written to {args.output}")
     elif args.command == "rollback":
-        store.rollback(args.id, user=user)
-        print(f"upload {args.id} rolled back")
+        again = store.rollback(args.id, user=user)
+        shown = f": {again} stored value(s) it had replaced shown again" if again else ""
+        print(f"upload {args.id} rolled back{shown}")
     elif args.command == "sample":
         from qi.sample import load_sample
 
@@ -324,10 +342,13 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         table, _ = store.read_small_table(args.file, ("alias", "code", "label", "broad_group"))
         n = store.set_group_aliases(table, user=user)
         print(f"{n} group aliases set")
+    elif args.command == "groupings":
+        n = store.set_groupings(args.file, user=user)
+        print(f"{n} grouping rows set")
     elif args.command == "uploads":
         print(store.uploads().to_string(index=False))
     elif args.command == "report":
-        return _report(store, args)
+        return _report(store, args, user)
     elif args.command == "board":
         return _board(store, args)
     elif args.command == "owners":
@@ -353,6 +374,25 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
     elif args.command == "users":
         return _users(store, args, user)
     return 0
+
+
+def _print_replacements(result, *, dry_run: bool, out: str | None) -> None:
+    """The stored values an import replaces (or would), old → new, in at most 21 lines."""
+    from qi.store.uploads import replacement_lines, replacement_table
+
+    if out:
+        from qi.store.export import write_table
+
+        write_table(replacement_table(result.replacements), out)
+    n = result.replaced
+    if not n:
+        return
+    verb = "would replace" if dry_run else "replaces"
+    print(f"this file {verb} {n} stored value{'s' if n != 1 else ''} (old → new):")
+    for line in replacement_lines(result.replacements):
+        print(line)
+    if out:
+        print(f"all of them written to {out}")
 
 
 def _layout(store: Store, args: argparse.Namespace, user: str) -> int:
@@ -404,6 +444,7 @@ def _board(store: Store, args: argparse.Namespace) -> int:
     suppression as the page's CSV for the person the command acts for."""
     from qi import screens
     from qi.snapshot import Snapshot
+    from qi.store import StoreError
     from qi.store.export import table_bytes
 
     snap = Snapshot.from_store(store)
@@ -430,7 +471,7 @@ def _board(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(store: Store, args: argparse.Namespace) -> int:
+def _report(store: Store, args: argparse.Namespace, user: str) -> int:
     from pathlib import Path
 
     from qi import report
@@ -443,6 +484,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
             store, teams=args.teams, measures=args.measures, period=args.period,
             as_of=args.as_of, rules=args.rules, phases=args.phases, groups=args.groups,
             reference=args.reference, commentary=commentary, title=args.title,
+            made_by=_made_by(store, user),
         ))  # fmt: skip
         pdf = _with_browser(doc.pdf)
     except ValueError as exc:
@@ -451,6 +493,12 @@ def _report(store: Store, args: argparse.Namespace) -> int:
     Path(args.output).write_bytes(pdf)
     print(f"{doc.pages} pages, {doc.charts} charts written to {args.output}")
     return 0
+
+
+def _made_by(store: Store, user: str) -> str | None:
+    """Who makes a pack, as the store knows them (None: no one signed in)."""
+    who = store.whoami(user)
+    return None if who is None else who.label
 
 
 def _with_browser(make):

@@ -46,6 +46,10 @@ class Measure:
     target : a target value, or None.
     definition, numerator_definition, denominator_definition : the catalogue's words.
     groups : the groups the measure is reported by.
+    grouping : the grouping those groups belong to (``ethnicity``: the six broad ethnic
+        groups; ``wres``: White, BME, Unknown), which says how ethnic categories map in.
+    frequency : ``month``, ``quarter`` (financial) or ``year`` (financial): what one
+        period of the measure is (:mod:`qi.periods`).
     """
 
     id: str
@@ -59,6 +63,8 @@ class Measure:
     numerator_definition: str = ""
     denominator_definition: str = ""
     groups: tuple[str, ...] = ()
+    grouping: str = "ethnicity"
+    frequency: str = "month"
 
     @classmethod
     def from_row(cls, row: pd.Series | dict) -> Measure:
@@ -79,6 +85,7 @@ class Measure:
             definition=words("definition"), numerator_definition=words("numerator_definition"),
             denominator_definition=words("denominator_definition"),
             groups=tuple(get("groups") or ()),
+            grouping=words("grouping") or "ethnicity", frequency=words("frequency") or "month",
         )  # fmt: skip
 
     @classmethod

@@ -2,8 +2,9 @@
 
 :func:`build_pack` turns the data shown at an instant into a PDF, in this order:
 
-1. **Cover**: collaborative, month reported, when the data was read and the pack
-   made, teams, measures, rules, and the ``qi report`` command that rebuilds it.
+1. **Cover**: the title, collaborative and month reported, and what changed: each
+   series whose latest point is special cause variation (concern first, then
+   improvement, then neither), and the months still provisional.
 2. **Summary matrix** (:data:`MATRIX_ROWS` rows a page): each team × measure's latest
    value, target, and Making Data Count variation and assurance icons with their
    meaning in words beside them.
@@ -20,6 +21,8 @@
 5. **Data completeness** (:data:`COMPLETENESS_ROWS` teams a page): months on time,
    late, missing and corrected over the last 12 months.
 6. **Commentary**, as typed (plain text: markup is shown, never run).
+7. **Appendix: how this pack was made**: when the data was read and the pack made,
+   teams, measures, rules and phases, and the ``qi report`` command that rebuilds it.
 
 All text that people typed (team names, change ideas, learning, commentary) is
 escaped before it goes into the HTML. Charts are rendered by plotly's static export
@@ -27,8 +30,12 @@ escaped before it goes into the HTML. Charts are rendered by plotly's static exp
 becomes a PDF with WeasyPrint.
 
 Reproducing a pack: the data is read "as of" an instant (by default the moment the
-pack is made), and the cover prints the command with that instant, so the same pack
+pack is made), and the appendix prints the command with that instant, so the same pack
 can be rebuilt after later uploads or rollbacks.
+
+Progress: :func:`build_pack` and :func:`pack_document` take ``progress``, a callable
+given the share of the work done (0 to 1) and what is being done, after each chart is
+built and after each is rendered (the dashboard draws a progress bar with it).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from __future__ import annotations
 import base64
 import math
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from html import escape
@@ -46,7 +53,7 @@ import pandas as pd
 
 from qi import images, mdc, screens
 from qi.disclosure import SUPPRESSED
-from qi.figures import funnel_figure
+from qi.figures import chart_key, description, funnel_figure
 from qi.rules import RULE_SETS
 from qi.series import ALL, latest_complete_month, month_start
 from qi.snapshot import Snapshot, utc_instant
@@ -61,8 +68,25 @@ COMPLETENESS_ROWS = 20
 PHASES = ("none", "changes")
 #: Months of the funnel plot and the completeness note.
 RECENT_MONTHS = 12
-#: Width of a rendered chart in CSS pixels (about the width of the page).
-CHART_WIDTH = 1100
+#: Width of a rendered chart in CSS pixels: the page's width is about 1,030 CSS pixels,
+#: so a chart drawn a little narrower is printed a little larger (its labels legible).
+CHART_WIDTH = 960
+#: Items of the cover's "what changed" list (the rest: "and n more").
+CHANGES_SHOWN = 12
+#: Height of the cover's page (mm, between the margins), what its title, lines of text
+#: and footnote take, and one item of its "what changed" list: the grid of icons is on
+#: the cover only where it fits (the cover is one page).
+COVER_MM, COVER_USED_MM, COVER_ITEM_MM = 180, 80, 8.6
+#: Height (mm) of the cover grid's heading and head row, and of one of its rows.
+GRID_HEAD_MM, GRID_ROW_MM = 24, 8.2
+#: Measures (columns) the cover's grid holds at most.
+GRID_MEASURES = 8
+#: Share of a pack's build taken by writing the PDF once the charts are rendered
+#: (0.23 to 0.40 measured on the sample: benchmarks/bench_report.py prints it).
+PDF_SHARE = 0.3
+
+#: ``progress(done, what)``: the share of the work done (0 to 1) and what is being done.
+Progress = Callable[[float, str], None]
 
 
 #: What a pack is built from: the store's tables as they were at an instant (the name the
@@ -119,10 +143,32 @@ def format_value(value: float | str | None) -> str:
     return f"{value:,.1f}"
 
 
-def build_pack(source, **options) -> bytes:
+def build_pack(source, *, progress: Progress | None = None, **options) -> bytes:
     """The board pack as PDF bytes. ``source`` is a :class:`qi.store.Store` or a
-    :class:`PackData`; the options are those of :func:`pack_document`."""
-    return pack_document(source, **options).pdf()
+    :class:`PackData`; the options are those of :func:`pack_document`. ``progress`` is
+    called as the work goes on (see the module's docstring); writing the PDF, the last
+    step, is :data:`PDF_SHARE` of it."""
+    inner = None if progress is None else (lambda done, what: progress(done * (1 - PDF_SHARE),
+                                                                       what))  # fmt: skip
+    doc = pack_document(source, progress=inner, **options)
+    if progress is not None:
+        progress(1 - PDF_SHARE, f"Writing the PDF ({doc.pages} pages)")
+    pdf = doc.pdf()
+    if progress is not None:
+        progress(1.0, f"Done: {doc.pages} pages, {doc.charts} chart{'s' * (doc.charts != 1)}")
+    return pdf
+
+
+class _Steps:
+    """Counts the work done for a ``progress`` callable (which may be None)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress, self.done, self.total = progress, 0, 1
+
+    def step(self, what: str, units: int = 1) -> None:
+        self.done += units
+        if self.progress is not None:
+            self.progress(min(self.done / max(self.total, 1), 1.0), what)
 
 
 def pack_document(
@@ -138,6 +184,8 @@ def pack_document(
     reference: str = "White",
     commentary: str = "",
     title: str = "Board pack",
+    progress: Progress | None = None,
+    made_by: str | None = None,
 ) -> PackDocument:
     """Everything of the pack but the printing (see the module's docstring).
 
@@ -158,17 +206,26 @@ def pack_document(
     reference : the reference group of the equality section.
     commentary : the board's commentary, shown as plain text.
     title : the pack's title.
+    progress : called with the share of the work done and what is being done: after
+        the data is read, and after each chart and funnel is built and rendered.
+    made_by : who made the pack, for the appendix (default: who ``source``, a store,
+        acts for; "not recorded" for :class:`PackData`).
     """
     if rules not in RULE_SETS:
         raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}; got {rules!r}")
     if phases not in PHASES:
         raise ValueError(f"phases must be one of {', '.join(PHASES)}; got {phases!r}")
     images.start()  # the browser starts while the data is read and the charts are built
+    steps = _Steps(progress)
     data = (
         source
         if isinstance(source, Snapshot)
         else Snapshot.from_store(source, as_of=utc_instant(as_of), teams=teams, measures=measures)
     )
+    made_at = pd.Timestamp.now(tz="UTC").floor("s")
+    if made_by is None and hasattr(source, "whoami"):
+        who = source.whoami()
+        made_by = who.label if who is not None else None
     catalogue = data.measures.set_index("id")
     if teams is not None:
         unknown = sorted(set(teams) - set(data.teams["team"]))
@@ -197,18 +254,41 @@ def pack_document(
     if measures is not None:
         measure_list = [m for m in dict.fromkeys(measures) if m in set(obs["measure"])]
 
+    # the work: reading, each chart and funnel built then rendered, the tables
+    pairs = obs[obs["measure"].isin(measure_list)][["measure", "team"]].drop_duplicates()
+    steps.total = 1 + 2 * (len(pairs) + len(measure_list)) + 1
+    steps.step("Read the data")
     ctx = _Context(snap, catalogue, month, rules, phases, groups, reference)
-    charts = ctx.charts(measure_list)
-    equality_parts = [ctx.equality(m) for m in measure_list]
+    charts = ctx.charts(measure_list, steps)
+    equality_parts = []
+    for m in measure_list:
+        equality_parts.append(ctx.equality(m))
+        steps.step(f"Built the equality page of {catalogue.loc[m, 'name']}")
+    steps.total -= 2 * (len(pairs) - len(charts))  # series with nothing to chart
     matrix = pd.DataFrame([c.facts for c in charts])
 
+    chart_sections = []
+    for i, c in enumerate(charts, start=1):
+        chart_sections.append(Section(f"{c.measure_name} — {c.team}", 1, c.html()))
+        steps.step(f"Rendered chart {i} of {len(charts)}")
+    equality_sections = []
+    for part in equality_parts:
+        equality_sections += part.sections()
+        steps.step(f"Rendered the funnel plot of {part.measure_name}")
+    completeness = _completeness_sections(ctx, team_list, measure_list)
+    steps.step("Data completeness")
     sections = [
-        Section("Cover", 1, _cover(title, ctx, team_list, measure_list, commentary)),
+        Section("Cover", 1, _cover(title, ctx, matrix, chosen, made_at)),
         *_matrix_sections(matrix),
-        *[Section(f"{c.measure_name} — {c.team}", 1, c.html()) for c in charts],
-        *[s for part in equality_parts for s in part.sections()],
-        *_completeness_sections(ctx, team_list, measure_list),
+        *chart_sections,
+        *equality_sections,
+        *completeness,
         Section("Commentary", 1, _commentary(commentary)),
+        Section(
+            "Appendix",
+            1,
+            _appendix(title, ctx, team_list, measure_list, commentary, made_by, made_at),
+        ),
     ]
     return PackDocument(
         title=title, sections=sections, charts=len(charts), period=month, as_of=data.as_of,
@@ -257,7 +337,7 @@ class _Context:
     def collaborative(self) -> str:
         return self.data.collaborative()
 
-    def charts(self, measure_list: list[str]) -> list[_Chart]:
+    def charts(self, measure_list: list[str], steps: _Steps | None = None) -> list[_Chart]:
         out = []
         for measure in measure_list:
             here = self.obs[self.obs["measure"] == measure]
@@ -265,6 +345,8 @@ class _Context:
                 chart = self._chart(team, measure)
                 if chart is not None:
                     out.append(chart)
+                if steps is not None:
+                    steps.step(f"Built chart {len(out)}: {team}")
         return out
 
     def _chart(self, team: str, measure: str) -> _Chart | None:
@@ -278,13 +360,20 @@ class _Context:
             starts=screens.CHANGES if self.phases == "changes" else (), until=self.month,
         )  # fmt: skip
         rows = view.charted.rows
-        if rows.empty or not (rows["group"] == ALL).any():
-            return None
+        if view.empty or rows.empty or not (rows["group"] == ALL).any():
+            return None  # nothing to chart (a rare event that never happened)
         info = view.measure
         latest = view.latest(ALL)
-        panels = len(view.groups)
-        height = 430 if panels == 1 else 190 * panels + 130
-        fig = view.figure(facet=True, height=height)
+        # up to two series share one chart (each in its colour); more: small multiples
+        facet = len(view.groups) > 2
+        panels = len(view.groups) if facet else 1
+        marked = len(view.actions) + (
+            view.cycles.dropna(subset=["start"]).groupby(["change_idea", "cycle"]).ngroups
+            if len(view.cycles) else 0
+        )  # fmt: skip
+        room = _chart_room(marked, bool(view.drawn_as))
+        height = max(int(room / MM_PER_PX), 170 * panels + 130 if panels > 1 else 300)
+        fig = view.figure(facet=facet, height=height, width=CHART_WIDTH)
         fig.update_layout(hovermode=False)
         image = images.submit(fig, "svg", width=CHART_WIDTH, height=height)
         facts = _chart_facts(view, latest)
@@ -294,6 +383,9 @@ class _Context:
             starts=list(view.starts), groups=list(view.groups), first=rows["period"].min(),
             last=rows["period"].max(), rules=self.rules, as_of=self.data.as_of,
             chart_type=info.chart, multiplier=info.multiplier, note=view.drawn_as,
+            actions=view.actions, marks=chart_key(fig, every=True),
+            numbered=bool(fig.layout.meta["numbered"]), max_height=int(room),
+            alt=description(fig),
         )  # fmt: skip
 
     # ------------------------------------------------------------------- equality
@@ -301,20 +393,22 @@ class _Context:
         view = screens.equality_month(self.data, measure, month=self.month,
                                       reference=self.reference)  # fmt: skip
         info = view.measure
-        image = None
+        image, key, alt = None, None, ""
         if view.funnel is not None:
             fun = view.funnel
             fig = funnel_figure(
                 fun.points, fun.result.limits,
                 title=f"{info.name}: teams, {fun.first:%b %Y} to {fun.last:%b %Y}",
                 y_title=info.unit, x_title=info.denominator_definition or "Denominator",
+                height=380, width=CHART_WIDTH, improvement=info.improvement,
             )  # fmt: skip
-            fig.update_layout(height=380, hovermode=False)
+            fig.update_layout(hovermode=False)
+            key, alt = chart_key(fig), description(fig)
             image = images.submit(fig, "svg", width=CHART_WIDTH, height=380)
         return _Equality(
             measure_name=info.name, teams=list(view.teams), groups=list(view.groups),
             reference=view.reference, gaps=view.gaps, risk=info.proportion, month=self.month,
-            image=image,
+            image=image, key=key, alt=alt,
         )  # fmt: skip
 
 
@@ -337,6 +431,11 @@ class _Chart:
     chart_type: str
     multiplier: float
     note: str | None = None
+    actions: pd.DataFrame | None = None
+    marks: pd.DataFrame | None = None
+    numbered: bool = False
+    max_height: int = 140
+    alt: str = ""
 
     def provenance(self) -> str:
         phases = (
@@ -357,18 +456,106 @@ class _Chart:
     def html(self) -> str:
         f = self.facts
         svg = self.image.result(timeout=images.TIMEOUT + 30)
-        # height in mm on the page: the chart keeps its aspect ratio and the page's width
-        max_height = max(70, 135 - 11 * len(self.cycles)) if len(self.cycles) else 140
-        table = _cycles_table(self.cycles)
         return (
             f'<section class="chart-page"><h2>{escape(self.measure_name)}</h2>'
             f'<p class="sub">{escape(self.team)}</p>{_facts(f)}'
-            f'<div class="chart"><img style="max-height:{max_height}mm" alt="'
-            f'{escape(self.measure_name)} — {escape(self.team)}" '
+            f'<div class="chart"><img style="max-height:{self.max_height}mm" alt="'
+            f'{escape(self.alt or self.measure_name + " — " + self.team)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
             + (f'<p class="note">{escape(self.note)}</p>' if self.note else "")
-            + f'{table}<p class="provenance">{escape(self.provenance())}</p></section>'
+            + _marks_table(self.marks, self.numbered, self.cycles, self.actions, self.as_of)
+            + f'<p class="provenance">{escape(self.provenance())}</p></section>'
         )
+
+
+#: Millimetres on the page per pixel of a chart drawn :data:`CHART_WIDTH` wide across
+#: the page (A4 landscape, 273 mm between the margins).
+MM_PER_PX = 273 / CHART_WIDTH
+
+
+def _chart_room(marks: int, note: bool) -> float:
+    """Millimetres of page height left for a chart above a table of ``marks`` rows (the
+    page's 184 mm less the heading and facts, the table, the provenance and a note)."""
+    table = 13 + 7 * marks if marks else 6
+    return max(70.0, 184 - 29 - table - 10 - (9 if note else 0) - 4)
+
+
+def _marks_table(marks, numbered: bool, cycles: pd.DataFrame, actions, as_of) -> str:
+    """The change cycles and actions on a chart, in the order of their marks (numbered
+    where the chart shows numbers), with each cycle's learning and each action's owner;
+    cycles the chart could not mark (no start) follow."""
+    actions = actions if actions is not None else pd.DataFrame()
+    marks = marks if marks is not None else pd.DataFrame(columns=["kind", "source"])
+    if cycles.empty and actions.empty:
+        return '<p class="note">No change ideas, PDSA cycles or actions recorded on this '\
+            "measure.</p>"  # fmt: skip
+    today = as_of.tz_convert("UTC").tz_localize(None).normalize()
+    rows, shown = [], set()
+    for m in marks.itertuples(index=False):
+        mark = f'<td class="mark"><span>{escape(str(m.mark))}</span></td>' if numbered else ""
+        if m.kind == "action" and m.source in actions.index:
+            a = actions.loc[m.source]
+            done = pd.notna(a["done"])
+            due = f"due {_date(a['due'])}" if pd.notna(a["due"]) else "no due date"
+            state = f"done {_date(a['done'])}" if done else (
+                f"overdue ({due})" if pd.notna(a["due"]) and a["due"] < today else due)  # fmt: skip
+            what = a["action"] or a["decision"]
+            rows.append(
+                f"<tr>{mark}<td>{_month(a['period'])}</td><td>"
+                f"{escape(str(a['raised_by']).capitalize())} action: {escape(str(what))}</td>"
+                f"<td></td><td>{escape(state)}</td>"
+                f"<td>Owner: {escape(str(a['owner']))}</td></tr>"
+            )
+        elif m.kind == "PDSA cycle" and m.source in cycles.index:
+            first = cycles.loc[m.source]
+            same = cycles[(cycles["change_idea"] == first["change_idea"])
+                          & (cycles["cycle"] == first["cycle"])]  # fmt: skip
+            shown.update(same.index)
+            rows.append(f"<tr>{mark}" + _cycle_cells(same) + "</tr>")
+    for i in cycles.index:
+        if i not in shown:
+            same = cycles[(cycles["change_idea"] == cycles.at[i, "change_idea"])
+                          & (cycles["cycle"] == cycles.at[i, "cycle"])]  # fmt: skip
+            shown.update(same.index)
+            rows.append("<tr>" + "<td></td>" * numbered + _cycle_cells(same) + "</tr>")
+    head = "<th>Mark</th>" * numbered + (
+        "<th>When</th><th>Change idea or action</th><th>Group</th><th>Stage</th>"
+        "<th>Learning, or who owns the action</th>")  # fmt: skip
+    return (
+        '<h3>Change cycles and actions on the chart</h3><table class="grid cycles">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _cycle_cells(rows: pd.DataFrame) -> str:
+    """One PDSA cycle (its rows: one per stage recorded) as table cells."""
+    r = rows.iloc[-1]
+    start, end = rows["start"].min(), rows["end"].max()
+    when = f"{_date(start)} to {_date(end)}" if pd.notna(end) else f"from {_date(start)}"
+    group = escape(str(r["group"])) if isinstance(r["group"], str) else "all"
+    learning = "; ".join(dict.fromkeys(str(x) for x in rows["learning"] if isinstance(x, str)))
+    return (
+        f"<td>{when}</td><td>PDSA {int(r['cycle'])}: {escape(str(r['change_idea']))}</td>"
+        f"<td>{group}</td><td>{escape(str(r['stage']))}</td><td>{escape(learning)}</td>"
+    )
+
+
+def _key_table(key: pd.DataFrame | None, heading: str) -> str:
+    """The numbered marks of a chart whose labels did not fit, as a table (plain text)."""
+    if key is None or key.empty:
+        return ""
+    teams = (key["kind"] == "team").all()
+    rows = "".join(
+        f'<tr><td class="mark"><span>{escape(str(r.mark))}</span></td>'
+        + ("" if teams else f"<td>{escape(str(r.month))}</td>")
+        + f"<td>{escape(str(r.text))}</td></tr>"
+        for r in key.itertuples(index=False)
+    )
+    head = "<th>Mark</th>" + ("" if teams else "<th>Month</th>") + "<th>What</th>"
+    return (
+        f'<h3>{escape(heading)}</h3><table class="grid key"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def _month(value) -> str:
@@ -403,24 +590,6 @@ def _icon(name: str | None, size: str = "9mm") -> str:
     )
 
 
-def _cycles_table(cycles: pd.DataFrame) -> str:
-    if cycles.empty:
-        return '<p class="note">No change ideas or PDSA cycles recorded on this measure.</p>'
-    rows = "".join(
-        f"<tr><td>{escape(str(r.change_idea))}</td>"
-        f"<td>{escape(str(r.group)) if isinstance(r.group, str) else 'all'}</td>"
-        f"<td>{int(r.cycle)}</td><td>{escape(str(r.stage))}</td>"
-        f"<td>{_date(r.start)}</td><td>{_date(r.end) or 'ongoing'}</td>"
-        f"<td>{escape(str(r.learning or ''))}</td></tr>"
-        for r in cycles.itertuples(index=False)
-    )
-    return (
-        '<h3>Change ideas and PDSA cycles</h3><table class="grid cycles"><thead><tr>'
-        "<th>Change idea</th><th>Group</th><th>Cycle</th><th>Stage</th><th>Start</th>"
-        f"<th>End</th><th>Learning</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-
-
 def _text(value, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
@@ -438,9 +607,164 @@ def _iso(t: pd.Timestamp) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _cover(title, ctx: _Context, team_list, measure_list, commentary) -> str:
+#: The order of the cover's "what changed" list: concern, improvement, then neither.
+_CHANGE_ORDER = {"concern": 0, "improvement": 1, "neutral": 2}
+
+
+def what_changed(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The series of a pack's summary matrix whose latest point is special cause
+    variation: concern first, then improvement, then neither (each in the matrix's
+    order), with ``kind``."""
+    if matrix.empty:
+        return matrix.assign(kind=pd.Series(dtype=str))
+    kind = matrix["variation_icon"].astype(str).str.split("_").str[0]
+    found = matrix.assign(kind=kind)[kind.isin(list(_CHANGE_ORDER))]
+    order = found["kind"].map(_CHANGE_ORDER)
+    return found.iloc[np.argsort(order.to_numpy(), kind="stable")]
+
+
+def _provisional_notes(ctx: _Context, chosen: Snapshot) -> list[str]:
+    """The months not every team expected has sent: in the pack, or after its month."""
+    notes = []
+    for month, teams in chosen.provisional_months().items():
+        if month <= ctx.month:
+            notes.append(f"{month:%B %Y} is provisional: {teams} have sent it, so its "
+                         "values may change.")  # fmt: skip
+        else:
+            notes.append(f"{month:%B %Y} is provisional ({teams} have sent it) and is not "
+                         "in this pack.")  # fmt: skip
+    return notes
+
+
+def _cover(title, ctx: _Context, matrix: pd.DataFrame, chosen: Snapshot, made_at) -> str:
+    changed = what_changed(matrix)
+    items = [
+        f"<li>{_icon(r['variation_icon'], '7mm')}<span><b>{escape(r['measure_name'])} — "
+        f"{escape(r['unit'])}</b>: {escape(r['variation_text'])}; latest "
+        f"({_month(r['period'])}) {format_value(r['value'])} {escape(str(r['unit_label']))}"
+        "</span></li>"
+        for _, r in changed.head(CHANGES_SHOWN).iterrows()
+    ]
+    if len(changed) > CHANGES_SHOWN:
+        items.append(f"<li><span>and {len(changed) - CHANGES_SHOWN} more special cause "
+                     "variation in the summary matrix.</span></li>")  # fmt: skip
+    if changed.empty:
+        items.append(
+            f"<li><span>No series shows special cause variation: the latest point of each of "
+            f"the {len(matrix)} series is common cause variation.</span></li>"
+        )
+    items += [f'<li class="provisional"><span>{escape(n)}</span></li>'
+              for n in _provisional_notes(ctx, chosen)]  # fmt: skip
+    glance = _at_a_glance(matrix)
+    lines = len(items) + 2 * (len(changed) > 0 and len(items) > 1)  # long items wrap
+    glance += _cover_grid(matrix, room=COVER_MM - COVER_USED_MM - COVER_ITEM_MM * lines)
+    teams = matrix["unit"].nunique() if len(matrix) else 0
+    measures = matrix["measure"].nunique() if len(matrix) else 0
+    return (
+        f'<section class="cover"><h1>{escape(title)}</h1>'
+        f'<p class="lead">{escape(ctx.collaborative())} — {ctx.month:%B %Y}</p>'
+        f'<p class="sub">{len(matrix)} charts: {teams} team{"s" * (teams != 1)}, '
+        f"{measures} measure{'s' * (measures != 1)}. Variation and assurance follow NHS "
+        "England's Making Data Count; each icon's meaning is written beside it. Counts of "
+        "people are not printed in this pack.</p>"
+        f'<h2>What changed in {ctx.month:%B %Y}</h2><ul class="changes">{"".join(items)}</ul>'
+        f"{glance}"
+        f'<p class="made">Made {_iso(made_at)} from the data as shown at {_iso(ctx.data.as_of)}. '
+        "The summary matrix follows; how to rebuild this pack is in the appendix.</p>"
+        "</section>"
+    )
+
+
+def _at_a_glance(matrix: pd.DataFrame) -> str:
+    """How many series' latest points are of each variation, and how many with a target
+    will pass, fail or hit and miss it, in words."""
+    if matrix.empty:
+        return ""
+    kind = matrix["variation_icon"].fillna("none").astype(str).str.split("_").str[0]
+    counts = kind.value_counts()
+    words = [f"{counts.get(k, 0)} {w}" for k, w in (
+        ("concern", "special cause of concern"), ("improvement", "special cause of improvement"),
+        ("neutral", "special cause neither improvement nor concern"),
+        ("common", "common cause"), ("none", "with nothing to chart"))
+        if counts.get(k, 0) or k == "common"]  # fmt: skip
+    sure = matrix["assurance_icon"].dropna().astype(str).value_counts()
+    targets = [f"{sure.get(k, 0)} {w}" for k, w in (
+        ("assurance_fail", "will consistently fail it"), ("assurance_hit_and_miss",
+         "will hit and miss it"), ("assurance_pass", "will consistently pass it"))
+        if sure.get(k, 0)]  # fmt: skip
+    text = f"Latest points of the {len(matrix)} series: {', '.join(words)}."
+    if targets:
+        text += f" Of the {int(sure.sum())} with a target: {', '.join(targets)}."
+    return f'<p class="glance">{escape(text)}</p>'
+
+
+def uploads_read(data: Snapshot, teams, measures, month: pd.Timestamp) -> pd.DataFrame:
+    """Per team: the uploads whose rows a pack of ``teams`` × ``measures`` up to ``month``
+    reads, as the store held them at ``data.as_of`` (``uploads``, ``first``, ``last``:
+    upload ids; ``latest_at``, ``latest_by``: the latest upload; ``rolled_back``: uploads
+    of these rows rolled back by then, not read)."""
+    s = data.upload_slices
+    s = s[s["team"].isin(list(teams)) & s["measure"].isin(list(measures))
+          & (pd.to_datetime(s["period"]) <= month)]  # fmt: skip
+    back = s["rolled_back_at"].notna()
+    read = s[~back].sort_values(["uploaded_at", "upload_id"])
+    out = read.groupby("team", sort=True).agg(
+        uploads=("upload_id", "nunique"), first=("upload_id", "min"), last=("upload_id", "max"),
+        latest_at=("uploaded_at", "last"), latest_by=("uploaded_by", "last"),
+    )  # fmt: skip
+    gone = s[back].groupby("team")["upload_id"].nunique()
+    return out.assign(rolled_back=gone.reindex(out.index).fillna(0).astype(int)).reset_index()
+
+
+def _uploads_table(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "none"
+    rows = "".join(
+        f"<tr><td>{escape(str(r.team))}</td><td>{r.uploads}</td>"
+        f"<td>{r.first} to {r.last}</td><td>{pd.Timestamp(r.latest_at):%d %b %Y %H:%M}, "
+        f"{escape(str(r.latest_by))}</td><td>{r.rolled_back or ''}</td></tr>"
+        for r in table.itertuples(index=False)
+    )
+    return (
+        '<table class="grid uploads"><thead><tr><th>Team</th><th>Uploads read</th>'
+        "<th>Upload numbers</th><th>Latest upload (UTC), by</th><th>Rolled back, not read"
+        f"</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _cover_grid(matrix: pd.DataFrame, room: float) -> str:
+    """Teams × measures, each cell the variation and assurance icons of its latest point
+    (group All), where ``room`` (mm) holds it; else nothing (the matrix follows)."""
+    if matrix.empty:
+        return ""
+    units = list(dict.fromkeys(matrix["unit"]))
+    measures = list(dict.fromkeys(matrix["measure"]))
+    if len(measures) > GRID_MEASURES or GRID_HEAD_MM + GRID_ROW_MM * len(units) > room:
+        return ""
+    names = matrix.drop_duplicates("measure").set_index("measure")["measure_name"]
+    cells = matrix.set_index(["unit", "measure"])
+    head = "".join(f"<th>{escape(str(names[m]))}</th>" for m in measures)
+    rows = []
+    for u in units:
+        tds = []
+        for m in measures:
+            if (u, m) not in cells.index:
+                tds.append('<td class="none">–</td>')
+                continue
+            r = cells.loc[(u, m)]
+            r = r.iloc[0] if isinstance(r, pd.DataFrame) else r
+            tds.append(f"<td>{_icon(r['variation_icon'], '6.5mm')}"
+                       f"{_icon(r['assurance_icon'], '6.5mm')}</td>")  # fmt: skip
+        rows.append(f"<tr><th>{escape(str(u))}</th>{''.join(tds)}</tr>")
+    return (
+        "<h2>At a glance: variation and assurance of each latest point</h2>"
+        f'<table class="glance-grid"><thead><tr><th></th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _appendix(title, ctx: _Context, team_list, measure_list, commentary, made_by, made_at):
     names = [ctx.catalogue.loc[m, "name"] for m in measure_list]
-    now = pd.Timestamp.now(tz="UTC").floor("s")
     command = ["qi", "report", "--output", "pack.pdf", "--period", f"{ctx.month:%Y-%m}",
                "--as-of", _iso(ctx.data.as_of), "--rules", ctx.rules, "--phases", ctx.phases,
                "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
@@ -451,24 +775,26 @@ def _cover(title, ctx: _Context, team_list, measure_list, commentary) -> str:
         ("Collaborative", escape(ctx.collaborative())),
         ("Month reported", f"{ctx.month:%B %Y}"),
         ("Data as shown at", _iso(ctx.data.as_of)),
-        ("Pack made", _iso(now)),
+        ("Pack made", f"{_iso(made_at)} by {escape(made_by or 'someone not recorded')}"),
+        ("Uploads", _uploads_table(uploads_read(ctx.data, team_list, measure_list,
+                                                ctx.month))),
         (f"Teams ({len(team_list)})", escape("; ".join(team_list))),
         (f"Measures ({len(measure_list)})", escape("; ".join(names))),
         ("Chart rules", escape(f"{RULE_SETS[ctx.rules].label}; matrix and icons: Making "
                                "Data Count")),
         ("Phases", "one phase per chart" if ctx.phases == "none"
          else "a new phase from the month each change idea started"),
+        ("Equality compared with", escape(ctx.reference)),
         ("To rebuild this pack", f"<code>{escape(shlex.join(command))}"
          + (" --commentary FILE" if commentary else "") + "</code>"),
     ]  # fmt: skip
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return (
-        f'<section class="cover"><h1>{escape(title)}</h1>'
-        f'<p class="lead">{escape(ctx.collaborative())} — {ctx.month:%B %Y}</p>'
-        f'<table class="cover-table">{table}</table>'
-        '<p class="note">Counts of people are not printed in this pack. Variation and '
-        "assurance follow NHS England's Making Data Count; each icon's meaning is written "
-        "beside it.</p></section>"
+        '<section class="appendix"><h1>Appendix: how this pack was made</h1>'
+        '<p class="sub">The data is read as the store held it at one instant, so the '
+        "command below rebuilds this pack, page for page, after later uploads or "
+        "rollbacks (when and by whom it was made aside).</p>"
+        f'<table class="cover-table">{table}</table></section>'
     )
 
 
@@ -515,6 +841,8 @@ class _Equality:
     risk: bool
     month: pd.Timestamp
     image: Future | None
+    key: pd.DataFrame | None = None
+    alt: str = ""
 
     def sections(self) -> list[Section]:
         pages = max(1, math.ceil(len(self.teams) / EQUALITY_ROWS))
@@ -567,10 +895,18 @@ class _Equality:
         if self.image is None:
             return '<p class="note">A funnel plot needs at least three teams with data.</p>'
         svg = self.image.result(timeout=images.TIMEOUT + 30)
+        chart = (
+            f'<div class="chart"><img style="max-height:95mm" alt="'
+            f'{escape(self.alt or "Funnel plot: " + self.measure_name)}" '
+            f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
+        )
+        key = _key_table(self.key, "Teams")
+        if not key:
+            return chart
+        # the numbered teams beside the plot, not below it: the page keeps its one page
         return (
-            f'<div class="chart"><img style="max-height:95mm" alt="Funnel plot: '
-            f'{escape(self.measure_name)}" src="data:image/svg+xml;base64,'
-            f'{base64.b64encode(svg).decode()}"></div>'
+            f'<table class="side"><tr><td class="side-chart">{chart}</td>'
+            f'<td class="side-key">{key}</td></tr></table>'
         )
 
 
@@ -641,14 +977,36 @@ h1 {{ font-size: 18pt; color: #005EB8; margin: 0 0 3mm; bookmark-level: 1; }}
 h1.continued {{ bookmark-level: none; }}
 h2 {{ font-size: 14pt; color: #005EB8; margin: 0 0 1mm; bookmark-level: 2; }}
 h3 {{ font-size: 10pt; margin: 2mm 0 1mm; bookmark-level: none; }}
-section.cover h1 {{ font-size: 26pt; margin-top: 20mm; }}
+section.cover h1 {{ font-size: 26pt; margin-top: 12mm; }}
+section.cover h2 {{ font-size: 13pt; margin: 6mm 0 2mm; }}
+ul.changes {{ list-style: none; padding: 0; margin: 0; font-size: 10pt; }}
+ul.changes li {{ margin: 0 0 1.6mm; min-height: 7mm; }}
+ul.changes img.icon {{ vertical-align: middle; margin-right: 2mm; }}
+ul.changes span {{ vertical-align: middle; }}
+ul.changes li.provisional {{ color: #425563; font-style: italic; }}
+.glance {{ font-size: 10pt; margin-top: 4mm; }}
+table.glance-grid {{ border-collapse: collapse; font-size: 8pt; width: auto; }}
+table.glance-grid th {{ text-align: left; font-weight: normal; color: #425563;
+  font-size: 7pt; padding: 0.5mm 3mm 0.5mm 0; vertical-align: bottom; width: 22mm; }}
+table.glance-grid tbody th {{ color: #212B32; vertical-align: middle; font-size: 8pt;
+  width: auto; max-width: 55mm; }}
+table.glance-grid td {{ padding: 0.3mm 3mm 0.3mm 0; white-space: nowrap; }}
+table.glance-grid td img.icon {{ margin-right: 0.8mm; }}
+.made {{ color: #425563; font-size: 8pt; margin-top: 6mm; }}
+.key {{ font-size: 7.5pt; }}
+td.mark span {{ border: 0.6pt solid #4D4400; padding: 0 1mm; }}
+td.mark {{ width: 9mm; }}
 .lead {{ font-size: 14pt; margin: 0 0 8mm; }}
 .sub {{ color: #425563; margin: 0 0 2mm; }}
 .note {{ color: #425563; font-style: italic; }}
 code {{ font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt; word-break: break-all; }}
 table {{ border-collapse: collapse; width: 100%; }}
-.cover-table th {{ text-align: left; width: 45mm; vertical-align: top; padding: 1.5mm 0; }}
-.cover-table td {{ padding: 1.5mm 0; }}
+.cover-table th {{ text-align: left; width: 45mm; vertical-align: top; padding: 1.2mm 0; }}
+.cover-table td {{ padding: 1.2mm 0; }}
+section.appendix {{ font-size: 8.5pt; }}
+section.appendix code {{ font-size: 7.5pt; }}
+table.uploads td {{ padding: 0.6mm 1.5mm; }}
+table.uploads td:nth-child(4) {{ white-space: nowrap; }}
 .grid th, .grid td {{ border-bottom: 0.3pt solid #aeb7bd; padding: 1mm 1.5mm;
                       text-align: left; vertical-align: middle; }}
 .grid th {{ background: #e8edee; font-size: 8pt; }}
@@ -662,6 +1020,9 @@ table {{ border-collapse: collapse; width: 100%; }}
 .facts .label {{ color: #425563; }}
 .facts .value {{ font-size: 12pt; }}
 .chart {{ text-align: center; margin: 1mm 0; }}
+table.side {{ width: 100%; border-collapse: collapse; }}
+td.side-chart {{ width: 74%; vertical-align: top; padding: 0; }}
+td.side-key {{ vertical-align: top; padding: 0 0 0 3mm; }}
 .chart img {{ max-width: 100%; }}
 .cycles {{ font-size: 7.5pt; }}
 .provenance {{ font-size: 7pt; color: #425563; margin-top: 2mm; }}
@@ -680,13 +1041,15 @@ def _css_string(text: str) -> str:
 def expected_pages(
     matrix_rows: int, charts: int, teams_per_measure: Iterable[int], teams: int
 ) -> int:
-    """Pages of a pack (commentary of one page): for checking a pack's structure."""
+    """Pages of a pack (commentary of one page): for checking a pack's structure. Cover,
+    summary matrix, charts, equality, completeness, commentary and the appendix."""
     return (
         1
         + max(1, math.ceil(matrix_rows / MATRIX_ROWS))
         + charts
         + sum(max(1, math.ceil(n / EQUALITY_ROWS)) for n in teams_per_measure)
         + max(1, math.ceil(teams / COMPLETENESS_ROWS))
+        + 1
         + 1
     )  # fmt: skip
 
@@ -698,8 +1061,10 @@ __all__ = [
     "PHASES",
     "PackData",
     "PackDocument",
+    "Progress",
     "build_pack",
     "expected_pages",
     "format_value",
     "pack_document",
+    "what_changed",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from qi.store import Store, UploadRejected
+from qi.store.bulk import UploadFile
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -32,24 +33,41 @@ def sample_dir() -> Path:
     return folder
 
 
-def load_sample(store: Store, *, folder: Path | None = None, user: str = "sample") -> str:
-    """Load the sample into ``store``; returns a one-line summary."""
+def load_sample(
+    store: Store, *, folder: Path | None = None, user: str = "sample", one_by_one: bool = False
+) -> str:
+    """Load the sample into ``store``; returns a one-line summary.
+
+    ``one_by_one`` imports each upload in its own transaction with
+    :meth:`~qi.store.Store.import_file` (as a team would, and slower)."""
     folder = Path(folder) if folder is not None else sample_dir()
     store.register_teams(folder / "teams.csv", user=user)
     store.load_measures(folder / "measures.csv", user=user)
     manifest = pd.read_csv(folder / "uploads.csv", dtype=str, keep_default_na=False)
     manifest = manifest.sort_values("uploaded_at", kind="stable")
-    stored = skipped = 0
     catalogue = store.catalogue()
-    for rec in manifest.itertuples(index=False):
-        result = store.import_file(
+    files = [
+        UploadFile(
             folder / rec.file,
             name=rec.file,
             user=rec.uploaded_by or user,
             note=getattr(rec, "note", ""),
             uploaded_at=rec.uploaded_at,
-            catalogue=catalogue,
         )
+        for rec in manifest.itertuples(index=False)
+    ]
+    if one_by_one:
+        results = [
+            store.import_file(
+                f.source, name=f.name, user=f.user, note=f.note, uploaded_at=f.uploaded_at,
+                catalogue=catalogue,
+            )
+            for f in files
+        ]  # fmt: skip
+    else:
+        results = store.import_files(files, catalogue=catalogue)
+    stored = skipped = 0
+    for result in results:
         if result.upload_id is not None:
             stored += 1
         elif all("already uploaded" in p.message for p in result.problems):

@@ -245,15 +245,18 @@ def spc(
     )
     frame.check_values(ct, y_col=y, n_col=n)
     sub = _aggregate(frame, agg=agg)
+    # where the points are the input's rows, its own columns (shared until changed)
+    given = frame.given_columns() if sub.rows_as_given else ({}, None)
     # the input itself is needed no more (only to name rows in errors above): the result
-    # must not keep the caller's frame alive through its Making Data Count twin
+    # must not keep the caller's frame alive through its Making Data Count twin (which
+    # therefore makes its own columns rather than sharing the input's)
     frame.data = None
     step = _Evaluation(
         frame=frame, sub=sub, phases=_phases(sub, baseline), by=tuple(by_cols), chart=chart,
         ct=ct, multiply=float(multiply), cl=cl, y_neg=y_neg, screen_mr=screen_mr,
         baseline=baseline, has_target=target is not None, improvement=improvement,
     )  # fmt: skip
-    return step.result(rules, rs, params)
+    return step.result(rules, rs, params, given)
 
 
 @dataclass(frozen=True)
@@ -277,7 +280,13 @@ class _Evaluation:
     has_target: bool
     improvement: str | None
 
-    def result(self, rules: str, rs: Any, params: Mapping[str, Any]) -> SPCResult:
+    def result(
+        self,
+        rules: str,
+        rs: Any,
+        params: Mapping[str, Any],
+        given: tuple[dict[str, pd.Series], pd.Series | None] = ({}, None),
+    ) -> SPCResult:
         frame, sub = self.frame, self.sub
         phase_id, seg, n_seg, base, include = self.phases
         starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else seg
@@ -301,16 +310,13 @@ class _Evaluation:
         lines = self.ct.lines(ci)
 
         m = self.multiply
-        out = {
-            "y": lines.y * m,
-            "cl": lines.cl * m,
-            "lcl": lines.lcl * m,
-            "ucl": lines.ucl * m,
-            "lcl_95": lines.lcl_95 * m,
-            "ucl_95": lines.ucl_95 * m,
-        }
+        out = {"y": lines.y * m}  # a copy: lines.y may be an input
+        for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):  # new arrays (ChartLines)
+            out[k] = getattr(lines, k)
+            if m != 1:
+                out[k] *= m
         for k in ("lcl", "ucl", "lcl_95", "ucl_95"):
-            out[k][~np.isfinite(out[k])] = np.nan
+            np.copyto(out[k], np.nan, where=np.isinf(out[k]))
         if not self.y_neg:
             _floor_lower_limits(out, sub.series, frame.n_series)
         with np.errstate(invalid="ignore"):
@@ -336,11 +342,14 @@ class _Evaluation:
             has_target=self.has_target,
             params=params,
             describe_point=lambda i: frame.describe_series(int(sub.series[i])),
+            starts=starts,
         )
         ro = rs.evaluate(ri)
 
-        cols: dict[str, object] = frame.series_keys(sub.series)
-        cols["x"] = frame.x_values(sub.x_code)
+        given, given_x = given  # the input's own columns that the points would copy
+        cols: dict[str, object] = {**frame.series_keys(sub.series, skip=given), **given}
+        cols = {c: cols[c] for c in frame.by}
+        cols["x"] = frame.x_values(sub.x_code) if given_x is None else given_x
         cols["y"] = out["y"]
         cols["n"] = sub.n
         cols["phase"] = phase_id
@@ -354,15 +363,18 @@ class _Evaluation:
             cols[k] = ro.points[k]
         points = pd.DataFrame(cols, copy=False)
 
-        summary = pd.DataFrame(frame.series_keys(series_of_seg))
-        summary["phase"] = phase_id[starts]
+        # (one frame from a dict of columns: adding columns one by one costs more than
+        # the arithmetic on a short series)
+        per_seg: dict[str, object] = frame.series_keys(series_of_seg)
+        per_seg["phase"] = phase_id[starts]
         for k in rs.summary_columns:
-            summary[k] = ro.segments[k]
+            per_seg[k] = ro.segments[k]
         for k in ("cl", "lcl", "ucl", "lcl_95", "ucl_95"):
-            summary[k] = seg_nanmean(out[k], seg, n_seg, None, starts)
-        summary["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
+            per_seg[k] = seg_nanmean(out[k], seg, n_seg, None, starts)
+        per_seg["sigma_signals"] = seg_count(seg, n_seg, sigma_signal, starts)
         for k in rs.summary_tail:
-            summary[k] = ro.segments[k]
+            per_seg[k] = ro.segments[k]
+        summary = pd.DataFrame(per_seg, copy=False)
         mdc = RULE_SETS["mdc"]
         return SPCResult(
             points=points,
@@ -477,12 +489,13 @@ class _Frame:
 
     data: pd.DataFrame | None  # the input, until the subgroups are made
     by: list[str]
-    row: IntArray  # position of each kept row in data
+    row: IntArray | range  # position of each kept row in data
     series: IntArray
     n_series: int
     series_uniques: list[pd.Index]
     series_codes: IntArray  # (n_series, len(by)) codes into series_uniques
     x_kind: str  # "none", "number", "date", "text"
+    x_name: str | None
     x_key: FloatArray | IntArray
     x_uniques: np.ndarray | pd.Index | None
     y: FloatArray
@@ -506,17 +519,17 @@ class _Frame:
         target: float | str | None,
     ) -> _Frame:
         nrow = len(data)
-        row = np.arange(nrow, dtype=np.int64)
+        row: IntArray | range = range(nrow)  # every row, until some are dropped
         # x: rows without one are dropped (qicharts2)
         if x is None:
-            x_kind, x_key, x_uniques = "none", row + 1, None
+            x_kind, x_key, x_uniques = "none", np.arange(1, nrow + 1, dtype=np.int64), None
         else:
             xs = data[x]
             if pd.api.types.is_datetime64_any_dtype(xs.dtype):
                 x_kind = "date"
-                xs = pd.to_datetime(xs)
-                keep = xs.notna().to_numpy()
-                x_key = xs.to_numpy("datetime64[ns]").astype(np.int64)
+                stamps = xs.to_numpy("datetime64[ns]")  # (an aware time as UTC)
+                keep = ~np.isnat(stamps)
+                x_key = stamps.view(np.int64)
                 x_uniques = None
             elif pd.api.types.is_bool_dtype(xs.dtype) or pd.api.types.is_numeric_dtype(xs.dtype):
                 x_kind = "number"
@@ -544,7 +557,7 @@ class _Frame:
                     x_key = np.full(nrow, -1, dtype=np.int64)
                     x_key[keep] = rank[uniq.get_indexer(labels)]
             if not keep.all():
-                row = row[keep]
+                row = np.flatnonzero(keep)
                 x_key = x_key[keep]
 
         sub = data.iloc[row] if len(row) != nrow else data
@@ -554,17 +567,18 @@ class _Frame:
         if has_n:
             # qicharts2 keeps complete cases only: a missing y or n makes both missing
             missing = np.isnan(yv) | np.isnan(nv)
-            yv = np.where(missing, np.nan, yv)
-            nv = np.where(missing, np.nan, nv)
+            if missing.any():
+                yv = np.where(missing, np.nan, yv)
+                nv = np.where(missing, np.nan, nv)
 
         # series
         if by:
             codes = []
             uniques = []
             for c in by:
-                code, uniq = pd.factorize(sub[c], sort=True, use_na_sentinel=False)
-                codes.append(code.astype(np.int64))
-                uniques.append(pd.Index(uniq))
+                code, uniq = _factorize_sorted(sub[c])
+                codes.append(code)
+                uniques.append(uniq)
             if len(by) == 1:
                 series = codes[0]
                 combo = np.arange(len(uniques[0]), dtype=np.int64)
@@ -614,6 +628,7 @@ class _Frame:
             series_uniques=uniques,
             series_codes=series_codes,
             x_kind=x_kind,
+            x_name=x,
             x_key=np.asarray(x_key),
             x_uniques=x_uniques,
             y=yv,
@@ -624,16 +639,37 @@ class _Frame:
             target=tv,
         )
 
-    def series_keys(self, series: IntArray) -> dict[str, object]:
-        """The ``by`` columns for an array of series ids."""
+    def series_keys(self, series: IntArray, skip=()) -> dict[str, object]:
+        """The ``by`` columns (but those in ``skip``) for an array of series ids."""
+        if len(self.by) == 1:  # the series ids are the codes of the one column
+            c = self.by[0]
+            return {} if c in skip else {c: self.series_uniques[0].take(series)}
         out: dict[str, object] = {}
         for j, c in enumerate(self.by):
-            out[c] = self.series_uniques[j].take(self.series_codes[series, j])
+            if c not in skip:
+                out[c] = self.series_uniques[j].take(self.series_codes[series, j])
         return out
 
+    def given_columns(self) -> tuple[dict[str, pd.Series], pd.Series | None]:
+        """The ``by`` columns and the ``x`` column of the input that the points would
+        only copy (when there is one point per input row, in order): whole numbers and
+        nanosecond dates, as the points hold them. Shared with the input under pandas'
+        copy-on-write, so changing either copies it then."""
+        by: dict[str, pd.Series] = {}
+        for j, c in enumerate(self.by):
+            col = self.data[c]
+            if col.dtype.kind in "iu" and col.dtype == self.series_uniques[j].dtype:
+                by[c] = col.reset_index(drop=True)
+        x = None
+        if self.x_kind == "date" and self.x_name is not None:
+            col = self.data[self.x_name]
+            if col.dtype == np.dtype("datetime64[ns]"):
+                x = col.reset_index(drop=True)
+        return by, x
+
     def x_values(self, x_code: np.ndarray) -> object:
-        if self.x_kind == "date":
-            return pd.to_datetime(np.asarray(x_code, dtype=np.int64), unit="ns")
+        if self.x_kind == "date":  # (a copy: the result never shares the caller's data)
+            return pd.DatetimeIndex(np.array(x_code, dtype=np.int64).view("datetime64[ns]"))
         if self.x_kind == "text":
             assert self.x_uniques is not None
             return pd.Index(self.x_uniques).take(np.asarray(x_code, dtype=np.int64))
@@ -686,7 +722,25 @@ class _Frame:
                 )
 
 
-def _numeric(sub: pd.DataFrame, col: str, arg: str, by: list[str], row: IntArray) -> FloatArray:
+def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
+    """Codes of ``values`` into their sorted distinct values (``pd.factorize(sort=True)``,
+    a missing value kept as a value); for whole numbers already in order (a series id,
+    as in a long frame ordered by series) read off the changes, without hashing."""
+    arr = values.to_numpy()
+    if arr.dtype.kind in "iu" and len(arr) > 1 and bool((arr[1:] >= arr[:-1]).all()):
+        new = np.empty(len(arr), dtype=bool)
+        new[0] = True
+        np.not_equal(arr[1:], arr[:-1], out=new[1:])
+        code = np.cumsum(new, dtype=np.int64)
+        code -= 1
+        return code, pd.Index(arr[new])
+    code, uniq = pd.factorize(values, sort=True, use_na_sentinel=False)
+    return code.astype(np.int64), pd.Index(uniq)
+
+
+def _numeric(
+    sub: pd.DataFrame, col: str, arg: str, by: list[str], row: IntArray | range
+) -> FloatArray:
     """The column as floats; a ValueError naming column, series and row if it is not numeric."""
     s = sub[col]
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
@@ -724,6 +778,8 @@ class _Subgroups:
     phase: IntArray | None
     exclude: np.ndarray | None
     target: FloatArray
+    #: each subgroup is one input row, in the input's order, none left out
+    rows_as_given: bool = False
 
     def position_in_phase_le(self, k: int | None, seg: IntArray) -> np.ndarray:
         """True for the first ``k`` points of each segment (all True when k is None)."""
@@ -734,9 +790,7 @@ class _Subgroups:
 
 def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
     """Order rows by series then x and aggregate the rows of each subgroup (qicharts2 qic.agg)."""
-    order = np.lexsort((f.x_key, f.series))
-    if np.all(order[1:] > order[:-1]):
-        order = None  # already ordered: no copies
+    order, one_row_each = _order(f.series, f.x_key)
 
     def take(a: np.ndarray) -> np.ndarray:
         return a if order is None else a[order]
@@ -749,25 +803,28 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
     excl = None if f.exclude is None else take(f.exclude)
     m = len(series)
     new = np.ones(m, dtype=bool)
-    if m:
+    if m and not one_row_each:
         new[1:] = (series[1:] != series[:-1]) | (xk[1:] != xk[:-1])
     valid = ~np.isnan(y)
-    if new.all():
-        # one row per subgroup (the usual case): nothing to aggregate
-        y_len = valid.astype(float)
+    if one_row_each or new.all():
+        # one row per subgroup (the usual case): nothing to aggregate; as few new
+        # arrays as can be (y itself is never changed, so it is also the mean; the
+        # counts and sds the charts only read are one value, repeated without copies)
+        every = valid.all()
+        y_len = np.broadcast_to(1.0, (m,)) if every else valid.astype(float)
         n_sum = np.where(np.isnan(nv), 0.0, nv) if f.has_n else nv
         if f.has_n:
             with np.errstate(invalid="ignore", divide="ignore"):
-                yp = np.where(valid, y, 0.0) / n_sum
+                yp = np.divide(y if every else np.where(valid, y, 0.0), n_sum)
         elif agg == "sum":
-            yp = np.where(valid, y, 0.0)
+            yp = y.copy() if every else np.where(valid, y, 0.0)
         elif agg == "sd":
             yp = np.full(m, np.nan)
         else:
             yp = y
-        return _Subgroups(
-            series, xk, yp, n_sum, y, y_len, y.copy(), np.full(m, np.nan), phase, excl, target
-        )
+        no_sd = np.broadcast_to(np.nan, (m,))
+        as_given = order is None and isinstance(f.row, range)
+        return _Subgroups(series, xk, yp, n_sum, y, y_len, y, no_sd, phase, excl, target, as_given)
 
     g = np.cumsum(new) - 1
     ng = int(g[-1]) + 1
@@ -811,19 +868,36 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
     )
 
 
+def _order(series: IntArray, x_key: np.ndarray) -> tuple[IntArray | None, bool]:
+    """The order of the rows by series, then x (None: they are in it already), and
+    whether each row is then a subgroup of its own (no two rows share series and x)."""
+    if len(series) < 2:
+        return None, True
+    later = series[1:] > series[:-1]
+    same = series[1:] == series[:-1]
+    if (later | (same & (x_key[1:] > x_key[:-1]))).all():
+        return None, True
+    if (later | (same & (x_key[1:] >= x_key[:-1]))).all():
+        return None, False
+    return np.lexsort((x_key, series)), False
+
+
 def _phases(sub: _Subgroups, baseline: int | None):  # type: ignore[no-untyped-def]
     """Phase numbers, segments (series × phase), baseline and include flags per subgroup."""
     series = sub.series
     m = len(series)
+    include = np.ones(m, dtype=bool) if sub.exclude is None else ~sub.exclude
+    if sub.phase is None:
+        # one segment per series: the series ids themselves (0, 1, … in order)
+        n_seg = int(series[-1]) + 1 if m else 0
+        base = sub.position_in_phase_le(baseline, series)
+        return np.ones(m, dtype=np.int64), series, n_seg, base & include, include
     new_series = np.ones(m, dtype=bool)
     if m:
         new_series[1:] = series[1:] != series[:-1]
-    if sub.phase is None:
-        change = np.zeros(m, dtype=bool)
-    else:
-        change = np.zeros(m, dtype=bool)
-        change[1:] = sub.phase[1:] != sub.phase[:-1]
-        change &= ~new_series
+    change = np.zeros(m, dtype=bool)
+    change[1:] = sub.phase[1:] != sub.phase[:-1]
+    change &= ~new_series
     new_seg = new_series | change
     seg = (np.cumsum(new_seg) - 1).astype(np.int64)
     n_seg = int(seg[-1]) + 1 if m else 0
@@ -831,7 +905,6 @@ def _phases(sub: _Subgroups, baseline: int | None):  # type: ignore[no-untyped-d
     seg_start_of_series = np.maximum.accumulate(np.where(new_series, seg, 0))
     phase_id = seg - seg_start_of_series + 1
     base = sub.position_in_phase_le(baseline, seg)
-    include = np.ones(m, dtype=bool) if sub.exclude is None else ~sub.exclude
     return phase_id, seg, n_seg, base & include, include
 
 

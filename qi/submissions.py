@@ -4,24 +4,28 @@ What the "Data completeness" page and the board pack's completeness table show
 (not to be confused with :func:`qi.equality.recording_completeness`, the share of
 records whose ethnic group is not stated).
 
-A month's data for a team is *due* by a day of the following month (default the
-15th, a common collaborative deadline). For each team × month,
-:func:`submission_status` says whether it arrived on time, late, or not at all (and
-whether it is overdue yet), and whether it was corrected afterwards (more than one
-live version).
+A period's data for a team is *due* by a day of the month after the period ends
+(default the 15th, a common collaborative deadline): a monthly measure's each month, a
+quarterly measure's each financial quarter, an annual one's each financial year (the
+measure's ``frequency``). For each team × period, :func:`submission_status` says whether
+it arrived on time, late, or not at all (and whether it is overdue yet), and whether it
+was corrected afterwards (more than one live version).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import pandas as pd
+
+from qi import periods as freq
 
 STATUSES = ("on time", "late", "missing", "not due yet")
 #: Columns of :func:`submission_status`.
 STATUS_COLUMNS = (
     "team", "period", "due", "first_uploaded_at", "status", "days_late", "versions",
-    "corrected", "measures",
+    "corrected", "measures", "frequency",
 )  # fmt: skip
 
 
@@ -33,8 +37,10 @@ def submission_status(
     end: str | pd.Timestamp | None = None,
     due_day: int = 15,
     today: dt.date | None = None,
+    frequencies: Mapping[str, str] | pd.Series | None = None,
 ) -> pd.DataFrame:
-    """One row per team × month from ``start`` to ``end``.
+    """One row per team × period from ``start`` to ``end``: months for monthly
+    measures, and financial quarters and years for quarterly and annual ones.
 
     Parameters
     ----------
@@ -45,6 +51,10 @@ def submission_status(
         month before ``today``).
     due_day : the day of the following month by which a month's data is due.
     today : for "overdue" and the default ``end`` (default: today, UTC).
+    frequencies : each measure's frequency (measure id → ``month``, ``quarter`` or
+        ``year``; default: every measure monthly). Every team in ``teams`` is expected
+        each month when any measure is monthly; a quarterly or annual period is expected
+        of the teams that have sent that frequency's data at least once.
 
     Returns
     -------
@@ -53,17 +63,38 @@ def submission_status(
     ``days_late`` is how many days after ``due`` that was (0 if on time, or, for a
     missing month, days overdue so far); ``versions`` is the most live uploads that
     held any one of its measures; ``corrected`` is True when that is more than one;
-    ``measures`` counts the measures submitted.
+    ``measures`` counts the measures submitted; ``frequency`` is the period's.
     """
     today = today or dt.datetime.now(dt.UTC).date()
     live = slices[slices["rolled_back_at"].isna()]
-    this_month = pd.Timestamp(today).to_period("M").to_timestamp()
-    first = pd.Timestamp(start) if start is not None else live["period"].min()
-    last = pd.Timestamp(end) if end is not None else this_month - pd.offsets.MonthBegin(1)
+    if frequencies is None:
+        of = pd.Series("month", index=live.index, dtype=object)
+        present = ["month"]
+    else:
+        of = live["measure"].map(dict(frequencies)).fillna("month")
+        present = [f for f in freq.FREQUENCIES if f in set(dict(frequencies).values())]
+        present = present or ["month"]
+    parts = []
+    for f in present:
+        rows = live[of == f]
+        expected = sorted(set(teams)) if f == "month" else sorted(set(teams) & set(rows["team"]))
+        parts.append(_status(rows, expected, f, start=start, end=end, due_day=due_day, today=today))
+    return pd.concat(parts, ignore_index=True)[list(STATUS_COLUMNS)]
+
+
+def _status(live, teams, frequency, *, start, end, due_day, today) -> pd.DataFrame:
+    """:func:`submission_status` for the measures of one frequency."""
+    current = freq.start(today, frequency)
+    first = freq.start(start, frequency) if start is not None else live["period"].min()
+    last = (
+        freq.start(end, frequency)
+        if end is not None
+        else current - pd.DateOffset(months=freq.MONTHS[frequency])
+    )
     if pd.isna(first):
         first = last
-    months = pd.date_range(first, last, freq="MS")
-    grid = pd.MultiIndex.from_product([sorted(set(teams)), months], names=["team", "period"])
+    months = freq.period_range(first, last, frequency)
+    grid = pd.MultiIndex.from_product([list(teams), months], names=["team", "period"])
     # per measure first: a month sent as one file per measure is not a correction, and
     # it has arrived when its last measure first arrived
     per_measure = live.groupby(["team", "measure", "period"]).agg(
@@ -79,7 +110,8 @@ def submission_status(
         .reindex(grid)
         .reset_index()
     )
-    per["due"] = per["period"] + pd.offsets.MonthBegin(1) + pd.Timedelta(days=due_day - 1)
+    following = per["period"] + pd.DateOffset(months=freq.MONTHS[frequency])
+    per["due"] = following + pd.Timedelta(days=due_day - 1)
     end_of_due = per["due"] + pd.Timedelta(days=1)
     arrived = per["first_uploaded_at"].notna()
     on_time = arrived & (per["first_uploaded_at"] < end_of_due)
@@ -95,12 +127,24 @@ def submission_status(
     per["versions"] = per["versions"].fillna(0).astype(int)
     per["measures"] = per["measures"].fillna(0).astype(int)
     per["corrected"] = per["versions"] > 1
-    return per[list(STATUS_COLUMNS)]
+    per["frequency"] = frequency
+    return per
 
 
 def status_grid(status: pd.DataFrame) -> pd.DataFrame:
-    """Teams as rows, months (``YYYY-MM``) as columns, each cell the status in words
-    (with "corrected" added), for a table a facilitator scans."""
+    """Teams as rows, periods as columns (months ``YYYY-MM``, then financial quarters
+    ``2024/25 Q1`` and years ``2024/25`` if any measure has them), each cell the status
+    in words (with "corrected" added), for a table a facilitator scans."""
     label = status["status"].where(~status["corrected"], status["status"] + ", corrected")
-    table = status.assign(month=status["period"].dt.strftime("%Y-%m"), label=label)
-    return table.pivot(index="team", columns="month", values="label")
+    frequency = status["frequency"] if "frequency" in status else pd.Series("month", status.index)
+    written = pd.Series("", index=status.index, dtype=object)
+    for f in frequency.unique():
+        written[frequency == f] = freq.labels(status.loc[frequency == f, "period"], f)
+    table = status.assign(month=written, label=label)
+    grid = table.pivot(index="team", columns="month", values="label")
+    order = (
+        table.assign(rank=frequency.map(freq.FREQUENCIES.index))
+        .sort_values(["rank", "period"])["month"]
+        .drop_duplicates()
+    )
+    return grid[list(order)]

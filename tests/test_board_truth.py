@@ -140,7 +140,8 @@ def _screen_hides(table: pd.DataFrame, column: str) -> pd.Series:
 
 @pytest.mark.parametrize("who", ["board", "fac"])
 def test_the_board_on_screen_hides_what_its_download_hides(site, downloads, who):
-    at = app(site.token(who), page=None, level="team", group="Black")
+    # with its details shown, so that the sparklines are on screen too
+    at = app(site.token(who), page=None, level="team", group="Black", details="1")
     if who == "fac":  # allowed small numbers: hidden until asked, then shown everywhere
         shown = at.dataframe[0].value
         assert _screen_hides(shown, "latest").any()

@@ -3,11 +3,13 @@ rule set that computed them says."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
 import qi
-from qi.figures import explain_signals, spc_figure, text
+from qi.figures import chart_key, describe, description, explain_signals, spc_figure, text
 
 
 def test_user_text_in_figures_is_escaped_and_signals_have_words_and_shapes():
@@ -82,3 +84,263 @@ def test_every_control_chart_has_its_limits_one_series_or_many():
         assert len(_limit_lines(pack)) == 2
     run = qi.spc(data[data["group"] == "Black"], x="month", y="y", chart="run")
     assert not _limit_lines(spc_figure(run.points, rules="anhoej"))
+
+
+# --------------------------------------------------------------------------- conventions
+
+MONTHS = pd.date_range("2024-01-01", periods=24, freq="MS")
+
+
+def _shifted(groups=("Black", "White"), drop=()) -> qi.SPCResult:
+    """Two groups, each with a shift down in its last 8 months (a run below the centre:
+    improvement when lower is better), and an outlier high in month 5 (concern)."""
+    frames = []
+    for k, g in enumerate(groups):
+        y = np.r_[np.tile([10.0, 12.0, 11.0], 6)[:16], np.full(8, 6.0 + k)]
+        y[4] = 30.0
+        frames.append(pd.DataFrame({"month": MONTHS, "group": g, "y": y}))
+    data = pd.concat(frames, ignore_index=True)
+    data = data[~data["month"].isin(pd.to_datetime(list(drop)))]
+    return qi.spc(data, x="month", y="y", by="group", chart="i", rules="mdc",
+                  improvement="decrease")  # fmt: skip
+
+
+def _lines(fig):
+    return [t for t in fig.data if t.mode == "lines+markers"]
+
+
+def test_common_cause_points_are_grey_and_signals_in_making_data_count_colours():
+    from qi.figures import COMMON_GREY, PALETTE, SIGNAL_STYLE, group_colours
+    from qi.mdc import COLOURS
+
+    result = _shifted()
+    fig = spc_figure(result.points, group="group", facet=False, rules=result.rules,
+                     improvement="decrease")  # fmt: skip
+    for line in _lines(fig):
+        assert line.marker.color == COMMON_GREY == COLOURS["common"]
+    fills = {t.name: t.marker.color for t in fig.data if t.mode == "markers"}
+    assert fills["Special cause: concern"] == COLOURS["concern"]
+    assert fills["Special cause: improvement"] == COLOURS["improvement"]
+    # each group's line its own colour, none of them a signal's colour; a signal's marker
+    # is outlined in the colour of the series it belongs to
+    colours = [line.line.color for line in _lines(fig)]
+    assert len(set(colours)) == 2
+    assert not set(colours) & ({c for c, _, _ in SIGNAL_STYLE.values()} | {COMMON_GREY})
+    outlines = {t.marker.line.color for t in fig.data if t.mode == "markers"}
+    assert outlines <= set(colours)
+    # the usual groups keep their colour on every chart; others get an unused one
+    assert group_colours(["White", "Black"])["White"] == group_colours(["White"])["White"]
+    spare = group_colours(["Traveller", "White", "Roma"])
+    assert len(set(spare.values())) == 3 and set(spare.values()) <= set(PALETTE)
+
+
+def test_small_multiples_have_one_y_title_and_an_x_axis_bounded_by_the_data():
+    result = _shifted(groups=("Asian", "Black", "White"))
+    fig = spc_figure(result.points, group="group", facet=True, y_title="per 1,000 bed days",
+                     rules=result.rules, height=700, width=900)  # fmt: skip
+    titles = [a for a in fig.layout.annotations if a.name == "y-title"]
+    assert len(titles) == 1 and titles[0].text == "per 1,000 bed days"
+    axes = [k for k in fig.layout.to_plotly_json() if k.startswith("yaxis")]
+    assert len(axes) == 3
+    assert not any(fig.layout[k].title.text for k in axes)
+    for k in [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]:
+        lo, hi = (pd.Timestamp(v) for v in fig.layout[k].range)
+        assert MONTHS[0] - pd.Timedelta(days=16) <= lo < MONTHS[0]
+        assert MONTHS[-1] < hi <= MONTHS[-1] + pd.Timedelta(days=16)
+        assert fig.layout[k].dtick == "M3" and fig.layout[k].tickformat == "%b %Y"  # no days
+    # the panels do not overlap, and each panel's title sits above it, not in it
+    domains = sorted(tuple(fig.layout[k].domain) for k in axes)
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(domains))
+    panel_titles = [a for a in fig.layout.annotations if a.name == "panel-title"]
+    assert sorted(a.y for a in panel_titles) == [d[1] for d in domains]
+    assert {a.yanchor for a in panel_titles} == {"bottom"}
+
+
+def test_limits_and_centre_are_labelled_once_at_the_right_with_the_earlier_phase():
+    months = pd.date_range("2024-01-01", periods=24, freq="MS")
+    data = pd.DataFrame({"month": months, "y": np.r_[np.tile([10.0, 12.0], 6),
+                                                      np.tile([6.0, 7.0], 6)],
+                         "phase": np.repeat([1, 2], 12)})  # fmt: skip
+    result = qi.spc(data, x="month", y="y", chart="i", phase="phase", rules="mdc", target=8.0)
+    fig = spc_figure(result.points, rules=result.rules, y_title="days")
+    labels = [a for a in fig.layout.annotations if a.name == "line-label"]
+    words = [a.text for a in labels]
+    assert [w.split()[0] for w in words].count("Centre") == 1
+    assert sum(w.startswith("Upper limit") for w in words) == 1
+    assert sum(w.startswith("Target 8") for w in words) == 1
+    centre = next(w for w in words if w.startswith("Centre"))
+    assert centre == "Centre 6.5 (was 11)"
+    # at the right edge, inside the panel's height
+    assert {(a.x, a.xref, a.xanchor) for a in labels} == {(1, "x domain", "left")}
+    assert all(0 <= a.y <= 1 for a in labels)
+
+
+def test_a_missing_month_is_a_gap_not_a_line_across_it():
+    result = _shifted(groups=("Black",), drop=["2024-07-01", "2024-08-01"])
+    fig = spc_figure(result.points, group="group", rules=result.rules)
+    (line,) = _lines(fig)
+    x = pd.to_datetime(pd.Series(line.x))
+    y = pd.Series(line.y, dtype=float)
+    assert y[x.isin(pd.to_datetime(["2024-07-01", "2024-08-01"]))].isna().all()
+    assert y.notna().sum() == 22
+    # the limits break there too (a line per phase, of the months charted)
+    limit = next(t for t in fig.data if t.mode == "lines" and t.line.dash == "dot")
+    assert pd.Series(limit.y, dtype=float).isna().sum() in (0, 2)
+
+
+def test_a_quarterly_measure_breaks_only_at_a_missing_quarter_and_says_its_quarters():
+    quarters = pd.date_range("2022-04-01", periods=12, freq="3MS")
+    values = [5.0, 7, 6, 8, 5, 6, 7, 6, 5, 7, 6, 8]
+    frame = pd.DataFrame({"x": quarters, "y": values})
+    result = qi.spc(frame, x="x", y="y", chart="i")
+    fig = spc_figure(result.points, rules=result.rules, frequency="quarter")
+    (line,) = _lines(fig)
+    assert pd.Series(line.y, dtype=float).notna().all()  # a quarter apart is not a gap
+    assert any("2022/23 Q1" in h for h in line.hovertext)
+    assert "2022/23 Q1" in fig.layout.meta["description"]
+    kept = frame.drop(index=[5])  # 2023/24 Q2 missing: one break
+    result = qi.spc(kept, x="x", y="y", chart="i")
+    (line,) = _lines(spc_figure(result.points, rules=result.rules, frequency="quarter"))
+    y = pd.Series(line.y, dtype=float)
+    assert y.isna().sum() == 1 and len(y) == 12
+
+
+def test_provisional_months_are_hollow_and_apart_from_the_line():
+    result = _shifted(groups=("Black",))
+    prov = pd.DataFrame({"period": [pd.Timestamp("2026-01-01")], "value": [9.0], "teams": [3],
+                         "expected": [5], "group": ["Black"]})  # fmt: skip
+    fig = spc_figure(result.points, group="group", rules=result.rules, provisional=prov)
+    (hollow,) = [t for t in fig.data if t.legendgroup == "provisional"]
+    assert hollow.marker.symbol == "circle-open" and hollow.mode == "markers"
+    assert hollow.name == "Provisional: Jan 2026 (3 of 5 teams)"
+    (line,) = _lines(fig)
+    assert pd.Timestamp("2026-01-01") not in set(pd.to_datetime(pd.Series(line.x)))
+    # the axis runs to the provisional month, no further
+    hi = pd.Timestamp(fig.layout.xaxis.range[1])
+    assert pd.Timestamp("2026-01-01") < hi <= pd.Timestamp("2026-01-17")
+    assert "Provisional, not read by the rules: Jan 2026." in description(fig)
+
+
+LONG_IDEA = (
+    "Debrief with the patient and their family after every restrictive intervention, "
+    "with an advocate present where the patient asks for one"
+)
+
+
+def _cycles(n: int, idea: str = LONG_IDEA) -> pd.DataFrame:
+    starts = pd.date_range("2024-03-01", periods=n, freq="2MS")
+    return pd.DataFrame(
+        {
+            "change_idea": [f"{idea} {i}" for i in range(n)],
+            "cycle": 1,
+            "stage": "do",
+            "start": starts,
+            "end": starts + pd.offsets.MonthEnd(1),
+        }
+    )
+
+
+def test_pdsa_labels_wrap_between_words_above_the_data_or_become_a_numbered_key():
+    result = _shifted(groups=("Black",))
+    fig = spc_figure(result.points, group="group", rules=result.rules, cycles=_cycles(1),
+                     height=460, width=1000)  # fmt: skip
+    (mark,) = [a for a in fig.layout.annotations if a.name == "mark"]
+    lines = mark.text.split("<br>")
+    assert 1 < len(lines) <= 3 and all(len(x) <= 52 for x in lines)
+    # nothing cut: every word of the idea is there, whole
+    assert " ".join(lines).split() == f"PDSA 1: {LONG_IDEA} 0".split()
+    # in a band at the top of the plot, above every point (the data's range is pushed down)
+    assert mark.yref == "y domain" and mark.yanchor == "top" and mark.y <= 1
+    lo, hi = fig.layout.yaxis.range
+    top = max(v for t in fig.data for v in (t.y if t.y is not None else []) if v is not None)
+    band = (3 * 13 + 12) / (460 - fig.layout.margin.t - fig.layout.margin.b)
+    assert (top - lo) / (hi - lo) < 1 - band
+    assert chart_key(fig).empty and not fig.layout.meta["numbered"]
+    # many cycles on a narrow chart: numbered markers, and the key says what each is
+    fig = spc_figure(result.points, group="group", rules=result.rules, cycles=_cycles(9),
+                     height=420, width=600)  # fmt: skip
+    marks = [a for a in fig.layout.annotations if a.name == "mark"]
+    assert fig.layout.meta["numbered"]
+    assert sorted(int(a.text) for a in marks) == list(range(1, 10))
+    key = chart_key(fig)
+    assert key["mark"].tolist() == [str(i) for i in range(1, 10)]
+    assert key["text"].iloc[0] == f"PDSA 1: {LONG_IDEA} 0 (Mar 2024 to Mar 2024, do)"
+    assert key["kind"].eq("PDSA cycle").all()
+
+
+def test_an_equality_gap_is_drawn_on_a_ratio_axis_labelled_in_times():
+    months = pd.date_range("2024-01-01", periods=18, freq="MS")
+    logs = np.log(np.r_[np.tile([1.8, 2.2, 2.0], 6)])
+    result = qi.spc(pd.DataFrame({"month": months, "y": logs}), x="month", y="y", chart="i",
+                    rules="mdc")  # fmt: skip
+    fig = spc_figure(result.points, rules=result.rules, ratio=True, y_title="ratio to White")
+    assert fig.layout.yaxis.type == "log"
+    ticks = list(fig.layout.yaxis.ticktext)
+    assert "1×" in ticks and "2×" in ticks and all(t.endswith("×") for t in ticks)
+    (line,) = _lines(fig)
+    assert np.allclose(np.asarray(line.y, dtype=float), np.exp(logs))  # ratios, not logs
+    words = [a.text for a in fig.layout.annotations if a.name == "line-label"]
+    assert words == ["Lower limit 1.39×", "Centre 1.99×", "Upper limit 2.86×"]
+    assert "Values are ratios to the reference group: 1× is no gap." in description(fig)
+
+
+def test_the_text_alternative_says_what_the_chart_shows():
+    result = _shifted()
+    fig = spc_figure(result.points, group="group", facet=True, rules=result.rules,
+                     improvement="decrease", title="Restraint — Willow Ward",
+                     y_title="per 1,000 bed days")  # fmt: skip
+    said = description(fig)
+    assert said.startswith("Restraint — Willow Ward. Control chart of 2 groups (Black, White), "
+                           "Jan 2024 to Dec 2025. Values in per 1,000 bed days.")  # fmt: skip
+    assert "Black: latest Dec 2025 6; centre " in said
+    assert "White: latest Dec 2025 7; centre " in said
+    assert "special cause of concern in May 2024" in said
+    assert "special cause of improvement in" in said
+    assert said == describe(result.points, group="group", title="Restraint — Willow Ward",
+                            unit="per 1,000 bed days", improvement="decrease",
+                            rules=result.rules)  # fmt: skip
+
+
+def test_funnel_points_are_labelled_and_outliers_coloured_by_direction():
+    from qi.figures import funnel_figure
+    from qi.mdc import COLOURS
+
+    points = pd.DataFrame({"group": ["Cedar Ward", "Rowan Ward", "Willow Ward"],
+                           "denominator": [7000.0, 8000.0, 9000.0], "value": [9.0, 14.0, 30.0],
+                           "outlier": [False, False, True]})  # fmt: skip
+    limits = pd.DataFrame({"denominator": [5000.0, 10000.0], "target": [13.0, 13.0],
+                           "lcl95": [10.0, 11.0], "ucl95": [16.0, 15.0],
+                           "lcl998": [8.0, 9.0], "ucl998": [18.0, 17.0]})  # fmt: skip
+    fig = funnel_figure(points, limits, title="Restraint", y_title="per 1,000",
+                        improvement="decrease", width=900, height=400)  # fmt: skip
+    labels = {a.text for a in fig.layout.annotations if a.name == "point-label"}
+    assert labels == {"Cedar Ward", "Rowan Ward", "Willow Ward"}
+    (worse,) = [t for t in fig.data if t.name == "Outside 99.8% limits: concern"]
+    assert worse.marker.color == COLOURS["concern"]
+    assert "Willow Ward (30, above)" in description(fig)
+    # the axes hold the points, not the limits' blow-up at tiny denominators
+    assert fig.layout.xaxis.range[1] <= 9000 * 1.1 and fig.layout.xaxis.range[0] >= 0
+    # names that cannot fit side by side: numbered, with a key
+    crowded = pd.DataFrame({"group": [f"A long team name {i}" for i in range(12)],
+                            "denominator": np.linspace(7000, 7100, 12),
+                            "value": np.linspace(12, 13, 12)})  # fmt: skip
+    fig = funnel_figure(crowded, limits, width=600, height=380)
+    key = chart_key(fig)
+    assert len(key) == 12 and key["text"].iloc[0] == "A long team name 0"
+    assert {a.text for a in fig.layout.annotations} == {str(i) for i in range(1, 13)}
+
+
+def test_a_funnel_axis_is_not_stretched_by_the_limits_at_tiny_denominators():
+    from qi.figures import funnel_figure
+
+    points = pd.DataFrame({"group": ["A", "B", "C"], "denominator": [130.0, 200.0, 345.0],
+                           "value": [76.0, 80.0, 78.0]})  # fmt: skip
+    limits = pd.DataFrame({"denominator": [1.0, 10.0, 65.0, 130.0, 345.0],
+                           "target": [78.0] * 5, "lcl95": [0.0, 40.0, 66.0, 70.0, 73.0],
+                           "ucl95": [100.0, 100.0, 90.0, 86.0, 83.0],
+                           "lcl998": [0.0, 20.0, 58.0, 64.0, 70.0],
+                           "ucl998": [100.0, 100.0, 96.0, 92.0, 86.0]})  # fmt: skip
+    fig = funnel_figure(points, limits)
+    lo, hi = fig.layout.yaxis.range
+    assert 50 < lo < 64 and 96 <= hi < 100  # the limits from half the smallest team on
+    assert fig.layout.xaxis.range[0] == 0.0  # the funnel's mouth is still drawn

@@ -8,9 +8,9 @@ through ``qi import FILE`` with no layout (or with a saved layout where the file
 say what it holds) and compares ``qi export`` value by value with what the file says;
 or checks the exact message a file that cannot be read gets.
 
-Files that also need issue 17's other half (financial-year periods, WRES groupings,
-SQL Server time stamps) are checked here for what this half does — the table they are
-shaped into — and carry an ``xfail`` that says what they wait on.
+Files that also need what the data mean (financial-year periods, WRES groupings, SQL
+Server time stamps, Z and 99 together) are checked both for the table they are shaped
+into and for what is stored.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from qi.store.intake import read_upload
 from qi.store.layouts import Layout
 from tests.conftest import HEADER, MEASURES, TEAMS, assert_unchanged, snapshot
 
-WAITS_ON_MEANING = pytest.mark.xfail(
-    reason="needs issue 17's other half (periods of any frequency, WRES groupings)", strict=True
-)
 COLUMNS = ["team", "measure", "period", "group", "numerator", "denominator"]
 
 
@@ -307,11 +304,49 @@ def test_a_wres_return_is_shaped_into_rows_of_groups():
     assert "3 group columns (White, BME, Unknown) read as rows" in intake.notes
 
 
-@WAITS_ON_MEANING
+def annual(cli, grouping: str = "") -> None:
+    """Make ``detained`` a measure counted per financial year, of ``grouping``."""
+    measures = MEASURES.assign(frequency="month", grouping="")
+    detained = measures["id"] == "detained"
+    measures.loc[detained, "frequency"] = "year"
+    if grouping:
+        measures.loc[detained, ["grouping", "groups"]] = [grouping, ""]
+    measures.to_csv(cli.folder / "measures.csv", index=False)
+    assert cli("measures", str(cli.folder / "measures.csv"))[0] == 0
+
+
 def test_a_wres_return_loads_by_financial_year(cli):
+    """WRES's White / BME / Unknown, a financial year, groups as columns and numerator
+    and denominator as rows: stored as the return says, exported as it was written."""
+    annual(cli, "wres")
     path = cli.folder / "wres.csv"
     path.write_text(WRES)
-    imports(cli, path)
+    err = imports(cli, path)
+    assert "3 group columns (White, BME, Unknown) read as rows" in err[0]
+    assert exported(cli).equals(
+        expected([
+            ("Willow Ward", "detained", "2023/24", "BME", 9, 61),
+            ("Willow Ward", "detained", "2023/24", "Unknown", 1, 8),
+            ("Willow Ward", "detained", "2023/24", "White", 12, 140),
+        ])
+    )  # fmt: skip
+
+
+def test_a_wres_return_for_a_monthly_measure_is_refused_with_what_to_write(cli):
+    """The same return for a measure counted per month: its financial year is refused."""
+    annual(cli, "wres")
+    measures = pd.read_csv(cli.folder / "measures.csv", dtype=str, keep_default_na=False)
+    measures.loc[measures["id"] == "detained", "frequency"] = "month"
+    measures.to_csv(cli.folder / "measures.csv", index=False)
+    assert cli("measures", str(cli.folder / "measures.csv"))[0] == 0
+    path = cli.folder / "wres.csv"
+    path.write_text(WRES)
+    out = refused(cli, path)
+    assert out[1:] == [
+        f"{path}:5:Financial year: '2023/24' is a financial year, but measure 'detained' is "
+        "monthly: give the month, as 2024-03, 2024-03-01, 01/03/2024, Mar-24, March 2024 or "
+        "202403"
+    ]  # one line, though the file row became three rows (one per group)
 
 
 # ---------------------------------------------------------------------- annual MHA table
@@ -358,15 +393,24 @@ def test_a_total_row_is_named_as_such(cli):
     ]
 
 
-@WAITS_ON_MEANING
 def test_an_annual_mha_table_loads_with_its_financial_year(cli):
+    """The Total row left out by a filter; the financial year a constant of the layout."""
+    annual(cli)
     path = cli.folder / "mha.xlsx"
     path.write_bytes(MHA)
     import json
 
-    (cli.folder / "mha.json").write_text(json.dumps(MHA_LAYOUT | {"recode": {"group": {}}}))
+    spec = MHA_LAYOUT | {"filters": {"Ethnic group": ["Asian", "Black", "White"]}}
+    (cli.folder / "mha.json").write_text(json.dumps(spec))
     assert cli("layout", "add", "mha", str(cli.folder / "mha.json"))[0] == 0
     imports(cli, path, "--layout", "mha")
+    assert exported(cli).equals(
+        expected([
+            ("Oak Ward", "detained", "2023/24", "Asian", 14, 60),
+            ("Oak Ward", "detained", "2023/24", "Black", 31, 70),
+            ("Oak Ward", "detained", "2023/24", "White", 40, 310),
+        ])
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- board workbook
@@ -463,14 +507,22 @@ def test_a_sql_server_export(cli):
     )  # fmt: skip
 
 
-@WAITS_ON_MEANING
 def test_a_sql_server_export_with_time_stamps(cli):
     path = cli.folder / "results.csv"
     path.write_text(
         "Team_Name,Reporting_Month,Ethnic_Category,Measure_ID,Numerator,Denominator\n"
         "Willow Ward,2024-04-01 00:00:00.000,N,restraint,3,650\n"
+        "Willow Ward,2024-05-01 00:00:00.000,Z,restraint,1,700\n"
+        "Willow Ward,2024-05-01 00:00:00.000,99,restraint,2,700\n"
     )
     imports(cli, path)
+    assert exported(cli).equals(
+        expected([
+            ("Willow Ward", "restraint", "2024-04", "Black or Black British - African", 3, 650),
+            ("Willow Ward", "restraint", "2024-05", "Not known", 2, 700),
+            ("Willow Ward", "restraint", "2024-05", "Not stated", 1, 700),
+        ])
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- analyst CSVs
@@ -567,6 +619,36 @@ def test_one_systematic_problem_in_a_big_file_is_one_line(cli):
     assert len(out) <= 50
     assert out[0].startswith(f"{path}:2:team: 20,000 rows like this: unknown team 'Hill Trust'")
     assert out[0].endswith("(rows 2, 3, 4, 5, 6 and 19,995 more)")
+
+
+@pytest.mark.parametrize(
+    ("measure", "period", "says"),
+    [
+        ("restraint", "Marchh 2024", "'Marchh 2024' is not a month: write it as 2024-03"),
+        ("restraint", "2024-04-01 10:30:00", "'2024-04-01 10:30:00' has a time of day"),
+        ("detained", "2024 Q1", "'2024 Q1' does not say whether it is a calendar or a financial "
+         "quarter: write the financial quarter, as 2024/25 Q1 (April to June 2024)"),
+    ],
+)  # fmt: skip
+def test_a_period_written_one_wrong_way_on_every_row_is_one_line(cli, measure, period, says):
+    """A period column wrong the same way on 20,000 rows (the issue's 200,000 lines): one
+    line that quotes it and says what to write; a quarterly measure's periods likewise."""
+    measures = MEASURES.assign(frequency=["month", "quarter", "month"])
+    measures.to_csv(cli.folder / "measures.csv", index=False)
+    assert cli("measures", str(cli.folder / "measures.csv"))[0] == 0
+    path = cli.folder / "periods.csv"
+    rows = [
+        f"{team},{measure},{period},{g},1,100\n"
+        for team in ("Willow Ward", "Oak Ward")
+        for _ in range(2000)
+        for g in ("Asian", "Black", "Mixed", "White", "Other")
+    ]
+    path.write_text(HEADER + "".join(rows))
+    out = refused(cli, path)
+    assert out[0].startswith(f"{path}:2:period: 20,000 rows like this: {says}"), out
+    assert out[0].endswith("(rows 2, 3, 4, 5, 6 and 19,995 more)")
+    # the same team, measure, period and group many times over: one line too
+    assert [line.split(":")[2] for line in out] == ["period"]
 
 
 def test_many_different_problems_stay_under_fifty_lines(cli):

@@ -7,6 +7,7 @@ session), named by ``QI_DATABASE_URL`` as the dashboard reads it.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -94,9 +95,21 @@ def test_the_team_chart_draws_groups_cycles_and_labelled_lines(db_url):
     names = {t.get("name") for t in spec["data"]}
     assert {"Black", "White", "All"} <= names
     texts = [a.get("text", "") for a in spec["layout"]["annotations"]]
-    assert any(t.startswith("PDSA ") for t in texts), texts
     assert any(t.startswith("Centre ") for t in texts)
     assert any("Special cause" in (t.get("name") or "") for t in spec["data"])
+    # the change cycles: labelled on the chart, or numbered there with the key beneath
+    marks = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == "mark"]
+    assert marks
+    if spec["layout"]["meta"]["numbered"]:
+        (key,) = [d.value for d in at.dataframe if "Mark" in d.value.columns]
+        assert key["Mark"].tolist() == marks and key["What"].str.startswith("PDSA ").any()
+    else:
+        assert any(t.startswith("PDSA ") for t in marks), marks
+    # the chart's text alternative, beneath it
+    (said,) = [c.value for c in at.caption if "Control chart of " in c.value]
+    said = re.sub(r"\\(.)", r"\1", said)  # as shown: the Markdown escapes taken out
+    assert said.startswith("Restraint incidents per 1,000 occupied bed days — Willow Ward")
+    assert "All: latest " in said and "Black: " in said and "White: " in said
 
 
 UPLOAD_HEADER = "team,measure,period,group,numerator,denominator\n"
@@ -109,9 +122,18 @@ def test_a_good_upload_is_checked_then_stored(db_url):
     good = UPLOAD_HEADER + "Willow Ward,restraint_per_1000_obd,2026-10,Black,1,120\n"
     at.file_uploader[0].upload("fix.csv", good.encode(), "text/csv").run()
     assert "1 rows ready to store" in at.success[0].value
+    # the sample already holds Willow Ward's Black restraint for 2026-10: the page says
+    # which stored value the file replaces, old → new, and asks before storing
+    assert "replaces 1 stored value(s)" in at.warning[0].value
+    table = at.dataframe[1].value
+    assert table[["team", "period", "group", "new"]].values.tolist() == [
+        ["Willow Ward", "2026-10", "Black", "1 / 120"]
+    ]
+    assert next(b for b in at.button if b.label.startswith("Store")).disabled  # not yet asked
+    at.checkbox(key="confirm_replace").check().run()
     next(b for b in at.button if b.label.startswith("Store")).click().run()
     assert not at.exception
-    assert any("stored as upload" in s.value for s in at.success)
+    assert any("stored as upload" in s.value and "replaced 1" in s.value for s in at.success)
     with Store.open(db_url) as store:
         assert store.counts()["upload"] == before + 1
 
@@ -250,9 +272,24 @@ def test_the_board_pack_page_builds_the_pdf_with_the_commentary(db_url, download
     assert not at.exception, at.exception
     at.text_area[0].set_value("Good <b>progress</b>\n=1+1").run()
     assert at.dataframe[0].value["unit"].tolist() == ["Willow Ward"]
-    reader = PdfReader(io.BytesIO(pressed(downloads, "Build and download the board pack (PDF)")))
-    # cover, matrix, one chart, its equality page, completeness, commentary
-    assert len(reader.pages) == 6
-    assert "Good <b>progress</b>" in reader.pages[-1].extract_text()
+    assert "Download the board pack (PDF)" not in downloads  # nothing built yet
+    (build,) = [b for b in at.button if b.label == "Build the board pack (PDF)"]
+    build.click().run()
+    assert not at.exception, at.exception
+    # the progress bar ends full, saying what was built
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 100 and "Done: 7 pages, 1 chart" in bar.proto.text
+    reader = PdfReader(io.BytesIO(pressed(downloads, "Download the board pack (PDF)")))
+    # cover, matrix, one chart, its equality page, completeness, commentary, appendix
+    assert len(reader.pages) == 7
+    assert "Good <b>progress</b>" in reader.pages[-2].extract_text()
+    # the pack built stays offered across reruns, until a choice changes
+    downloads.clear()
+    at.run()
+    assert "Download the board pack (PDF)" in downloads
+    downloads.clear()
+    at.text_area[0].set_value("Changed").run()
+    assert "Download the board pack (PDF)" not in downloads
+    assert any("build it again" in c.value for c in at.caption)
     matrix = pd.read_csv(io.BytesIO(pressed(downloads, "Summary matrix (CSV)")), dtype=str)
     assert matrix["variation_text"].notna().all()

@@ -336,6 +336,8 @@ def test_a_team_member_may_not_upload_another_teams_rows(site):
     at = app(token, page="app_pages/upload.py")
     own = HEADER + f"Willow Ward,{MEASURE},2026-10,Black,1,120\n"
     at.file_uploader[0].upload("own.csv", own.encode(), "text/csv").run()
+    # the sample holds this value already: the page asks before replacing it
+    at.checkbox(key="confirm_replace").check().run()
     next(b for b in at.button if b.label.startswith("Store")).click().run()
     assert not at.exception, at.exception
     assert any("stored as upload" in s.value for s in at.success)
@@ -559,6 +561,7 @@ def test_with_no_accounts_the_app_runs_as_before_in_local_mode(sample_copy, monk
     at.switch_page("app_pages/upload.py").run()
     own = HEADER + f"Willow Ward,{MEASURE},2026-10,Black,1,120\n"
     at.file_uploader[0].upload("local.csv", own.encode(), "text/csv").run()
+    at.checkbox(key="confirm_replace").check().run()  # it replaces the sample's value
     next(b for b in at.button if b.label.startswith("Store")).click().run()
     assert not at.exception and any("stored as upload" in s.value for s in at.success)
     with Store.open(sample_copy) as store:

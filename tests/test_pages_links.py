@@ -118,3 +118,20 @@ def test_the_workshop_refuses_a_count_above_its_denominator(db_url):
     assert any("cannot count more people than there are" in e.value for e in at.error)
     assert not at.warning  # nothing changed, so no signal changed
     assert at.metric[0].label.startswith("out of")
+
+
+@pytest.mark.parametrize(
+    ("page", "defaults"),
+    [("board", ["details", "page", "risk"]), ("team", ["layout"]),
+     ("pack", ["rules", "phases", "title", "team", "measure"]),
+     ("completeness", ["due"]), ("accountability", ["risk"])],
+)  # fmt: skip
+def test_a_page_leaves_its_defaults_out_of_the_address(db_url, page, defaults):
+    """Each change of the address is a step in the browser's history: a page that wrote its
+    defaults on arrival would make Back seem to do nothing."""
+    at = opened(page, {})
+    assert not set(defaults) & set(at.query_params), (page, dict(at.query_params))
+    # a control changed from its default is written
+    if page == "team":
+        widget(at, "Layout").set_value("One chart").run()
+        assert at.query_params["layout"] in ("One chart", ["One chart"])

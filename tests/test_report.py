@@ -52,20 +52,21 @@ def test_the_pack_has_the_pages_asked_for(pack):
     doc, reader, pages, matrix, _ = pack
     per_measure = matrix.groupby("measure")["unit"].nunique()
     # cover, matrix (one page of 10 rows), a page per chart, an equality page per
-    # measure, completeness, commentary
+    # measure, completeness, commentary, the appendix (how the pack was made)
     assert len(matrix) == 10 and doc.charts == 10
-    want = 1 + math.ceil(len(matrix) / report.MATRIX_ROWS) + 10 + len(per_measure) + 1 + 1
-    assert want == 1 + 1 + 10 + 8 + 1 + 1
+    want = 1 + math.ceil(len(matrix) / report.MATRIX_ROWS) + 10 + len(per_measure) + 1 + 1 + 1
+    assert want == 1 + 1 + 10 + 8 + 1 + 1 + 1
     assert want == report.expected_pages(len(matrix), 10, per_measure.tolist(), len(TEAMS))
     assert len(reader.pages) == doc.pages == want
     assert pages[0].startswith("June board")
     assert pages[1].startswith("Summary matrix")
     assert all(p.startswith("Equality: ") for p in pages[12:20])
-    assert pages[-2].startswith("Data completeness")
-    assert pages[-1].startswith("Commentary")
+    assert pages[-3].startswith("Data completeness")
+    assert pages[-2].startswith("Commentary")
+    assert pages[-1].startswith("Appendix: how this pack was made")
     top = [item.title for item in reader.outline if not isinstance(item, list)]
     assert top[:2] == ["June board", "Summary matrix"]
-    assert top[-2:] == ["Data completeness", "Commentary"]
+    assert top[-3:] == ["Data completeness", "Commentary", "Appendix: how this pack was made"]
 
 
 def test_every_measure_shows_its_name_latest_value_and_icon_text(pack):
@@ -101,9 +102,71 @@ def test_each_chart_states_its_provenance(pack):
         assert "rules: NHS Making Data Count" in page and "phases: one phase" in page
 
 
+def test_the_cover_says_what_changed_and_the_appendix_how_the_pack_was_made(pack):
+    doc, _, pages, matrix, uploads = pack
+    cover, appendix = pages[0], pages[-1]
+    assert cover.startswith("June board")
+    assert f"What changed in {doc.period:%B %Y}" in cover
+    # each series whose latest point is special cause, concern first; the rest counted
+    kind = matrix["variation_icon"].astype(str).str.split("_").str[0]
+    special = matrix[kind.isin(["concern", "improvement", "neutral"])]
+    for r in special.itertuples(index=False):
+        assert f"{r.measure_name} — {r.unit}: {r.variation_text}" in cover
+    if special.empty:
+        assert "No series shows special cause variation" in cover
+    concern = [cover.index(f"{r.measure_name} — {r.unit}:") for r in special.itertuples()
+               if r.variation_icon.startswith("concern")]  # fmt: skip
+    better = [cover.index(f"{r.measure_name} — {r.unit}:") for r in special.itertuples()
+              if r.variation_icon.startswith("improvement")]  # fmt: skip
+    assert max(concern, default=-1) < min(better, default=len(cover))
+    assert f"{(kind == 'common').sum()} common cause" in cover
+    assert "qi report" not in cover  # the command moved to the appendix
+    # the grid of icons: every team on the cover, each icon with its text alternative
+    assert all(unit in cover for unit in matrix["unit"])
+    assert "At a glance" in cover
+    # the appendix: the instant read, who made it, the uploads read per team, the command
+    assert appendix.startswith("Appendix: how this pack was made")
+    assert f"Data as shown at {report._iso(doc.as_of)}" in appendix
+    assert re.search(r"Pack made \S+Z by local user \(single-user local mode\)", appendix)
+    read = uploads[uploads["period"] <= doc.period].groupby("team")["upload_id"]
+    for team, ids in read:
+        assert f"{team} {ids.nunique()} {ids.min()} to {ids.max()}" in appendix
+    assert "To rebuild this pack qi report --output pack.pdf --period" in appendix
+    assert "Chart rules NHS Making Data Count" in appendix
+
+
+def test_each_chart_image_has_its_text_alternative(pack):
+    doc, *_ = pack
+    alts = re.findall(r'<img style="max-height:[^"]*" alt="([^"]*)"', doc.html)
+    charts = [a for a in alts if re.search(r"\b(Control|Run) chart\b", a)]
+    assert len(charts) == doc.charts
+    assert all(re.search(r"latest \w{3} \d{4}|no value shown", a) for a in charts)
+    assert sum("latest" in a for a in charts) >= doc.charts - 2
+    # two teams: no funnel plot (it needs three); the odd pack's funnel has its own
+    assert "Funnel plot of" not in doc.html
+
+
+def test_the_build_reports_its_progress_to_the_end(sample_db):
+    seen = []
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        pdf = report.build_pack(
+            store, teams=["Willow Ward"], measures=["restraint_per_1000_obd"],
+            progress=lambda done, what: seen.append((done, what)),
+        )  # fmt: skip
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and 0 < done[0] < 0.2 and done[-1] == 1.0
+    # read, the chart built and rendered, the funnel built and rendered, completeness,
+    # then the PDF written
+    what = [w for _, w in seen]
+    assert what[0] == "Read the data" and what[-1] == "Done: 7 pages, 1 chart"
+    assert what[-2] == "Writing the PDF (7 pages)"
+    assert "Rendered chart 1 of 1" in what and len(what) == 1 + 2 + 2 + 1 + 2
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 7
+
+
 def test_commentary_with_markup_comes_out_as_plain_text(pack):
     doc, _, pages, _, _ = pack
-    assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-1]
+    assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-2]
     assert "<script>" not in doc.html.replace("&lt;script&gt;", "")
 
 
@@ -133,9 +196,9 @@ def test_qi_report_writes_the_pack(sample_copy, tmp_path, capsys):
     assert code == 0
     assert "pages" in capsys.readouterr().out
     reader = PdfReader(out)
-    # cover, matrix, 2 charts, 2 equality pages, completeness, commentary
-    assert len(reader.pages) == 8
-    assert "=SUM(A1)" in reader.pages[-1].extract_text()
+    # cover, matrix, 2 charts, 2 equality pages, completeness, commentary, appendix
+    assert len(reader.pages) == 9
+    assert "=SUM(A1)" in reader.pages[-2].extract_text()
 
 
 # --------------------------------------------------------------------------- exports
@@ -305,15 +368,18 @@ def test_a_title_cannot_break_out_of_the_style_sheet(odd_pack):
 
 def test_typed_names_stay_text_and_odd_teams_do_not_break_the_pack(odd_pack):
     doc, pages, _ = odd_pack
-    # cover, matrix, 4 charts (Quiet Ward has no data), equality, completeness, commentary
-    assert doc.charts == 4 and len(pages) == 9
+    # cover, matrix, 4 charts (Quiet Ward has no data), equality, completeness,
+    # commentary, appendix
+    assert doc.charts == 4 and len(pages) == 10
     (chart,) = [p for p in pages[2:6] if p.startswith("Restraint") and HOSTILE_TEAM in p]
     # one point, (2 + 5) / 700 × 1000 = 10.0 from 7 events: hidden, as a file hides it
     assert "Latest (Oct 2026) * per 1,000" in chart and "10.0" not in chart
     assert "<script>x()</script><u>idea</u>" in chart and "<img src=x>" in chart
     assert "<b>Evil</b>" not in doc.html
     assert "<script>" not in doc.html and "<img src=x>" not in doc.html
-    completeness = pages[-2]
+    (funnel,) = re.findall(r'alt="([^"]*Funnel plot of[^"]*)"', doc.html)
+    assert re.search(r"Funnel plot of [45] units; average [\d.]+ per 1,000", funnel), funnel
+    completeness = pages[-3]
     assert "Quiet Ward 0 0 12 0 0 0 missing" in completeness
 
 
@@ -328,7 +394,7 @@ def test_the_funnel_counts_an_uploaded_all_row_once(odd_pack, odd_store):
     assert willow["numerator"] == months[months["period"] < "2026-10-01"]["numerator"].sum() + 40
 
 
-def test_the_cover_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path):
+def test_the_appendix_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path):
     import html
     import shlex
 
@@ -341,8 +407,12 @@ def test_the_cover_command_rebuilds_the_same_pack(odd_pack, odd_store, tmp_path)
     assert main(["--db", odd_store, *command[1:]]) == 0
     again = [words(p.extract_text()) for p in PdfReader(tmp_path / "again.pdf").pages]
     assert len(again) == len(pages)
-    # the same data, read at the same instant (to the microsecond): only "Pack made" differs
-    assert again[1:] == pages[1:]
+    # the same data, read at the same instant (to the microsecond): only when and by whom
+    # it was made differ (on the cover, and in the appendix)
+    made = re.compile(r"Pack made \S+ by .*? \(single-user local mode\)")
+    assert made.search(pages[-1]) and made.search(again[-1])
+    assert again[1:-1] == pages[1:-1]
+    assert made.sub("", again[-1]) == made.sub("", pages[-1])
     assert doc.as_of.microsecond and report._iso(doc.as_of) in pages[2]
 
 

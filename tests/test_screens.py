@@ -136,6 +136,13 @@ def test_what_if_a_month_leaves_the_limits(snap):
     moved = high.changed_signals.set_index("month")
     assert "Outside the control limits" in moved.loc["2026-10", "signal after"]
     assert high.recorded("2026-10") == recorded.original
+    # the chart's text alternative says which month changed, from what to what
+    from qi.figures import description
+
+    said = description(high.figure())
+    was = recorded.after.points.set_index("x")["y"][pd.Timestamp("2026-10-01")]
+    now = high.after.points.set_index("x")["y"][pd.Timestamp("2026-10-01")]
+    assert said.endswith(f" Oct 2026 changed here: was {was:,.3g}, now {now:,.3g}.")
 
 
 def test_completeness_finds_the_missing_and_the_corrected_month(snap):

@@ -8,8 +8,8 @@ from pathlib import Path
 import qi.store
 
 #: What qi.store may import from qi: its own modules, roles and rights, the chart-type
-#: registry and the one small-number disclosure rule.
-ALLOWED = ("qi.store", "qi.access", "qi.charts", "qi.disclosure")
+#: registry, the one small-number disclosure rule and the arithmetic of periods.
+ALLOWED = ("qi.store", "qi.access", "qi.charts", "qi.disclosure", "qi.periods")
 
 
 def _qi_imports(path: Path) -> set[str]:
@@ -38,3 +38,8 @@ def test_the_store_imports_nothing_above_it():
 def test_the_disclosure_rule_stands_alone():
     """qi.disclosure is pure pandas and numpy: anything may apply the rule."""
     assert _qi_imports(Path(qi.store.__file__).parents[1] / "disclosure.py") == set()
+
+
+def test_the_periods_stand_alone():
+    """qi.periods is pure pandas and numpy: the store and the screens share it."""
+    assert _qi_imports(Path(qi.store.__file__).parents[1] / "periods.py") == set()

@@ -45,7 +45,10 @@ BAD_ROWS = [
     ("not a date", "Willow Ward,restraint,last month,Black,1,100", (2, "period", "is not a month")),
     ("future month", "Willow Ward,restraint,2031-01,Black,1,100", (2, "period", "lies in the future")),
     ("unknown group", "Willow Ward,restraint,2024-04,Blak,1,100", (2, "group", "'Blak' is not a known group: use one of Asian, Black")),
-    ("group the measure lacks", "Willow Ward,restraint,2024-04,Gypsy or Irish Traveller,1,100", (2, "group", "not a known group")),
+    ("group the measure lacks", "Willow Ward,restraint,2024-04,BME,1,100", (2, "group", "'BME' is not a known group")),
+    ("a typo in a month's name", "Willow Ward,restraint,Marchh 2024,Black,1,100", (2, "period", "'Marchh 2024' is not a month")),
+    ("a quarter for a monthly measure", "Willow Ward,restraint,2024/25 Q1,Black,1,100", (2, "period", "'2024/25 Q1' is a quarter, but measure 'restraint' is monthly")),
+    ("a time of day", "Willow Ward,restraint,2024-04-01 13:45:00,Black,1,100", (2, "period", "'2024-04-01 13:45:00' has a time of day")),
     ("too many cells", "Willow Ward,restraint,2024-04,Black,1,100,extra", (2, None, "has 7 cells but the header has 6")),
     ("duplicate row", "Willow Ward,restraint,2024-04,Black,1,100\nWillow Ward,restraint,Apr-24,black,2,100", (3, "period", "duplicate row: row")),
 ]  # fmt: skip

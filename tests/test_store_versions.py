@@ -42,16 +42,17 @@ def _shown(store: Store, **kw) -> dict[tuple[str, str], float]:
     }
 
 
-def test_a_correction_replaces_the_month_and_keeps_the_earlier_version(store):
+def test_a_correction_replaces_the_rows_it_holds_and_keeps_the_earlier_version(store):
     first = store.import_file(MARCH, "march.csv", user="ward manager")
     store.import_file(APRIL, "april.csv")
     t_before_fix = dt.datetime.now(dt.UTC)
     time.sleep(0.01)
     fix = store.import_file(MARCH_CORRECTED, "march-fixed.csv", user="analyst")
     assert fix.replaced == 1
-    # the corrected upload replaces the whole team × measure × month: White of March is gone
+    # the correction replaces exactly its one row: White of March is still shown
     assert _shown(store) == {
-        ("2024-03", "Black"): 5, ("2024-04", "Black"): 4, ("2024-04", "White"): 1,
+        ("2024-03", "Black"): 5, ("2024-03", "White"): 2,
+        ("2024-04", "Black"): 4, ("2024-04", "White"): 1,
     }  # fmt: skip
     # ...but the earlier version is kept, and is what was shown before the fix
     assert _shown(store, as_of=t_before_fix) == {
@@ -69,9 +70,9 @@ def test_rollback_shows_again_what_an_upload_replaced(store):
     fix = store.import_file(MARCH_CORRECTED, "march-fixed.csv")
     t_fixed = dt.datetime.now(dt.UTC)
     time.sleep(0.01)
-    store.rollback(fix.upload_id, user="facilitator")
+    assert store.rollback(fix.upload_id, user="facilitator") == 1  # one value shown again
     assert _shown(store) == {("2024-03", "Black"): 3, ("2024-03", "White"): 2}
-    assert _shown(store, as_of=t_fixed) == {("2024-03", "Black"): 5}
+    assert _shown(store, as_of=t_fixed) == {("2024-03", "Black"): 5, ("2024-03", "White"): 2}
     uploads = store.uploads().set_index("id")
     assert uploads.loc[fix.upload_id, "rolled_back_by"] == "facilitator"
     log = store.audit_log()
@@ -154,7 +155,8 @@ def test_export_now_and_as_of_with_formula_cells_neutralised(store, tmp_path):
     now = pd.read_csv(csv_now, encoding="utf-8-sig")
     assert list(now.columns) == ["team", "measure", "period", "group", "numerator", "denominator"]
     assert ("'" + evil_team) in set(now["team"])  # shown as text by a spreadsheet
-    assert now.loc[now.team == "Willow Ward", "numerator"].tolist() == [5]
+    # Black corrected to 5; White, which the correction does not hold, still 2
+    assert now.loc[now.team == "Willow Ward", "numerator"].tolist() == [5, 2]
 
     csv_then = tmp_path / "then.csv"
     assert main(["--db", url, "export", "--output", str(csv_then),

@@ -20,7 +20,7 @@ st.title("Accountability")
 
 st.header("Are the gains holding?")
 only_risk = st.toggle("Only improvements at risk", value=st.query_params.get("risk") == "1")
-st.query_params["risk"] = "1" if only_risk else "0"
+ui.in_url("risk", "1" if only_risk else "0", "0")
 ui.table(
     words.with_measure_names(view.at_risk() if only_risk else view.gains, snap.measures),
     words.GAINS_COLUMNS,

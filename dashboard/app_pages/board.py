@@ -61,7 +61,7 @@ if level == "team":
         help="A change brought a signal of improvement, and the new phase now shows a "
         "special cause of concern.",
     )
-    st.query_params["risk"] = "1" if at_risk_only else "0"
+    ui.in_url("risk", "1" if at_risk_only else "0", "0")
 picked = view.select(
     group=chosen_group, trusts=chosen_trusts, measures=chosen_measures, at_risk_only=at_risk_only
 )
@@ -95,7 +95,7 @@ details = st.toggle(
     "Show details (target, last 24 months, provisional month, owner, reviews, actions, "
     "latest change)", value=st.query_params.get("details") == "1",
 )  # fmt: skip
-st.query_params["details"] = "1" if details else "0"
+ui.in_url("details", "1" if details else "0", "0")
 # thousands of rows (a national collaborative) are read a page at a time
 pages = max(1, -(-len(shown) // PAGE_ROWS))
 page_no = 1
@@ -107,7 +107,7 @@ if pages > 1:
             index=choices.index(ui.query_default("page", choices, "1")),
         )
     )  # fmt: skip
-    st.query_params["page"] = str(page_no)
+    ui.in_url("page", str(page_no), "1")
 first = (page_no - 1) * PAGE_ROWS
 shown = shown.iloc[first : first + PAGE_ROWS]
 table = shown.assign(
@@ -172,6 +172,6 @@ if rows:
             "group": chosen["group"], "rules": "mdc", "phase": [f"{s:%Y-%m}" for s in starts],
             # Back lands on the board with the URL of this switch: keep its filters in it
             **{key: values or [""] for key, values in board_filters},
-            "risk": "1" if at_risk_only else "0",
+            **({"risk": "1"} if at_risk_only else {}),
         },
     )  # fmt: skip

@@ -14,7 +14,7 @@ due_day = st.sidebar.selectbox(
     "Data due by day of the next month", days, index=days.index(int(ui.query_default(
         "due", [str(d) for d in days], "15"))),
 )  # fmt: skip
-st.query_params["due"] = str(due_day)
+ui.in_url("due", str(due_day), "15")
 view = reads.completeness(due_day=int(due_day))
 totals = view.totals
 c1, c2, c3, c4, c5 = st.columns(5)

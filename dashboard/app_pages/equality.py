@@ -7,7 +7,6 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import words
 from qi.screens.equality import reference_group
 from qi.series import ALL, LEVELS
 
@@ -53,11 +52,7 @@ st.subheader(f"Gap to {ui.literal(view.reference)}")
 if view.gap_result is None:
     st.info("Too few events to compare groups month by month; see the pooled table below.")
 else:
-    ui.chart(
-        view.gap_figure(small_numbers=unsuppressed),
-        words.chart_alt(view.shown_gap_points(small_numbers=unsuppressed), group="group",
-                        title=f"Ratio of each group to {view.reference}", ratio=True),
-    )  # fmt: skip
+    ui.chart(view.gap_figure(small_numbers=unsuppressed))
 st.dataframe(view.latest_table(small_numbers=unsuppressed), hide_index=True)
 ui.table_downloads(
     view.data(small_numbers=unsuppressed), label="Gaps by month",
@@ -65,24 +60,17 @@ ui.table_downloads(
 )  # fmt: skip
 
 st.subheader("Recording completeness")
-ui.chart(
-    view.recording_figure(small_numbers=unsuppressed),
-    words.chart_alt(view.shown_recording_points(small_numbers=unsuppressed), unit="%",
-                    title="Records with ethnic group not stated"),
-)  # fmt: skip
+ui.chart(view.recording_figure(small_numbers=unsuppressed))
 
 st.subheader("Funnel plot across teams, last 12 months")
 fgroups = [ALL, *groups]
 fgroup = st.selectbox(
     "Group in the funnel", fgroups, index=fgroups.index(ui.query_default("funnel", fgroups, ALL))
 )
-st.query_params["funnel"] = fgroup
+ui.in_url("funnel", fgroup, ALL)
 funnel = reads.team_funnel(measure=measure, group=fgroup)
 if funnel is not None:
-    ui.chart(
-        funnel.figure(small_numbers=unsuppressed),
-        words.funnel_alt(funnel.shown_points(small_numbers=unsuppressed), title=funnel.title),
-    )
+    ui.chart(funnel.figure(small_numbers=unsuppressed), key_heading="Teams on the funnel plot")
 else:
     st.info("A funnel plot needs at least three teams with data.")
 

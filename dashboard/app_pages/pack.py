@@ -14,8 +14,8 @@ st.title("Board pack")
 st.caption(
     "A PDF for the board: cover, summary matrix with the Making Data Count icons, a page "
     "per chart with its change cycles and where its data came from, the equality section, "
-    "data completeness and your commentary. It is built when you press the button "
-    "(about half a second a chart)."
+    "data completeness, your commentary and how the pack was made. It is built when you "
+    "press the button (about half a second a chart), with a progress bar."
 )
 teams = snap.units("team")
 names = snap.measures.set_index("id")["name"].to_dict()
@@ -52,12 +52,17 @@ phases = p3.radio(
 title = st.text_input(
     "Title", value=st.query_params.get("title", "Board pack")[:120], max_chars=120
 )
-st.query_params.update({"month": month, "rules": rules, "phases": phases, "title": title})
+# the month is always written (a link to a pack names its month); the rest only when
+# they differ from what the page would choose anyway
+st.query_params["month"] = month
+ui.in_url("rules", rules, "mdc")
+ui.in_url("phases", phases, "none")
+ui.in_url("title", title, "Board pack")
 commentary = st.text_area(
     "Commentary (printed as typed, on the last page)", height=160, max_chars=20000
 )
-st.query_params["team"] = chosen_teams
-st.query_params["measure"] = chosen_measures
+ui.in_url("team", chosen_teams, teams)
+ui.in_url("measure", chosen_measures, measure_ids)
 
 # the matrix as the pack prints it: the chosen teams and measures, up to the month reported
 shown = reads.pack_preview(teams=chosen_teams, measures=chosen_measures, month=month)
@@ -68,22 +73,38 @@ if not charts:
     st.stop()
 
 
-def build() -> bytes:
-    # runs on its own thread when the button is pressed (Streamlit's deferred download)
-    return report.build_pack(
-        store, teams=chosen_teams, measures=chosen_measures, period=month, rules=rules,
-        phases=phases, commentary=commentary, title=title or "Board pack",
+#: The last pack built in this session: (the choices it was built for, its PDF bytes).
+BUILT = "pack_built"
+choices = (tuple(chosen_teams), tuple(chosen_measures), month, rules, phases, title, commentary)
+if st.button(
+    "Build the board pack (PDF)", type="primary", icon=":material/picture_as_pdf:",
+    help=f"About half a second a chart: {charts} charts.",
+):  # fmt: skip
+    bar = st.progress(0.0, text="Reading the data")
+
+    def progress(done: float, what: str) -> None:
+        bar.progress(min(max(float(done), 0.0), 1.0), text=what)
+
+    try:
+        pdf = report.build_pack(
+            store, teams=chosen_teams, measures=chosen_measures, period=month, rules=rules,
+            phases=phases, commentary=commentary, title=title or "Board pack", progress=progress,
+            made_by=session.principal().label,
+        )  # fmt: skip
+    except Exception as error:  # said on the page (no browser, a bad choice); nothing stored
+        bar.empty()
+        st.session_state.pop(BUILT, None)
+        st.error(f"The pack could not be built: {ui.literal(error)}")
+    else:
+        st.session_state[BUILT] = (choices, pdf)
+built = st.session_state.get(BUILT)
+if built is not None and built[0] == choices:
+    st.download_button(
+        "Download the board pack (PDF)", data=built[1], file_name=f"board-pack-{month}.pdf",
+        mime="application/pdf", icon=":material/download:",
     )  # fmt: skip
-
-
-st.download_button(
-    "Build and download the board pack (PDF)",
-    data=build,
-    file_name=f"board-pack-{month}.pdf",
-    mime="application/pdf",
-    type="primary",
-    icon=":material/picture_as_pdf:",
-)
+elif built is not None:
+    st.caption("The choices changed since the last pack was built: build it again.")
 st.caption("Latest month of each chart in the pack (group All), as the board page shows it.")
 st.dataframe(
     shown[["unit", "measure_name", "period", "value", "target", "variation_text",

@@ -50,9 +50,8 @@ layout = s3.radio(
     "Layout", layouts, index=layouts.index(ui.query_default("layout", layouts)), horizontal=False
 )
 facet = layout == "Small multiples"
-st.query_params.update(
-    {"level": level, "unit": unit, "measure": measure, "rules": rules, "layout": layout}
-)
+st.query_params.update({"level": level, "unit": unit, "measure": measure, "rules": rules})
+ui.in_url("layout", layout, layouts[0])
 st.query_params["group"] = groups
 
 months = [f"{m:%Y-%m}" for m in everything.months]
@@ -76,9 +75,7 @@ unsuppressed = session.small_numbers(view.teams, key="team_small")
 if view.drawn_as:
     st.info(view.drawn_as)
 figure = view.figure(facet=facet, small_numbers=unsuppressed)
-shown = view.shown_points(small_numbers=unsuppressed)
-ui.chart(figure, words.chart_alt(shown, title=view.title, unit=view.y_title,
-                                 decimals=view.decimals, group="group"))  # fmt: skip
+ui.chart(figure, key_heading="Change cycles and actions on the chart")
 hidden = view.hidden_points(small_numbers=unsuppressed)
 if hidden:
     st.caption(

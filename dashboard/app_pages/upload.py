@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import components as ui
 from dashboard import session
 from qi.access import AccessDenied
-from qi.screens import stored_rows, upload_preview
+from qi.screens import replacement_preview, stored_rows, upload_preview
 from qi.store import StoreError, problems_frame
 from qi.store.columns import REQUIRED
 from qi.store.intake import file_shape
@@ -20,11 +20,12 @@ who = session.principal()
 st.title("Upload monthly data")
 session.refusal(who, "upload")
 st.caption(
-    "One row per team × measure × month × group, with the columns team, measure, period, "
+    "One row per team × measure × period × group, with the columns team, measure, period, "
     "group, numerator and denominator (CSV or Excel; usual names such as Ward, Month, "
     "Ethnicity, Count or Bed days are read too, and title lines, notes sheets and months "
     "as columns are found). Every file is checked whole first: a file with any problem "
-    "stores nothing."
+    "stores nothing. A correction replaces exactly the rows it holds; what it replaces is "
+    "listed here first, and is shown again if you roll it back."
 )
 template_csv, template_xlsx = st.columns(2)
 template_csv.download_button(
@@ -56,6 +57,7 @@ files = st.file_uploader(
     key="files",
 )
 ready = []
+replacing = 0
 for f in files or []:
     content = f.getvalue()
     try:
@@ -71,12 +73,31 @@ for f in files or []:
             "Nothing from this file will be stored."
         )
         st.dataframe(problems_frame(problems), hide_index=True)
-    else:
-        st.success(f"{ui.literal(f.name)}: {len(clean)} rows ready to store.")
-        st.dataframe(upload_preview(clean), hide_index=True)
-        ready.append((f.name, content))
+        continue
+    st.success(f"{ui.literal(f.name)}: {len(clean)} rows ready to store.")
+    st.dataframe(upload_preview(clean, store.measures()), hide_index=True)
+    replaces = store.replacements(clean)
+    if len(replaces):
+        replacing += len(replaces)
+        st.warning(
+            f"{ui.literal(f.name)} replaces {len(replaces)} stored value(s), old → new. "
+            "The old values stay in the history and are shown again if this upload is "
+            "rolled back."
+        )
+        st.dataframe(replacement_preview(replaces), hide_index=True)
+    ready.append((f.name, content))
 
-if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
+confirmed = True
+if ready and replacing:
+    confirmed = st.checkbox(
+        f"Replace the {replacing} stored value(s) listed above", key="confirm_replace"
+    )
+if ready and st.button(
+    f"Store {len(ready)} file(s)",
+    type="primary",
+    disabled=not confirmed,
+    help=None if confirmed else "Tick the box above to replace the stored values listed",
+):
     for name, content in ready:
         try:
             result = store.import_file(content, name, user=who.username, layout=layout)
@@ -84,15 +105,13 @@ if ready and st.button(f"Store {len(ready)} file(s)", type="primary"):
             st.error(ui.literal(exc))
             continue
         if result.ok:
-            replaced = (
-                f"; it replaces what was shown for {result.replaced} month(s)"
-                if result.replaced
-                else ""
-            )
+            replaced = f"; it replaced {result.replaced} stored value(s)" if result.replaced else ""
             st.success(
                 f"{ui.literal(name)}: stored as upload {result.upload_id} "
                 f"({result.rows} rows){replaced}."
             )
+            if result.replaced:
+                st.dataframe(replacement_preview(result.replacements), hide_index=True)
         else:
             st.error(f"{ui.literal(name)}: nothing stored.")
             st.dataframe(result.problem_table, hide_index=True)
@@ -196,7 +215,7 @@ def layout_maker() -> None:
     clean, problems, _ = store.check_upload(content, chosen, layout=made)
     st.markdown("**The first rows as they will be stored**")
     if len(clean):
-        st.dataframe(stored_rows(clean), hide_index=True)
+        st.dataframe(stored_rows(clean, store.measures()), hide_index=True)
     if problems:
         st.warning(f"{len(problems)} problem(s) with this layout:")
         st.dataframe(problems_frame(problems), hide_index=True)
@@ -225,8 +244,9 @@ if len(live):
         )
         if st.form_submit_button("Roll back"):
             try:
-                store.rollback(int(chosen), user=who.username)
-                st.success(f"Upload {chosen} rolled back.")
+                again = store.rollback(int(chosen), user=who.username)
+                back = f" {again} stored value(s) it replaced are shown again." if again else ""
+                ui.flash(f"Upload {chosen} rolled back.{back}")
                 st.rerun()
             except (StoreError, AccessDenied) as exc:
                 st.error(ui.literal(exc))

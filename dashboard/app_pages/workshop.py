@@ -6,7 +6,6 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads
-from qi import words
 from qi.words import Column
 
 WHAT_IF_COLUMNS = [
@@ -77,11 +76,7 @@ view = reads.what_if(
 )  # fmt: skip
 if view.refusal:
     st.error(view.refusal)
-ui.chart(
-    view.figure(),
-    words.chart_alt(view.after.points, unit=view.measure.unit,
-                    title=f"{view.measure.name} — {view.team}, {view.group}, after the change"),
-)  # fmt: skip
+ui.chart(view.figure())
 changed_rows = view.changed_signals
 if not view.changed:
     st.info("Change the count above to see which signals appear or disappear.")

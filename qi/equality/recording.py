@@ -19,7 +19,9 @@ __all__ = ["DEFAULT_UNKNOWN", "pool", "recording_completeness"]
 
 #: Ethnic-group values read as "not recorded" by :func:`recording_completeness`
 #: (compared case-insensitively, after stripping spaces; missing and empty values
-#: count too). NHS Data Dictionary ethnic category: Z = not stated, 99 = not known.
+#: count too). NHS Data Dictionary ethnic category: Z = not stated (asked, and chose
+#: not to say: "Refused", "Patient declined"), 99 = not known (not asked, or not able
+#: to answer: "NULL", "Not recorded"); WRES's "Unknown" group holds both.
 DEFAULT_UNKNOWN = (
     "Not stated",
     "Not known",
@@ -27,6 +29,18 @@ DEFAULT_UNKNOWN = (
     "Not recorded",
     "Z",
     "99",
+    "Refused",
+    "Patient refused",
+    "Patient declined",
+    "Declined",
+    "Declined to state",
+    "Prefer not to say",
+    "Not given",
+    "Not disclosed",
+    "NULL",
+    "Not asked",
+    "Missing",
+    "Unknown/null",
 )
 
 
@@ -63,7 +77,9 @@ def recording_completeness(
         Values that mean "not recorded", compared case-insensitively after
         stripping spaces; missing and empty values always count. Default
         :data:`DEFAULT_UNKNOWN` (``"Not stated"``, ``"Not known"``,
-        ``"Unknown"``, ``"Not recorded"`` and the NHS codes ``"Z"``, ``"99"``).
+        ``"Unknown"``, ``"Not recorded"``, the NHS codes ``"Z"``, ``"99"``, and the
+        usual spellings of a refusal and of a missing value: ``"Refused"``,
+        ``"Patient declined"``, ``"NULL"``, …).
     conf : float
         Confidence level of the Wilson interval.
     multiplier : float

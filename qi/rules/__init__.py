@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qi._segments import BoolArray, FloatArray, IntArray
+from qi._segments import BoolArray, FloatArray, IntArray, spread
 from qi.rules import anhoej, classic
 from qi.rules import mdc as mdc_rules
 
@@ -51,6 +51,8 @@ class RuleInput:
     target : per point (NaN without one); ``has_target``: a target was given at all.
     params : the rule set's parameters, defaults merged with the caller's.
     describe_point : names the series of point i, for error messages.
+    starts : the first point of each segment (segments are contiguous and non-empty),
+        when known.
     """
 
     seg: IntArray
@@ -71,6 +73,7 @@ class RuleInput:
     has_target: bool
     params: Mapping[str, Any]
     describe_point: Callable[[int], str]
+    starts: IntArray | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ _RUNS_COLUMNS = (
 
 
 def _anhoej(ri: RuleInput) -> RuleOutput:
-    ra = anhoej.runs_analysis(ri.y, ri.cl, ri.include, ri.seg, ri.n_seg)
+    ra = anhoej.runs_analysis(ri.y, ri.cl, ri.include, ri.seg, ri.n_seg, ri.starts)
     signal = ra.runs_signal
     if not ri.ordered_x or ri.chart == "mr":
         # no runs without an order along x; an MR chart's points are not independent
@@ -180,7 +183,8 @@ def _anhoej(ri: RuleInput) -> RuleOutput:
         "n_crossings_min": ra.n_crossings_min,
         "runs_signal": signal,
     }
-    points = {c: per_seg[c][ri.seg] for c in _RUNS_COLUMNS}
+    on_points = spread(ri.seg, ri.n_seg, ri.starts)
+    points = {c: on_points(per_seg[c]) for c in _RUNS_COLUMNS}
     return RuleOutput(points, per_seg)
 
 
@@ -228,13 +232,20 @@ def _mdc(ri: RuleInput) -> RuleOutput:
         )
     out["special_cause"] = mdc_rules.labels(code, shift=shift, trend=trend)
     ptype = mdc_rules.point_type(code, improvement)
-    n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
+    counted = ri.starts is not None and len(ri.starts) == ri.n_seg
+    if counted:
+        n_rows = np.diff(ri.starts, append=len(ri.seg))
+    else:
+        n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
     short = n_rows < int(ri.params["short_group"])
     out["point_type"] = ptype
-    out["short_group_warning"] = short[ri.seg]
+    out["short_group_warning"] = spread(ri.seg, ri.n_seg, ri.starts)(short)
 
     flagged = code != mdc_rules.COMMON
-    n_obs = np.bincount(ri.seg[keep], minlength=ri.n_seg).astype(np.int64)
+    if keep.all():
+        n_obs = n_rows.astype(np.int64)
+    else:
+        n_obs = np.bincount(ri.seg[keep], minlength=ri.n_seg).astype(np.int64)
     last = np.r_[ri.seg[1:] != ri.seg[:-1], True] if len(ri.seg) else np.zeros(0, dtype=bool)
     last_idx = np.flatnonzero(last)
     # the assurance of a series is read on its last phase, at its last point

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from qi._segments import BoolArray, FloatArray, IntArray, run_lengths
+from qi._segments import BoolArray, FloatArray, IntArray, longest_runs
 from qi.rules._explain import kind_by_side, signals_frame
 
 #: The words of a point outside the limits, and of a phase whose runs signal.
@@ -72,20 +72,36 @@ class RunsAnalysis:
 
 
 def runs_analysis(
-    y: FloatArray, cl: FloatArray, include: BoolArray, seg: IntArray, n_seg: int
+    y: FloatArray,
+    cl: FloatArray,
+    include: BoolArray,
+    seg: IntArray,
+    n_seg: int,
+    starts: IntArray | None = None,
 ) -> RunsAnalysis:
     """Anhøj runs analysis of every segment at once.
 
     Points on the centre line and missing points are removed (not counted, and
-    they do not break a run); excluded points are left out entirely.
+    they do not break a run); excluded points are left out entirely. ``starts`` (the
+    first point of each contiguous segment), when given, saves counting them.
     """
     with np.errstate(invalid="ignore"):
-        side = np.sign(y - cl)
-    useful = include & ~np.isnan(side) & (side != 0)
-    useful_seg = seg[useful]
-    n_useful = np.bincount(useful_seg, minlength=n_seg).astype(np.int64)
-    n_obs = np.bincount(seg[include], minlength=n_seg).astype(np.int64)
-    longest, n_runs, _ = run_lengths(side[useful].astype(np.int8), useful_seg, n_seg)
+        side = np.subtract(y, cl)
+        np.sign(side, out=side)
+    useful = side == 1
+    useful |= side == -1  # not on the line, not missing
+    useful &= include
+    if include.all() and starts is not None and len(starts) == n_seg:
+        n_obs = np.diff(starts, append=len(seg)).astype(np.int64)
+    else:
+        n_obs = np.bincount(seg[include], minlength=n_seg).astype(np.int64)
+    if useful.all():
+        useful_seg, useful_side = seg, side.astype(np.int8)
+        n_useful = n_obs.copy()
+    else:
+        useful_seg, useful_side = seg[useful], side[useful].astype(np.int8)
+        n_useful = np.bincount(useful_seg, minlength=n_seg).astype(np.int64)
+    longest, n_runs = longest_runs(useful_side, useful_seg, n_seg)
     none = n_useful == 0
     longest_f = np.where(none, np.nan, longest.astype(float))
     crossings = np.where(none, np.nan, np.maximum(n_runs - 1, 0).astype(float))

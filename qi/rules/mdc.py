@@ -114,18 +114,26 @@ def special_cause(
     # a trend ends here: the last `width` steps all strictly up, or all strictly down
     trend_end = full & (run_length_here(step, seg) >= width) & (np.abs(step) == 1)
     in_trend = spread_back(trend_end, pos, trend)
-    # direction: the step to the next point if it is also in the trend, else the step here
-    nxt = np.zeros(len(y), dtype=bool)
-    nxt[:-1] = in_trend[1:] & ~first[1:]
-    step_next = np.r_[step[1:], np.nan]
-    step_here = np.where(first, 0.0, step)
-    direction = np.where(in_trend & nxt, step_next, step_here)
+    # direction: the step to the next point if it is also in the trend, else the step
+    # here (worked out for the points in a trend only)
+    at = np.flatnonzero(in_trend)
+    later = at + 1 < len(y)
+    nxt = np.zeros(len(at), dtype=bool)
+    nxt[later] = in_trend[at[later] + 1] & ~first[at[later] + 1]
+    step_next = np.full(len(at), np.nan)
+    step_next[later] = step[at[later] + 1]
+    step_here = np.where(first[at], 0.0, step[at])
+    direction = np.where(nxt, step_next, step_here)
 
-    # two of three in the near-limit band, all three on the same side
-    with np.errstate(invalid="ignore"):
-        window_ok = (window_sum(close.astype(float), pos, 3) >= 2) & (
-            np.abs(window_sum(np.nan_to_num(rel), pos, 3)) == 3  # a missing point never counts
-        )
+    # two of three in the near-limit band, all three on the same side (a missing point
+    # never counts); the windows summed in small integers
+    window_ok = np.zeros(len(y), dtype=bool)
+    if len(y) >= 3:
+        near = close.astype(np.int8)
+        side = np.nan_to_num(rel).astype(np.int8)
+        in_band = near[2:] + near[1:-1] + near[:-2]
+        same_side = side[2:] + side[1:-1] + side[:-2]
+        window_ok[2:] = (in_band >= 2) & (np.abs(same_side) == 3) & (pos[2:] >= 2)
     two_in_three = close & spread_back(window_ok, pos, 3)
 
     # shift: `shift` consecutive points on the same side
@@ -136,7 +144,7 @@ def special_cause(
     above = rel > 0  # earlier ones overwrite them (the order of precedence)
     code[in_shift] = np.where(above[in_shift], SHIFT_ABOVE, SHIFT_BELOW)
     code[two_in_three] = np.where(above[two_in_three], TWO_ABOVE, TWO_BELOW)
-    code[in_trend] = np.where(direction[in_trend] == 1, TREND_UP, TREND_DOWN)
+    code[at] = np.where(direction == 1, TREND_UP, TREND_DOWN)
     code[outside] = np.where(rel[outside] == 1, ABOVE_UCL, BELOW_LCL)
     return code
 

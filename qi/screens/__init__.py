@@ -15,7 +15,7 @@ Equality                  :func:`equality_view`; the pack's :func:`equality_mont
                           the teams' funnel :func:`team_funnel`
 Accountability            :func:`accountability` → :class:`AccountabilityView`
 Board pack (preview)      :func:`pack_preview`, :func:`narrowed`
-Upload (preview)          :func:`upload_preview`, :func:`stored_rows`
+Upload (preview)          :func:`upload_preview`, :func:`stored_rows`, :func:`replacement_preview`
 Change log                :func:`change_log` → :class:`ChangeLog`
 Data completeness         :func:`completeness` → :class:`CompletenessView`
 Workshop (what if?)       :func:`what_if` → :class:`WhatIf`
@@ -49,13 +49,13 @@ from qi.screens.equality import (
 )
 from qi.screens.pack import narrowed, pack_preview
 from qi.screens.team import CHANGES, TeamChart, change_groups, team_chart
-from qi.screens.upload import stored_rows, upload_preview
+from qi.screens.upload import replacement_preview, stored_rows, upload_preview
 from qi.screens.whatif import WhatIf, what_if
 
 __all__ = [
     "CHANGES", "AccountabilityView", "BoardSelection", "BoardView", "ChangeLog",
     "CompletenessView", "EqualityMonth", "EqualityView", "FunnelView", "TeamChart", "WhatIf",
     "accountability", "board", "change_groups", "change_log", "completeness", "equality_month",
-    "equality_view", "group_gaps", "narrowed", "pack_preview", "reference_group", "stored_rows",
-    "team_chart", "team_funnel", "upload_preview", "what_if",
+    "equality_view", "group_gaps", "narrowed", "pack_preview", "reference_group",
+    "replacement_preview", "stored_rows", "team_chart", "team_funnel", "upload_preview", "what_if",
 ]  # fmt: skip

@@ -21,10 +21,11 @@ class CompletenessView:
 
     Attributes
     ----------
-    status : :func:`qi.submissions.submission_status` (one row per team × month).
+    status : :func:`qi.submissions.submission_status` (one row per team × period: each
+        month, and each financial quarter or year of quarterly or annual measures).
     teams : the teams reported, in order.
-    due_day : the day of the following month by which a month is due.
-    first, last : the months reported.
+    due_day : the day of the month after a period by which it is due.
+    first, last : the months reported (the periods, without monthly measures).
     """
 
     status: pd.DataFrame
@@ -42,11 +43,17 @@ class CompletenessView:
         return out
 
     def grid(self) -> pd.DataFrame:
-        """Teams as rows, months as columns (newest first, "Nov 2026"), each cell the
-        status in words."""
+        """Teams as rows, months as columns (newest first, "Nov 2026"), then the financial
+        quarters ("2024/25 Q1") and years ("2024/25") of quarterly and annual measures,
+        newest first too; each cell the status in words."""
         grid = status_grid(self.status)
-        grid = grid[sorted(grid.columns, reverse=True)]
-        grid.columns = [f"{pd.Timestamp(c):%b %Y}" for c in grid.columns]
+        months = [c for c in grid.columns if len(c) == 7 and c[4] == "-"]  # 2026-11
+        quarters = [c for c in grid.columns if " Q" in c]
+        years = [c for c in grid.columns if c not in months and c not in quarters]
+        grid = grid[months[::-1] + quarters[::-1] + years[::-1]]
+        grid.columns = [f"{pd.Timestamp(c):%b %Y}" for c in months[::-1]] + quarters[::-1] + (
+            years[::-1]
+        )
         return grid
 
     def grid_styled(self):
@@ -130,6 +137,14 @@ def completeness(
     ``measures`` (default: all), from ``start`` to ``end`` (default: the first month in
     the data to last month), judged on ``today`` (default: the snapshot's instant)."""
     slices = snapshot.upload_slices
+    catalogue = snapshot.measures
+    frequencies = (
+        dict(zip(catalogue["id"], catalogue["frequency"], strict=True))
+        if "frequency" in catalogue
+        else None
+    )
+    if frequencies is not None and measures is not None:
+        frequencies = {m: f for m, f in frequencies.items() if m in set(measures)}
     team_list = list(teams) if teams is not None else list(snapshot.teams["team"])
     if teams is not None:
         slices = slices[slices["team"].isin(team_list)]
@@ -137,10 +152,13 @@ def completeness(
         slices = slices[slices["measure"].isin(list(measures))]
     today = today or snapshot.as_of.date()
     status = submission_status(
-        slices, team_list, start=start, end=end, due_day=due_day, today=today
-    )
+        slices, team_list, start=start, end=end, due_day=due_day, today=today,
+        frequencies=frequencies,
+    )  # fmt: skip
     status = _not_expected(status, snapshot.not_expected)
+    months = status[status["frequency"] == "month"]
+    span = months if len(months) else status
     return CompletenessView(
         status=status, teams=tuple(dict.fromkeys(team_list)), due_day=due_day,
-        first=status["period"].min(), last=status["period"].max(),
+        first=span["period"].min(), last=span["period"].max(),
     )  # fmt: skip

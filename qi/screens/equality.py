@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from qi import equality
+from qi import equality, periods
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import Measure
 from qi.series import ALL, coverage, month_start, series_frame
@@ -76,19 +76,6 @@ class FunnelView:
     def window(self) -> str:
         return f"{self.first:%b %Y} to {self.last:%b %Y}"
 
-    @property
-    def title(self) -> str:
-        return f"{self.measure.name} ({self.group}), {self.window}"
-
-    def shown_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
-        """The teams the funnel plot shows (those with counts from 1 to 7 left out
-        unless ``small_numbers``), for its text alternative."""
-        points = self.points
-        if small_numbers:
-            return points
-        counts = points[["numerator", "denominator"]].to_numpy(dtype=float)
-        return points[~((counts >= 1) & (counts <= THRESHOLD)).any(axis=1)]
-
     def figure(self, *, title: str | None = None, small_numbers: bool = False):
         """The funnel plot; a team whose summed counts are from 1 to 7 is left out of it
         unless ``small_numbers``."""
@@ -103,6 +90,7 @@ class FunnelView:
             points, self.result.limits,
             title=title or f"{m.name} ({self.group}), {self.window}",
             y_title=m.unit, x_title=m.denominator_definition or "Denominator",
+            improvement=m.improvement,
         )  # fmt: skip
 
 
@@ -214,11 +202,25 @@ class EqualityView:
         points = self.gap_result.points.copy()
         hide = self._hidden_gaps(points.rename(columns={"x": "period"}), small_numbers)
         points.loc[hide, "y"] = float("nan")
-        return spc_figure(
+        # a group none of whose months can be shown gets no panel (limits alone say
+        # nothing); the text alternative names it
+        shown = points.groupby("group", sort=False)["y"].apply(lambda y: y.notna().any())
+        empty = [g for g, any_shown in shown.items() if not any_shown]
+        if len(empty) < len(shown):
+            points = points[~points["group"].isin(empty)]
+        else:
+            empty = []
+        fig = spc_figure(
             points, group="group",
-            title=f"{self.measure.name}: log ratio to {ref} — {self.unit}",
-            y_title=f"log ratio to {ref}", rules=self.rules,
+            title=f"{self.measure.name}: ratio to {ref} — {self.unit}",
+            y_title=f"ratio to {ref}", rules=self.rules, ratio=True,
         )  # fmt: skip
+        if empty:
+            fig.layout.meta["description"] += (
+                f" Not drawn: {', '.join(map(str, empty))} (no month can be shown: small "
+                "numbers or no value)."
+            )
+        return fig
 
     def recording_figure(self, *, small_numbers: bool = False):
         from qi.figures import spc_figure
@@ -232,22 +234,6 @@ class EqualityView:
             points, title="Records with ethnic group not stated (%)",
             y_title="% not stated", improvement="decrease", rules=self.rules,
         )  # fmt: skip
-
-    def shown_gap_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
-        """The gap chart's points as a reader sees them (a gap from hidden counts missing),
-        for its text alternative."""
-        points = self.gap_result.points.copy()
-        hide = self._hidden_gaps(points.rename(columns={"x": "period"}), small_numbers)
-        points.loc[hide, "y"] = float("nan")
-        return points
-
-    def shown_recording_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
-        """The recording chart's points as a reader sees them (small numbers missing)."""
-        points = self.recording_result.points.copy()
-        if not small_numbers:
-            counts = self.recording[["numerator", "denominator"]].to_numpy(dtype=float)
-            points.loc[((counts >= 1) & (counts <= THRESHOLD)).any(axis=1), "y"] = float("nan")
-        return points
 
     def count_table(self, *, small_numbers: bool = False) -> pd.DataFrame:
         """Months × broad groups of counts: counts from 1 to 7, and any that would give one
@@ -363,9 +349,11 @@ def equality_month(
     ``month``, and the teams' funnel of ``All`` up to it."""
     info = snapshot.measure(measure)
     obs = snapshot.observations
+    # the period of the measure's frequency holding the month (a quarter, a year)
+    period = periods.start(month_start(month), info.frequency)
     here = obs[(obs["measure"] == measure) & (obs["period"] <= month_start(month))]
     series = series_frame(here, snapshot.measures, add_all=False)
-    latest = series[series["period"] == month_start(month)]
+    latest = series[series["period"] == period]
     groups = sorted(g for g in series["group"].unique() if g != ALL)
     ref = reference_group(groups, reference)
     gaps = pd.DataFrame()
@@ -373,7 +361,7 @@ def equality_month(
         gaps = group_gaps(latest, info, ref)
     upto = replace(snapshot, observations=here)
     return EqualityMonth(
-        measure=info, month=month_start(month), teams=tuple(sorted(here["team"].unique())),
+        measure=info, month=period, teams=tuple(sorted(here["team"].unique())),
         groups=tuple(g for g in groups if g != ref), reference=ref, gaps=gaps,
         funnel=team_funnel(upto, measure),
     )  # fmt: skip

@@ -107,12 +107,20 @@ class TeamChart:
         rows = self.icons[self.icons["group"] == group]
         return None if rows.empty else rows.iloc[0]
 
-    def figure(self, *, facet: bool = True, height: int | None = None, small_numbers: bool = False):
+    def figure(
+        self,
+        *,
+        facet: bool = True,
+        height: int | None = None,
+        small_numbers: bool = False,
+        width: int | None = None,
+    ):
         """The plotly chart (:func:`qi.figures.spc_figure`). Unless ``small_numbers`` (a
         role allowed them, who asked), a point whose counts the data download hides is
         left out of the line, and the limits where its denominator is hidden: the chart
         shows no more than the file (the lines and signals are still computed on the
-        true counts)."""
+        true counts). ``width``: the width it will be drawn at, when known (the pack's).
+        A g or t chart (rare events) has a point per event, not per month: no gaps."""
         from qi.figures import spc_figure
 
         return spc_figure(
@@ -121,7 +129,9 @@ class TeamChart:
             cycles=self.cycles if len(self.cycles) else None,
             annotations=self.notes if len(self.notes) else None,
             actions=self.actions if len(self.actions) else None, facet=facet, height=height,
-            rules=self.result.rules, provisional=self._shown_provisional(small_numbers),
+            rules=self.result.rules, frequency=self.measure.frequency,
+            provisional=self._shown_provisional(small_numbers),
+            width=width, gaps=self.result.chart not in ("g", "t"),
         )  # fmt: skip
 
     def _shown_provisional(self, small_numbers: bool) -> pd.DataFrame:

@@ -105,6 +105,9 @@ class WhatIf:
                         "line": {"width": 2}},
                 hoverinfo="text", hovertext=[f"{self.month}: was {before:,.3g}"],
             )  # fmt: skip
+            fig.layout.meta["description"] += (
+                f" {at:%b %Y} changed here: was {before:,.3g}, now {after:,.3g}."
+            )
         return fig
 
 

@@ -20,12 +20,29 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, insert, select, update
 
-from qi import access
+from qi import access, periods
 from qi.charts import CHART_TYPES
 from qi.store._text import _required_text, _too_long
 from qi.store.core import StoreError, UploadRejected
-from qi.store.groups import ALIAS_COLUMNS, normalise
-from qi.store.models import ICS, Collaborative, GroupAlias, Measure, Team, Trust
+from qi.store.groups import (
+    ALIAS_COLUMNS,
+    DEFAULT_GROUPING,
+    GROUPING_COLUMNS,
+    GroupMap,
+    is_category,
+    normalise,
+    split_list,
+)
+from qi.store.models import (
+    ICS,
+    Collaborative,
+    GroupAlias,
+    Grouping,
+    Measure,
+    Observation,
+    Team,
+    Trust,
+)
 from qi.store.people import PeopleMixin
 from qi.store.reading import Problem
 from qi.store.validation import Catalogue
@@ -137,11 +154,21 @@ class CatalogueMixin(PeopleMixin):
         "target",
         "groups",
     )
+    #: Catalogue columns a file may leave out: ``grouping`` (default ``ethnicity``, the
+    #: six broad ethnic groups) and ``frequency`` (default ``month``).
+    OPTIONAL_MEASURE_COLUMNS = ("grouping", "frequency")
 
     def load_measures(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
-        """Add or update the measure catalogue from a table with :attr:`MEASURE_COLUMNS`."""
+        """Add or update the measure catalogue from a table with :attr:`MEASURE_COLUMNS`
+        (and, if given, :attr:`OPTIONAL_MEASURE_COLUMNS`).
+
+        ``groups`` may be left empty when ``grouping`` names a grouping: its groups are
+        taken. A measure's frequency and grouping cannot change once data is stored for
+        it (its stored periods and groups were read by them)."""
         who = self._require_collaborative("manage_catalogue", user)
-        frame, name = self.read_small_table(source, self.MEASURE_COLUMNS)
+        frame, name = self.read_small_table(
+            source, self.MEASURE_COLUMNS, self.OPTIONAL_MEASURE_COLUMNS
+        )
         problems = _required_text(frame, name, ("id", "name", "chart", "improvement"))
         problems += _too_long(frame, name, {"id": 100, "name": 300, "unit": 100})
         rows = frame["_row"].to_numpy()
@@ -166,13 +193,49 @@ class CatalogueMixin(PeopleMixin):
         bad(mult.isna() | (mult <= 0), "multiplier", "multiplier must be a number above 0")
         target = pd.to_numeric(frame["target"].replace("", np.nan), errors="coerce")
         bad(target.isna() & frame["target"].ne(""), "target", "target must be a number or empty")
+        frequency = frame["frequency"].map(periods.frequency_of)
+        bad(
+            frequency.isna(),
+            "frequency",
+            f"frequency must be one of {', '.join(periods.FREQUENCIES)} (financial quarters "
+            "and years), or empty for month",
+        )
+        known = self.groupings()
+        grouping = frame["grouping"].replace("", DEFAULT_GROUPING)
+        names = set(known["grouping"])
+        bad(
+            ~grouping.isin(names),
+            "grouping",
+            f"unknown grouping: use one of {', '.join(sorted(names))} (qi groupings adds one)",
+        )
+        of_grouping = known.groupby("grouping")["group"].agg(tuple).to_dict()
+        groups = [
+            ";".join(split_list(g)) or ";".join(of_grouping.get(gr, ()))
+            for g, gr in zip(frame["groups"], grouping, strict=True)
+        ]
+        with self.engine.connect() as conn:
+            stored = {
+                m: (f, g)
+                for m, f, g in conn.execute(select(Measure.id, Measure.frequency, Measure.grouping))
+            }
+            with_data = set(conn.scalars(select(Observation.measure_id).distinct()).all())
+        for column, new, i in (("frequency", frequency, 0), ("grouping", grouping, 1)):
+            changed = [
+                m in with_data and v is not None and stored.get(m, (v, v))[i] != v
+                for m, v in zip(frame["id"], new, strict=True)
+            ]
+            bad(
+                changed,
+                column,
+                f"this measure already has data stored by its {column}: its {column} cannot "
+                "change (make a new measure)",
+            )
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
             # checked again under the write lock: a role revoked meanwhile stops the write
             self._require_collaborative("manage_catalogue", user, conn)
             for i, rec in enumerate(frame.itertuples(index=False)):
-                groups = ";".join(g.strip() for g in rec.groups.split(";") if g.strip())
                 values = {
                     "name": rec.name,
                     "definition": rec.definition,
@@ -183,7 +246,9 @@ class CatalogueMixin(PeopleMixin):
                     "chart": rec.chart,
                     "improvement": rec.improvement,
                     "target": None if np.isnan(target.iat[i]) else float(target.iat[i]),
-                    "groups": groups,
+                    "groups": groups[i],
+                    "grouping": grouping.iat[i],
+                    "frequency": frequency.iat[i],
                 }
                 if conn.scalar(select(Measure.id).where(Measure.id == rec.id)) is None:
                     conn.execute(insert(Measure).values(id=rec.id, **values))
@@ -196,11 +261,12 @@ class CatalogueMixin(PeopleMixin):
 
     def measures(self) -> pd.DataFrame:
         """The measure catalogue; ``groups`` as a tuple of group names."""
+        columns = [*self.MEASURE_COLUMNS, *self.OPTIONAL_MEASURE_COLUMNS]
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(*[getattr(Measure, c) for c in self.MEASURE_COLUMNS]).order_by(Measure.id)
+                select(*[getattr(Measure, c) for c in columns]).order_by(Measure.id)
             ).all()
-        frame = pd.DataFrame(rows, columns=list(self.MEASURE_COLUMNS))
+        frame = pd.DataFrame(rows, columns=columns)
         frame["groups"] = frame["groups"].map(lambda s: tuple(g for g in s.split(";") if g))
         return frame
 
@@ -247,10 +313,75 @@ class CatalogueMixin(PeopleMixin):
                 }
                 conn.execute(GroupAlias.__table__.delete().where(GroupAlias.alias == alias))
                 conn.execute(insert(GroupAlias).values(alias=alias, **values))
+            _check_labels(conn)
             self._audit(
                 conn, who.username, "set_group_aliases", "group_alias", "", f"{len(table)} rows"
             )
         return len(table)
+
+    # ------------------------------------------------------------------ groupings
+    def groupings(self) -> pd.DataFrame:
+        """The groupings a measure may report (:data:`~qi.store.groups.GROUPING_COLUMNS`
+        and ``position``, the group's place in its grouping), in order."""
+        cols = [*GROUPING_COLUMNS, "position"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*[getattr(Grouping, c) for c in cols]).order_by(
+                    Grouping.grouping, Grouping.position
+                )
+            ).all()
+        return pd.DataFrame(rows, columns=cols)
+
+    def set_groupings(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+        """Add or replace groupings from a table with ``grouping``, ``group``, ``members``
+        (broad ethnic groups, or categories by label or code, separated by ";") and
+        ``aliases`` (other spellings of the group, optional). Every grouping named is
+        replaced whole, its groups in the order given. A member that is not a broad
+        group or category, or one given to two groups of a grouping, is refused with
+        its row, and nothing is changed."""
+        who = self._require_collaborative("manage_catalogue", user)
+        frame, name = self.read_small_table(source, ("grouping", "group", "members"), ("aliases",))
+        problems = _required_text(frame, name, ("grouping", "group", "members"))
+        problems += _too_long(frame, name, {"grouping": 100, "group": 100})
+        groups = GroupMap(self.group_aliases(), frame.iloc[0:0].assign(position=0))
+        known = set(groups.broads) | set(groups.exact)
+        for grouping, group, members, row in zip(
+            frame["grouping"], frame["group"], frame["members"], frame["_row"], strict=True
+        ):
+            seen = frame[(frame["grouping"] == grouping) & (frame["_row"] < row)]
+            if group in set(seen["group"]):
+                problems.append(Problem(name, int(row), "group", "this group is listed twice"))
+            earlier = {normalise(m) for ms in seen["members"] for m in split_list(ms)}
+            for member in split_list(members):
+                if normalise(member) not in known:
+                    problems.append(
+                        Problem(name, int(row), "members",
+                                f"'{member}' is not a broad ethnic group or an ethnic category")
+                    )  # fmt: skip
+                elif normalise(member) in earlier:
+                    problems.append(
+                        Problem(name, int(row), "members",
+                                f"'{member}' is already in another group of {grouping}")
+                    )  # fmt: skip
+        if problems:
+            raise UploadRejected(problems)
+        with self._write() as conn:
+            self._require_collaborative("manage_catalogue", user, conn)
+            for grouping in frame["grouping"].unique():
+                conn.execute(Grouping.__table__.delete().where(Grouping.grouping == grouping))
+            frame = frame.assign(position=frame.groupby("grouping").cumcount())
+            for rec in frame.itertuples(index=False):
+                conn.execute(
+                    insert(Grouping).values(
+                        grouping=rec.grouping, group=rec.group, position=int(rec.position),
+                        members=";".join(split_list(rec.members)),
+                        aliases=";".join(split_list(rec.aliases)),
+                    )
+                )  # fmt: skip
+            self._audit(
+                conn, who.username, "set_groupings", "grouping", "", f"{name}: {len(frame)} rows"
+            )
+        return len(frame)
 
     def catalogue(self, today: dt.date | None = None) -> Catalogue:
         """What uploads are validated against, as it stands now."""
@@ -258,7 +389,31 @@ class CatalogueMixin(PeopleMixin):
         with self.engine.connect() as conn:
             teams = frozenset(conn.scalars(select(Team.name)).all())
         kwargs = {} if today is None else {"today": today}
-        return Catalogue(teams=teams, measures=measures, aliases=self.group_aliases(), **kwargs)
+        return Catalogue(
+            teams=teams, measures=measures, aliases=self.group_aliases(),
+            groupings=self.groupings(), **kwargs,
+        )  # fmt: skip
+
+
+def _check_labels(conn: Connection) -> None:
+    """Each category label names one category: one broad group (and at most one code)."""
+    rows = pd.DataFrame(
+        conn.execute(select(GroupAlias.code, GroupAlias.label, GroupAlias.broad_group)).all(),
+        columns=["code", "label", "broad_group"],
+    )
+    category = [
+        is_category(c, lab, b)
+        for c, lab, b in zip(rows["code"], rows["label"], rows["broad_group"], strict=True)
+    ]
+    cats = rows[category]
+    broads = cats.groupby("label")["broad_group"].nunique()
+    codes = cats.dropna(subset=["code"]).groupby("label")["code"].nunique()
+    clash = sorted(set(broads[broads > 1].index) | set(codes[codes > 1].index))
+    if clash:
+        raise StoreError(
+            f"the category '{clash[0]}' would have two broad groups or codes: give every "
+            "alias of a category the same code and broad group; nothing was changed"
+        )
 
 
 def _get_or_create(conn: Connection, model, **values) -> int:

@@ -42,6 +42,7 @@ from qi.store.models import (
     Observation,
     Owner,
     PDSACycle,
+    Replacement,
     ReportingGap,
     Review,
     RoleGrant,
@@ -79,17 +80,38 @@ class UploadRejected(StoreError):
         return problems_frame(self.problems)
 
 
+#: Columns of the stored values an upload replaces (:attr:`ImportResult.replacements`):
+#: the value shown before (``group``, ``numerator``, ``denominator``, from upload
+#: ``upload_id``) and the file's row that replaces it (``new_…``).
+REPLACEMENT_COLUMNS = (
+    "team", "measure", "period", "period_label", "group", "numerator", "denominator",
+    "upload_id", "new_group", "new_numerator", "new_denominator",
+)  # fmt: skip
+
+
+def no_replacements() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(REPLACEMENT_COLUMNS))
+
+
 @dataclass(frozen=True)
 class ImportResult:
-    """What :meth:`Store.import_file` did: ``upload_id`` is None when nothing was stored."""
+    """What :meth:`Store.import_file` did: ``upload_id`` is None when nothing was stored.
+
+    ``replacements`` lists the stored values the file replaces (or, for a dry run,
+    would replace), old → new (:data:`REPLACEMENT_COLUMNS`); ``replaced`` counts them."""
 
     file: str
     upload_id: int | None
     rows: int
     problems: list[Problem] = field(default_factory=list)
-    replaced: int = 0  # team × measure × period slices this upload now shows instead of others
+    replacements: pd.DataFrame = field(default_factory=no_replacements)
     #: how the file was read when that was not plain (sheet, header row, columns, names)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def replaced(self) -> int:
+        """How many stored values this upload replaces (shown before, not after)."""
+        return len(self.replacements)
 
     @property
     def ok(self) -> bool:
@@ -256,6 +278,7 @@ class StoreCore:
                     Measure,
                     Upload,
                     Observation,
+                    Replacement,
                     ChangeIdea,
                     PDSACycle,
                     Annotation,

@@ -24,6 +24,15 @@ def neutralise(value: object) -> object:
     return value
 
 
+def as_typed(values: pd.Series) -> pd.Series:
+    """Text cells as typed before :func:`neutralise`: the apostrophe that a CSV export
+    puts before ``=``, ``+``, ``-`` or ``@`` taken off again, so that a file
+    ``qi export`` wrote is read back as the same names."""
+    text = values.astype(str)
+    escaped = text.str.startswith("'") & text.str[1:2].isin(FORMULA_START) & text.str.len().gt(1)
+    return text.where(~escaped, text.str[1:])
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write ``frame`` as CSV (UTF-8 with a byte-order mark, for Excel) or ``.xlsx``."""
     path = Path(path)
@@ -46,37 +55,54 @@ def table_bytes(frame: pd.DataFrame, format: str) -> bytes:
     safe = frame.copy()
     for col in safe.columns:
         if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(neutralise)
+            safe[col] = _neutralised(safe[col])
     safe.columns = [neutralise(str(c)) for c in safe.columns]
     return safe.to_csv(index=False).encode("utf-8-sig")
 
 
-def _xlsx_bytes(frame: pd.DataFrame) -> bytes:
-    from openpyxl import Workbook
+def _neutralised(values: pd.Series) -> pd.Series:
+    """:func:`neutralise` of every cell, looking at each cell only where its text (as
+    pandas writes it) starts like a formula: a whole column at once, not cell by cell."""
+    if pd.api.types.is_string_dtype(values) and values.dtype != object:
+        risky = values.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool)
+    else:  # numbers and text mixed: only text is neutralised ("-3" the number stays)
+        risky = values.astype(str).str.startswith(FORMULA_START).to_numpy(dtype=bool)
+    if not risky.any():
+        return values
+    out = values.astype(object)
+    out[risky] = [neutralise(v) for v in out[risky]]
+    return out
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("data")
-    sheet.append([_text_cell(sheet, str(c)) for c in frame.columns])
-    for rec in frame.itertuples(index=False):
-        sheet.append([_xlsx_value(sheet, v) for v in rec])
+
+def _xlsx_bytes(frame: pd.DataFrame) -> bytes:
+    """An ``.xlsx`` workbook of ``frame``, written with XlsxWriter in constant memory:
+    text is always written as a text cell (never a formula, a link or a number), numbers
+    as numbers, missing values as empty cells."""
+    import xlsxwriter
+
     buffer = io.BytesIO()
-    book.save(buffer)
+    book = xlsxwriter.Workbook(
+        buffer,
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+         "strings_to_numbers": False, "nan_inf_to_errors": True, "remove_timezone": True,
+         "default_date_format": "yyyy-mm-dd hh:mm:ss"},
+    )  # fmt: skip
+    sheet = book.add_worksheet("data")
+    sheet.write_row(0, 0, [str(c) for c in frame.columns])
+    columns = [_xlsx_column(frame[c]) for c in frame.columns]
+    for r, row in enumerate(zip(*columns, strict=True), start=1):
+        sheet.write_row(r, 0, row)
+    book.close()
     return buffer.getvalue()
 
 
-def _text_cell(sheet, value: str):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"  # a string, even when it looks like "=SUM(A1)"
-    return cell
-
-
-def _xlsx_value(sheet, value: object):
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None  # NaN, and pandas' NA and NaT, which openpyxl cannot write
-    if isinstance(value, str):
-        return _text_cell(sheet, value)
-    if hasattr(value, "item"):  # numpy scalar
-        return value.item()
-    return value
+def _xlsx_column(values: pd.Series) -> list[object]:
+    """A column as Python values XlsxWriter writes as they are (None: an empty cell)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return [None if pd.isna(v) else v.to_pydatetime() for v in values]
+    out = values.astype(object).to_numpy()
+    missing = pd.isna(values).to_numpy()
+    if missing.any():
+        out = out.copy()
+        out[missing] = None
+    return [v.item() if hasattr(v, "item") else v for v in out]

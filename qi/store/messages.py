@@ -40,7 +40,10 @@ def rows_text(rows: list[int], shown: int = 5) -> str:
 
 def summarise(problems: list[Problem], *, same: int = SAME, limit: int = LIMIT) -> list[Problem]:
     """The problems with each group of more than ``same`` alike rows written as one line,
-    file-level problems first, then by row; at most ``limit`` lines per file."""
+    file-level problems first, then by row; at most ``limit`` lines per file. A problem
+    said twice of one cell (a file row that became several rows: groups or months as
+    columns) is said once."""
+    problems = list(dict.fromkeys(problems))
     if len(problems) <= same:
         return list(problems)
     exact: dict[tuple, list[Problem]] = defaultdict(list)

@@ -7,13 +7,17 @@ upgraded in place. The models here describe the head revision.
 Design
 ------
 * **Observations are never updated or deleted.** Each belongs to the upload that
-  brought it. What is *shown* for a team × measure × period is the rows of the
-  latest upload that holds that slice and that was live at the moment asked about
-  (uploaded before it, not rolled back by then). A correction is a new upload; a
-  rollback stamps ``rolled_back_at`` on the upload. So "what did the board see on
-  date D" is one query, and history is never lost.
+  brought it. A correction is a new upload that replaces exactly the rows it holds:
+  when it is stored, each older row of the same team × measure × period whose group
+  it overlaps (the same group, or a group and its own parts) gets a
+  :class:`Replacement` naming the correcting upload. A row is *shown* at an instant
+  when its upload is live then (uploaded before it, not rolled back by then) and no
+  upload replacing it is live then. A rollback stamps ``rolled_back_at`` on the
+  upload, so what it replaced is shown again. "What did the board see on date D" is
+  one query, and history is never lost.
 * Times are stored as naive UTC ``DateTime`` on every backend.
-* Periods are the first day of their month (``Date``).
+* Periods are the first day of their period (``Date``): the month, the financial
+  quarter or the financial year, by the measure's ``frequency``.
 """
 
 from __future__ import annotations
@@ -88,6 +92,11 @@ class Measure(Base):
     target: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: the measure's groups in display order, separated by ";"
     groups: Mapped[str] = mapped_column(Text, default="")
+    #: the grouping its groups belong to (a :class:`Grouping` name): how ethnic
+    #: categories map into them
+    grouping: Mapped[str] = mapped_column(String(100), default="ethnicity")
+    #: month, quarter (financial) or year (financial): what one period is
+    frequency: Mapped[str] = mapped_column(String(10), default="month")
 
 
 class GroupAlias(Base):
@@ -102,6 +111,23 @@ class GroupAlias(Base):
     code: Mapped[str | None] = mapped_column(String(4), nullable=True)
     label: Mapped[str] = mapped_column(String(200))
     broad_group: Mapped[str] = mapped_column(String(100))
+
+
+class Grouping(Base):
+    """One group of a grouping (the groups a measure reports) and what it is made of.
+
+    ``members`` are broad ethnic groups, or categories by label or code, separated by
+    ";"; ``aliases`` are other spellings of the group. Seeded from
+    ``qi/store/data/groupings.csv`` (``ethnicity``: the six broad groups; ``wres``:
+    White, BME, Unknown); a facilitator may add groupings.
+    """
+
+    __tablename__ = "grouping"
+    grouping: Mapped[str] = mapped_column(String(100), primary_key=True)
+    group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    members: Mapped[str] = mapped_column(Text, default="")
+    aliases: Mapped[str] = mapped_column(Text, default="")
 
 
 class Upload(Base):
@@ -132,6 +158,20 @@ class Observation(Base):
     broad_group: Mapped[str] = mapped_column(String(100))
     numerator: Mapped[float] = mapped_column(Float)
     denominator: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Replacement(Base):
+    """An observation replaced by a later upload (while that upload is live).
+
+    Written when the later upload is stored (or, for an upload back-dated before a
+    stored one, the other way round), for every older version of the same team ×
+    measure × period whose group overlaps one of its rows.
+    """
+
+    __tablename__ = "replacement"
+    __table_args__ = (Index("ix_replacement_upload", "upload_id"),)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observation.id"), primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"), primary_key=True)
 
 
 class ChangeIdea(Base):

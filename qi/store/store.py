@@ -14,7 +14,8 @@
 * :mod:`qi.store.people` — accounts, sessions, role grants and the access checks;
 * :mod:`qi.store.catalogue` — teams, the measure catalogue, group aliases;
 * :mod:`qi.store.uploads` — validating, importing and rolling back uploads, reading
-  what is shown (now or as of an instant), export;
+  what is shown (now or as of an instant), export; :mod:`qi.store.bulk` — many
+  uploads checked and stored at once;
 * :mod:`qi.store.changelog` — change ideas and PDSA cycles, owners, actions, notes;
 * :mod:`qi.store.accountability` — reviews of owned measures, reporting gaps (who is
   not expected to report, so a month can be complete without them).
@@ -26,13 +27,14 @@ not at all (see :mod:`qi.store.core` for the write lock).
 from __future__ import annotations
 
 from qi.store.accountability import AccountabilityMixin
-from qi.store.uploads import UploadsMixin
+from qi.store.bulk import BulkImportMixin
 
 
-class Store(UploadsMixin, AccountabilityMixin):
+class Store(BulkImportMixin, AccountabilityMixin):
     """A collaborative's data: structure, measure catalogue, versioned observations, change log.
 
     Open one with :meth:`Store.open`; every method of its parts (:mod:`qi.store.core`,
     :mod:`~qi.store.people`, :mod:`~qi.store.catalogue`, :mod:`~qi.store.uploads`,
-    :mod:`~qi.store.changelog`, :mod:`~qi.store.accountability`) is a method of the store.
+    :mod:`~qi.store.bulk`, :mod:`~qi.store.changelog`,
+    :mod:`~qi.store.accountability`) is a method of the store.
     """

@@ -9,31 +9,60 @@
 * reads what is shown now or at any earlier instant (:meth:`~UploadsMixin.observations`)
   and writes it out with small numbers suppressed (:meth:`~UploadsMixin.export`).
 
-For each team × measure × month the upload shown is the live one (not rolled back) with
-the latest upload time (:func:`_shown_slices`); nothing is ever overwritten.
+A correction replaces exactly the rows it holds (team × measure × period × group): when
+an upload is stored, every older version of its team × measure × periods whose group
+overlaps one of its rows (the same group, or a group and its own parts) is recorded as
+replaced by it (:class:`~qi.store.models.Replacement`). A row is shown at an instant
+when its upload is live then and no upload replacing it is (:func:`_shown`), so a
+rollback shows again what its upload replaced, and ``as_of`` reads what was shown at
+any instant; nothing is ever overwritten. The work of an upload reads only the stored
+versions of its own team × measure × periods (:func:`_versions`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from qi import access
+from qi import periods as freq
 from qi.access import Principal
 from qi.disclosure import suppress_points
 from qi.store import reading
+from qi.store._frames import read_frame
 from qi.store.catalogue import CatalogueMixin
-from qi.store.core import ImportResult, StoreError, as_utc, utcnow
+from qi.store.core import (
+    REPLACEMENT_COLUMNS,
+    ImportResult,
+    StoreError,
+    as_utc,
+    no_replacements,
+    utcnow,
+)
+from qi.store.export import as_typed
+from qi.store.groups import GroupMap, overlaps
 from qi.store.intake import Intake, read_upload
 from qi.store.layouts import Layout, LayoutsMixin
 from qi.store.messages import summarise
-from qi.store.models import ICS, Collaborative, Observation, Team, Trust, Upload
+from qi.store.models import ICS, Collaborative, Observation, Replacement, Team, Trust, Upload
 from qi.store.reading import Problem
 from qi.store.validation import Catalogue, validate_observations
 
@@ -90,17 +119,25 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         if catalogue is None:
             catalogue = self.catalogue(today)
         elif today is not None:
-            catalogue = dataclasses.replace(catalogue, today=today)
+            catalogue = catalogue.on(today)
         intake = read_upload(source, name, catalogue=catalogue, layout=layout)
         if intake.table is None:
             return pd.DataFrame(), summarise(intake.problems), intake
-        clean, more = validate_observations(intake.table, catalogue)
+        clean, problems = self._checked(intake, who, validate_observations(intake.table, catalogue))
+        return clean, problems, intake
+
+    def _checked(
+        self, intake: Intake, who: Principal, validated: tuple[pd.DataFrame, list[Problem]]
+    ) -> tuple[pd.DataFrame, list[Problem]]:
+        """An intake's validation (clean rows, problems) in the file's own rows and
+        columns, with the rows outside ``who``'s scope as problems too."""
+        clean, more = validated
         more = more + self._upload_scope_problems(who, intake.table)
         problems = intake.problems + intake.translate(more)
         if problems:
             problems = intake.reading_note() + problems
         clean["row"] = intake.file_rows(clean["row"]).to_numpy()
-        return clean, summarise(problems), intake
+        return clean, summarise(problems)
 
     def upload_teams(self) -> list[str]:
         """The teams the signed-in person may upload for."""
@@ -125,7 +162,10 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         if who.local or "team" not in table.data.columns:
             return []
         frame = pd.DataFrame(
-            {"team": table.data["team"].astype(str).str.strip(), "_row": table.rows.to_numpy()}
+            {
+                "team": as_typed(table.data["team"].astype(str).str.strip()),
+                "_row": table.rows.to_numpy(),
+            }
         )
         return self._scope_problems(who, "upload", frame, table.name)
 
@@ -165,13 +205,20 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
                 content = b""  # reading reports it, with the file's name
         if today is None and uploaded_at is not None:
             today = as_utc(uploaded_at).date()
+        if catalogue is None:
+            catalogue = self.catalogue(today)
+        elif today is not None:
+            catalogue = catalogue.on(today)
         clean, problems, intake = self.check_upload(
-            source, name, today=today, layout=layout, catalogue=catalogue
+            source, name, layout=layout, catalogue=catalogue
         )
         if intake.table is None:
             return ImportResult(name, None, 0, problems, notes=intake.notes)
-        if problems or dry_run:
+        if problems:
             return ImportResult(name, None, len(clean), problems, notes=intake.notes)
+        if dry_run:
+            replacing = self.replacements(clean, catalogue=catalogue, user=user)
+            return ImportResult(name, None, len(clean), [], replacing, notes=intake.notes)
         checksum = hashlib.sha256(content).hexdigest()
         with self._write() as conn:
             # checked again under the write lock: a role revoked meanwhile stops the write
@@ -204,9 +251,10 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
                 .returning(Upload.id)
             ).scalar_one()
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
-            slices = clean[["team", "measure", "period"]].drop_duplicates()
-            replaced = self._count_shown_slices(conn, slices, team_ids)
+            rows = clean.assign(team_id=clean["team"].map(team_ids).astype("int64"))
+            versions = _versions(conn, rows, stamp)
             _insert_observations(conn, upload_id, clean, team_ids)
+            replacing = _replace(conn, upload_id, stamp, rows, versions, catalogue)
             self._audit(
                 conn,
                 who.username,
@@ -215,25 +263,36 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
                 upload_id,
                 f"{name}: {len(clean)} rows, sha256 {checksum}",
             )
-        return ImportResult(name, upload_id, len(clean), [], replaced, notes=intake.notes)
+        labelled = _with_labels(replacing, catalogue)
+        return ImportResult(name, upload_id, len(clean), [], labelled, notes=intake.notes)
 
-    @staticmethod
-    def _count_shown_slices(conn: Connection, slices: pd.DataFrame, team_ids) -> int:
-        """How many of these team × measure × period slices already have data shown."""
-        if slices.empty:
-            return 0
-        shown = _shown_slices(
-            utcnow(),
-            team_ids=slices["team"].map(team_ids).unique().tolist(),
-            measures=slices["measure"].unique().tolist(),
-        )
-        rows = conn.execute(select(shown.c.team_id, shown.c.measure_id, shown.c.period)).all()
-        have = {(t, m, pd.Timestamp(p)) for t, m, p in rows}
-        wanted = zip(slices["team"].map(team_ids), slices["measure"], slices["period"], strict=True)
-        return sum((t, m, pd.Timestamp(p)) in have for t, m, p in wanted)
+    def replacements(
+        self, clean: pd.DataFrame, *, catalogue: Catalogue | None = None, user: str = ""
+    ) -> pd.DataFrame:
+        """The stored values that the validated rows ``clean`` (of :meth:`validate`) would
+        replace if stored now, old → new (:data:`~qi.store.core.REPLACEMENT_COLUMNS`):
+        what the Upload page and ``qi import --dry-run`` show before anything is stored.
 
-    def rollback(self, upload_id: int, *, user: str = "system") -> None:
-        """Withdraw an upload: what it replaced is shown again. Kept in history."""
+        It shows stored values unsuppressed, so it needs the right to upload for every
+        team of ``clean`` (AccessDenied otherwise), as storing them would."""
+        if clean.empty:
+            return no_replacements()
+        catalogue = catalogue or self.catalogue()
+        with self.engine.connect() as conn:
+            self._require_teams(conn, "upload", clean["team"].unique(), user)
+            team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
+            known = clean["team"].isin(team_ids)
+            rows = clean[known].assign(team_id=clean.loc[known, "team"].map(team_ids))
+            rows["team_id"] = rows["team_id"].astype("int64")
+            versions = _versions(conn, rows, utcnow())
+        pairs = _overlapping(rows, versions, _group_map(catalogue))
+        shown = pairs[pairs["shown"].astype(bool)]
+        return _with_labels(_replacement_frame(shown), catalogue)
+
+    def rollback(self, upload_id: int, *, user: str = "system") -> int:
+        """Withdraw an upload: what it replaced is shown again. Kept in history.
+
+        Returns how many stored values it had replaced that are shown again."""
         with self._write() as conn:
             who = self._require(conn, "upload", user)
             row = conn.execute(
@@ -253,12 +312,22 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
                     f"upload {upload_id} was already rolled back on "
                     f"{row.rolled_back_at:%Y-%m-%d %H:%M} UTC"
                 )
+            now = utcnow()
             conn.execute(
                 update(Upload)
                 .where(Upload.id == upload_id)
-                .values(rolled_back_at=utcnow(), rolled_back_by=who.username)
+                .values(rolled_back_at=now, rolled_back_by=who.username)
+            )
+            o, r, u = Observation.__table__, Replacement.__table__, Upload.__table__
+            again = conn.scalar(
+                select(func.count())
+                .select_from(r)
+                .join(o, o.c.id == r.c.observation_id)
+                .join(u, u.c.id == o.c.upload_id)
+                .where(r.c.upload_id == upload_id, _shown(o, u, now))
             )
             self._audit(conn, who.username, "rollback", "upload", upload_id)
+        return int(again or 0)
 
     def uploads(self) -> pd.DataFrame:
         """The upload history, newest first."""
@@ -288,25 +357,44 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
     def upload_slices(self) -> pd.DataFrame:
         """Every version of every team × measure × period: which upload brought it, when,
         and whether it was rolled back (what the data-completeness view reads)."""
-        o, u = Observation.__table__, Upload.__table__
-        query = (
-            select(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
-                   u.c.rolled_back_at, u.c.uploaded_by)
-            .select_from(o)
-            .join(u, o.c.upload_id == u.c.id)
-            .join(Team, o.c.team_id == Team.id)
-            .group_by(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, u.c.uploaded_at,
-                      u.c.rolled_back_at, u.c.uploaded_by)
-        )  # fmt: skip
+        o = Observation.__table__
+        # the distinct slices of each upload (the index on team, measure, period, upload
+        # answers this), with the uploads' and teams' own columns added in pandas
+        query = select(
+            o.c.team_id, o.c.measure_id, type_coerce(o.c.period, String), o.c.upload_id
+        ).distinct()
         with self.engine.connect() as conn:
             _, readable = self._readable(conn)
             if readable is not None:
                 query = query.where(o.c.team_id.in_(readable))
-            rows = [tuple(r) for r in conn.execute(query)]
+            slices = read_frame(conn, query, ["team_id", "measure", "period", "upload_id"])
+            used = set(slices["upload_id"].tolist())
+            uploads = [
+                tuple(r)
+                for r in conn.execute(select(Upload.id, Upload.uploaded_at,
+                                             Upload.rolled_back_at, Upload.uploaded_by))
+                if r.id in used
+            ]  # fmt: skip
+            teams = conn.execute(select(Team.id, Team.name)).all()
         cols = ["team", "measure", "period", "upload_id", "uploaded_at", "rolled_back_at",
                 "uploaded_by"]  # fmt: skip
-        frame = pd.DataFrame.from_records(rows, columns=cols)
-        frame["period"] = pd.to_datetime(frame["period"])
+        # (read as the rows of one query would be: each column's type from its values)
+        upload = pd.DataFrame.from_records(uploads, columns=["id", *cols[4:]])
+        in_use = set(slices["team_id"].tolist())
+        team = pd.DataFrame.from_records(
+            [tuple(t) for t in teams if t.id in in_use], columns=["id", "team"]
+        )
+        at_team = pd.Index(team["id"]).get_indexer(slices["team_id"])
+        at_upload = pd.Index(upload["id"]).get_indexer(slices["upload_id"])
+        frame = pd.concat(
+            [
+                team["team"].take(at_team).reset_index(drop=True),
+                slices[["measure", "period", "upload_id"]],
+                upload[cols[4:]].take(at_upload).reset_index(drop=True),
+            ],
+            axis=1,
+        )
+        frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")  # (as from dates)
         return frame.sort_values(["team", "measure", "period", "upload_id"], ignore_index=True)
 
     # ------------------------------------------------------------------ reading
@@ -332,36 +420,22 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
             if teams is not None:
                 named = conn.scalars(select(Team.id).where(Team.name.in_(list(teams)))).all()
                 team_ids = named if team_ids is None else sorted(set(named) & set(team_ids))
-        shown = _shown_slices(as_utc(as_of), team_ids=team_ids, measures=measures)
-        o = Observation.__table__
+        at = as_utc(as_of)
+        o, u = Observation.__table__, Upload.__table__
+        values = ["measure", "period", "group", "broad_group", "numerator", "denominator",
+                  "upload_id"]  # fmt: skip
         query = (
+            # (the month as the driver gives it, text or a date, for pandas to read at
+            # once: a date type would have SQLAlchemy convert it row by row)
             select(
-                Collaborative.name,
-                ICS.name,
-                Trust.name,
-                Team.name,
+                o.c.team_id,
                 o.c.measure_id,
-                o.c.period,
-                o.c.group,
-                o.c.broad_group,
-                o.c.numerator,
-                o.c.denominator,
-                o.c.upload_id,
+                type_coerce(o.c.period, String),
+                *[o.c[c] for c in values[2:]],
             )
             .select_from(o)
-            .join(
-                shown,
-                and_(
-                    o.c.team_id == shown.c.team_id,
-                    o.c.measure_id == shown.c.measure_id,
-                    o.c.period == shown.c.period,
-                    o.c.upload_id == shown.c.upload_id,
-                ),
-            )
-            .join(Team, o.c.team_id == Team.id)
-            .join(Trust, Team.trust_id == Trust.id)
-            .join(ICS, Trust.ics_id == ICS.id)
-            .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+            .join(u, o.c.upload_id == u.c.id)
+            .where(_shown(o, u, at))
         )
         if team_ids is not None:
             query = query.where(o.c.team_id.in_(list(team_ids)))
@@ -375,9 +449,23 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         if end is not None:
             query = query.where(o.c.period <= pd.Timestamp(end).date())
         with self.engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(query)]
-        frame = pd.DataFrame.from_records(rows, columns=list(OBSERVATION_COLUMNS))
-        frame["period"] = pd.to_datetime(frame["period"])
+            # read in blocks, as columns; the team's names joined here, not on every row
+            frame = read_frame(conn, query, ["team_id", *values])
+            places = pd.DataFrame(
+                conn.execute(
+                    select(Team.id, Collaborative.name, ICS.name, Trust.name, Team.name)
+                    .join(Trust, Team.trust_id == Trust.id)
+                    .join(ICS, Trust.ics_id == ICS.id)
+                    .join(Collaborative, ICS.collaborative_id == Collaborative.id)
+                ).all(),
+                columns=["team_id", "collaborative", "ics", "trust", "team"],
+            )
+        at = pd.Index(places["team_id"]).get_indexer(frame.pop("team_id"))
+        names = {
+            c: pd.Series(places[c].to_numpy(dtype=object)[at]) for c in OBSERVATION_COLUMNS[:4]
+        }
+        frame = pd.concat([pd.DataFrame(names), frame], axis=1)
+        frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")  # (as from dates)
         frame["numerator"] = frame["numerator"].astype(float)
         frame["denominator"] = pd.to_numeric(frame["denominator"]).astype(float)
         frame["upload_id"] = frame["upload_id"].astype("int64")
@@ -393,6 +481,7 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         from qi.store.export import write_table
 
         data = self.observations(as_of=as_of)
+        frequency = data["measure"].map(self.measures().set_index("id")["frequency"])
         allowed = self.may_see_small_numbers(data["team"].unique())
         if small_numbers:
             with self.engine.connect() as conn:
@@ -407,18 +496,14 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
             {
                 "team": data["team"],
                 "measure": data["measure"],
-                "period": data["period"].dt.strftime("%Y-%m"),
+                "period": _period_labels(data["period"], frequency),
                 "group": data["group"],
                 "numerator": data["numerator"],
                 "denominator": data["denominator"],
             }
         )
         for col in ("numerator", "denominator"):  # whole counts written as 3, not 3.0
-            frame[col] = pd.Series(
-                [int(v) if v == v and float(v).is_integer() else v for v in frame[col].tolist()],
-                index=frame.index,
-                dtype=object,
-            )
+            frame[col] = _whole_as_int(frame[col])
         if not show.all():
             hidden = suppress_points(frame[~show], line=["team", "measure", "period"], values=())
             frame.loc[~show, ["numerator", "denominator"]] = hidden[
@@ -428,18 +513,40 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         return len(frame)
 
 
+def _whole_as_int(values: pd.Series) -> pd.Series:
+    """Numbers as Python objects, whole ones as ints (3, not 3.0); NaN stays NaN."""
+    v = values.to_numpy(dtype=float)
+    out = v.astype(object)
+    whole = np.isfinite(v) & (np.floor(v) == v)
+    small = whole & (np.abs(v) < 2.0**62)
+    out[small] = v[small].astype(np.int64).astype(object)
+    out[whole & ~small] = [int(x) for x in v[whole & ~small]]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _insert_rows(conn: Connection, table, cols: list[str], params: list[tuple]) -> None:
+    """Insert rows with the driver's ``executemany`` (COPY on psycopg): no per-row ORM work."""
+    if not params:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in cols)
+    if conn.dialect.driver == "psycopg":  # COPY is an order of magnitude faster there
+        copy_sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in params:
+                copy.write_row(row)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(cols))})"
+    for start in range(0, len(params), 20_000):
+        conn.exec_driver_sql(sql, params[start : start + 20_000])
+
+
 def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, team_ids) -> None:
-    """Insert an upload's rows with the driver's ``executemany`` (no per-row ORM work)."""
-    o = Observation.__table__
+    """Insert an upload's rows (:func:`_insert_rows`)."""
     cols = ["upload_id", "team_id", "measure_id", "period", "group", "broad_group",
             "numerator", "denominator"]  # fmt: skip
     sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (
-        f"INSERT INTO {quote(o.name)} ({', '.join(quote(c) for c in cols)}) "
-        f"VALUES ({', '.join([mark] * len(cols))})"
-    )
     periods = clean["period"].dt.strftime("%Y-%m-%d") if sqlite else clean["period"].dt.date
     denominators = [None if d != d else d for d in clean["denominator"].astype(float).tolist()]
     params = list(
@@ -455,46 +562,241 @@ def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, 
             strict=True,
         )
     )
-    if conn.dialect.driver == "psycopg":  # COPY is an order of magnitude faster there
-        copy_sql = f"COPY {quote(o.name)} ({', '.join(quote(c) for c in cols)}) FROM STDIN"
-        with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:
-            for row in params:
-                copy.write_row(row)
-        return
-    for start in range(0, len(params), 20_000):
-        conn.exec_driver_sql(sql, params[start : start + 20_000])
+    _insert_rows(conn, Observation.__table__, cols, params)
 
 
-def _shown_slices(at: dt.datetime, *, team_ids=None, measures=None):
-    """For each team × measure × period, the upload shown at ``at``: a subquery.
+def _live(u, at: dt.datetime):
+    """An upload live at ``at``: uploaded by then and not rolled back by then."""
+    return and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
 
-    The shown upload is the live one (uploaded by ``at``, not rolled back by then)
-    with the latest ``uploaded_at``, ties going to the later id: upload time, not
-    the order of import, decides, so a back-dated upload never hides a later one.
-    Restricted to some teams and measures when given, which keeps it small.
-    """
+
+def _unreplaced(o, at: dt.datetime):
+    """No upload replacing the observation ``o`` is live at ``at``."""
+    r, v = Replacement.__table__, Upload.__table__.alias("replacing")
+    return ~exists(
+        select(r.c.observation_id)
+        .join(v, v.c.id == r.c.upload_id)
+        .where(r.c.observation_id == o.c.id, _live(v, at))
+    )
+
+
+def _shown(o, u, at: dt.datetime):
+    """The observation ``o`` of upload ``u`` is shown at ``at``: its upload is live then
+    and no upload replacing it is. Upload time, not the order of import, decides (a
+    back-dated upload never hides a later one: see :func:`_replace`)."""
+    return and_(_live(u, at), _unreplaced(o, at))
+
+
+#: Columns of :func:`_versions`.
+VERSION_COLUMNS = (
+    "id", "team_id", "measure_id", "period", "group", "broad_group", "numerator",
+    "denominator", "upload_id", "uploaded_at", "shown",
+)  # fmt: skip
+
+
+def _versions(conn: Connection, rows: pd.DataFrame, at: dt.datetime) -> pd.DataFrame:
+    """Every stored version (rolled back or not) of the team × measure × periods of
+    ``rows`` (with ``team_id``, ``measure``, ``period``), and whether each is shown at
+    ``at``: :data:`VERSION_COLUMNS`.
+
+    Read with the slice index on the upload's own teams, measures and periods, so the
+    work is proportional to the upload and its earlier versions, not to the store."""
+    if rows.empty:
+        return pd.DataFrame(columns=list(VERSION_COLUMNS))
     o, u = Observation.__table__, Upload.__table__
-    live = and_(u.c.uploaded_at <= at, or_(u.c.rolled_back_at.is_(None), u.c.rolled_back_at > at))
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(o.c.team_id, o.c.measure_id, o.c.period),
-            order_by=(u.c.uploaded_at.desc(), o.c.upload_id.desc()),
-        )
-        .label("rank")
-    )
+    periods = sorted({p.date() for p in pd.to_datetime(rows["period"].unique())})
     query = (
-        select(o.c.team_id, o.c.measure_id, o.c.period, o.c.upload_id, rank)
+        select(
+            # dates as the driver gives them (text on SQLite): pandas reads them faster
+            # than SQLAlchemy's row-by-row date conversion
+            o.c.id, o.c.team_id, o.c.measure_id, type_coerce(o.c.period, String), o.c.group,
+            o.c.broad_group, o.c.numerator, o.c.denominator, o.c.upload_id,
+            type_coerce(u.c.uploaded_at, String), case((_shown(o, u, at), 1), else_=0),
+        )
         .join(u, o.c.upload_id == u.c.id)
-        .where(live)
+        .where(
+            o.c.team_id.in_(sorted(int(t) for t in rows["team_id"].unique())),
+            o.c.measure_id.in_(sorted(rows["measure"].unique())),
+            o.c.period.in_(periods),
+        )
+    )  # fmt: skip
+    # plain tuples: pandas probing SQLAlchemy rows for attributes costs more than the read
+    found = pd.DataFrame.from_records(
+        list(map(tuple, conn.execute(query).fetchall())), columns=list(VERSION_COLUMNS)
     )
-    if team_ids is not None:
-        query = query.where(o.c.team_id.in_(list(team_ids)))
-    if measures is not None:
-        query = query.where(o.c.measure_id.in_(list(measures)))
-    ranked = query.subquery("ranked")
-    return (
-        select(ranked.c.team_id, ranked.c.measure_id, ranked.c.period, ranked.c.upload_id)
-        .where(ranked.c.rank == 1)
-        .subquery("shown")
+    if found.empty:
+        return found
+    found["period"] = pd.to_datetime(found["period"])
+    found["uploaded_at"] = pd.to_datetime(found["uploaded_at"])
+    # only the upload's own slices (the query reads the product of its teams, measures
+    # and periods)
+    keys = rows[["team_id", "measure", "period"]].drop_duplicates()
+    keys = keys.rename(columns={"measure": "measure_id"})
+    keys["period"] = pd.to_datetime(keys["period"])
+    return found.merge(keys, on=["team_id", "measure_id", "period"], how="inner")
+
+
+def _group_map(catalogue: Catalogue) -> GroupMap:
+    return catalogue.group_map
+
+
+def _overlapping(rows: pd.DataFrame, versions: pd.DataFrame, groups: GroupMap) -> pd.DataFrame:
+    """Each pair of a new row and a stored version of the same team × measure × period
+    whose groups overlap (the same group, or one a part of the other): the stored
+    version's :data:`VERSION_COLUMNS` and the new row's ``new_group``, ``new_numerator``,
+    ``new_denominator`` (and ``team``, ``measure``)."""
+    if versions.empty or rows.empty:
+        return pd.DataFrame(
+            columns=[*VERSION_COLUMNS, "team", "measure", "new_group", "new_numerator",
+                     "new_denominator"]
+        )  # fmt: skip
+    new = rows[["team", "team_id", "measure", "period", "group", "broad_group", "numerator",
+                "denominator"]].rename(columns={
+        "group": "new_group", "numerator": "new_numerator", "denominator": "new_denominator",
+        "measure": "measure_id",
+    })  # fmt: skip
+    new["period"] = pd.to_datetime(new["period"])
+    pairs = versions.merge(new, on=["team_id", "measure_id", "period", "broad_group"])
+    if pairs.empty:
+        return pairs.assign(measure=pairs["measure_id"])
+    paths: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def path(group: str, broad: str) -> tuple[str, ...]:
+        key = (group, broad)
+        if key not in paths:
+            paths[key] = groups.path(group, broad)
+        return paths[key]
+
+    keep = (pairs["group"] == pairs["new_group"]).to_numpy(copy=True)
+    other = np.flatnonzero(~keep)  # another group of the same broad group: a part of it?
+    keep[other] = [
+        overlaps(path(g, b), path(n, b))
+        for g, n, b in zip(
+            pairs["group"].to_numpy()[other],
+            pairs["new_group"].to_numpy()[other],
+            pairs["broad_group"].to_numpy()[other],
+            strict=True,
+        )
+    ]
+    return pairs[keep].assign(measure=lambda f: f["measure_id"])
+
+
+def _replace(
+    conn: Connection,
+    upload_id: int,
+    stamp: dt.datetime,
+    rows: pd.DataFrame,
+    versions: pd.DataFrame,
+    catalogue: Catalogue,
+) -> pd.DataFrame:
+    """Record what the new upload replaces, and return the values it hides that were
+    shown at ``stamp`` (old → new).
+
+    A stored version older than the upload (by upload time, then id) is replaced by it.
+    When the upload is back-dated before a stored version, the upload's own row is
+    replaced by that later upload instead, so the later one stays shown."""
+    pairs = _overlapping(rows, versions, _group_map(catalogue))
+    if pairs.empty:
+        return no_replacements()
+    older = (pairs["uploaded_at"] < pd.Timestamp(stamp)) | (
+        (pairs["uploaded_at"] == pd.Timestamp(stamp)) & (pairs["upload_id"] < upload_id)
     )
+    edges = [(int(i), int(upload_id)) for i in pairs.loc[older, "id"].unique()]
+    later = pairs[~older]
+    if len(later):
+        o = Observation.__table__
+        mine = pd.DataFrame.from_records(
+            list(map(tuple, conn.execute(
+                select(o.c.id, o.c.team_id, o.c.measure_id, o.c.period, o.c.group)
+                .where(o.c.upload_id == upload_id)
+            ).fetchall())),
+            columns=["new_id", "team_id", "measure_id", "period", "new_group"],
+        )  # fmt: skip
+        mine["period"] = pd.to_datetime(mine["period"])
+        hidden = later.merge(mine, on=["team_id", "measure_id", "period", "new_group"])
+        edges += list({(int(i), int(u)) for i, u in zip(hidden["new_id"], hidden["upload_id"],
+                                                        strict=True)})  # fmt: skip
+    _insert_rows(conn, Replacement.__table__, ["observation_id", "upload_id"], edges)
+    return _replacement_frame(pairs[older & pairs["shown"].astype(bool)])
+
+
+def _replacement_frame(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of :func:`_overlapping` as :data:`~qi.store.core.REPLACEMENT_COLUMNS`."""
+    out = pd.DataFrame(
+        {
+            "team": pairs["team"], "measure": pairs["measure_id"], "period": pairs["period"],
+            "period_label": "", "group": pairs["group"],
+            "numerator": pairs["numerator"].astype(float),
+            "denominator": pd.to_numeric(pairs["denominator"]).astype(float),
+            "upload_id": pairs["upload_id"].astype("int64"), "new_group": pairs["new_group"],
+            "new_numerator": pairs["new_numerator"].astype(float),
+            "new_denominator": pd.to_numeric(pairs["new_denominator"]).astype(float),
+        }
+    )  # fmt: skip
+    return out.sort_values(["team", "measure", "period", "group"], ignore_index=True)[
+        list(REPLACEMENT_COLUMNS)
+    ]
+
+
+def _with_labels(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """``period_label`` filled by each measure's frequency (2024-04, 2024/25 Q1, 2024/25)."""
+    if frame.empty:
+        return frame
+    table = catalogue.measures
+    frequency = frame["measure"].map(table["frequency"]) if "frequency" in table.columns else None
+    return frame.assign(period_label=_period_labels(frame["period"], frequency))
+
+
+def _period_labels(period: pd.Series, frequency: pd.Series | None) -> pd.Series:
+    """Each period as written for its measure's frequency (month when unknown)."""
+    if frequency is None:
+        frequency = pd.Series("month", index=period.index)
+    frequency = frequency.fillna("month")
+    out = pd.Series("", index=period.index, dtype=object)
+    for f in frequency.unique():
+        rows = frequency == f
+        out[rows] = freq.labels(period[rows], f)
+    return out
+
+
+def _value_text(numerator: float, denominator: float) -> str:
+    """``3 / 650``, or ``12.5`` without a denominator."""
+    top = f"{numerator:g}"
+    return top if denominator != denominator else f"{top} / {denominator:g}"
+
+
+def replacement_table(replacements: pd.DataFrame) -> pd.DataFrame:
+    """The stored values a file replaces, as a person reads them: ``team``, ``measure``,
+    ``period`` (written for the measure's frequency), ``group`` (``old → new`` when the
+    file gives the group another way, e.g. a broad group as its categories),
+    ``stored`` (numerator / denominator, and the upload it came from) and ``new``."""
+    r = replacements
+    if r.empty:
+        return pd.DataFrame(columns=["team", "measure", "period", "group", "stored", "new"])
+    group = [
+        old if old == new else f"{old} → {new}"
+        for old, new in zip(r["group"], r["new_group"], strict=True)
+    ]
+    stored = [
+        f"{_value_text(n, d)} (upload {u})"
+        for n, d, u in zip(r["numerator"], r["denominator"], r["upload_id"], strict=True)
+    ]
+    new = [_value_text(n, d) for n, d in zip(r["new_numerator"], r["new_denominator"], strict=True)]
+    period = r["period_label"].where(r["period_label"].ne(""), r["period"].dt.strftime("%Y-%m"))
+    return pd.DataFrame(
+        {"team": r["team"], "measure": r["measure"], "period": period, "group": group,
+         "stored": stored, "new": new}
+    )  # fmt: skip
+
+
+def replacement_lines(replacements: pd.DataFrame, limit: int = 20) -> list[str]:
+    """One line per replaced value (``team · measure · period · group: old → new``), at
+    most ``limit`` of them and a last line saying how many more."""
+    table = replacement_table(replacements)
+    lines = [
+        f"  {t.team} · {t.measure} · {t.period} · {t.group}: {t.stored} → {t.new}"
+        for t in table.head(limit).itertuples(index=False)
+    ]
+    if len(table) > limit:
+        lines.append(f"  … and {len(table) - limit:,} more")
+    return lines

@@ -121,7 +121,11 @@ def test_page_by_its_address_is_accessible(
     expect(page.get_by_role("heading", level=1).first).to_contain_text(heading)
     # every chart says in words what it shows, right under it
     charts = page.locator(".js-plotly-plot").count()
-    expect(page.get_by_text("Chart in words:")).to_have_count(charts)
+    under = page.locator(
+        "[data-testid=stElementContainer]:has(.js-plotly-plot) + [data-testid=stElementContainer]"
+        " [data-testid=stCaptionContainer]"
+    )
+    expect(under).to_have_count(charts)
     if charts:  # across the content's width (not squeezed at a phone's)
         blocks = page.get_by_test_id("stMainBlockContainer").get_by_test_id("stVerticalBlock")
         content = blocks.first.bounding_box()  # the main column inside its padding

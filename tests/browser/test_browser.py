@@ -35,8 +35,16 @@ def test_upload_then_team_chart_then_board(page: Page, streamlit_url: str, tmp_p
     file.write_text(UPLOAD)
     page.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(file)
     expect(page.get_by_text("2 rows ready to store")).to_be_visible(timeout=60_000)
-    page.get_by_role("button", name="Store 1 file(s)").click()
+    # a correction: the page lists the two stored values it replaces and asks first
+    expect(page.get_by_text("replaces 2 stored value(s), old → new")).to_be_visible()
+    store = page.get_by_role("button", name="Store 1 file(s)")
+    expect(store).to_be_disabled()
+    page.get_by_text("Replace the 2 stored value(s) listed above").click()
+    wait_idle(page)
+    expect(store).to_be_enabled()
+    store.click()
     expect(page.get_by_text("stored as upload")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("it replaced 2 stored value(s)")).to_be_visible()
     wait_idle(page)
     page.screenshot(path=ARTIFACTS / "upload.png", full_page=True)
 
@@ -66,12 +74,17 @@ def test_equality_page_draws_the_gap_and_funnel(page: Page, streamlit_url: str):
     page.screenshot(path=ARTIFACTS / "equality.png", full_page=True)
 
 
+#: The board's rows are taller than a grid's default (its icons are read at a glance); the
+#: header keeps the grid's own height.
+BOARD_ROW_PX, HEADER_PX = 52, 36
+
+
 def _open_row(page: Page, row: int) -> None:
     """Select the board table's ``row`` (0 = first) by its row selector."""
     grid = page.get_by_test_id("stDataFrame").first
     expect(grid).to_be_visible(timeout=60_000)
     box = grid.bounding_box()
-    page.mouse.click(box["x"] + 12, box["y"] + 35 * (row + 1.5))
+    page.mouse.click(box["x"] + 12, box["y"] + HEADER_PX + BOARD_ROW_PX * (row + 0.5))
 
 
 def _query(page: Page) -> dict[str, list[str]]:

@@ -1,0 +1,148 @@
+"""Many readers: twenty sessions open the Board at once (a board meeting).
+
+Each session is the dashboard run by Streamlit's ``AppTest`` in a thread of one
+process (as one server runs every session, with one cache shared between them), all
+started together on a store with the sample collaborative. Prints the median and the
+95th percentile of the time from a session's start to its Board drawn, for
+
+- **a cold server**: the sessions are the first to arrive (nothing cached yet);
+- **a warm server**: twenty more sessions after them (what was computed for the
+  first is shared);
+- **reruns**: each warm session changes the Board's group (Black), as a reader does.
+
+Usage::
+
+    python benchmarks/bench_readers.py [--sessions 20] [--db URL]
+
+Without ``--db``, the sample collaborative is loaded into a new SQLite store first.
+Goal (issue 22): p95 under 3 s for twenty sessions at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from _common import ROOT, figure, machine, qi_command
+
+APP = ROOT / "dashboard" / "streamlit_app.py"
+
+
+def _share_the_runtime() -> None:
+    """Let AppTests run in threads at once, as sessions of one server do.
+
+    Each ``AppTest.run`` installs Streamlit's runtime singleton (a stand-in) and removes
+    it when it ends, which would pull it from under the sessions still running; here a
+    session that finds it removed uses the last one installed. Only this benchmark
+    does this; the app is not changed by it.
+    """
+    from streamlit.runtime.runtime import Runtime
+
+    last: list[Runtime] = []
+    instance, exists = Runtime.instance.__func__, Runtime.exists.__func__
+
+    def shared_instance(cls):
+        if cls._instance is not None:
+            last[:] = [cls._instance]
+            return cls._instance
+        return last[0] if last else instance(cls)
+
+    def shared_exists(cls):
+        return cls._instance is not None or bool(last) or exists(cls)
+
+    Runtime.instance = classmethod(shared_instance)
+    Runtime.exists = classmethod(shared_exists)
+
+
+def _sessions(n: int, step) -> list[float]:
+    """Run ``step(i)`` in ``n`` threads started together; the seconds each took."""
+    times: list[float | None] = [None] * n
+    errors: list[BaseException] = []
+    start = threading.Barrier(n)
+
+    def one(i: int) -> None:
+        start.wait()
+        t0 = time.perf_counter()
+        try:
+            step(i)
+        except BaseException as exc:  # reported after the run
+            errors.append(exc)
+        times[i] = time.perf_counter() - t0
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [t for t in times if t is not None]
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _report(label: str, times: list[float]) -> None:
+    figure(f"{label}: median", statistics.median(times))
+    figure(f"{label}: 95th percentile", _p95(times), 3.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--db", default=None, help="a store with data (default: the sample)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.db
+        if url is None:
+            url = f"sqlite:///{Path(tmp) / 'sample.db'}"
+            env = {k: v for k, v in os.environ.items() if k != "QI_DATABASE_URL"}
+            subprocess.run([*qi_command(), "--db", url, "sample"], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+        os.environ["QI_DATABASE_URL"] = url
+        from streamlit.testing.v1 import AppTest
+
+        _share_the_runtime()
+
+        n = args.sessions
+        print(f"bench_readers: {machine()}; {n} sessions at once on {url.split(':')[0]}")
+        apps = [AppTest.from_file(str(APP), default_timeout=600) for _ in range(2 * n)]
+        # a server looks for custom components once, when it starts; AppTest looks on
+        # each session's first run (0.2 s of CPU each): done once here, before the clock
+        from streamlit.components.v2.component_manager import BidiComponentManager
+
+        components = BidiComponentManager()
+        components.discover_and_register_components(start_file_watching=False)
+        for at in apps:
+            at._bidi_component_manager = components
+
+        def board(i: int) -> None:
+            at = apps[i]
+            at.run()
+            assert not at.exception, at.exception
+            assert len(at.dataframe[0].value) > 0, "the Board showed no rows"
+
+        _report(f"cold server, {n} sessions open the Board", _sessions(n, board))
+        _report(f"warm server, {n} more sessions", _sessions(n, lambda i: board(n + i)))
+
+        def choose_group(i: int) -> None:
+            at = apps[n + i]
+            next(s for s in at.selectbox if s.label == "Group").set_value("Black").run()
+            assert not at.exception, at.exception
+            assert set(at.dataframe[0].value["group"]) == {"Black"}
+
+        _report(f"reruns, {n} sessions choose a group", _sessions(n, choose_group))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
