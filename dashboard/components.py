@@ -125,7 +125,7 @@ def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
     the numbered list (:func:`qi.figures.chart_key`)."""
     from qi.figures import chart_key, description
 
-    st.plotly_chart(fig, theme=None)
+    st.plotly_chart(fig, theme=None, width="stretch")  # the content's width, on a phone too
     said = description(fig)
     if said:
         st.caption(literal(said))

@@ -27,7 +27,7 @@ def test_upload_then_team_chart_then_board(page: Page, streamlit_url: str, tmp_p
     page.goto(streamlit_url)
     wait_idle(page)
     expect(page.get_by_role("heading", name="Board summary")).to_be_visible(timeout=60_000)
-    nav = page.get_by_test_id("stSidebarNav")
+    nav = page.locator(".st-key-qi_menu")
 
     nav.get_by_role("link", name="Upload").click()
     wait_idle(page)
@@ -67,7 +67,7 @@ def test_equality_page_draws_the_gap_and_funnel(page: Page, streamlit_url: str):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.goto(streamlit_url)
     wait_idle(page)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Equality").click()
+    page.locator(".st-key-qi_menu").get_by_role("link", name="Equality").click()
     charts = page.locator(".js-plotly-plot")
     expect(charts.nth(2).locator(".main-svg").first).to_be_visible(timeout=60_000)
     wait_idle(page)
