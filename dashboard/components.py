@@ -40,6 +40,21 @@ def in_url(key: str, value: str | list[str], default: str | list[str]) -> None:
         st.query_params[key] = value
 
 
+#: The width a chart is laid out for on a phone (pixels): the server cannot measure the
+#: screen, but a phone's browser says "Mobi" in its User-Agent (as browsers agree to).
+PHONE_WIDTH = 350
+
+
+def chart_width() -> int | None:
+    """The width to lay a chart out for: :data:`PHONE_WIDTH` on a phone, else None (the
+    figure's own assumption for a desktop screen)."""
+    try:
+        agent = st.context.headers.get("User-Agent") or ""
+    except Exception:  # no browser (a test or a script)
+        return None
+    return PHONE_WIDTH if "Mobi" in agent else None
+
+
 def require_data(frame: pd.DataFrame) -> None:
     """Stop the page with a note when there is nothing to show yet."""
     if frame is None or len(frame) == 0:

@@ -76,6 +76,8 @@ OVERDUE_COLOUR = "#B04A00"
 
 #: Width assumed when laying out a chart whose width is not given (the dashboard's).
 ASSUMED_WIDTH = 1000
+#: Below this width (pixels) a chart is laid out for a narrow screen: shorter labels.
+NARROW_WIDTH = 500
 #: Average width of a character of the 10-pixel label font, in pixels (Arial, DejaVu).
 CHAR_PX = 6.2
 #: Height of one line of a 10-pixel label, in pixels.
@@ -561,7 +563,9 @@ def spc_figure(
     x0, x1 = _x_range(xs) if len(xs) else (pd.Timestamp("2000-01-01"), pd.Timestamp("2000-02-01"))
     fig_height = int(height or (230 * panels + 150 if panels > 1 else 440))
     fig_width = int(width or ASSUMED_WIDTH)
-    labels = {i: _line_labels(series, groups, group, facet, panels, i, overlaid, ratio)
+    # on a narrow screen (a phone) the labels say "Upper 41.2": the plot keeps the width
+    short = fig_width < NARROW_WIDTH
+    labels = {i: _line_labels(series, groups, group, facet, panels, i, overlaid, ratio, short)
               for i in range(panels)}  # fmt: skip
     longest = max((len(t) for ls in labels.values() for _, t, _ in ls), default=8)
     ranges = [_panel_range(series, groups, prov, group, panels, i, ratio) for i in range(panels)]
@@ -573,7 +577,8 @@ def spc_figure(
     entries += ["Provisional: Mmm YYYY (n of n teams)"] * (prov is not None)
     legend_px = sum(len(e) * 7.2 + 46 for e in entries)
     legend_rows = max(1, math.ceil(legend_px / max(fig_width - 40, 200)))
-    title_lines = wrap(title, max(20, int(fig_width / 9.5))) if title else []
+    # (the title starts near the left edge of the plot: about 90 pixels in)
+    title_lines = wrap(title, max(20, int((fig_width - 90) / 9.5))) if title else []
     y_text = text(y_title) + (" (log scale)" if ratio and y_title else "")
     # the y title runs along the plot's height (about 7.5 pixels a character)
     y_lines = wrap(y_text, max(12, int((fig_height - 110) / 7.5))) if y_title else []
@@ -778,9 +783,9 @@ def _series(
         )  # fmt: skip
 
 
-def _line_labels(series, groups, group, facet, panels, i, overlaid, ratio) -> list:
+def _line_labels(series, groups, group, facet, panels, i, overlaid, ratio, short=False) -> list:
     """The labels of panel ``i``'s lines: each series' centre, limits and target in its
-    last phase, as (value, text, colour)."""
+    last phase, as (value, text, colour); ``short``: "Upper 41.2" for "Upper limit 41.2"."""
     shown = groups if panels == 1 else [groups[i]]
     out = []
     for g in shown:
@@ -792,9 +797,9 @@ def _line_labels(series, groups, group, facet, panels, i, overlaid, ratio) -> li
         before = part[part["phase"] == phases[-2]] if len(phases) > 1 else part.iloc[:0]
         prefix = f"{text(g)}: " if overlaid else ""
         for col, label in (
-            ("ucl", "Upper limit"),
+            ("ucl", "Upper" if short else "Upper limit"),
             ("cl", "Centre"),
-            ("lcl", "Lower limit"),
+            ("lcl", "Lower" if short else "Lower limit"),
             ("target", "Target"),
         ):
             if col not in last:

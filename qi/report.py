@@ -690,7 +690,8 @@ def _at_a_glance(matrix: pd.DataFrame) -> str:
     sure = matrix["assurance_icon"].dropna().astype(str).value_counts()
     targets = [f"{sure.get(k, 0)} {w}" for k, w in (
         ("assurance_fail", "will consistently fail it"), ("assurance_hit_and_miss",
-         "will hit and miss it"), ("assurance_pass", "will consistently pass it"))
+         "may hit or miss it (the target lies within the limits)"),
+        ("assurance_pass", "will consistently pass it"))
         if sure.get(k, 0)]  # fmt: skip
     text = f"Latest points of the {len(matrix)} series: {', '.join(words)}."
     if targets:

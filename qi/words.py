@@ -240,6 +240,25 @@ STATUS_COLUMNS = [
     Column("measures", "Measures sent", "count"),
 ]
 
+def gap_columns(decimals: int = 1) -> list[Column]:
+    """The equality gaps (:data:`qi.screens.equality.LATEST_COLUMNS`) in words: the
+    group's and the reference's rate, their ratio and difference with 95% intervals."""
+    return [
+        Column("group", "Group"),
+        Column("period", "Month", "month"),
+        Column("value", "Rate", "number", decimals),
+        Column("ref_value", "Reference rate", "number", decimals),
+        Column("ratio", "Ratio to reference", "number", 2),
+        Column("ratio_lower", "Ratio, lower 95%", "number", 2),
+        Column("ratio_upper", "Ratio, upper 95%", "number", 2),
+        Column("p_value", "p value", "number", 3),
+        Column("difference", "Difference", "number", decimals),
+        Column("difference_lower", "Difference, lower 95%", "number", decimals),
+        Column("difference_upper", "Difference, upper 95%", "number", decimals),
+        Column("note", "Note"),
+    ]
+
+
 UPLOAD_COLUMNS = [
     Column("id", "Upload"),
     Column("file_name", "File"),

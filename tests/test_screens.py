@@ -46,6 +46,21 @@ def test_the_team_chart_finds_the_shift_for_black_patients_only(snap):
     assert view.icons["variation_text"].notna().all()
 
 
+def test_the_team_chart_draws_at_first_the_groups_a_reader_can_see(snap):
+    """Groups whose points are mostly hidden as small numbers are left out of the
+    default choice (they would be panels of lines without points); shown, they are in."""
+    view = screens.team_chart(snap, unit="Cedar Ward", measure="detained_admissions",
+                              groups=[], rules="mdc")  # fmt: skip
+    everything = screens.team_chart(snap, unit="Cedar Ward", measure="detained_admissions",
+                                    groups=list(view.available), rules="mdc")  # fmt: skip
+    shown = everything.shown_points().groupby("group")["y"].agg(["count", "size"])
+    readable = everything.readable_groups()
+    assert 0 < len(readable) < len(view.available)  # the sample's small groups are left out
+    for group, row in shown.iterrows():
+        assert (group in readable) == (row["count"] >= 2 and 2 * row["count"] >= row["size"])
+    assert everything.readable_groups(small_numbers=True) == everything.groups
+
+
 def test_the_team_chart_phases_from_the_change(snap):
     """Cedar Ward's huddle (2024-11): centre lines about 16.3 before and 17 after, no
     signal either side; ``starts="changes"`` finds the month from the change log."""

@@ -85,9 +85,16 @@ m4.metric("Actions overdue", picked.actions_overdue)
 PAGE_ROWS = 100
 
 
+#: An empty picture for a row without an icon (no target: no assurance), so that the
+#: cell is blank rather than saying "None".
+NO_ICON = "data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
+).decode()
+
+
 def data_uri(name):
     if not isinstance(name, str):
-        return None
+        return NO_ICON
     return "data:image/svg+xml;base64," + base64.b64encode(mdc.icon_svg(name).encode()).decode()
 
 
@@ -119,6 +126,13 @@ table = shown.assign(
         lambda n: "" if n is None or pd.isna(n) or n == 0 else f"{int(n)}"
     ),
     gains=shown["gains"].map(lambda g: words.GAINS.get(g, "") if isinstance(g, str) else ""),
+    # words missing (no target: no assurance; no owner yet) are blank, not "None"
+    **{
+        col: shown[col].astype(object).where(shown[col].notna(), "")
+        for col in ("latest", "variation_text", "assurance_text", "provisional", "owner",
+                    "sponsor")
+        if col in shown
+    },
 )
 essential = ["unit", "measure_name", "group", "period", "latest", "variation_img",
              "variation_text", "assurance_img", "assurance_text"]  # fmt: skip

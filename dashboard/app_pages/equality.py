@@ -7,6 +7,7 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads, session
+from qi import words
 from qi.screens.equality import reference_group
 from qi.series import ALL, LEVELS
 
@@ -15,7 +16,7 @@ ui.require_data(snap.observations)
 st.title("Equality")
 st.caption(
     "Each group's rate or proportion against the reference group's, month by month, as a "
-    "ratio on the log scale: 0 means no gap, above 0 the group's rate is higher. The rules "
+    "ratio on a log scale: 1× means no gap, above 1× the group's rate is higher. The rules "
     "tell whether a gap is narrowing as a signal, not a guess. Counts from 1 to 7 are "
     "suppressed in the tables unless your role allows them and you ask."
 )
@@ -53,7 +54,10 @@ if view.gap_result is None:
     st.info("Too few events to compare groups month by month; see the pooled table below.")
 else:
     ui.chart(view.gap_figure(small_numbers=unsuppressed))
-st.dataframe(view.latest_table(small_numbers=unsuppressed), hide_index=True)
+ui.table(
+    view.latest_table(small_numbers=unsuppressed),
+    words.gap_columns(words.decimals_for(snap.measure(measure).unit)),
+)
 ui.table_downloads(
     view.data(small_numbers=unsuppressed), label="Gaps by month",
     stem=f"equality-{measure}-{unit}".replace(" ", "_").replace("/", "_"),

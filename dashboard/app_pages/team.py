@@ -44,7 +44,18 @@ rules = s1.selectbox(
 # every group and month with data, to choose from (the chart itself comes below)
 everything = reads.team_chart(level=level, unit=unit, measure=measure, rules=rules, groups=[])
 available = list(everything.available)
-groups = s2.multiselect("Groups", available, default=ui.query_list("group", available) or available)
+# drawn by default: the groups with enough points shown to this reader (the rest, mostly
+# small numbers, one click away in the list)
+readable = list(
+    reads.team_chart(
+        level=level, unit=unit, measure=measure, rules=rules, groups=available
+    ).readable_groups(small_numbers=bool(st.session_state.get("team_small")))
+)
+groups = s2.multiselect(
+    "Groups", available, default=ui.query_list("group", available) or readable,
+    help="Groups whose points are mostly hidden as small numbers are not drawn at first: "
+    "add them here.",
+)  # fmt: skip
 layouts = ["Small multiples", "One chart"]
 layout = s3.radio(
     "Layout", layouts, index=layouts.index(ui.query_default("layout", layouts)), horizontal=False
@@ -52,7 +63,7 @@ layout = s3.radio(
 facet = layout == "Small multiples"
 st.query_params.update({"level": level, "unit": unit, "measure": measure, "rules": rules})
 ui.in_url("layout", layout, layouts[0])
-st.query_params["group"] = groups
+ui.in_url("group", groups, readable)
 
 months = [f"{m:%Y-%m}" for m in everything.months]
 suggested = [f"{m:%Y-%m}" for m in everything.suggested_starts]
@@ -74,7 +85,7 @@ if view.empty:
 unsuppressed = session.small_numbers(view.teams, key="team_small")
 if view.drawn_as:
     st.info(view.drawn_as)
-figure = view.figure(facet=facet, small_numbers=unsuppressed)
+figure = view.figure(facet=facet, small_numbers=unsuppressed, width=ui.chart_width())
 ui.chart(figure, key_heading="Change cycles and actions on the chart")
 hidden = view.hidden_points(small_numbers=unsuppressed)
 if hidden:

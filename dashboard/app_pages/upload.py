@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import components as ui
 from dashboard import session
+from qi import words
 from qi.access import AccessDenied
 from qi.screens import replacement_preview, stored_rows, upload_preview
 from qi.store import StoreError, problems_frame
@@ -245,7 +246,7 @@ with st.expander("Make a layout: say once how a file in another shape is read"):
 
 st.subheader("Upload history")
 history = store.uploads()
-st.dataframe(history, hide_index=True)
+ui.table(history, words.UPLOAD_COLUMNS)
 live = history[history["rolled_back_at"].isna()]
 if len(live):
     by_id = live.set_index("id")

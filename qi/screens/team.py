@@ -148,6 +148,21 @@ class TeamChart:
         shown = self.shown_points(small_numbers=small_numbers)["y"]
         return int((shown.isna() & self.result.points["y"].notna()).sum())
 
+    def readable_groups(self, *, small_numbers: bool = False) -> tuple[str, ...]:
+        """The groups worth drawing by default: those with at least half their points
+        (and at least two) shown to this reader. A group whose counts are mostly small
+        numbers would be an empty panel of lines; it stays one click away. ``All``
+        when no group qualifies."""
+        if not self.charted.results:
+            return self.groups
+        points = self.shown_points(small_numbers=small_numbers)
+        if points.empty:
+            return self.groups
+        counts = points.groupby("group", sort=False)["y"].agg(["count", "size"])
+        enough = counts[(counts["count"] >= 2) & (counts["count"] * 2 >= counts["size"])]
+        chosen = tuple(g for g in self.groups if g in enough.index)
+        return chosen or tuple(g for g in self.groups if g == ALL) or self.groups
+
     def shown_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
         """The chart's points as a reader sees them: values and limits the download hides
         are missing (all shown with ``small_numbers``)."""

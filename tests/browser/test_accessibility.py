@@ -192,3 +192,30 @@ def test_keyboard_focus_is_visible_and_unlike_the_current_page(page: Page, strea
     outline, width, background = current.evaluate(style)
     assert outline == "none" or width == "0px"
     assert background != "rgb(255, 221, 0)"
+
+
+#: A phone's browser, as it names itself (the "Mobi" that phones' browsers send).
+PHONE_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Mobile Safari/537.36"
+)
+
+
+def test_a_chart_on_a_phone_keeps_most_of_the_screen_for_its_data(browser, streamlit_url: str):
+    """On a phone the team chart is laid out for the phone's width: its labels take the
+    margins they need there, and the plot itself keeps more than half of the screen."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 390, "height": 900},
+                                  user_agent=PHONE_AGENT)  # fmt: skip
+    try:
+        page = context.new_page()
+        page.goto(f"{streamlit_url}/team?unit=Willow+Ward&measure=restraint_per_1000_obd")
+        wait_settled(page)
+        plot = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
+        expect(plot).to_be_attached(timeout=60_000)
+        box = plot.bounding_box()
+        assert box["width"] >= 195, box  # more than half of 390 pixels
+        plot.scroll_into_view_if_needed()
+        page.screenshot(path=SHOTS / "team-phone.png", full_page=False)
+    finally:
+        context.close()
