@@ -157,6 +157,11 @@ def test_the_menu_on_a_phone(page: Page, streamlit_url: str):
     expect(menu).to_be_in_viewport()
     links = menu.get_by_role("link")
     expect(links).to_have_count(len(PAGES))
+    # the menu slides in: measure it once it has arrived
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-qi_menu a').getBoundingClientRect().left >= 0",
+        timeout=10_000,
+    )
     for i in range(links.count()):
         box = links.nth(i).bounding_box()
         assert box["height"] >= 24 and box["x"] >= 0 and box["x"] + box["width"] <= 390, box

@@ -21,7 +21,7 @@ def test_the_server_answers_others_while_a_hostile_upload_is_refused(
     uploader = browser.new_context().new_page()
     uploader.goto(streamlit_url)
     wait_idle(uploader)
-    uploader.get_by_test_id("stSidebarNav").get_by_role("link", name="Upload").click()
+    uploader.locator(".st-key-qi_menu").get_by_role("link", name="Upload").click()  # our menu
     wait_idle(uploader)
     uploader.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(file)
     expect(uploader.get_by_test_id("stProgress")).to_be_visible(timeout=120_000)
