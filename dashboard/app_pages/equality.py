@@ -79,7 +79,9 @@ else:
     st.info("A funnel plot needs at least three teams with data.")
 
 st.subheader("Counts by group, last 6 months")
-st.dataframe(view.count_table(small_numbers=unsuppressed))
+# counts as whole numbers, "*" where hidden (text throughout: one type per column)
+count_word = words.Column("", "", "count")
+st.dataframe(view.count_table(small_numbers=unsuppressed).map(lambda v: words.cell(v, count_word)))
 if unsuppressed:
     st.caption("Small numbers shown as counted: do not share this table outside your role.")
 else:
