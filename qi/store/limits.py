@@ -124,6 +124,8 @@ def too_many_columns(name: str, row: int, cells: int | None = None) -> LimitExce
 #: million rows with five mistakes each would be a list of a gigabyte; what a person
 #: reads is summarised from these by :mod:`qi.store.messages`).
 MAX_PROBLEMS = 100_000
+#: Words of the note that counts the problems past those described (:func:`listed`).
+MORE_PROBLEMS = "more problems were found after the first"
 
 
 def listed(problems: list, name: str, unlisted: int = 0) -> list:
@@ -136,9 +138,9 @@ def listed(problems: list, name: str, unlisted: int = 0) -> list:
     kept.append(
         _problem(
             name,
-            f"{extra:,} more problems were found after the first {MAX_PROBLEMS:,} and are "
-            "not described here: the same mistake is probably on many rows, so fix the ones "
-            "described and check the file again",
+            f"{extra:,} {MORE_PROBLEMS} {MAX_PROBLEMS:,} and are not described here (the "
+            "counts above are of those first ones): the same mistake is probably on many "
+            "rows, so fix the ones described and check the file again",
         )
     )
     return kept

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from qi.store.limits import MORE_PROBLEMS
 from qi.store.reading import Problem
 
 #: At most this many problems are returned for a file (the last one says what is left).
@@ -69,7 +70,9 @@ def summarise(problems: list[Problem], *, same: int = SAME, limit: int = LIMIT) 
             detail += f"; {len(values):,} different values: {shown}{more}"
         message = f"{len(rows):,} rows like this: {first.message} ({detail})"
         out.append(Problem(file, first.row, column, message))
-    out.sort(key=lambda p: (p.file, p.row is not None, p.row or 0))
+    # file-level problems first, then by row; the count of problems past those described
+    # (:func:`qi.store.limits.listed`) last, after the problems it follows
+    out.sort(key=lambda p: (p.file, MORE_PROBLEMS in p.message, p.row is not None, p.row or 0))
     return _cut(out, limit)
 
 
