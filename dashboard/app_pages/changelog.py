@@ -16,6 +16,21 @@ from qi.store.changelog import LIVED_EXPERIENCE, PDSA_STAGES
 snap = reads.snapshot()
 store = session.store()
 who = session.principal()
+
+
+def save_cycle(cycle: dict, said: str) -> None:
+    """Store one cycle (a new one, or a change to one: the store keys it by team, measure,
+    idea and cycle number) and say ``said`` after the rerun; or say why it was not saved."""
+    try:
+        store.import_pdsa(pd.DataFrame([cycle]), user=who.username)
+        ui.flash(said)
+        st.rerun()
+    except UploadRejected as exc:
+        st.error("Not saved:")
+        st.dataframe(problems_frame(exc.problems), hide_index=True)
+    except (StoreError, AccessDenied) as exc:
+        st.error(ui.literal(exc))
+
 st.title("Change ideas and PDSA cycles")
 teams = snap.team_names()
 measures = snap.measures
@@ -52,21 +67,13 @@ with st.form("add_cycle", clear_on_submit=True):
     learning = st.text_area("What was learnt")
     lived = st.radio("People with lived experience were", LIVED_EXPERIENCE, horizontal=True)
     if st.form_submit_button("Save cycle"):
-        row = pd.DataFrame(
-            [{"team": team, "measure": measure, "group": group, "change_idea": idea,
-              "cycle": str(int(cycle)), "stage": stage, "start": start.isoformat(),
-              "end": end.isoformat() if end else "", "learning": learning,
-              "lived_experience": lived}]
+        save_cycle(
+            {"team": team, "measure": measure, "group": group, "change_idea": idea,
+             "cycle": str(int(cycle)), "stage": stage, "start": start.isoformat(),
+             "end": end.isoformat() if end else "", "learning": learning,
+             "lived_experience": lived},
+            f"Cycle {int(cycle)} ({stage}) of “{idea}” saved.",
         )  # fmt: skip
-        try:
-            store.import_pdsa(row, user=who.username)
-            ui.flash(f"Cycle {int(cycle)} ({stage}) of “{idea}” saved.")
-            st.rerun()
-        except UploadRejected as exc:
-            st.error("Not saved:")
-            st.dataframe(problems_frame(exc.problems), hide_index=True)
-        except (StoreError, AccessDenied) as exc:
-            st.error(ui.literal(exc))
 
 if len(log.cycles):
     st.subheader("Change a cycle")
@@ -91,20 +98,12 @@ if len(log.cycles):
             else 0,
         )  # fmt: skip
         if st.form_submit_button("Save the change"):
-            row = pd.DataFrame(
-                [{"team": rec["team"], "measure": rec["measure"],
-                  "group": rec["group"] if isinstance(rec["group"], str) else "",
-                  "change_idea": rec["change_idea"], "cycle": str(int(rec["cycle"])),
-                  "stage": rec["stage"], "start": new_start.isoformat(),
-                  "end": new_end.isoformat() if new_end else "", "learning": new_learning,
-                  "lived_experience": new_lived}]
+            save_cycle(
+                {"team": rec["team"], "measure": rec["measure"],
+                 "group": rec["group"] if isinstance(rec["group"], str) else "",
+                 "change_idea": rec["change_idea"], "cycle": str(int(rec["cycle"])),
+                 "stage": rec["stage"], "start": new_start.isoformat(),
+                 "end": new_end.isoformat() if new_end else "", "learning": new_learning,
+                 "lived_experience": new_lived},
+                f"Cycle {int(rec['cycle'])} ({rec['stage']}) changed.",
             )  # fmt: skip
-            try:
-                store.import_pdsa(row, user=who.username)
-                ui.flash(f"Cycle {int(rec['cycle'])} ({rec['stage']}) changed.")
-                st.rerun()
-            except UploadRejected as exc:
-                st.error("Not saved:")
-                st.dataframe(problems_frame(exc.problems), hide_index=True)
-            except (StoreError, AccessDenied) as exc:
-                st.error(ui.literal(exc))

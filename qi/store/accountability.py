@@ -129,11 +129,7 @@ class AccountabilityMixin(ChangeLogMixin):
             .join(Team, Review.team_id == Team.id)
             .order_by(Review.reviewed_on, Review.id)
         )  # fmt: skip
-        with self.engine.connect() as conn:
-            _, readable = self._readable(conn)
-            if readable is not None:
-                query = query.where(Team.id.in_(readable))
-            rows = [tuple(r) for r in conn.execute(query)]
+        rows = self._readable_rows(query)
         frame = pd.DataFrame.from_records(rows, columns=list(REVIEW_COLUMNS))
         frame["reviewed_on"] = pd.to_datetime(frame["reviewed_on"])
         return frame
@@ -187,11 +183,7 @@ class AccountabilityMixin(ChangeLogMixin):
             .join(Team, ReportingGap.team_id == Team.id)
             .order_by(ReportingGap.start, ReportingGap.id)
         )  # fmt: skip
-        with self.engine.connect() as conn:
-            _, readable = self._readable(conn)
-            if readable is not None:
-                query = query.where(Team.id.in_(readable))
-            rows = [tuple(r) for r in conn.execute(query)]
+        rows = self._readable_rows(query)
         frame = pd.DataFrame.from_records(rows, columns=list(GAP_COLUMNS))
         for col in ("start", "end"):
             frame[col] = pd.to_datetime(frame[col])

@@ -183,11 +183,7 @@ class ChangeLogMixin(CatalogueMixin):
             query = query.where(Team.name.in_(list(teams)))
         if measures is not None:
             query = query.where(ChangeIdea.measure_id.in_(list(measures)))
-        with self.engine.connect() as conn:
-            _, readable = self._readable(conn)
-            if readable is not None:
-                query = query.where(Team.id.in_(readable))
-            rows = conn.execute(query).all()
+        rows = self._readable_rows(query)
         frame = pd.DataFrame(
             rows,
             columns=[
@@ -271,11 +267,7 @@ class ChangeLogMixin(CatalogueMixin):
             .join(Team, Owner.team_id == Team.id)
             .order_by(Team.name, Owner.measure_id)
         )  # fmt: skip
-        with self.engine.connect() as conn:
-            _, readable = self._readable(conn)
-            if readable is not None:
-                query = query.where(Team.id.in_(readable))
-            rows = [tuple(r) for r in conn.execute(query)]
+        rows = self._readable_rows(query)
         frame = pd.DataFrame.from_records(rows, columns=[*self.OWNER_COLUMNS, "since"])
         frame["since"] = pd.to_datetime(frame["since"])
         return frame
@@ -387,11 +379,7 @@ class ChangeLogMixin(CatalogueMixin):
             .join(Team, Action.team_id == Team.id)
             .order_by(Action.period, Action.id)
         )  # fmt: skip
-        with self.engine.connect() as conn:
-            _, readable = self._readable(conn)
-            if readable is not None:
-                query = query.where(Team.id.in_(readable))
-            rows = [tuple(r) for r in conn.execute(query)]
+        rows = self._readable_rows(query)
         frame = pd.DataFrame.from_records(
             rows, columns=["id", *self.ACTION_COLUMNS, "created_at", "created_by"]
         )
@@ -485,11 +473,7 @@ class ChangeLogMixin(CatalogueMixin):
             query = query.where(Team.name == team)
         if measure is not None:
             query = query.where(Annotation.measure_id == measure)
-        with self.engine.connect() as conn:
-            _, readable = self._readable(conn)
-            if readable is not None:
-                query = query.where(Team.id.in_(readable))
-            rows = conn.execute(query).all()
+        rows = self._readable_rows(query)
         frame = pd.DataFrame(
             rows,
             columns=["id", "team", "measure", "group", "period", "text", "author", "created_at"],

@@ -162,6 +162,15 @@ class PeopleMixin(StoreCore):
             return who, None
         return who, scopes.loc[ok, "team_id"].astype(int).tolist()
 
+    def _readable_rows(self, query) -> list[tuple]:
+        """The rows of ``query`` (a select joined to ``Team``) of the teams the signed-in
+        person may read, as plain tuples."""
+        with self.engine.connect() as conn:
+            _, readable = self._readable(conn)
+            if readable is not None:
+                query = query.where(Team.id.in_(readable))
+            return [tuple(r) for r in conn.execute(query)]
+
     def may_see_small_numbers(self, teams: Iterable[str]) -> pd.Series:
         """For each team, whether whoever this store acts for may see its unsuppressed
         small numbers (a Series of bools indexed by team)."""
