@@ -174,6 +174,22 @@ class Replacement(Base):
     upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id"), primary_key=True)
 
 
+class ChangePackage(Base):
+    """One change of the collaborative's shared change package: a tag that teams give
+    their change ideas, placed on the driver diagram (aim → primary driver → secondary
+    driver → change). The facilitator keeps the list."""
+
+    __tablename__ = "change_package"
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    #: the change as the package names it
+    change: Mapped[str] = mapped_column(String(500))
+    primary_driver: Mapped[str] = mapped_column(String(300))
+    secondary_driver: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: order on the driver diagram
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ChangeIdea(Base):
     __tablename__ = "change_idea"
     __table_args__ = (UniqueConstraint("team_id", "measure_id", "title"),)
@@ -184,6 +200,8 @@ class ChangeIdea(Base):
     title: Mapped[str] = mapped_column(String(500))
     #: co-designed, consulted or not involved
     lived_experience: Mapped[str] = mapped_column(String(20))
+    #: the change of the shared change package this idea tests (None: not tagged)
+    tag: Mapped[str | None] = mapped_column(ForeignKey("change_package.tag"), nullable=True)
 
 
 class PDSACycle(Base):
@@ -197,6 +215,31 @@ class PDSACycle(Base):
     start: Mapped[dt.date] = mapped_column(Date)
     end: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     learning: Mapped[str] = mapped_column(Text, default="")
+
+
+class RecordedPhase(Base):
+    """A new phase of one series (team × measure × group) from the start of a logged
+    change, recorded because a sustained shift followed it; ``reason`` says which rule
+    found the shift ("after PDSA 2: a run of 8 below the centre line"). Withdrawn, never
+    deleted: ``withdrawn_at`` and ``withdrawn_by`` say when and by whom."""
+
+    __tablename__ = "recorded_phase"
+    __table_args__ = (Index("ix_recorded_phase_series", "team_id", "measure_id", "group"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measure.id"))
+    #: the series' group ("All" for everyone)
+    group: Mapped[str] = mapped_column(String(200))
+    #: the first month of the new phase
+    start: Mapped[dt.date] = mapped_column(Date)
+    change_idea_id: Mapped[int] = mapped_column(ForeignKey("change_idea.id"))
+    #: the PDSA cycle of the change the phase starts from (None: the idea's first)
+    cycle: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Annotation(Base):
