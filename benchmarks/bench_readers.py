@@ -60,6 +60,16 @@ def _share_the_runtime() -> None:
     Runtime.instance = classmethod(shared_instance)
     Runtime.exists = classmethod(shared_exists)
 
+    # A server compiles each page's script once, in the one ScriptCache its sessions
+    # share (under a lock); AppTest makes a new cache per run, so twenty sessions would
+    # each compile every page, at once -- which CPython 3.11's compiler does not
+    # survive in threads ("AST constructor recursion depth mismatch"). Share one.
+    from streamlit.runtime.scriptrunner import script_cache
+    from streamlit.testing.v1 import app_test, local_script_runner
+
+    one = script_cache.ScriptCache()
+    app_test.ScriptCache = local_script_runner.ScriptCache = lambda: one
+
 
 def _sessions(n: int, step) -> list[float]:
     """Run ``step(i)`` in ``n`` threads started together; the seconds each took."""

@@ -87,12 +87,13 @@ def suppress_points(
         hidden[col] = small.copy()
     have_lines = group in out and all(c in out for c in line)
     if have_lines and len(out):
-        keys = out[list(line)].astype(object).fillna("").astype(str).agg("\x1f".join, axis=1)
+        # one integer per line (grouped, never a string built row by row)
+        keys = out.groupby(list(line), sort=False, dropna=False).ngroup().to_numpy()
         is_all = (out[group] == ALL).to_numpy()
-        has_all = keys.isin(set(keys[is_all])).to_numpy()
+        has_all = np.isin(keys, keys[is_all])
         for col in counts:
             v = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
-            _secondary(hidden[col], v, keys.to_numpy(), is_all, has_all)
+            _secondary(hidden[col], v, keys, is_all, has_all)
     any_hidden = np.zeros(len(out), dtype=bool)
     for col in counts:
         any_hidden |= hidden[col]
