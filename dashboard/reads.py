@@ -3,9 +3,10 @@
 Reads are keyed on the *store version* (:meth:`qi.store.Store.version`: it changes with
 every upload, rollback, change-log edit or role change) and the reader's *scope* (user
 name and grants), so a new upload shows at once, nothing is recomputed otherwise, and
-one person's result is never served to someone allowed to see less. The snapshot is
-shared between sessions (one copy per version and scope); a screen's result is cached
-per its arguments.
+one person's result is never served to someone allowed to see less. The snapshot and
+every screen's result are shared between sessions (one object per version, scope and
+arguments, never copied per session: twenty readers of the same board share one), so
+pages read what they are given and never change it in place.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def snapshot() -> Snapshot:
     return _snapshot(url, ver, scope, bound)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_resource(show_spinner=False, max_entries=256)
 def _screen(url: str, version: int, scope: str, name: str, kwargs: dict, _snap: Snapshot) -> Any:
     return getattr(screens, name)(_snap, **kwargs)
 

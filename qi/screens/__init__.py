@@ -37,20 +37,29 @@ from qi.screens.accountability import AccountabilityView, accountability
 from qi.screens.board import BoardSelection, BoardView, board
 from qi.screens.changes import ChangeLog, change_log
 from qi.screens.completeness import CompletenessView, completeness
-from qi.screens.equality import (
-    EqualityMonth,
-    EqualityView,
-    FunnelView,
-    equality_month,
-    equality_view,
-    group_gaps,
-    reference_group,
-    team_funnel,
-)
 from qi.screens.pack import narrowed, pack_preview
 from qi.screens.team import CHANGES, TeamChart, change_groups, team_chart
 from qi.screens.upload import replacement_preview, stored_rows, upload_preview
 from qi.screens.whatif import WhatIf, what_if
+
+#: The equality screens' names, imported when first used (PEP 562): they need scipy's
+#: statistics (about a second to import), which no other screen does, so the Board
+#: never waits for them.
+_EQUALITY = (
+    "EqualityMonth", "EqualityView", "FunnelView", "equality_month", "equality_view",
+    "group_gaps", "reference_group", "team_funnel",
+)  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name not in _EQUALITY:
+        raise AttributeError(f"module 'qi.screens' has no attribute {name!r}")
+    from qi.screens import equality
+
+    value = getattr(equality, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CHANGES", "AccountabilityView", "BoardSelection", "BoardView", "ChangeLog",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,9 @@ class BoardView:
     starts: pd.DataFrame
     latest_complete: pd.Timestamp | None
     provisional: dict
+    #: what :meth:`select` derives once per disclosure threshold (the download of every
+    #: row and the sparklines), kept so that every reader of this view shares it
+    _disclosed: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def months_note(self) -> str:
@@ -153,13 +156,14 @@ class BoardView:
             shown = shown[shown["measure"].isin(list(measures))]
         # the rule is applied to every group of each line (a hidden group could be
         # worked out from All), then the rows chosen are taken
-        download = exports.matrix_data(self.rows, threshold=threshold).loc[shown.index]
+        every_row, sparklines = self._disclosed_at(threshold)
+        download = every_row.loc[shown.index]
         shown = shown.assign(
             latest=_shown(shown["value"], download["value"]),
             provisional=_provisional_text(shown, download),
-            sparkline=self._sparklines(threshold)
-            .reindex(pd.MultiIndex.from_frame(shown[["unit", "measure", "group"]]))
-            .to_numpy(),
+            sparkline=sparklines.reindex(
+                pd.MultiIndex.from_frame(shown[["unit", "measure", "group"]])
+            ).to_numpy(),
         )
         if self.level == "team":
             teams = shown["unit"].unique()
@@ -176,6 +180,16 @@ class BoardView:
             concerning=int((shown["variation"] == "special_cause_concern").sum()),
             actions_overdue=int(owned["actions_overdue"].sum()),
         )
+
+    def _disclosed_at(self, threshold: int) -> tuple[pd.DataFrame, pd.Series]:
+        """Every row as the download gives it, and every sparkline, at ``threshold``
+        (computed once per view and threshold, whatever the filters)."""
+        if threshold not in self._disclosed:
+            self._disclosed[threshold] = (
+                exports.matrix_data(self.rows, threshold=threshold),
+                self._sparklines(threshold),
+            )
+        return self._disclosed[threshold]
 
     def _sparklines(self, threshold: int) -> pd.Series:
         recent = self.recent
