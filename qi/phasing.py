@@ -9,29 +9,33 @@ offered phase in the store (:meth:`qi.store.Store.record_phase`), after computin
 offers again from the stored data, so a phase that no shift and no logged change
 support is refused.
 
-How a shift is found, per series:
+How a shift is found, for each logged change of a series:
 
-* the series is charted with its current phases (the phases already recorded, none
-  at first) and the rule set asked for, through the one recipe
+* the series is charted with its current phases (the phases already recorded, none at
+  first); the months of the change's phase *before* the change fix the centre line
+  and limits, and the months from it are read against them (as Making Data Count reads
+  a new process against the old one's lines), through the one recipe
   (:func:`qi.measures.chart_rows`, one grouped :func:`qi.spc` call per chart type);
-* a **run** is the longest stretch of consecutive points on one side of its phase's
-  centre line (points on the line break a run under Making Data Count and Western
-  Electric, and are skipped under Anhøj and IHI, as those rule sets count them);
-* a run is a **sustained shift** when it is as long as the rule set's own shift:
-  Making Data Count 7, IHI 6, Western Electric 8 (its run rule), Anhøj one more than
-  its run-length limit for the phase's number of useful points
-  (``round(log2(n)) + 3``); or when a point beyond the limits on that side is followed
-  by the rest of the run for :data:`FOLLOW` points or more in all (the point beyond
-  the limits dates the shift);
+* a **run** is a stretch of consecutive points on one side of that centre line (points
+  on the line break a run under Making Data Count and Western Electric, and are
+  skipped under Anhøj and IHI, as those rule sets count them); runs are read through
+  the whole phase, so a run that began before the change is not a shift after it;
+* a run is a **sustained shift** when it begins at or after the change and is as long
+  as the rule set's own shift: Making Data Count 7, IHI 6, Western Electric 8 (its run
+  rule), Anhøj one more than its run-length limit for the phase's number of useful
+  points (``round(log2(n)) + 3``); or when a point beyond the limits on that side, at
+  or after the change, is followed by the rest of its run for :data:`FOLLOW` points or
+  more in all (the point beyond the limits dates the shift);
 * the shift is tied to the **latest logged change whose cycle starts at or before the
-  shift's first month** (and after its phase's start); the new phase starts in that
-  cycle's first month.
+  shift's first month**; the new phase starts in that cycle's first month. Only the
+  first offer of a series' phase is made: recording it draws new lines, and the next
+  is read against them.
 
 No phase is offered when the shift began before every logged change, when a phase
-already starts at that month (or the change started before the shift's phase did),
-or when the series has fewer points from the change on than the rule set's baseline
-for a new phase (:func:`new_phase_points`: Making Data Count's 13 before its short
-group warning clears; otherwise the shift length). Nothing here claims a cause: the
+already starts at that month, when the change's phase has fewer months before it than
+the rule set's shift length (:func:`min_before`), or fewer from it on than the rule
+set's baseline for a new phase (:func:`new_phase_points`: Making Data Count's 13 before
+its short-group warning clears; otherwise the shift length). Nothing here claims a cause: the
 reason says "after", never "because of".
 """
 
@@ -208,10 +212,11 @@ def min_before(rules: str) -> int:
 
 
 def _shifts(pts: pd.DataFrame, rules: str) -> pd.DataFrame:
-    """Each change's first sustained shift among the months from it, read against the
-    lines of the months before it: ``change_key``, ``shift_from``, ``rule``, ``side``,
-    ``points``."""
-    pts = pts[(pts["x"] >= pts["start"]) & pts["y"].notna() & pts["cl"].notna()]
+    """Each change's first sustained shift from its start on, read against the lines of
+    the months before it: ``change_key``, ``shift_from``, ``rule``, ``side``, ``points``.
+    Runs are read through the whole phase, so a run that began before the change is
+    not a shift after it."""
+    pts = pts[pts["y"].notna() & pts["cl"].notna()]
     y = pts["y"].to_numpy(dtype=float)
     side = np.sign(y - pts["cl"].to_numpy(dtype=float))
     keep = side != 0 if rules in _SKIP_ON_LINE else np.ones(len(side), dtype=bool)
@@ -226,22 +231,23 @@ def _shifts(pts: pd.DataFrame, rules: str) -> pd.DataFrame:
     )
     runs = pd.DataFrame({
         "run": run_id, "change_key": seg, "side": side, "x": p["x"].to_numpy(),
-        "beyond": beyond,
+        "beyond": beyond & (p["x"] >= p["start"]).to_numpy(), "start": p["start"].to_numpy(),
     })  # fmt: skip
     if rules == "anhoej":
-        # Anhøj's limit for the number of useful points from the change on
-        n_after = runs.groupby("change_key")["x"].transform("size").to_numpy()
-        runs["need"] = shift_length("anhoej", n_after)
+        # Anhøj's limit for the number of useful points of the phase
+        useful = runs.groupby("change_key")["x"].transform("size").to_numpy()
+        runs["need"] = shift_length("anhoej", useful)
     else:
         runs["need"] = shift_length(rules)
     runs = runs[runs["side"] != 0]
     size = runs.groupby("run")["x"].transform("size")
-    # from the first point beyond the limits in the run, how many points to its end
+    # from the first point beyond the limits in the run (after the change), how many
+    # points to its end
     first_beyond = runs["x"].where(runs["beyond"]).groupby(runs["run"]).transform("min")
     after_beyond = (runs["x"] >= first_beyond).groupby(runs["run"]).transform("sum")
     runs = runs.assign(size=size, first_beyond=first_beyond, after_beyond=after_beyond)
     head = runs.groupby("run", sort=False).first()
-    is_shift = head["size"] >= head["need"]
+    is_shift = (head["size"] >= head["need"]) & (head["x"] >= head["start"])
     is_beyond = ~is_shift & head["first_beyond"].notna() & (head["after_beyond"] >= FOLLOW)
     found = head[is_shift | is_beyond].copy()
     shift = is_shift[found.index].to_numpy()
@@ -370,3 +376,19 @@ def phase_starts(phases: pd.DataFrame, team: str, measure: str, group: str) -> l
 def of_teams(phases: pd.DataFrame, teams: Iterable[str]) -> pd.DataFrame:
     """The recorded phases of ``teams``."""
     return phases[phases["team"].isin(list(teams))]
+
+
+def _words():
+    from qi.words import Column
+
+    return [
+        Column("group", "Group"),
+        Column("start", "New phase from", "month"),
+        Column("reason", "Why"),
+        Column("created_by", "Recorded by"),
+        Column("created_at", "Recorded at", "time"),
+    ]
+
+
+#: The recorded phases as a table in words (:func:`qi.words.table`).
+WORDS = _words()
