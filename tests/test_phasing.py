@@ -352,3 +352,86 @@ def test_the_sample_board_is_unchanged_when_nothing_is_recorded(sample_snap):
     again = screens.board(before)
     cols = ["unit", "measure", "group", "value", "variation", "assurance", "gains"]
     pd.testing.assert_frame_equal(view.rows[cols], again.rows[cols])
+
+
+# ---------------------------------------------------------------- CLI, pack and page
+
+
+def test_qi_phase_offers_accepts_lists_and_withdraws(sample_copy, capsys):
+    from qi.cli import main
+
+    assert main(["--db", sample_copy, "phase", "offer", "--teams", "Willow Ward"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Willow Ward · restraint_per_1000_obd · Black: a new phase from "
+                          "2025-04: after PDSA 2 of Culturally informed")  # fmt: skip
+    assert main(["--db", sample_copy, "phase", "accept", "Cedar Ward", "restraint_per_1000_obd",
+                 "--from", "2024-11"]) == 1  # fmt: skip
+    assert "no sustained shift" in capsys.readouterr().err
+    accept = ["phase", "accept", "Willow Ward", "restraint_per_1000_obd", "--group", "Black"]
+    assert main(["--db", sample_copy, *accept, "--from", "2025-04"]) == 0
+    assert main(["--db", sample_copy, "phase", "list"]) == 0
+    assert "a run of 19 below the centre line from April 2025" in capsys.readouterr().out
+    pid = Store.open(sample_copy).recorded_phases()["id"].iloc[0]
+    assert main(["--db", sample_copy, "phase", "withdraw", str(pid)]) == 0
+    with Store.open(sample_copy) as store:
+        assert store.recorded_phases().empty
+        assert len(store.recorded_phases(withdrawn=True)) == 1
+
+
+def test_the_pack_states_recorded_phases_and_their_reasons(sample_copy):
+    import io
+
+    from pypdf import PdfReader
+
+    from qi import report
+
+    with Store.open(sample_copy) as store:
+        phasing.accept(store, team="Willow Ward", measure="restraint_per_1000_obd",
+                       group="Black", start="2025-04")  # fmt: skip
+        # as the store was a second after the phase was recorded (a pack reads whole seconds)
+        after = store.recorded_phases()["created_at"].iloc[0] + pd.Timedelta(seconds=1)
+        doc = report.pack_document(
+            store, teams=["Willow Ward"], measures=["restraint_per_1000_obd"], phases="recorded",
+            as_of=after,
+        )  # fmt: skip
+    text = " ".join(
+        " ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(doc.pdf())).pages
+    )
+    assert "Recorded phases (drawn on the chart):" in text
+    assert "Black, from April 2025: after PDSA 2 of Culturally informed de-escalation" in text
+    assert "(phases recorded from changes)" in text
+
+
+def test_the_team_page_offers_records_and_rephases(sample_copy, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"unit": "Willow Ward", "measure": "restraint_per_1000_obd",
+                            "group": ["All", "Black"]})  # fmt: skip
+    at.switch_page("app_pages/team.py").run()
+    assert not at.exception, at.exception
+    offered = [i.value for i in at.info if "is offered" in i.value]
+    assert len(offered) == 1 and "a new phase from April 2025 is offered" in offered[0]
+    summary = next(d.value for d in at.dataframe if "Phase" in d.value.columns)
+    assert set(summary["Phase"].astype(str)) == {"1"}
+    record = next(b for b in at.button if b.label.startswith("Record this phase"))
+    record.click().run()
+    assert not at.exception, at.exception
+    assert any("Phase from April 2025 recorded for Black" in s.value for s in at.success)
+    assert not [i.value for i in at.info if "is offered" in i.value]
+    summary = next(d.value for d in at.dataframe if "Phase" in d.value.columns)
+    phases = summary.groupby("Group")["Phase"].nunique().to_dict()
+    assert phases == {"All": 1, "Black": 2}
+    listed = next(d.value for d in at.dataframe if "Why" in d.value.columns)
+    assert listed["Why"].str.startswith("after PDSA 2 of Culturally informed").all()
+    # withdrawn in two steps: the chart goes back to one phase
+    next(b for b in at.button if b.label == "Withdraw…").click().run()
+    assert any("Withdraw the phase of Black" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Yes, withdraw the phase").click().run()
+    assert not at.exception, at.exception
+    assert any("Phase withdrawn" in s.value for s in at.success)
+    with Store.open(sample_copy) as store:
+        assert store.recorded_phases().empty
