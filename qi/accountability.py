@@ -214,23 +214,31 @@ def changes_from(cycles: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def change_starts(cycles: pd.DataFrame) -> pd.DataFrame:
+def change_starts(cycles: pd.DataFrame, phases: pd.DataFrame | None = None) -> pd.DataFrame:
     """The months a team's series start a new phase: the month each change idea began
     (its first PDSA cycle), per team × measure × group (a change without a group is the
-    ``All`` series'). The board, its drill-down and holding the gains all phase a series
-    at these months."""
+    ``All`` series'), and the start of each phase recorded from a change (``phases``:
+    :meth:`qi.store.Store.recorded_phases`, withdrawn ones left out). The board and its
+    drill-down phase a series at these months."""
     changes = changes_from(cycles)
     out = changes.assign(
         group=changes["group"].fillna("").replace("", "All"),
         start=pd.to_datetime(changes["start"]).dt.to_period("M").dt.to_timestamp(),
     )
-    return out.dropna(subset=["start"])[["team", "measure", "group", "start"]].drop_duplicates()
+    out = out.dropna(subset=["start"])[["team", "measure", "group", "start"]]
+    if phases is not None and len(phases):
+        kept = phases[phases["withdrawn_at"].isna()] if "withdrawn_at" in phases else phases
+        recorded = kept[["team", "measure", "group", "start"]]
+        out = pd.concat([out, recorded.assign(start=pd.to_datetime(recorded["start"]))])
+    return out.drop_duplicates().reset_index(drop=True)
 
 
-def with_change_phases(series: pd.DataFrame, cycles: pd.DataFrame) -> pd.DataFrame:
+def with_change_phases(
+    series: pd.DataFrame, cycles: pd.DataFrame, phases: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Team-level ``series`` (:func:`qi.series.series_frame`) with a ``phase`` column:
     1, then +1 at each of :func:`change_starts` of its team × measure × group."""
-    starts = change_starts(cycles).rename(columns={"team": "unit"})
+    starts = change_starts(cycles, phases).rename(columns={"team": "unit"})
     keys = ["unit", "measure", "group"]
     hit = series[[*keys, "period"]].reset_index().merge(starts, on=keys)
     passed = (hit["period"] >= hit["start"]).groupby(hit["index"]).sum()

@@ -21,6 +21,12 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] board [--level team|trust|ics|collaborative] [--month 2026-10]
                   [--group All] [--output FILE.csv|.xlsx] [--small-numbers show|hide]
                                         the Board page's matrix, as its CSV download
+    qi [--db URL] phase list [--teams T ...] [--withdrawn] | phase offer [--teams T ...]
+                  [--rules mdc] | phase accept TEAM MEASURE --from 2025-04 [--group G]
+                  [--rules mdc] | phase withdraw ID
+                                        phases tied to changes (qi.phasing): offered after
+                                        a logged change and a sustained shift, recorded
+                                        with their reason, withdrawn (kept)
     qi [--db URL] owners FILE           set owners (team, measure, owner, sponsor,
                                         review_every_months[, since])
     qi [--db URL] review TEAM MEASURE [--on DATE] [--note TEXT]
@@ -29,7 +35,7 @@ The interface is fixed (checks outside the test suite drive it)::
                   --reason TEXT         a team not expected to report (a closed ward)
     qi [--db URL] report --output pack.pdf [--teams T ...] [--measures M ...]
                   [--period 2026-10] [--as-of INSTANT] [--commentary FILE] [--rules mdc]
-                  [--phases none|changes] [--groups G ...] [--reference White] [--title T]
+                  [--phases none|changes|recorded] [--groups G ...] [--reference White] [--title T]
                                         the board pack as a PDF (see qi.report)
 
 Access (when the store has accounts; with none, every command acts for the local
@@ -160,7 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--as-of", metavar="INSTANT", help="read the data as at this UTC instant")
     rep.add_argument("--commentary", metavar="FILE", help="a UTF-8 text file, shown as typed")
     rep.add_argument("--rules", default="mdc", help="rule set of the charts (default mdc)")
-    rep.add_argument("--phases", default="none", choices=["none", "changes"],
+    rep.add_argument("--phases", default="none", choices=["none", "changes", "recorded"],
                      help="'changes': a new phase from each change idea's start")  # fmt: skip
     rep.add_argument("--groups", nargs="+", metavar="GROUP",
                      help="groups charted besides All (default: change ideas' groups)")  # fmt: skip
@@ -215,7 +221,29 @@ def _parser() -> argparse.ArgumentParser:
     pdsa = sub.add_parser("pdsa", help="change ideas and PDSA cycles")
     pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
     pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
+    _phase_parser(sub)
     return parser
+
+
+def _phase_parser(sub) -> None:
+    """``qi phase list|offer|accept|withdraw``: phases tied to changes (qi.phasing)."""
+    ph = sub.add_parser("phase", help="phases recorded from logged changes")
+    ph_sub = ph.add_subparsers(dest="phase_command", required=True)
+    lst = ph_sub.add_parser("list", help="the recorded phases and their reasons")
+    lst.add_argument("--teams", nargs="+", metavar="TEAM")
+    lst.add_argument("--withdrawn", action="store_true", help="withdrawn ones too")
+    off = ph_sub.add_parser("offer", help="the phases the data offers after logged changes")
+    off.add_argument("--teams", nargs="+", metavar="TEAM")
+    off.add_argument("--rules", default="mdc")
+    acc = ph_sub.add_parser("accept", help="record an offered phase (checked again first)")
+    acc.add_argument("team")
+    acc.add_argument("measure")
+    acc.add_argument("--group", default="All")
+    acc.add_argument("--from", dest="start", metavar="YYYY-MM", required=True)
+    acc.add_argument("--rules", default="mdc")
+    ph_sub.add_parser("withdraw", help="withdraw a recorded phase (kept, marked)").add_argument(
+        "id", type=int
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -390,6 +418,8 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
     elif args.command == "pdsa":
         n = store.import_pdsa(args.file, user=user)
         print(f"{n} PDSA rows loaded")
+    elif args.command == "phase":
+        return _phase(store, args, user)
     elif args.command == "whoami":
         who = store.whoami(user)
         print("no one is signed in (qi login USER)" if who is None else _shown(who.label))
@@ -397,6 +427,34 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(_table(store.audit_log()))
     elif args.command == "users":
         return _users(store, args, user)
+    return 0
+
+
+def _phase(store, args: argparse.Namespace, user: str) -> int:
+    from qi import phasing
+
+    cmd = args.phase_command
+    if cmd == "list":
+        found = store.recorded_phases(teams=args.teams, withdrawn=args.withdrawn)
+        print(_table(found) if len(found) else "no phases recorded")
+    elif cmd == "offer":
+        from qi.snapshot import Snapshot
+
+        snap = Snapshot.from_store(store, teams=args.teams)
+        found = phasing.offers(snap.series(), snap.pdsa, rules=args.rules, phases=snap.phases)
+        for o in found.itertuples(index=False):
+            print(f"{o.team} · {o.measure} · {o.group}: a new phase from {o.start:%Y-%m}: "
+                  f"{o.reason}")  # fmt: skip
+        if found.empty:
+            print("no phase is offered: no sustained shift follows a logged change")
+    elif cmd == "accept":
+        pid = phasing.accept(store, team=args.team, measure=args.measure, group=args.group,
+                             start=args.start, rules=args.rules, user=user)  # fmt: skip
+        print(f"phase {pid} recorded: {args.team} · {args.measure} · {args.group} from "
+              f"{args.start}")  # fmt: skip
+    elif cmd == "withdraw":
+        store.withdraw_phase(args.id, user=user)
+        print(f"phase {args.id} withdrawn")
     return 0
 
 

@@ -186,6 +186,7 @@ def chart_rows(
     rules: str = "mdc",
     phase: str | None = None,
     baseline: int | None = None,
+    exclude: str | None = None,
 ) -> Charted:
     """The run or control charts of the series in ``rows``: the one recipe.
 
@@ -199,6 +200,9 @@ def chart_rows(
     rules : a key of :data:`qi.RULE_SETS`.
     phase : a column whose changes start a new phase, or None (one phase).
     baseline : the first ``baseline`` points of each phase fix its lines.
+    exclude : a column of booleans: points left out of the lines and the rules (drawn
+        against the lines of the others; :func:`qi.phasing.offers` reads the months after
+        a change against the lines of the months before it).
 
     Months whose denominator is 0 or missing are left out (:func:`qi.series.valued`);
     each chart type × improvement × multiplier (× with or without denominators) is one
@@ -219,7 +223,8 @@ def chart_rows(
         rare = rows[rows["rare"].astype(bool)]
         rows = rows[~rows["rare"].astype(bool)]
         provisional = provisional[~provisional["rare"].astype(bool)]
-        results, drawn_as = _rare_results(rare, by=by, rules=rules, phase=phase)
+        results, drawn_as = _rare_results(rare, by=by, rules=rules, phase=phase,
+                                          exclude=exclude)  # fmt: skip
         if rows.empty:
             return Charted(rows=rare, results=tuple(results), by=tuple(by),
                            provisional=provisional, drawn_as=drawn_as)  # fmt: skip
@@ -235,6 +240,7 @@ def chart_rows(
             part, x="period", y="numerator", n="denominator" if has_n else None, by=by,
             chart=chart, multiply=float(multiplier), phase=phase, rules=rules,
             improvement=improvement, target="target" if has_target else None, baseline=baseline,
+            exclude=exclude,
         )  # fmt: skip
         results.append(result)
     if drawn_as:
@@ -274,7 +280,7 @@ def between_events(rows: pd.DataFrame, *, by: Sequence[str]) -> pd.DataFrame:
     )
 
 
-def _rare_results(rows: pd.DataFrame, *, by, rules, phase):
+def _rare_results(rows: pd.DataFrame, *, by, rules, phase, exclude=None):
     """The g charts of rare-event series (:func:`between_events`), one call per
     direction, and the words that say how each measure is drawn."""
     gaps = between_events(rows, by=by)
@@ -298,6 +304,7 @@ def _rare_results(rows: pd.DataFrame, *, by, rules, phase):
                 phase=phase,
                 rules=rules,
                 improvement=_BETWEEN.get(improvement, "neutral"),
+                exclude=exclude,
             )
         )
     return results, drawn_as

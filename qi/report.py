@@ -65,7 +65,7 @@ EQUALITY_ROWS = 10
 #: Teams in the completeness table of one page.
 COMPLETENESS_ROWS = 20
 #: Ways of choosing a chart's phases.
-PHASES = ("none", "changes")
+PHASES = ("none", "changes", "recorded")
 #: Months of the funnel plot and the completeness note.
 RECENT_MONTHS = 12
 #: Width of a rendered chart in CSS pixels: the page's width is about 1,030 CSS pixels,
@@ -199,8 +199,10 @@ def pack_document(
         ``source`` is :class:`PackData`.
     rules : the rule set of the charts (:data:`qi.RULE_SETS`); the matrix and icons
         always use Making Data Count.
-    phases : ``"none"`` (one phase) or ``"changes"`` (a new phase from the month each
-        of the team's change ideas for the measure started).
+    phases : ``"none"`` (one phase), ``"changes"`` (a new phase from the month each
+        of the team's change ideas for the measure started) or ``"recorded"`` (a new
+        phase at each phase recorded from a change, :mod:`qi.phasing`). Whichever is
+        chosen, each chart page lists the phases recorded on it and their reasons.
     groups : groups charted besides ``All`` (default: the groups the team's change
         ideas aim at).
     reference : the reference group of the equality section.
@@ -358,6 +360,7 @@ class _Context:
         view = screens.team_chart(
             self.data, unit=team, measure=measure, groups=[ALL, *wanted], rules=self.rules,
             starts=screens.CHANGES if self.phases == "changes" else (), until=self.month,
+            recorded=self.phases == "recorded",
         )  # fmt: skip
         rows = view.charted.rows
         if view.empty or rows.empty or not (rows["group"] == ALL).any():
@@ -385,7 +388,8 @@ class _Context:
             chart_type=info.chart, multiplier=info.multiplier, note=view.drawn_as,
             actions=view.actions, marks=chart_key(fig, every=True),
             numbered=bool(fig.layout.meta["numbered"]), max_height=int(room),
-            alt=description(fig),
+            alt=description(fig), phases=view.phases[view.phases["group"].isin(view.groups)],
+            recorded=self.phases == "recorded",
         )  # fmt: skip
 
     # ------------------------------------------------------------------- equality
@@ -436,12 +440,15 @@ class _Chart:
     numbered: bool = False
     max_height: int = 140
     alt: str = ""
+    phases: pd.DataFrame | None = None
+    recorded: bool = False
 
     def provenance(self) -> str:
         phases = (
             "new phase from "
             + ", ".join(f"{s:%Y-%m}" for s in self.starts)
-            + " (when a change idea started)"
+            + (" (phases recorded from changes)" if self.recorded
+               else " (when a change idea started)")
             if self.starts
             else "one phase (no breaks)"
         )
@@ -464,6 +471,7 @@ class _Chart:
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
             + (f'<p class="note">{escape(self.note)}</p>' if self.note else "")
             + _marks_table(self.marks, self.numbered, self.cycles, self.actions, self.as_of)
+            + _phases_note(self.phases, self.recorded)
             + f'<p class="provenance">{escape(self.provenance())}</p></section>'
         )
 
@@ -478,6 +486,19 @@ def _chart_room(marks: int, note: bool) -> float:
     page's 184 mm less the heading and facts, the table, the provenance and a note)."""
     table = 13 + 7 * marks if marks else 6
     return max(70.0, 184 - 29 - table - 10 - (9 if note else 0) - 4)
+
+
+def _phases_note(phases: pd.DataFrame | None, drawn: bool) -> str:
+    """The phases recorded from changes on a chart, each with its reason (as typed)."""
+    if phases is None or phases.empty:
+        return ""
+    items = "".join(
+        f"<li>{escape(str(p.group))}, from {pd.Timestamp(p.start):%B %Y}: "
+        f"{escape(str(p.reason))} (recorded by {escape(str(p.created_by))})</li>"
+        for p in phases.itertuples(index=False)
+    )
+    how = "drawn on the chart" if drawn else "not drawn: this pack charts other phases"
+    return f'<p class="note">Recorded phases ({how}):</p><ul class="note">{items}</ul>'
 
 
 def _marks_table(marks, numbered: bool, cycles: pd.DataFrame, actions, as_of) -> str:
@@ -783,8 +804,10 @@ def _appendix(title, ctx: _Context, team_list, measure_list, commentary, made_by
         (f"Measures ({len(measure_list)})", escape("; ".join(names))),
         ("Chart rules", escape(f"{RULE_SETS[ctx.rules].label}; matrix and icons: Making "
                                "Data Count")),
-        ("Phases", "one phase per chart" if ctx.phases == "none"
-         else "a new phase from the month each change idea started"),
+        ("Phases", {"none": "one phase per chart",
+                    "changes": "a new phase from the month each change idea started",
+                    "recorded": "a new phase at each phase recorded from a change (with "
+                    "its reason under the chart)"}[ctx.phases]),
         ("Equality compared with", escape(ctx.reference)),
         ("To rebuild this pack", f"<code>{escape(shlex.join(command))}"
          + (" --commentary FILE" if commentary else "") + "</code>"),

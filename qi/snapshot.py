@@ -24,6 +24,9 @@ from qi.series import (
     series_frame,
 )
 
+#: Columns of :attr:`Snapshot.phases`.
+PHASES = ["id", "team", "measure", "group", "start", "change_idea", "change_idea_id", "cycle",
+          "reason", "created_at", "created_by", "withdrawn_at", "withdrawn_by"]  # fmt: skip
 #: Columns of :attr:`Snapshot.reviews`.
 REVIEWS = ["team", "measure", "reviewed_on", "note", "created_at", "created_by"]
 
@@ -47,6 +50,8 @@ class Snapshot:
         ``rolled_back_at`` as they were at ``as_of`` (later uploads left out, later
         rollbacks not yet made).
     as_of : the instant read (UTC).
+    phases : the phases recorded from logged changes and not withdrawn by ``as_of``
+        (:meth:`qi.store.Store.recorded_phases`; :mod:`qi.phasing`).
     """
 
     observations: pd.DataFrame
@@ -62,6 +67,7 @@ class Snapshot:
     not_expected: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(NOT_EXPECTED_COLUMNS))
     )
+    phases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PHASES)))
 
     @classmethod
     def from_store(
@@ -93,6 +99,7 @@ class Snapshot:
             as_of=instant,
             reviews=_recorded_by(store.reviews(), "created_at", naive),
             not_expected=_recorded_by(store.not_expected(), "created_at", naive),
+            phases=store.recorded_phases(teams=teams, as_of=naive),
         )
 
     # ------------------------------------------------------------------ choices

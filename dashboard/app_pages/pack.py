@@ -47,7 +47,8 @@ phase_keys = list(report.PHASES)
 phases = p3.radio(
     "Phases", phase_keys, horizontal=True,
     index=phase_keys.index(ui.query_default("phases", phase_keys, "none")),
-    format_func={"none": "One phase", "changes": "New phase at each change idea"}.get,
+    format_func={"none": "One phase", "changes": "New phase at each change idea",
+                 "recorded": "Recorded phases"}.get,
 )  # fmt: skip
 title = st.text_input(
     "Title", value=st.query_params.get("title", "Board pack")[:120], max_chars=120

@@ -7,7 +7,7 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import images, words
+from qi import images, phasing, words
 from qi.access import AccessDenied
 from qi.series import LEVELS
 from qi.store import StoreError
@@ -75,9 +75,16 @@ phase_starts = st.multiselect(
     + (f"Change cycles of this team start in: {', '.join(suggested)}." if suggested else ""),
 )
 st.query_params["phase"] = phase_starts
+recorded = level == "team" and st.toggle(
+    "Recorded phases", value=st.query_params.get("recorded") != "0",
+    help="A new phase at each phase recorded from a change (below the chart), for its group.",
+)  # fmt: skip
+if level == "team":
+    ui.in_url("recorded", "1" if recorded else "0", "1")
 
 view = reads.team_chart(
-    level=level, unit=unit, measure=measure, rules=rules, groups=groups, starts=phase_starts
+    level=level, unit=unit, measure=measure, rules=rules, groups=groups, starts=phase_starts,
+    recorded=recorded,
 )  # fmt: skip
 if view.empty:
     st.info("No data for this choice.")
@@ -119,6 +126,61 @@ with st.expander("How to read this chart"):
 
 st.subheader("Summary by group and phase")
 ui.table(view.result.summary, words.summary_columns(rules, view.decimals))
+if level == "team" and (len(view.offers) or len(view.phases)):
+    st.subheader("Phases tied to changes")
+    may_record = who.may("edit_changes")
+    for o in view.offers.itertuples(index=False):
+        st.info(
+            f"{ui.literal(o.group)}: a new phase from {o.start:%B %Y} is offered: "
+            f"{ui.literal(o.reason)}."
+        )
+        if may_record and st.button(
+            f"Record this phase ({o.group}, from {o.start:%b %Y})",
+            key=f"record_{o.group}_{o.start:%Y-%m}",
+        ):
+            try:
+                phasing.accept(
+                    store, team=unit, measure=measure, group=o.group, start=o.start,
+                    rules=rules, user=who.username,
+                )  # fmt: skip
+                ui.flash(f"Phase from {o.start:%B %Y} recorded for {o.group}.")
+                st.rerun()
+            except (StoreError, AccessDenied) as exc:
+                st.error(ui.literal(exc))
+    if len(view.phases):
+        st.caption("Recorded phases (new centre line and limits from each, for its group):")
+        ui.table(view.phases, phasing.WORDS)
+    if may_record and len(view.phases):
+        by_id = view.phases.set_index("id")
+        with st.form("withdraw_phase"):
+            chosen = st.selectbox(
+                "Withdraw a recorded phase (it stays in the audit log)", by_id.index.tolist(),
+                format_func=lambda i: f"{by_id.loc[i, 'group']} from "
+                f"{pd.Timestamp(by_id.loc[i, 'start']):%b %Y}",
+            )  # fmt: skip
+            if st.form_submit_button("Withdraw…"):
+                st.session_state["phase_pending"] = int(chosen)
+        pending = st.session_state.get("phase_pending")
+        if pending is not None and pending in by_id.index:
+            row = by_id.loc[pending]
+            st.warning(
+                f"Withdraw the phase of {ui.literal(row['group'])} from "
+                f"{pd.Timestamp(row['start']):%B %Y} (recorded by "
+                f"{ui.literal(row['created_by'])})? The chart goes back to the lines without it."
+            )
+            yes, no, _ = st.columns([1, 1, 4])
+            if yes.button("Yes, withdraw the phase", type="primary"):
+                del st.session_state["phase_pending"]
+                try:
+                    store.withdraw_phase(pending, user=who.username)
+                    ui.flash("Phase withdrawn.")
+                    st.rerun()
+                except (StoreError, AccessDenied) as exc:
+                    st.error(ui.literal(exc))
+            if no.button("Cancel", key="phase_cancel"):
+                del st.session_state["phase_pending"]
+                st.rerun()
+
 if len(view.cycles):
     st.subheader("Change ideas and PDSA cycles on this chart")
     ui.table(view.cycles, words.CYCLE_COLUMNS[2:])

@@ -9,9 +9,9 @@ What the board shows is true:
 * each row's value and icons are read from its latest *complete* month (every team
   expected has sent it); a later month not every team has sent is given apart, as
   provisional, and never read by the rules (:func:`qi.series.coverage`);
-* a team's series has a new phase at each of its change ideas
-  (:func:`qi.accountability.with_change_phases`), the same phases as holding the gains
-  and as the chart a row opens;
+* a team's series has a new phase at each of its change ideas and at each phase
+  recorded from a change (:func:`qi.accountability.with_change_phases`), the same
+  phases as the chart a row opens;
 * for a reader not allowed small numbers, every value on screen (latest, provisional,
   sparkline) follows the rule of the downloads (:mod:`qi.disclosure`).
 """
@@ -73,8 +73,9 @@ class BoardView:
     ----------
     level : ``team``, ``trust``, ``ics`` or ``collaborative``.
     rows : one row per unit × measure × group: the matrix, and at team level the
-        owner, sponsor, review and actions overdue, and the holding-the-gains status
-        of the latest change (``gains``).
+        owner, sponsor, review and actions overdue, the holding-the-gains status
+        of the latest change (``gains``) and the phases recorded from changes with their
+        reasons, in words (``phases``; :mod:`qi.phasing`).
     owned : each owned team × measure with its review status and overdue actions.
     teams : the registered teams (collaborative, ics, trust, team).
     recent : each series' last :data:`SPARK_MONTHS` complete months (``unit``,
@@ -223,6 +224,18 @@ def _provisional_text(rows: pd.DataFrame, disclosed: pd.DataFrame) -> list[str]:
     return out
 
 
+def _phase_words(rows: pd.DataFrame, phases: pd.DataFrame) -> list[str]:
+    """Each row's recorded phases in words: "from Apr 2025: after PDSA 2 of …"."""
+    if phases.empty:
+        return [""] * len(rows)
+    said = phases.assign(
+        words="from " + pd.to_datetime(phases["start"]).dt.strftime("%b %Y") + ": "
+        + phases["reason"].astype(str)
+    ).groupby(["team", "measure", "group"])["words"].agg("; ".join)  # fmt: skip
+    keys = pd.MultiIndex.from_frame(rows[["unit", "measure", "group"]])
+    return said.reindex(keys).fillna("").tolist()
+
+
 def format_number(value) -> str:
     """A value for a table: one decimal place, thousands separated; blank when missing."""
     if value is None or not np.isfinite(float(value)):
@@ -240,8 +253,8 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     today = today or snapshot.as_of.date()
     team_series = snapshot.series()
     if level == "team":
-        level_series = with_change_phases(team_series, snapshot.pdsa)
-        starts = change_starts(snapshot.pdsa)
+        level_series = with_change_phases(team_series, snapshot.pdsa, snapshot.phases)
+        starts = change_starts(snapshot.pdsa, snapshot.phases)
     else:
         level_series = snapshot.series(level=level)
         starts = pd.DataFrame(columns=["team", "measure", "group", "start"])
@@ -263,8 +276,9 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
             gains, left_on=["unit", "measure", "group"], right_on=["team", "measure", "group"],
             how="left",
         ).drop(columns="team")  # fmt: skip
+        rows["phases"] = _phase_words(rows, snapshot.phases)
     else:
-        rows = rows.assign(**{col: None for col in ACCOUNTABILITY_COLUMNS})
+        rows = rows.assign(**{col: None for col in ACCOUNTABILITY_COLUMNS}, phases="")
     keys = ["unit", "measure", "group"]
     complete = valued(level_series)
     complete = complete[complete["complete"]]

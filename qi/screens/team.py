@@ -8,11 +8,11 @@ come from :func:`team_chart`, so they always show the same chart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from qi.measures import Charted, Measure, chart_measure
+from qi.measures import Charted, Measure, chart_measure, chart_rows
 from qi.series import ALL, month_start, valued
 from qi.snapshot import Snapshot
 from qi.spc import SPCResult
@@ -39,6 +39,10 @@ class TeamChart:
         decisions and actions on this measure (empty above team level).
     uploads : the upload ids that supplied the data.
     teams : the teams whose data the chart shows.
+    phases : the phases recorded from changes on this team's measure (every group),
+        with their reasons (:meth:`qi.store.Store.recorded_phases`); empty above team level.
+    offers : the new phases the data offers after the team's logged changes, every group
+        (:func:`qi.phasing.offers`, with the chart's rule set); empty above team level.
     """
 
     measure: Measure
@@ -55,6 +59,8 @@ class TeamChart:
     actions: pd.DataFrame
     uploads: tuple[int, ...]
     teams: tuple[str, ...]
+    phases: pd.DataFrame = field(default_factory=pd.DataFrame)
+    offers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def empty(self) -> bool:
@@ -123,16 +129,46 @@ class TeamChart:
         A g or t chart (rare events) has a point per event, not per month: no gaps."""
         from qi.figures import spc_figure
 
+        shown = self.shown_points(small_numbers=small_numbers)
+        notes = self._notes_and_phases(shown)
         return spc_figure(
-            self.shown_points(small_numbers=small_numbers), group="group", title=self.title,
+            shown, group="group", title=self.title,
             y_title=self.y_title, improvement=self.measure.improvement,
             cycles=self.cycles if len(self.cycles) else None,
-            annotations=self.notes if len(self.notes) else None,
+            annotations=notes if len(notes) else None,
             actions=self.actions if len(self.actions) else None, facet=facet, height=height,
             rules=self.result.rules, frequency=self.measure.frequency,
             provisional=self._shown_provisional(small_numbers),
             width=width, gaps=self.result.chart not in ("g", "t"),
         )  # fmt: skip
+
+    def _notes_and_phases(self, shown: pd.DataFrame) -> pd.DataFrame:
+        """The notes on points, and a note at the start of each recorded phase the chart
+        draws, saying why it starts there (on the phase's first point the reader is
+        shown: a hidden small number carries no note)."""
+        drawn = self.drawn_phases
+        if drawn.empty or shown.empty:
+            return self.notes
+        seen = shown.loc[shown["y"].notna(), ["group", "x"]]
+        at = drawn.merge(seen, on="group")
+        at = at[at["x"] >= at["start"]].sort_values("x").drop_duplicates(["group", "start"])
+        if at.empty:
+            return self.notes
+        drawn = at
+        marks = pd.DataFrame({
+            "period": drawn["x"], "group": drawn["group"],
+            "text": "New phase recorded from " + drawn["start"].dt.strftime("%B %Y") + ": "
+            + drawn["reason"].astype(str),
+        })  # fmt: skip
+        return pd.concat([self.notes, marks], ignore_index=True)
+
+    @property
+    def drawn_phases(self) -> pd.DataFrame:
+        """The recorded phases this chart starts a new phase at (its groups and starts)."""
+        p = self.phases
+        if p.empty:
+            return p
+        return p[p["group"].isin(self.groups) & p["start"].isin(self.starts)]
 
     def _shown_provisional(self, small_numbers: bool) -> pd.DataFrame:
         from qi.disclosure import THRESHOLD, hidden
@@ -208,6 +244,7 @@ def team_chart(
     rules: str = "mdc",
     starts: Iterable | str = (),
     until=None,
+    recorded: bool = False,
 ) -> TeamChart:
     """One measure's chart at one unit.
 
@@ -222,6 +259,8 @@ def team_chart(
     starts : months that start a new phase, or ``"changes"``: the month each of the
         team's change ideas began (its first PDSA cycle), within the data.
     until : the last month shown (a board pack's month); None: all.
+    recorded : also a new phase at each phase recorded from a change (each group at its
+        own; :mod:`qi.phasing`), at team level.
     """
     info = snapshot.measure(measure)
     obs = snapshot.observations
@@ -253,12 +292,32 @@ def team_chart(
             and charted_months.min() < s <= (last if last is not None else charted_months.max())
         ]
     starts = tuple(sorted(month_start(s) for s in starts))
-    charted = chart_measure(info, rows, by="group", rules=rules, starts=starts)
+    phases = _recorded(snapshot, level, unit, measure, last)
+    if recorded and len(phases):
+        # each group's own recorded phases, beside the months chosen for every group
+        data = rows.assign(**info.columns())
+        mine = phases[phases["group"].isin(shown)]
+        every = pd.DataFrame({"start": list(starts)}).merge(pd.DataFrame({"group": shown}),
+                                                            how="cross")  # fmt: skip
+        both = pd.concat([every, mine[["group", "start"]]]).drop_duplicates()
+        hit = data[["group", "period"]].reset_index().merge(both, on="group")
+        passed = (hit["period"] >= hit["start"]).groupby(hit["index"]).sum()
+        data["phase"] = passed.reindex(data.index).fillna(0).astype(int).to_numpy() + 1
+        charted = chart_rows(data, by=["group"], rules=rules, phase="phase")
+        starts = tuple(sorted(set(starts) | set(mine["start"])))
+    else:
+        charted = chart_measure(info, rows, by="group", rules=rules, starts=starts)
+    offered = pd.DataFrame()
+    if level == "team" and len(cycles) and until is None:
+        from qi import phasing
+
+        team_series = series.assign(unit=unit)
+        offered = phasing.offers(team_series, cycles, rules=rules, phases=phases)
     return TeamChart(
         measure=info, level=level, unit=unit, groups=shown, available=available, months=months,
         starts=starts, series=series, charted=charted, cycles=cycles, notes=notes,
         actions=actions, uploads=tuple(sorted(int(u) for u in obs["upload_id"].unique())),
-        teams=tuple(sorted(obs["team"].unique())),
+        teams=tuple(sorted(obs["team"].unique())), phases=phases, offers=offered,
     )  # fmt: skip
 
 
@@ -277,6 +336,18 @@ def _team_records(snapshot: Snapshot, level: str, unit: str, measure: str, last)
         notes = notes[pd.to_datetime(notes["period"]) <= last]
         actions = actions[pd.to_datetime(actions["period"]) <= last]
     return cycles, notes, actions
+
+
+def _recorded(snapshot: Snapshot, level: str, unit: str, measure: str, last) -> pd.DataFrame:
+    """The phases recorded on the team's measure (none above team level), starting by the
+    month ``last`` when given."""
+    phases = snapshot.phases
+    if level != "team" or phases.empty:
+        return phases.iloc[:0]
+    phases = phases[(phases["team"] == unit) & (phases["measure"] == measure)]
+    if last is not None:
+        phases = phases[pd.to_datetime(phases["start"]) <= last]
+    return phases.assign(start=pd.to_datetime(phases["start"]))
 
 
 def change_groups(snapshot: Snapshot, team: str, measure: str, *, until=None) -> list[str]:

@@ -18,7 +18,8 @@
   uploads checked and stored at once;
 * :mod:`qi.store.changelog` — change ideas and PDSA cycles, owners, actions, notes;
 * :mod:`qi.store.accountability` — reviews of owned measures, reporting gaps (who is
-  not expected to report, so a month can be complete without them).
+  not expected to report, so a month can be complete without them);
+* :mod:`qi.store.phases` — phases recorded from logged changes, with their reasons.
 
 Every change is one transaction together with its audit-log entry: it lands whole or
 not at all (see :mod:`qi.store.core` for the write lock).
@@ -28,9 +29,10 @@ from __future__ import annotations
 
 from qi.store.accountability import AccountabilityMixin
 from qi.store.bulk import BulkImportMixin
+from qi.store.phases import PhasesMixin
 
 
-class Store(BulkImportMixin, AccountabilityMixin):
+class Store(BulkImportMixin, AccountabilityMixin, PhasesMixin):
     """A collaborative's data: structure, measure catalogue, versioned observations, change log.
 
     Open one with :meth:`Store.open`; every method of its parts (:mod:`qi.store.core`,
