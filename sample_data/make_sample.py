@@ -996,10 +996,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=Path(__file__).resolve().parent,
         help="folder to write into (default: this script's folder, sample_data/)",
     )
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="do not build the prebuilt store (qi.sample.PREBUILT) from the files written",
+    )
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     generate(args.out, args.seed)
     print(f"Wrote the sample collaborative to {args.out} in {time.perf_counter() - t0:.2f} s")
+    if not args.no_store:
+        # the files through the ordinary import path, once, into the store a new
+        # dashboard copies (qi.sample.ensure_sample): a first start in a fraction of
+        # a second; tests/test_sample_store.py checks it is up to date and equal
+        from qi.sample import build_prebuilt
+
+        t0 = time.perf_counter()
+        built = build_prebuilt(args.out)
+        print(f"Built {built.name} in {time.perf_counter() - t0:.2f} s")
 
 
 if __name__ == "__main__":

@@ -209,3 +209,71 @@ def test_files_in_other_shapes_are_read_in_bulk_as_one_by_one(store, tmp_path):
     shown = store.observations()
     assert sorted(shown["team"].unique()) == ["Oak Ward", "Willow Ward"]
     assert shown["numerator"].sum() == 3 + 2 + 4 + 1
+
+
+# ------------------------------------------------------------ the prebuilt sample store
+def test_the_prebuilt_sample_is_built_from_the_sample_files_and_schema_of_today():
+    from qi.sample import fingerprint, prebuilt_fingerprint
+
+    assert prebuilt_fingerprint() == fingerprint(), (
+        "sample_data/sample_store.sqlite.gz is out of date with the sample's files or the "
+        "schema: run `python sample_data/make_sample.py`"
+    )
+
+
+def test_the_prebuilt_sample_copied_is_the_sample_imported(store_url, second_url):
+    """A new dashboard copies the prebuilt sample (a first start in a fraction of a
+    second); it holds exactly what the ordinary import path stores, on either backend,
+    and the store goes on as usual after it (the next ids follow the copied rows)."""
+    from qi.sample import copy_prebuilt, ensure_sample
+
+    with Store.open(store_url) as imported, Store.open(second_url) as copied:
+        load_sample(imported)
+        assert copy_prebuilt(copied)
+        assert not copy_prebuilt(copied)  # never into a store with something in it
+        assert not ensure_sample(copied)
+        for read in ("observations", "uploads", "upload_slices", "measures", "pdsa", "owners",
+                     "actions", "reviews"):  # fmt: skip
+            # when a row was written is when each store got it
+            got, want = (getattr(s, read)().drop(columns="created_at", errors="ignore")
+                         for s in (copied, imported))  # fmt: skip
+            pd.testing.assert_frame_equal(got, want, obj=read)
+        pd.testing.assert_frame_equal(audit(copied), audit(imported))
+        assert copied.counts() == imported.counts()
+        assert copied.version() == imported.version()
+        for instant in imported.uploads()["uploaded_at"].sort_values().iloc[::48]:
+            at = instant.to_pydatetime()
+            pd.testing.assert_frame_equal(
+                copied.observations(as_of=at), imported.observations(as_of=at)
+            )
+        # and then an upload, a change-log entry: new ids after the copied ones
+        fix = (HEADER + "Willow Ward,restraint_per_1000_obd,2026-10,Black,3,650\n").encode()
+        for store in (imported, copied):
+            result = store.import_file(fix, "fix.csv", user="analyst")
+            assert result.replaced == 1
+        pd.testing.assert_frame_equal(copied.observations(), imported.observations())
+        assert copied.version() == imported.version()
+
+
+def test_a_stale_or_unwanted_prebuilt_sample_is_not_copied(tmp_path, monkeypatch):
+    """A prebuilt store older than the sample's files is left alone (the files go
+    through the import path), and so is one for a store that already has teams."""
+    import shutil
+
+    from qi.sample import SAMPLE_DIR, copy_prebuilt, ensure_sample
+
+    folder = tmp_path / "sample"
+    shutil.copytree(SAMPLE_DIR, folder)
+    reviews = folder / "reviews.csv"
+    reviews.write_text(reviews.read_text().rstrip("\n").rsplit("\n", 1)[0] + "\n")
+    monkeypatch.setenv("QI_SAMPLE_DIR", str(folder))
+    with Store.open(f"sqlite:///{tmp_path / 'stale.db'}") as store:
+        assert not copy_prebuilt(store)
+        assert store.counts()["upload"] == 0  # nothing half-written
+        assert ensure_sample(store)  # through the import path, from the files
+        assert store.counts()["review"] == len(pd.read_csv(reviews))
+    monkeypatch.delenv("QI_SAMPLE_DIR")
+    with Store.open(f"sqlite:///{tmp_path / 'teams.db'}") as store:
+        store.register_teams(SAMPLE_DIR / "teams.csv")
+        assert not copy_prebuilt(store)
+        assert store.counts()["team"] == 8 and store.counts()["upload"] == 0
