@@ -26,6 +26,8 @@ from qi.series import (
 
 #: Columns of :attr:`Snapshot.reviews`.
 REVIEWS = ["team", "measure", "reviewed_on", "note", "created_at", "created_by"]
+#: Columns of :attr:`Snapshot.change_package`.
+PACKAGE = ["tag", "change", "primary_driver", "secondary_driver", "description", "position"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Snapshot:
     not_expected: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(NOT_EXPECTED_COLUMNS))
     )
+    #: the collaborative's change package (:meth:`qi.store.Store.change_package`), as it is
+    change_package: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PACKAGE))
 
     @classmethod
     def from_store(
@@ -93,6 +97,7 @@ class Snapshot:
             as_of=instant,
             reviews=_recorded_by(store.reviews(), "created_at", naive),
             not_expected=_recorded_by(store.not_expected(), "created_at", naive),
+            change_package=store.change_package(),
         )
 
     # ------------------------------------------------------------------ choices

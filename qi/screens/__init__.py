@@ -17,6 +17,7 @@ Accountability            :func:`accountability` → :class:`AccountabilityView`
 Board pack (preview)      :func:`pack_preview`, :func:`narrowed`
 Upload (preview)          :func:`upload_preview`, :func:`stored_rows`, :func:`replacement_preview`
 Change log                :func:`change_log` → :class:`ChangeLog`
+Learning                  :func:`learning_view` → :class:`LearningView`
 Data completeness         :func:`completeness` → :class:`CompletenessView`
 Workshop (what if?)       :func:`what_if` → :class:`WhatIf`
 ========================  ==========================================================
@@ -47,6 +48,7 @@ from qi.screens.equality import (
     reference_group,
     team_funnel,
 )
+from qi.screens.learning import LearningView, learning_view
 from qi.screens.pack import narrowed, pack_preview
 from qi.screens.team import CHANGES, TeamChart, change_groups, team_chart
 from qi.screens.upload import replacement_preview, stored_rows, upload_preview
@@ -54,8 +56,9 @@ from qi.screens.whatif import WhatIf, what_if
 
 __all__ = [
     "CHANGES", "AccountabilityView", "BoardSelection", "BoardView", "ChangeLog",
-    "CompletenessView", "EqualityMonth", "EqualityView", "FunnelView", "TeamChart", "WhatIf",
+    "CompletenessView", "EqualityMonth", "EqualityView", "FunnelView", "LearningView",
+    "TeamChart", "WhatIf",
     "accountability", "board", "change_groups", "change_log", "completeness", "equality_month",
-    "equality_view", "group_gaps", "narrowed", "pack_preview", "reference_group",
+    "equality_view", "group_gaps", "learning_view", "narrowed", "pack_preview", "reference_group",
     "replacement_preview", "stored_rows", "team_chart", "team_funnel", "upload_preview", "what_if",
 ]  # fmt: skip

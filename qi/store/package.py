@@ -54,16 +54,21 @@ class ChangePackageMixin(CatalogueMixin):
     """The shared change package (a part of :class:`qi.store.Store`)."""
 
     def load_change_package(
-        self, source: str | Path | pd.DataFrame, *, user: str = "system"
+        self,
+        source: str | Path | bytes | pd.DataFrame,
+        *,
+        user: str = "system",
+        name: str | None = None,
     ) -> int:
         """Replace the change package with the table ``source`` (:data:`PACKAGE_COLUMNS`,
-        optional ``description``), in its order. Needs a facilitator of the collaborative.
+        optional ``description``), in its order: a path, a frame, or the bytes of an
+        uploaded file called ``name``. Needs a facilitator of the collaborative.
 
         Every problem is named by file, row and column and nothing is changed: an empty
         or malformed tag, a tag listed twice, text too long, and a tag some change idea
         carries that the new package leaves out (re-tag those ideas first)."""
         who = self._require_collaborative("manage_catalogue", user)
-        frame, name = self.read_small_table(source, PACKAGE_COLUMNS, ("description",))
+        frame, name = self.read_small_table(source, PACKAGE_COLUMNS, ("description",), name)
         problems = _required_text(frame, name, PACKAGE_COLUMNS)
         problems += _too_long(
             frame, name,
