@@ -170,8 +170,8 @@ def by_change(table: pd.DataFrame, package: pd.DataFrame | None = None) -> pd.Da
     """:func:`learning`'s ``table`` rolled up to one row per change: ``teams`` (how many
     tested it), ``tested_at`` (their names), ``series`` (team × measure × group tested),
     ``cycles``, ``groups``, a count per outcome (:data:`OUTCOMES`) and ``outcomes`` (the
-    counts in words). With ``package``, its changes no one has tested yet are listed
-    too, with ``teams`` 0 ("not tested yet")."""
+    counts in words: "1 improvement sustained; 1 no signal"). With ``package``, its
+    changes no one has tested yet are listed too, with ``teams`` 0 ("not tested yet")."""
     grouped = table.groupby("tag", sort=False)
     out = grouped.agg(
         teams=("team", "nunique"),
@@ -190,7 +190,7 @@ def by_change(table: pd.DataFrame, package: pd.DataFrame | None = None) -> pd.Da
             out[col] = out[col].fillna("")
     out = out.reset_index()
     out["outcomes"] = [
-        "; ".join(f"{o} at {int(rec[o])}" for o in OUTCOMES if rec[o]) or "not tested yet"
+        "; ".join(f"{int(rec[o])} {o}" for o in OUTCOMES if rec[o]) or "not tested yet"
         for _, rec in out.iterrows()
     ]
     out = _with_package(out, package)

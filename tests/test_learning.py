@@ -222,7 +222,7 @@ def test_a_change_tested_at_two_teams_and_untagged_ideas():
     assert table["tag"].iloc[-1] == UNTAGGED  # after the package's changes
     rolled = by_change(table, PACKAGE).set_index("tag")
     assert rolled.loc["training", "teams"] == 2
-    assert rolled.loc["training", "outcomes"] == ("improvement sustained at 1; no signal at 1")
+    assert rolled.loc["training", "outcomes"] == "1 improvement sustained; 1 no signal"
     assert rolled.loc["huddle", "outcomes"] == "not tested yet"
     assert rolled.loc[UNTAGGED, "teams"] == 1
 

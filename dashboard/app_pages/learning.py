@@ -11,6 +11,11 @@ from qi.store import StoreError, UploadRejected, problems_frame
 
 snap = reads.snapshot()
 who = session.principal()
+#: the change's words wrap in a narrower column, so what followed shows without scrolling
+NARROW = {
+    "Change": st.column_config.TextColumn(width=260),
+    "What followed": st.column_config.TextColumn(width=170),
+}
 
 st.title("What the collaborative learned")
 st.caption(
@@ -42,7 +47,7 @@ view = reads.learning_view(tags=chosen_tags, outcomes=chosen_outcomes)
 
 st.header("Where each change was tested", anchor=False)
 if len(view.table):
-    st.dataframe(view.words(), hide_index=True)
+    st.dataframe(view.words(), hide_index=True, column_config=NARROW)
     st.caption(
         "In all: " + ", ".join(f"{n} {o}" for o, n in view.outcome_counts().items() if n) + "."
     )
@@ -71,7 +76,7 @@ if len(view.diagram):
                 lines.append(f"        - {ui.literal(change)} (tag {ui.literal(tag)})")
     st.markdown("\n".join(lines))
     st.subheader("Each change across the collaborative", anchor=False)
-    st.dataframe(view.changes_words(), hide_index=True)
+    st.dataframe(view.changes_words(), hide_index=True, column_config=NARROW)
 else:
     st.info(
         "No change package yet: a facilitator of the collaborative loads one here or with "

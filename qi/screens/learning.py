@@ -17,32 +17,32 @@ from qi.words import Column, table
 #: The learning table in words (the page and its download).
 LEARNING_WORDS = [
     Column("change", "Change"),
-    Column("tag", "Tag"),
     Column("team", "Team"),
-    Column("measure_name", "Measure"),
     Column("group", "Group"),
+    Column("outcome", "What followed"),
+    Column("measure_name", "Measure"),
     Column("cycles", "Cycles", "count"),
     Column("first_start", "First cycle", "month"),
-    Column("outcome", "What followed"),
     Column("improved_from", "Improved from", "month"),
     Column("concern_from", "At risk from", "month"),
     Column("months_before", "Months before", "count"),
     Column("months_after", "Months after", "count"),
+    Column("tag", "Tag"),
     Column("change_ideas", "Change ideas (as the team named them)"),
     Column("primary_driver", "Primary driver"),
     Column("secondary_driver", "Secondary driver"),
 ]
 #: The roll-up per change in words.
 CHANGE_WORDS = [
-    Column("primary_driver", "Primary driver"),
-    Column("secondary_driver", "Secondary driver"),
     Column("change", "Change"),
-    Column("tag", "Tag"),
     Column("teams", "Teams", "count"),
     Column("tested_at", "Tested at"),
-    Column("cycles", "Cycles", "count"),
-    Column("groups", "Groups"),
     Column("outcomes", "What followed"),
+    Column("groups", "Groups"),
+    Column("cycles", "Cycles", "count"),
+    Column("tag", "Tag"),
+    Column("primary_driver", "Primary driver"),
+    Column("secondary_driver", "Secondary driver"),
 ]
 #: The page the links open (the Team charts page's address).
 CHART_PAGE = "team"
@@ -83,8 +83,8 @@ class LearningView:
         """Words for the link to row ``row``'s chart (plain text; the page shows it as typed)."""
         rec = self.table.iloc[row]
         return (
-            f"{rec['change']} — {rec['team']}, {rec['measure_name']}, {rec['group']}: "
-            f"{rec['outcome']}"
+            f"{rec['team']}, {rec['group']}, {rec['measure_name']}: {rec['outcome']} "
+            f"(change: {rec['tag']})"
         )
 
     def words(self) -> pd.DataFrame:

@@ -27,7 +27,7 @@ def test_the_learning_page_links_each_change_to_its_chart(page: Page, streamlit_
     ).to_be_visible()
     screenshot_whole(page, ARTIFACTS / "learning.png", 1440)
 
-    link = page.get_by_role("link", name="Willow Ward").filter(has_text="de-escalation")
+    link = page.get_by_role("link", name="Willow Ward").filter(has_text="deescalation")
     expect(link).to_have_count(1)
     expect(link).to_contain_text("improvement sustained")
     link.click()
