@@ -4,7 +4,7 @@ the teams that tested it, for whom, and what followed, with a link to each chart
 import streamlit as st
 
 from dashboard import components as ui
-from dashboard import reads, session
+from dashboard import reads, session, theme
 from qi.access import AccessDenied
 from qi.learning import OUTCOMES
 from qi.store import StoreError, UploadRejected, problems_frame
@@ -54,11 +54,12 @@ if len(view.table):
     d1, d2, _ = st.columns([1, 1, 4])
     ui.table_downloads(view.download(), label="Learning table", stem="learning", into=(d1, d2))
     st.subheader("Open a chart", anchor=False)
-    for i in range(len(view.table)):
-        st.page_link(
-            "app_pages/team.py", label=ui.literal(view.link_label(i)),
-            query_params=view.chart_query(i),
-        )  # fmt: skip
+    with st.container(key=theme.LINKS_KEY):
+        for i in range(len(view.table)):
+            st.page_link(
+                "app_pages/team.py", label=ui.literal(view.link_label(i)),
+                query_params=view.chart_query(i),
+            )  # fmt: skip
 else:
     st.info(
         "No change ideas to show: tag a change idea with a change of the package on the "
