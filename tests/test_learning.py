@@ -368,6 +368,32 @@ def test_the_learning_page_shows_what_followed_each_change(db_url):
     assert at.query_params["outcome"] in ("improvement at risk", ["improvement at risk"])
 
 
+def test_a_facilitator_replaces_the_package_on_the_page(db_url):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/learning.py").run()
+    before = Store.open(db_url).change_package()
+    # a file that drops tags the sample's ideas carry is refused whole, with its problems
+    bad = "tag,change,primary_driver,secondary_driver\nnew-one,New,Driver,Secondary\n"
+    at.file_uploader[0].upload("package.csv", bad.encode(), "text/csv").run()
+    next(b for b in at.button if b.label == "Replace the change package").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["Not loaded, nothing changed:"]
+    problems = at.dataframe[-1].value
+    assert problems["message"].str.contains("'deescalation'").any()
+    pd.testing.assert_frame_equal(Store.open(db_url).change_package(), before)
+    # the same package with one more change is loaded, and the page shows it
+    good = before.drop(columns="position")
+    good.loc[len(good)] = ["new-one", "A <b>new</b> change", "Care is co-produced",
+                           "People with lived experience shape care plans", ""]  # fmt: skip
+    at.file_uploader[0].upload("package.csv", good.to_csv(index=False).encode(), "text/csv")
+    next(b for b in at.button if b.label == "Replace the change package").click().run()
+    assert not at.exception, at.exception
+    assert Store.open(db_url).change_package()["tag"].tolist()[-1] == "new-one"
+    tree = next(m.value for m in at.markdown if "Primary driver" in m.value)
+    assert "A \\<b\\>new\\</b\\> change" in tree  # shown as typed, not as markup
+
+
 def test_a_team_tags_its_change_idea_on_the_change_log_page(db_url):
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.run()
