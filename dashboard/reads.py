@@ -106,6 +106,11 @@ def change_log(teams: list[str]) -> screens.ChangeLog:
     return _call("change_log", teams=teams)
 
 
+def learning_view(*, tags: list[str], outcomes: list[str]) -> screens.LearningView:
+    """:func:`qi.screens.learning_view`."""
+    return _call("learning_view", tags=tags, outcomes=outcomes)
+
+
 def pack_preview(*, teams: list[str], measures: list[str], month: str) -> pd.DataFrame:
     """:func:`qi.screens.pack_preview`."""
     return _call("pack_preview", teams=teams, measures=measures, month=month)

@@ -81,6 +81,7 @@ sections = {
         st.Page("app_pages/completeness.py", title="Data completeness", url_path="completeness"),
     ],
     "Learn": [
+        st.Page("app_pages/learning.py", title="Learning", url_path="learning"),
         st.Page("app_pages/workshop.py", title="Workshop", url_path="workshop"),
     ],
     "Manage": manage,  # the section is left out of the menu when both are hidden

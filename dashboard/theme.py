@@ -21,6 +21,9 @@ MENU_KEY = "qi_menu"
 #: The key of the container around the current page's link in the menu.
 CURRENT_KEY = "qi_menu_current"
 
+#: The key of a container of links to charts whose long labels wrap (the Learning page).
+LINKS_KEY = "qi_chart_links"
+
 #: Focus: a yellow ring inside a near-black one, visible on light and dark
 #: backgrounds alike (the pattern of GOV.UK's focus style).
 FOCUS_YELLOW = "#ffdd00"
@@ -92,6 +95,14 @@ summary:focus-visible,
   font-weight: 700;
 }}
 .st-key-{CURRENT_KEY} a * {{ font-weight: 700; }}
+
+/* Links to charts with long labels wrap (on a phone too), never cut off. */
+.st-key-{LINKS_KEY} a, .st-key-{LINKS_KEY} a * {{
+  white-space: normal !important;
+  overflow: visible !important;
+  text-overflow: clip !important;
+  height: auto !important;
+}}
 """
 
 

@@ -12,7 +12,14 @@ The interface is fixed (checks outside the test suite drive it)::
     qi [--db URL] export --output FILE [--as-of 2026-11-25T10:15:30]
     qi [--db URL] rollback ID
     qi [--db URL] sample                load the bundled sample collaborative
-    qi [--db URL] pdsa import FILE      load change ideas and PDSA cycles
+    qi [--db URL] pdsa import FILE      load change ideas and PDSA cycles (an optional tag
+                                        column names a change of the change package)
+    qi [--db URL] package [FILE]        load (replace) the change package (tag, change,
+                                        primary_driver, secondary_driver[, description]),
+                                        or, without FILE, print it
+    qi [--db URL] learning [--by-change] [--output FILE.csv|.xlsx]
+                                        what followed each change, where and for whom
+                                        (the Learning page's table, as its download)
     qi [--db URL] uploads               list the upload history
     qi [--db URL] groups FILE           add or change group aliases (alias, code, label,
                                         broad_group): the ethnic-group mapping
@@ -222,6 +229,11 @@ def _parser() -> argparse.ArgumentParser:
     pdsa_sub = pdsa.add_subparsers(dest="pdsa_command", required=True)
     pdsa_sub.add_parser("import", help="load change ideas and cycles").add_argument("file")
     _phase_parser(sub)
+    pkg = sub.add_parser("package", help="load or print the change package")
+    pkg.add_argument("file", nargs="?", help="the package to load (none: print it)")
+    lrn = sub.add_parser("learning", help="what followed each change, where and for whom")
+    lrn.add_argument("--by-change", action="store_true", help="one row per change")
+    lrn.add_argument("--output", metavar="FILE", help=".csv or .xlsx (default: the terminal)")
     return parser
 
 
@@ -420,6 +432,18 @@ def _run(store: Store, args: argparse.Namespace, user: str) -> int:
         print(f"{n} PDSA rows loaded")
     elif args.command == "phase":
         return _phase(store, args, user)
+    elif args.command == "package":
+        if args.file:
+            n = store.load_change_package(args.file, user=user)
+            print(f"change package loaded: {n} changes")
+        else:
+            package = store.change_package()
+            if package.empty:
+                print("no change package yet: qi package FILE")
+            else:
+                print(_table(package.drop(columns=["position"])))
+    elif args.command == "learning":
+        return _learning(store, args)
     elif args.command == "whoami":
         who = store.whoami(user)
         print("no one is signed in (qi login USER)" if who is None else _shown(who.label))
@@ -550,6 +574,26 @@ def _board(store: Store, args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
     else:
         sys.stdout.write(table_bytes(picked.download, "csv").decode("utf-8-sig"))
+    return 0
+
+
+def _learning(store: Store, args: argparse.Namespace) -> int:
+    """The Learning page's table (or its roll-up per change), in words."""
+    from qi.screens.learning import learning_view
+    from qi.snapshot import Snapshot
+    from qi.store.export import table_bytes
+
+    view = learning_view(Snapshot.from_store(store))
+    frame = view.changes_words() if args.by_change else view.download()
+    if args.output:
+        fmt = "xlsx" if args.output.lower().endswith(".xlsx") else "csv"
+        Path(args.output).write_bytes(table_bytes(frame, fmt))
+        print(f"{len(frame)} rows written to {args.output}", file=sys.stderr)
+    elif frame.empty:
+        print("no change ideas yet: qi pdsa import FILE")
+    else:
+        cols = ["Change", "Team", "Group", "Cycles", "What followed"]
+        print(_table(frame if args.by_change else frame[cols]))
     return 0
 
 

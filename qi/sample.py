@@ -2,11 +2,11 @@
 
 The files live in ``sample_data/`` beside the package (see its README): the teams,
 the measure catalogue, the monthly upload files with a manifest saying who uploaded
-each and when, and the change log. :func:`load_sample` registers the teams and
-measures, imports every upload in the manifest's order, back-dated to its
-``uploaded_at`` (so late uploads and corrections look as they happened), and loads
-the change ideas and PDSA cycles. Uploads already in the store are skipped, so
-loading twice changes nothing.
+each and when, the change package and the change log. :func:`load_sample` registers
+the teams and measures, imports every upload in the manifest's order, back-dated to
+its ``uploaded_at`` (so late uploads and corrections look as they happened), and
+loads the change package, then the change ideas (tagged with its changes) and PDSA
+cycles. Uploads already in the store are skipped, so loading twice changes nothing.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ def load_sample(
             skipped += 1
         else:
             raise UploadRejected(result.problems)
-    cycles = 0
+    changes = cycles = 0
+    if (folder / "change_package.csv").exists():  # before the cycles, whose tags it holds
+        changes = store.load_change_package(folder / "change_package.csv", user=user)
     if (folder / "pdsa.csv").exists():
         cycles = store.import_pdsa(folder / "pdsa.csv", user=user)
     owners = actions = 0
@@ -99,7 +101,8 @@ def load_sample(
     if (folder / "reviews.csv").exists() and not store.counts()["review"]:
         reviews = store.load_reviews(folder / "reviews.csv", user=user)
     return (
-        f"sample loaded: {stored} uploads stored, {skipped} already there, {cycles} PDSA rows, "
+        f"sample loaded: {stored} uploads stored, {skipped} already there, {changes} changes "
+        f"in the change package, {cycles} PDSA rows, "
         f"{owners} owners, {reviews} reviews, {actions} actions"
     )
 

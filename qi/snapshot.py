@@ -29,6 +29,8 @@ PHASES = ["id", "team", "measure", "group", "start", "change_idea", "change_idea
           "reason", "created_at", "created_by", "withdrawn_at", "withdrawn_by"]  # fmt: skip
 #: Columns of :attr:`Snapshot.reviews`.
 REVIEWS = ["team", "measure", "reviewed_on", "note", "created_at", "created_by"]
+#: Columns of :attr:`Snapshot.change_package`.
+PACKAGE = ["tag", "change", "primary_driver", "secondary_driver", "description", "position"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Snapshot:
         default_factory=lambda: pd.DataFrame(columns=list(NOT_EXPECTED_COLUMNS))
     )
     phases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PHASES)))
+    #: the collaborative's change package (:meth:`qi.store.Store.change_package`), as it is
+    change_package: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PACKAGE))
 
     @classmethod
     def from_store(
@@ -100,6 +104,7 @@ class Snapshot:
             reviews=_recorded_by(store.reviews(), "created_at", naive),
             not_expected=_recorded_by(store.not_expected(), "created_at", naive),
             phases=store.recorded_phases(teams=teams, as_of=naive),
+            change_package=store.change_package(),
         )
 
     # ------------------------------------------------------------------ choices

@@ -183,6 +183,7 @@ CYCLE_COLUMNS = [
     Column("end", "End", "date"),
     Column("learning", "What was learnt"),
     Column("lived_experience", "People with lived experience were"),
+    Column("tag", "Change package tag"),
 ]
 
 ACTION_COLUMNS = [

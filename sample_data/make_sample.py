@@ -313,6 +313,7 @@ class Story:
     expected: str  # what a reader should see on the chart
     hold: int = 0
     fade: int = 0
+    tag: str = ""  # the change of the change package it tests (CHANGE_PACKAGE)
 
     def factor(self, months: pd.PeriodIndex) -> np.ndarray:
         """The multiplier of each month: 1 before ``start``, then by ``kind``."""
@@ -335,6 +336,7 @@ class Story:
 STORIES: tuple[Story, ...] = (
     Story(
         key="willow_deescalation",
+        tag="deescalation",
         team="Willow Ward",
         measure="restraint_per_1000_obd",
         group="Black",
@@ -362,6 +364,7 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         key="northvale_peer_worker",
+        tag="peer-workers",
         team="Northvale Early Intervention in Psychosis Team",
         measure="coproduced_care_plans",
         group=None,
@@ -383,6 +386,7 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         key="riverside_interpreters",
+        tag="interpreters",
         team="Riverside North Community Mental Health Team",
         measure="assessed_within_28_days",
         group="Asian",
@@ -405,6 +409,7 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         key="rowan_rt_review",
+        tag="prn-review",
         team="Rowan Ward",
         measure="rapid_tranq_per_1000_obd",
         group=None,
@@ -432,6 +437,7 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         key="cedar_safety_huddle",
+        tag="safety-huddle",
         team="Cedar Ward",
         measure="restraint_per_1000_obd",
         group=None,
@@ -450,6 +456,7 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         key="southmoor_text_reminders",
+        tag="reminders",
         team="Southmoor Adult Community Team",
         measure="days_to_first_contact",
         group=None,
@@ -469,6 +476,7 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         key="hawthorn_recording",
+        tag="record-ethnicity",
         team="Hawthorn Ward",
         measure="restraint_per_1000_obd",
         group="Not stated",
@@ -492,6 +500,59 @@ STORIES: tuple[Story, ...] = (
     ),
 )  # fmt: skip
 STORY_BY_KEY = {s.key: s for s in STORIES}
+
+#: The collaborative's change package: an aim-level driver diagram (primary driver →
+#: secondary driver → change), each change with the tag teams give their change ideas.
+#: Every story's change idea carries one; one change (the lived-experience panel) is in
+#: the package but not yet tested anywhere.
+CHANGE_PACKAGE: tuple[tuple[str, str, str, str, str], ...] = (
+    # (tag, change, primary driver, secondary driver, description)
+    ("deescalation",
+     "Culturally informed de-escalation training, co-delivered with people with lived "
+     "experience",
+     "Restrictive practice is used less and fairly",
+     "Staff de-escalate in ways that fit each person's culture",
+     "Training in de-escalation with scenarios written and delivered with service users "
+     "and community organisations."),
+    ("safety-huddle",
+     "Daily safety huddle to identify patients at risk of restraint",
+     "Restrictive practice is used less and fairly",
+     "Risks are spotted and planned for early",
+     "A short daily meeting of the shift to name patients at risk and plan support."),
+    ("prn-review",
+     "Pharmacist-led daily review of as-required (PRN) medication and calm-down plans",
+     "Restrictive practice is used less and fairly",
+     "Medicines are a last resort",
+     "A pharmacist reviews as-required medication and each patient's calm-down plan daily."),
+    ("interpreters",
+     "Interpreter booked at triage and outreach through community and faith groups",
+     "Access is timely and equal",
+     "People are understood from their first contact",
+     "Book an interpreter when the referral is triaged; reach communities through their "
+     "own groups."),
+    ("reminders",
+     "Reminders of first appointments",
+     "Access is timely and equal",
+     "First appointments are kept",
+     "Text or letter reminders of a first appointment, to cut missed appointments and "
+     "rebooking."),
+    ("peer-workers",
+     "Peer support workers with lived experience join care-planning meetings",
+     "Care is co-produced",
+     "People with lived experience shape care plans",
+     "Peer workers offered at every care-planning meeting."),
+    ("lived-experience-panel",
+     "A lived-experience panel reviews the team's equality data each quarter",
+     "Care is co-produced",
+     "Services learn from people with lived experience",
+     "Service users and carers from racialised communities read the team's charts and "
+     "choose what to test next."),
+    ("record-ethnicity",
+     "Ask and record ethnicity at admission, with a script explaining why",
+     "Data on ethnicity are complete",
+     "Ethnicity is asked for and recorded at every first contact",
+     "A script for staff saying why ethnicity is asked and how it is used."),
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------
@@ -822,6 +883,13 @@ def measures_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def change_package_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        CHANGE_PACKAGE,
+        columns=["tag", "change", "primary_driver", "secondary_driver", "description"],
+    )
+
+
 def pdsa_table() -> pd.DataFrame:
     rows = []
     for s in STORIES:
@@ -838,6 +906,7 @@ def pdsa_table() -> pd.DataFrame:
                     "end": c.end,
                     "learning": c.learning,
                     "lived_experience": s.lived_experience,
+                    "tag": s.tag,
                 }
             )
     return pd.DataFrame(rows)
@@ -981,6 +1050,7 @@ def generate(out: Path, seed: int = SEED) -> None:
     _write_csv(teams_table(), out / "teams.csv")
     _write_csv(measures_table(), out / "measures.csv")
     _write_csv(write_uploads(truth, out, seed), out / "uploads.csv")
+    _write_csv(change_package_table(), out / "change_package.csv")
     _write_csv(pdsa_table(), out / "pdsa.csv")
     _write_csv(owners_table(), out / "owners.csv")
     _write_csv(actions_table(), out / "actions.csv")

@@ -504,8 +504,11 @@ def test_pdsa_cycles() -> None:
     pdsa = read_table("pdsa")
     assert list(pdsa.columns) == [
         "team", "measure", "group", "change_idea", "cycle", "stage", "start", "end",
-        "learning", "lived_experience",
+        "learning", "lived_experience", "tag",
     ]  # fmt: skip
+    # every change idea is tagged with a change of the package
+    package = read_table("change_package")
+    assert pdsa["tag"].isin(package["tag"]).all()
     assert pdsa["stage"].isin(["plan", "do", "study", "act"]).all()
     assert pdsa["lived_experience"].isin(["co-designed", "consulted", "not involved"]).all()
     assert pdsa["group"].isin(["", *GROUPS]).all()

@@ -75,6 +75,32 @@ with st.form("add_cycle", clear_on_submit=True):
             f"Cycle {int(cycle)} ({stage}) of “{idea}” saved.",
         )  # fmt: skip
 
+package = snap.change_package
+if len(log.cycles) and len(package):
+    st.subheader("Tag a change idea with a change of the package")
+    ideas = log.cycles.drop_duplicates("change_idea_id").reset_index(drop=True)
+    tags = ["", *package["tag"]]
+    changes = dict(zip(package["tag"], package["change"], strict=True))
+    t1, t2 = st.columns(2)
+    which = t1.selectbox(
+        "Change idea", ideas.index.tolist(),
+        format_func=lambda i: f"{ideas.loc[i, 'team']}: {ideas.loc[i, 'change_idea'][:80]}",
+    )  # fmt: skip
+    current = ideas.loc[which, "tag"] if isinstance(ideas.loc[which, "tag"], str) else ""
+    tag = t2.selectbox(
+        "Change of the package", tags, index=tags.index(current) if current in tags else 0,
+        format_func=lambda t: f"{changes[t]} ({t})" if t else "(no tag)", key=f"tag_{which}",
+    )  # fmt: skip
+    if st.button("Save the tag", disabled=tag == current):
+        try:
+            store.set_change_tag(
+                int(ideas.loc[which, "change_idea_id"]), tag or None, user=who.username
+            )
+            ui.flash(f"Tag of “{ideas.loc[which, 'change_idea'][:80]}” saved.")
+            st.rerun()
+        except (StoreError, AccessDenied) as exc:
+            st.error(ui.literal(exc))
+
 if len(log.cycles):
     st.subheader("Change a cycle")
     cycles = log.cycles.reset_index(drop=True)

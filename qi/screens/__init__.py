@@ -17,6 +17,7 @@ Accountability            :func:`accountability` → :class:`AccountabilityView`
 Board pack (preview)      :func:`pack_preview`, :func:`narrowed`
 Upload (preview)          :func:`upload_preview`, :func:`stored_rows`, :func:`replacement_preview`
 Change log                :func:`change_log` → :class:`ChangeLog`
+Learning                  :func:`learning_view` → :class:`LearningView`
 Data completeness         :func:`completeness` → :class:`CompletenessView`
 Workshop (what if?)       :func:`what_if` → :class:`WhatIf`
 ========================  ==========================================================
@@ -37,6 +38,7 @@ from qi.screens.accountability import AccountabilityView, accountability
 from qi.screens.board import BoardSelection, BoardView, board
 from qi.screens.changes import ChangeLog, change_log
 from qi.screens.completeness import CompletenessView, completeness
+from qi.screens.learning import LearningView, learning_view
 from qi.screens.pack import narrowed, pack_preview
 from qi.screens.team import CHANGES, TeamChart, change_groups, team_chart
 from qi.screens.upload import replacement_preview, stored_rows, upload_preview
@@ -63,8 +65,9 @@ def __getattr__(name: str):
 
 __all__ = [
     "CHANGES", "AccountabilityView", "BoardSelection", "BoardView", "ChangeLog",
-    "CompletenessView", "EqualityMonth", "EqualityView", "FunnelView", "TeamChart", "WhatIf",
+    "CompletenessView", "EqualityMonth", "EqualityView", "FunnelView", "LearningView",
+    "TeamChart", "WhatIf",
     "accountability", "board", "change_groups", "change_log", "completeness", "equality_month",
-    "equality_view", "group_gaps", "narrowed", "pack_preview", "reference_group",
+    "equality_view", "group_gaps", "learning_view", "narrowed", "pack_preview", "reference_group",
     "replacement_preview", "stored_rows", "team_chart", "team_funnel", "upload_preview", "what_if",
 ]  # fmt: skip

@@ -4,7 +4,8 @@
 tried and decided, beside their data:
 
 * change ideas and their plan-do-study-act cycles (:meth:`~ChangeLogMixin.import_pdsa`,
-  :meth:`~ChangeLogMixin.pdsa`);
+  :meth:`~ChangeLogMixin.pdsa`), each idea optionally tagged with a change of the
+  collaborative's change package (:mod:`qi.store.package`);
 * who owns each team × measure and how often it is reviewed
   (:meth:`~ChangeLogMixin.load_owners`, :meth:`~ChangeLogMixin.owners`);
 * decisions and actions, e.g. from a board meeting (:meth:`~ChangeLogMixin.add_actions`,
@@ -26,9 +27,18 @@ import pandas as pd
 from sqlalchemy import insert, select, update
 
 from qi.store._text import _required_text, _too_long
-from qi.store.catalogue import CatalogueMixin
 from qi.store.core import StoreError, UploadRejected, utcnow
-from qi.store.models import Action, Annotation, ChangeIdea, Measure, Owner, PDSACycle, Team
+from qi.store.models import (
+    Action,
+    Annotation,
+    ChangeIdea,
+    ChangePackage,
+    Measure,
+    Owner,
+    PDSACycle,
+    Team,
+)
+from qi.store.package import ChangePackageMixin
 from qi.store.reading import Problem
 
 #: How far people with lived experience shaped a change idea.
@@ -37,7 +47,7 @@ LIVED_EXPERIENCE = ("co-designed", "consulted", "not involved")
 PDSA_STAGES = ("plan", "do", "study", "act")
 
 
-class ChangeLogMixin(CatalogueMixin):
+class ChangeLogMixin(ChangePackageMixin):
     """Change ideas, PDSA cycles, owners, actions and annotations (a part of
     :class:`qi.store.Store`)."""
 
@@ -56,11 +66,13 @@ class ChangeLogMixin(CatalogueMixin):
     )
 
     def import_pdsa(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
-        """Load change ideas and PDSA cycles (:attr:`PDSA_COLUMNS`); a cycle stage given
-        again (same idea, cycle and stage) is updated."""
+        """Load change ideas and PDSA cycles (:attr:`PDSA_COLUMNS`, and optionally ``tag``,
+        a change of the change package); a cycle stage given again (same idea, cycle and
+        stage) is updated. An empty ``tag`` (or none in the file) leaves an idea's tag as it
+        is (:meth:`set_change_tag` changes or removes it); an unknown tag is refused."""
         with self.engine.connect() as conn:
             who = self._require(conn, "edit_changes", user)
-        frame, name = self.read_small_table(source, self.PDSA_COLUMNS)
+        frame, name = self.read_small_table(source, self.PDSA_COLUMNS, ("tag",))
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += _required_text(
             frame,
@@ -108,11 +120,27 @@ class ChangeLogMixin(CatalogueMixin):
         bad(frame["start"].ne("") & start.isna(), "start", "start must be a date, as 2025-03-14")
         bad(frame["end"].ne("") & end.isna(), "end", "end must be a date, as 2025-04-30, or empty")
         bad(end.notna() & start.notna() & (end < start), "end", "end is before start")
+        tagged = frame["tag"].ne("")
+        if tagged.any():
+            package = set(self.change_package()["tag"])
+            bad(
+                tagged & ~frame["tag"].isin(package),
+                "tag",
+                "unknown tag: it is not in the change package (qi package)",
+            )
         if problems:
             raise UploadRejected(problems)
         with self._write() as conn:
             # checked again under the write lock: a role revoked meanwhile stops the write
             self._require_teams(conn, "edit_changes", frame["team"].unique(), user)
+            if tagged.any():  # and the package may have lost a tag meanwhile
+                package = set(conn.scalars(select(ChangePackage.tag)))
+                gone = frame.loc[tagged & ~frame["tag"].isin(package), "_row"]
+                if len(gone):
+                    raise UploadRejected(
+                        [Problem(name, int(r), "tag", "unknown tag: it is not in the change "
+                                 "package (qi package)") for r in gone]
+                    )  # fmt: skip
             team_ids = dict(conn.execute(select(Team.name, Team.id)).all())
             for i, rec in enumerate(frame.itertuples(index=False)):
                 idea = conn.scalar(
@@ -123,6 +151,8 @@ class ChangeLogMixin(CatalogueMixin):
                     )
                 )
                 idea_values = {"group": rec.group or None, "lived_experience": lived.iat[i]}
+                if rec.tag:
+                    idea_values["tag"] = rec.tag
                 if idea is None:
                     idea = conn.execute(
                         insert(ChangeIdea)
@@ -174,6 +204,7 @@ class ChangeLogMixin(CatalogueMixin):
                 PDSACycle.end,
                 PDSACycle.learning,
                 ChangeIdea.id,
+                ChangeIdea.tag,
             )
             .join(ChangeIdea, PDSACycle.change_idea_id == ChangeIdea.id)
             .join(Team, ChangeIdea.team_id == Team.id)
@@ -198,6 +229,7 @@ class ChangeLogMixin(CatalogueMixin):
                 "end",
                 "learning",
                 "change_idea_id",
+                "tag",
             ],
         )
         for col in ("start", "end"):

@@ -310,19 +310,21 @@ class StoreCore:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def read_small_table(
-        source: str | Path | pd.DataFrame,
+        source: str | Path | bytes | pd.DataFrame,
         columns: tuple[str, ...],
         optional: tuple[str, ...] = (),
+        name: str | None = None,
     ) -> tuple[pd.DataFrame, str]:
         """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers;
-        ``optional`` columns are empty when the table has none."""
+        ``optional`` columns are empty when the table has none. ``source`` may be the
+        bytes of an uploaded file called ``name``."""
         if isinstance(source, pd.DataFrame):
             name = "table"
             data = source.rename(columns=str.lower).astype(object)
             frame = data.where(data.notna(), "").astype(str)
             frame["_row"] = np.arange(2, len(frame) + 2)
         else:
-            table, problems = read_table(source)
+            table, problems = read_table(source, name)
             if table is None or problems:
                 raise UploadRejected(problems)
             name, frame = table.name, table.data.astype(str)

@@ -31,6 +31,7 @@ PAGES = [
     ("upload", "upload", "Upload monthly data"),
     ("changes", "changes", "Change ideas and PDSA cycles"),
     ("completeness", "completeness", "Data completeness"),
+    ("learning", "learning", "What the collaborative learned"),
     ("workshop", "workshop", "Workshop"),
     ("people", "people", "People and roles"),
     ("audit", "audit", "Audit log"),
