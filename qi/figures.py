@@ -39,7 +39,6 @@ from html import escape
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from qi.mdc import COLOURS as MDC_COLOURS
 from qi.rules import RULE_SETS
@@ -472,6 +471,22 @@ def _suffix(row: int) -> str:
     return "" if row == 1 else str(row)
 
 
+def _stacked_axes(panels: int) -> dict[str, dict]:
+    """The axes of ``panels`` charts stacked in one column sharing their x axis, as
+    ``make_subplots(rows=panels, shared_xaxes=True)`` lays them out (the y domains are
+    set later), written out: make_subplots costs about 9 ms a figure, this 0.4 ms."""
+    bottom = f"x{_suffix(panels)}"
+    axes: dict[str, dict] = {}
+    for row in range(1, panels + 1):
+        s = _suffix(row)
+        x: dict = {"anchor": f"y{s}", "domain": [0.0, 1.0]}
+        if row < panels:
+            x.update(matches=bottom, showticklabels=False)
+        axes[f"xaxis{s}"] = x
+        axes[f"yaxis{s}"] = {"anchor": f"x{s}", "domain": [0.0, 1.0]}
+    return axes
+
+
 def _axes(row: int) -> dict[str, str]:
     return {"xaxis": f"x{_suffix(row)}", "yaxis": f"y{_suffix(row)}"}
 
@@ -612,7 +627,7 @@ def spc_figure(
         ranges[0] = (lo, lo + (hi - lo) / (1 - share))
 
     # ------------------------------------------------------------ traces and labels
-    fig = make_subplots(rows=panels, cols=1, shared_xaxes=True, vertical_spacing=0.02)
+    fig = go.Figure(layout=_stacked_axes(panels))
     parts = _Parts()
     for i, g in enumerate(groups):
         row = i + 1 if panels > 1 else 1

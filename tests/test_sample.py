@@ -49,7 +49,8 @@ def every_version() -> pd.DataFrame:
 def regenerated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     out = tmp_path_factory.mktemp("sample")
     t0 = time.perf_counter()
-    gen.main(["--out", str(out)])
+    # the files only: the prebuilt store is checked in tests/test_store_bulk.py
+    gen.main(["--out", str(out), "--no-store"])
     return out, time.perf_counter() - t0
 
 

@@ -61,6 +61,9 @@ class TeamChart:
     teams: tuple[str, ...]
     phases: pd.DataFrame = field(default_factory=pd.DataFrame)
     offers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: :meth:`data` by threshold, computed once (the figure, the facts above a pack's
+    #: chart and the download all read it)
+    _files: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -222,13 +225,21 @@ class TeamChart:
         suppressed (``threshold=0`` shows them)."""
         from qi import exports
 
+        threshold = exports.THRESHOLD if threshold is None else threshold
+        if threshold not in self._files:
+            self._files[threshold] = self._data(threshold)
+        return self._files[threshold].copy()
+
+    def _data(self, threshold: int) -> pd.DataFrame:
+        from qi import exports
+
         m = self.measure
         return exports.chart_data(
             self.result.points.assign(unit=self.unit, measure=m.id),
             self.charted.rows.assign(unit=self.unit),
             improvement=m.improvement,
             summary=self.icons.assign(unit=self.unit, measure=m.id),
-            threshold=exports.THRESHOLD if threshold is None else threshold,
+            threshold=threshold,
             rules=self.result.rules,
             context=valued(self.series).assign(unit=self.unit),
         )
