@@ -40,7 +40,7 @@ PAGES = [
     ("Board, trust level", "app_pages/board.py", {"level": "trust"}, None),
     ("Board, ICS level", "app_pages/board.py", {"level": "ics"}, None),
     ("Board, collaborative", "app_pages/board.py", {"level": "collaborative"}, None),
-    ("Team charts", "app_pages/team.py", {}, ("selectbox", "Team", "Cedar Ward")),
+    ("Team charts", "app_pages/team.py", {}, ("selectbox", "Unit", "Cedar Ward")),
     ("Equality", "app_pages/equality.py", {}, None),
     ("Workshop", "app_pages/workshop.py", {}, None),
     ("Learning", "app_pages/learning.py", {}, None),

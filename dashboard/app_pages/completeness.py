@@ -29,7 +29,7 @@ st.caption(
     "Green: on time. Amber: late. Red: missing. Grey: not due yet or not expected. "
     "“corrected” marks a month sent again."
 )
-st.dataframe(view.grid_styled(), use_container_width=True)
+st.dataframe(view.grid_styled(), width="stretch")
 st.subheader("Late, missing and corrected")
 ui.table(view.exceptions(), words.STATUS_COLUMNS)
 
