@@ -467,15 +467,15 @@ def _phase(store, args: argparse.Namespace, user: str) -> int:
         snap = Snapshot.from_store(store, teams=args.teams)
         found = phasing.offers(snap.series(), snap.pdsa, rules=args.rules, phases=snap.phases)
         for o in found.itertuples(index=False):
-            print(f"{o.team} · {o.measure} · {o.group}: a new phase from {o.start:%Y-%m}: "
-                  f"{o.reason}")  # fmt: skip
+            print(_shown(f"{o.team} · {o.measure} · {o.group}: a new phase from "
+                         f"{o.start:%Y-%m}: {o.reason}"))  # fmt: skip
         if found.empty:
             print("no phase is offered: no sustained shift follows a logged change")
     elif cmd == "accept":
         pid = phasing.accept(store, team=args.team, measure=args.measure, group=args.group,
                              start=args.start, rules=args.rules, user=user)  # fmt: skip
-        print(f"phase {pid} recorded: {args.team} · {args.measure} · {args.group} from "
-              f"{args.start}")  # fmt: skip
+        print(_shown(f"phase {pid} recorded: {args.team} · {args.measure} · {args.group} "
+                     f"from {args.start}"))  # fmt: skip
     elif cmd == "withdraw":
         store.withdraw_phase(args.id, user=user)
         print(f"phase {args.id} withdrawn")

@@ -80,6 +80,7 @@ def learning(
     *,
     min_before: int = 7,
     min_after: int = 7,
+    phases: pd.DataFrame | None = None,
     **gains,
 ) -> pd.DataFrame:
     """One row per change × team × measure × group tested (see the module docstring).
@@ -94,6 +95,8 @@ def learning(
         ``secondary_driver``), for the change's words and drivers.
     min_before, min_after : months with a value needed before and after the change to
         call "no signal" rather than "not enough data yet".
+    phases : the recorded phases (:meth:`qi.store.Store.recorded_phases`): a chart
+        link starts a phase there too, as the board's drill-down does.
     gains : passed to :func:`qi.accountability.holding_gains` (``shift``,
         ``sustain_months``, ``recent_months``, ``new_baseline``).
 
@@ -147,7 +150,7 @@ def learning(
     out["months_held"] = judged["months_held"].to_numpy().astype(int)
 
     # the months each chart starts a new phase (every change on the series, as the board)
-    starts = change_starts(cycles)
+    starts = change_starts(cycles, phases)
     months = starts.assign(month=starts["start"].dt.strftime("%Y-%m")).sort_values("month")
     phases = months.groupby(["team", "measure", "group"])["month"].agg(tuple)
     out["phases"] = [
@@ -163,6 +166,7 @@ def learning(
 
 def learning_of(snapshot, **kwargs) -> pd.DataFrame:
     """:func:`learning` of what ``snapshot`` (a :class:`qi.snapshot.Snapshot`) holds."""
+    kwargs.setdefault("phases", snapshot.phases)
     return learning(snapshot.series(), snapshot.pdsa, snapshot.change_package, **kwargs)
 
 

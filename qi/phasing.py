@@ -205,6 +205,14 @@ def offers(
     return _tie(shifts, changes, rows)
 
 
+#: At most this many points of a shift's run may come before the change it follows.
+BEFORE_CHANGE = 2
+#: A shift is still showing when one of the series' last RECENT points is beyond a limit
+#: on its side or in a run as long as a shift there (as holding the gains reads an
+#: improvement as lost: :func:`qi.accountability.holding_gains`).
+RECENT = 3
+
+
 def min_before(rules: str) -> int:
     """How many months before a change (in its phase) its lines need: the rule set's
     shift length, so that a run as long as a shift could have been seen before it."""
@@ -214,8 +222,9 @@ def min_before(rules: str) -> int:
 def _shifts(pts: pd.DataFrame, rules: str) -> pd.DataFrame:
     """Each change's first sustained shift from its start on, read against the lines of
     the months before it: ``change_key``, ``shift_from``, ``rule``, ``side``, ``points``.
-    Runs are read through the whole phase, so a run that began before the change is
-    not a shift after it."""
+    Runs are read through the whole phase: a run counts from the change's month, with at
+    most :data:`BEFORE_CHANGE` of its points before it, and only while one of the series'
+    last :data:`RECENT` points still shows it (beyond a limit or in a long run there)."""
     pts = pts[pts["y"].notna() & pts["cl"].notna()]
     y = pts["y"].to_numpy(dtype=float)
     side = np.sign(y - pts["cl"].to_numpy(dtype=float))
@@ -245,17 +254,36 @@ def _shifts(pts: pd.DataFrame, rules: str) -> pd.DataFrame:
     # points to its end
     first_beyond = runs["x"].where(runs["beyond"]).groupby(runs["run"]).transform("min")
     after_beyond = (runs["x"] >= first_beyond).groupby(runs["run"]).transform("sum")
-    runs = runs.assign(size=size, first_beyond=first_beyond, after_beyond=after_beyond)
+    from_start = (runs["x"] >= runs["start"]).groupby(runs["run"]).transform("sum")
+    runs = runs.assign(size=size, first_beyond=first_beyond, after_beyond=after_beyond,
+                       from_start=from_start)  # fmt: skip
+    # does the series still show it? as holding the gains reads it: one of its last
+    # RECENT points is beyond a limit on that side or in a run as long as a shift there
+    showing = (runs["size"] >= runs["need"]).to_numpy() | beyond[runs.index.to_numpy()]
+    last = runs.assign(showing=showing).groupby("change_key").tail(RECENT)
+    shown_sides = last[last["showing"]].groupby("change_key")["side"]
+    still_below, still_above = shown_sides.min() < 0, shown_sides.max() > 0
     head = runs.groupby("run", sort=False).first()
-    is_shift = (head["size"] >= head["need"]) & (head["x"] >= head["start"])
+    # a run counts from the change: as long as a shift from the change's month on, and
+    # at most BEFORE_CHANGE of its points before it (a point or two on the new side just
+    # before a change is chance; a run already long before it is not the change's)
+    is_shift = (head["from_start"] >= head["need"]) & (
+        head["size"] - head["from_start"] <= BEFORE_CHANGE
+    )
     is_beyond = ~is_shift & head["first_beyond"].notna() & (head["after_beyond"] >= FOLLOW)
-    found = head[is_shift | is_beyond].copy()
+    # sustained: the series is still on the shift's side now (an improvement that faded
+    # is not a new process level, and a phase across it would hide the fade)
+    below = head["change_key"].isin(still_below.index[still_below.to_numpy(dtype=bool)])
+    above = head["change_key"].isin(still_above.index[still_above.to_numpy(dtype=bool)])
+    sustained = np.where(head["side"] < 0, below, above)
+    found = head[(is_shift | is_beyond) & sustained].copy()
     shift = is_shift[found.index].to_numpy()
     found["rule"] = np.where(shift, "shift", "beyond limit")
-    found["shift_from"] = pd.to_datetime(np.where(shift, found["x"], found["first_beyond"])).astype(
+    dated = np.maximum(found["x"].to_numpy(), found["start"].to_numpy())
+    found["shift_from"] = pd.to_datetime(np.where(shift, dated, found["first_beyond"])).astype(
         "datetime64[ns]"
     )
-    found["points"] = np.where(shift, found["size"], found["after_beyond"]).astype(int)
+    found["points"] = np.where(shift, found["from_start"], found["after_beyond"]).astype(int)
     found["side"] = np.where(found["side"] > 0, "above", "below")
     found = found.sort_values("shift_from").drop_duplicates("change_key")
     return found[["change_key", "shift_from", "rule", "side", "points"]].reset_index(drop=True)
@@ -343,21 +371,33 @@ def accept(
         )
     if month in phase_starts(snap.phases, team, measure, group):
         raise StoreError(f"a phase of {where} from {month:%Y-%m} is already recorded")
-    series = snap.series()
-    offered = for_series(
-        offers(series, snap.pdsa, rules=rules, phases=snap.phases), team, measure, group
-    )
-    hit = offered[offered["start"] == month]
-    if hit.empty:
-        raise StoreError(
-            f"no phase for {where} from {month:%Y-%m}: no sustained shift starts at or "
-            f"after that change (rules: {RULE_SETS[rules].label}), with enough months "
-            "before and since, so the chart's lines stay as they are"
-        )
-    o = hit.iloc[0]
+
+    def offered(snapshot: Snapshot) -> pd.Series:
+        found = for_series(
+            offers(snapshot.series(), snapshot.pdsa, rules=rules, phases=snapshot.phases),
+            team, measure, group,
+        )  # fmt: skip
+        hit = found[found["start"] == month]
+        if hit.empty:
+            raise StoreError(
+                f"no phase for {where} from {month:%Y-%m}: no sustained shift starts at or "
+                f"after that change (rules: {RULE_SETS[rules].label}), with enough months "
+                "before and since, so the chart's lines stay as they are"
+            )
+        return hit.iloc[0]
+
+    o = offered(snap)
+
+    def supported() -> str:
+        # again under the store's write lock, from what is stored now
+        again = offered(Snapshot.from_store(store, teams=[team], measures=[measure]))
+        if (again["change_idea_id"], again["cycle"]) != (o["change_idea_id"], o["cycle"]):
+            raise StoreError(f"the data of {where} changed meanwhile: look at the chart again")
+        return f"{again['reason']} ({RULE_SETS[rules].label})"
+
     return store.record_phase(
         team=team, measure=measure, group=group, start=month,
-        change_idea=int(o["change_idea_id"]), cycle=int(o["cycle"]), reason=str(o["reason"]),
+        change_idea=int(o["change_idea_id"]), cycle=int(o["cycle"]), supported=supported,
         user=user,
     )  # fmt: skip
 

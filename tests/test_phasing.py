@@ -81,8 +81,9 @@ def test_no_shift_offers_nothing():
 
 def test_a_point_beyond_the_limits_then_a_run_offers_a_phase():
     # 40 is below the lower limit (about 44.7); then three more below the line, then
-    # points either side: no run of 7, but the point beyond the limits and its run
-    values = BEFORE + [40.0, 48.0, 47.0, 48.0] + [52.0, 48.0] * 4 + [52.0]
+    # points either side: no run of 7, but the point beyond the limits and its run; and
+    # the last month below the old lower limit again (the shift still shows now)
+    values = BEFORE + [40.0, 48.0, 47.0, 48.0] + [52.0, 48.0] * 3 + [52.0, 48.0, 47.0, 40.0]
     got = phasing.offers(series(values), cycles("2025-01-06"))
     assert got[["rule", "side", "points", "start"]].values.tolist() == [
         ["beyond limit", "below", 4, pd.Timestamp("2025-01-01")]
@@ -94,6 +95,30 @@ def test_a_point_beyond_the_limits_then_a_run_offers_a_phase():
     # a single point beyond the limits, the next above the line: no sustained shift
     lone = BEFORE + [40.0] + [52.0, 48.0] * 6
     assert phasing.offers(series(lone), cycles("2025-01-06")).empty
+    # the point and its run, and then back around the old centre line: it faded
+    faded = BEFORE + [40.0, 48.0, 47.0, 48.0] + [52.0, 48.0] * 4 + [52.0]
+    assert phasing.offers(series(faded), cycles("2025-01-06")).empty
+
+
+def test_a_shift_that_faded_offers_nothing():
+    # ten months below the line after the change, then back to the old level
+    values = BEFORE + [47.0, 48.0] * 5 + [49.0, 51.0] * 4 + [52.0, 51.0, 52.0]
+    assert phasing.offers(series(values), cycles("2025-01-06")).empty
+    # the same run, and the last month below the old lower limit: it still shows
+    held = BEFORE + [47.0, 48.0] * 5 + [49.0, 51.0] * 4 + [48.0, 47.0, 40.0]
+    assert len(phasing.offers(series(held), cycles("2025-01-06"))) == 1
+
+
+def test_a_chance_point_on_the_new_side_just_before_the_change_is_not_its_shift():
+    # the last month before the change happens to be below the line, then 13 below
+    values = BEFORE[:-1] + [49.0] + [47.0, 48.0] * 6 + [47.0]
+    got = phasing.offers(series(values), cycles("2025-01-06"))
+    assert got[["start", "shift_from", "points"]].values.tolist() == [
+        [pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-01"), 13]
+    ]
+    # but a run long before the change is not the change's shift
+    early = [49.0, 51.0] * 3 + [45.0, 46.0] * 9 + [45.0]
+    assert phasing.offers(series(early), cycles("2025-01-06")).empty
 
 
 @pytest.mark.parametrize(
@@ -109,9 +134,12 @@ def test_a_point_beyond_the_limits_then_a_run_offers_a_phase():
 )
 def test_each_rule_set_uses_its_own_shift_length(run, rules, offered):
     after = [47.0, 48.0] * (run // 2) + [47.0] * (run % 2)
-    rest = [52.0, 48.0] * 7
-    values = BEFORE + after + rest[: 13 - run if run < 13 else 0]
-    values = (values + [52.0, 48.0] * 7)[:25]
+    # then a month above the line, and points either side, the last one below the old
+    # lower limit (the series still shows the shift now), 25 points in all
+    f = 9 - run
+    rest = [52.0] + [48.0, 52.0] * (f // 2) + [52.0] * (f % 2) + [48.0, 47.0, 40.0]
+    values = BEFORE + after + rest
+    assert len(values) == 25
     got = phasing.offers(series(values), cycles("2025-01-06"), rules=rules)
     assert (len(got) == 1) is offered, got
     if offered:
@@ -211,8 +239,13 @@ def test_the_sample_offers_phases_where_changes_worked_and_none_where_they_did_n
     ]
     assert _offer(sample_offers, "Cedar Ward", "restraint_per_1000_obd").empty
     assert _offer(sample_offers, "Southmoor Adult Community Team", "days_to_first_contact").empty
-    # the stories' series are the only ones offered a phase
-    assert len(sample_offers) == 4
+    # the PRN review: rapid tranquillisation fell from November 2024 (a run of 9) and
+    # then rose again; none of the last three months is in a long run below the old
+    # line or beyond its limit: the shift faded, so no new level to draw lines for (a
+    # phase across the gain and the fade would average them away)
+    assert _offer(sample_offers, "Rowan Ward", "rapid_tranq_per_1000_obd").empty
+    # the stories' series that held are the only ones offered a phase
+    assert len(sample_offers) == 3
 
 
 # ---------------------------------------------------------------- the store
@@ -232,8 +265,8 @@ def test_recording_a_phase_is_audited_with_who_and_when(store):
     _store_with_a_change(store)
     pid = store.record_phase(team="Willow Ward", measure="restraint", group="Black",
                              start="2025-03", change_idea="Safe words", cycle=2,
-                             reason="after PDSA 2 of Safe words: a run of 8 below the centre "
-                             "line from May 2025", user="system")  # fmt: skip
+                             supported=lambda: "after PDSA 2 of Safe words: a run of 8 below "
+                             "the centre line from May 2025", user="system")  # fmt: skip
     got = store.recorded_phases()
     assert got[["id", "team", "group", "start", "change_idea", "cycle"]].values.tolist() == [
         [pid, "Willow Ward", "Black", pd.Timestamp("2025-03-01"), "Safe words", 2]
@@ -257,10 +290,17 @@ def test_the_store_refuses_a_phase_without_a_logged_change(store):
         # no third cycle
         dict(group="Black", start="2025-03", change_idea="Safe words", cycle=3),
         # no reason
-        dict(group="Black", start="2025-03", change_idea="Safe words", cycle=2, reason=" "),
+        dict(group="Black", start="2025-03", change_idea="Safe words", cycle=2,
+             supported=lambda: " "),
     ]
+
+    def no_shift() -> str:
+        raise StoreError("no sustained shift")
+
+    refusals.append(dict(group="Black", start="2025-03", change_idea="Safe words", cycle=2,
+                         supported=no_shift))  # fmt: skip
     for kw in refusals:
-        kw = {"team": "Willow Ward", "measure": "restraint", "reason": "r", **kw}
+        kw = {"team": "Willow Ward", "measure": "restraint", "supported": lambda: "r", **kw}
         with pytest.raises(StoreError):
             store.record_phase(**kw)
     assert store.counts() == before
@@ -270,7 +310,7 @@ def test_the_store_refuses_a_phase_without_a_logged_change(store):
 def test_a_phase_is_recorded_once_and_withdrawn_not_deleted(store):
     _store_with_a_change(store)
     kw = dict(team="Willow Ward", measure="restraint", group="Black", start="2025-01",
-              change_idea="Safe words", reason="after PDSA 1")  # fmt: skip
+              change_idea="Safe words", supported=lambda: "after PDSA 1")  # fmt: skip
     pid = store.record_phase(**kw)
     with pytest.raises(StoreError, match="already recorded"):
         store.record_phase(**kw)

@@ -135,7 +135,7 @@ if level == "team" and (len(view.offers) or len(view.phases)):
             f"{ui.literal(o.reason)}."
         )
         if may_record and st.button(
-            f"Record this phase ({o.group}, from {o.start:%b %Y})",
+            f"Record this phase ({ui.literal(o.group)}, from {o.start:%b %Y})",
             key=f"record_{o.group}_{o.start:%Y-%m}",
         ):
             try:

@@ -6,7 +6,8 @@ accepted (:meth:`~PhasesMixin.record_phase`, :meth:`~PhasesMixin.recorded_phases
 of a change idea logged for that very series (team × measure × group; an idea without
 a group is the ``All`` series'), and the store refuses any other start. Whether a
 sustained shift really follows the change is :func:`qi.phasing.accept`'s check (it
-recomputes the offers from the stored data before it calls :meth:`record_phase`).
+recomputes the offers from the stored data, under the store's write lock, when it
+calls :meth:`record_phase`).
 
 Writing needs the ``edit_changes`` right for the team; every write is in the audit log;
 a withdrawn phase is kept, marked with who withdrew it and when.
@@ -15,7 +16,7 @@ a withdrawn phase is kept, marked with who withdrew it and when.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 from sqlalchemy import func, insert, select, update
@@ -53,23 +54,27 @@ class PhasesMixin:
         start,
         change_idea: int | str,
         cycle: int | None = None,
-        reason: str,
+        supported: Callable[[], str],
         user: str = "system",
     ) -> int:
         """Record a new phase of ``team`` × ``measure`` × ``group`` from the month
         ``start``, after ``change_idea`` (its id, or its title on that team's measure)
-        and its PDSA ``cycle`` (None: its first), for ``reason`` (stored as typed).
+        and its PDSA ``cycle`` (None: its first).
+
+        ``supported`` says which sustained shift follows the change: it is called
+        under the store's write lock (so no upload or rollback can come between the
+        check and the record) and returns the reason to store, or raises
+        :class:`StoreError` to refuse. The store holds no statistics:
+        :func:`qi.phasing.accept` passes one that computes the offers again from the
+        stored data; use that.
 
         Refused (:class:`StoreError`) when the change idea is not logged for this
         series, when ``start`` is not the first month of that cycle, when a phase is
-        already recorded (and not withdrawn) from that month, or without a reason.
-        Returns the new phase's id."""
+        already recorded (and not withdrawn) from that month, when ``supported``
+        refuses or gives no reason. Returns the new phase's id."""
         month = _month(start)
         group = str(group or ALL)
-        reason = str(reason or "").strip()
         where = f"{team} · {measure} · {group}"
-        if not reason:
-            raise StoreError(f"a phase of {where} needs its reason")
         with self._write() as conn:
             self._require(conn, "edit_changes", user)
             team_id = conn.scalar(select(Team.id).where(Team.name == team))
@@ -98,11 +103,12 @@ class PhasesMixin:
             number = min(cycles) if cycle is None else int(cycle)
             if number not in cycles:
                 raise StoreError(f"no phase for {where}: {idea.title!r} has no PDSA cycle {number}")
-            cycle_month = pd.Timestamp(cycles[number]).date().replace(day=1)
-            if cycle_month != month:
+            began = pd.Timestamp(cycles[number]) if cycles[number] is not None else pd.NaT
+            if pd.isna(began) or began.date().replace(day=1) != month:
+                when = "has no start" if pd.isna(began) else f"started in {began:%Y-%m}"
                 raise StoreError(
                     f"no phase for {where} from {month:%Y-%m}: PDSA {number} of "
-                    f"{idea.title!r} started in {cycle_month:%Y-%m}"
+                    f"{idea.title!r} {when}"
                 )
             taken = conn.scalar(
                 select(RecordedPhase.id).where(
@@ -115,6 +121,9 @@ class PhasesMixin:
                 raise StoreError(
                     f"a phase of {where} from {month:%Y-%m} is already recorded (phase {taken})"
                 )
+            reason = str(supported() or "").strip()
+            if not reason:
+                raise StoreError(f"a phase of {where} needs its reason")
             new_id = conn.execute(
                 insert(RecordedPhase).values(
                     team_id=team_id, measure_id=measure, group=group, start=month,
