@@ -134,7 +134,8 @@ def table(frame: pd.DataFrame, columns, **kwargs) -> None:
 
 
 def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
-    """A plotly chart (as exported: ``theme=None``), its text alternative beneath it
+    """A plotly chart (as exported: ``theme=None``), the chart in a sentence per series
+    beneath it (``layout.meta["sentences"]``, :mod:`qi.sentences`), its text alternative
     (:func:`qi.figures.description`: what the chart shows, in a sentence or two, for a
     screen reader and for anyone), and, where its labels did not fit and were numbered,
     the numbered list (:func:`qi.figures.chart_key`)."""
@@ -142,6 +143,13 @@ def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
 
     st.plotly_chart(fig, theme=None, width="stretch")  # the content's width, on a phone too
     said = description(fig)
+    # the chart in a sentence per series (the text alternative's opening), as text
+    sentences = list((fig.layout.meta or {}).get("sentences") or [])
+    lead = " ".join(sentences)
+    for sentence in sentences:
+        st.markdown(literal(sentence))
+    if lead and said.startswith(lead):
+        said = said[len(lead) :].strip()
     if said:
         st.caption(literal(said))
     marks = chart_key(fig)

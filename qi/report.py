@@ -371,7 +371,8 @@ class _Context:
             view.cycles.dropna(subset=["start"]).groupby(["change_idea", "cycle"]).ngroups
             if len(view.cycles) else 0
         )  # fmt: skip
-        room = _chart_room(marked, bool(view.drawn_as))
+        summary = view.sentence()  # the chart in a sentence, as a file would show it
+        room = _chart_room(marked, bool(view.drawn_as)) - _summary_room(summary)
         height = max(int(room / MM_PER_PX), 170 * panels + 130 if panels > 1 else 300)
         fig = view.figure(facet=facet, height=height, width=CHART_WIDTH)
         fig.update_layout(hovermode=False)
@@ -385,7 +386,7 @@ class _Context:
             chart_type=info.chart, multiplier=info.multiplier, note=view.drawn_as,
             actions=view.actions, marks=chart_key(fig, every=True),
             numbered=bool(fig.layout.meta["numbered"]), max_height=int(room),
-            alt=description(fig),
+            alt=description(fig), summary=summary,
         )  # fmt: skip
 
     # ------------------------------------------------------------------- equality
@@ -436,6 +437,7 @@ class _Chart:
     numbered: bool = False
     max_height: int = 140
     alt: str = ""
+    summary: str = ""
 
     def provenance(self) -> str:
         phases = (
@@ -463,6 +465,7 @@ class _Chart:
             f'{escape(self.alt or self.measure_name + " — " + self.team)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
             + (f'<p class="note">{escape(self.note)}</p>' if self.note else "")
+            + (f'<p class="summary">{escape(self.summary)}</p>' if self.summary else "")
             + _marks_table(self.marks, self.numbered, self.cycles, self.actions, self.as_of)
             + f'<p class="provenance">{escape(self.provenance())}</p></section>'
         )
@@ -478,6 +481,17 @@ def _chart_room(marks: int, note: bool) -> float:
     page's 184 mm less the heading and facts, the table, the provenance and a note)."""
     table = 13 + 7 * marks if marks else 6
     return max(70.0, 184 - 29 - table - 10 - (9 if note else 0) - 4)
+
+
+#: Characters of a chart's sentence per line of the pack's page (8.5 pt across 273 mm).
+SUMMARY_LINE_CHARS = 190
+
+
+def _summary_room(summary: str) -> float:
+    """Millimetres the chart's sentence takes under it (none without one)."""
+    if not summary:
+        return 0.0
+    return 2 + 4 * math.ceil(len(summary) / SUMMARY_LINE_CHARS)
 
 
 def _marks_table(marks, numbered: bool, cycles: pd.DataFrame, actions, as_of) -> str:
@@ -1026,6 +1040,7 @@ td.side-chart {{ width: 74%; vertical-align: top; padding: 0; }}
 td.side-key {{ vertical-align: top; padding: 0 0 0 3mm; }}
 .chart img {{ max-width: 100%; }}
 .cycles {{ font-size: 7.5pt; }}
+.summary {{ font-size: 8.5pt; margin: 1mm 0; }}
 .provenance {{ font-size: 7pt; color: #425563; margin-top: 2mm; }}
 .commentary {{ white-space: pre-wrap; font-size: 10pt; line-height: 1.4; }}
 """

@@ -443,11 +443,10 @@ _WORSE = {"increase": ("fell", "lower"), "decrease": ("rose", "higher")}
 def render(frame: pd.DataFrame, measures: pd.DataFrame, *, small_numbers: bool = False):
     """``frame`` (:func:`facts`) with its ``sentence`` written, hiding what the
     disclosure rule hides unless ``small_numbers``."""
+    if frame.empty:
+        return pd.DataFrame(columns=[*_KEYS, *SENTENCE_COLUMNS])
     out = frame.copy()
     catalogue = measures.set_index("id")
-    if out.empty:
-        out["sentence"] = pd.Series(dtype=object)
-        return out[[*_KEYS, *SENTENCE_COLUMNS]]
     written = []
     for row in out.itertuples(index=False):
         info = catalogue.loc[row.measure] if row.measure in catalogue.index else None
