@@ -108,7 +108,7 @@ def number_words(value: float, unit: str, decimals: int | None) -> str:
     return text + unit if unit.startswith("%") else f"{text} {unit}"
 
 
-def _lower_first(name: str) -> str:
+def lower_first(name: str) -> str:
     """``name`` to start a clause: its first letter lowered unless it is an acronym."""
     if len(name) > 1 and name[0].isupper() and not name[1].isupper():
         return name[0].lower() + name[1:]
@@ -283,7 +283,7 @@ def gap_change(
         out["gap_trend"] = pd.Series(trend, index=out.index).where(has_before, None)
         hid = pd.DataFrame({"b": col("_small", "before"), "n": col("_small", "now")},
                            index=out.index)  # fmt: skip
-        out["gap_hidden"] = hid.fillna(False).astype(bool).any(axis=1)
+        out["gap_hidden"] = hid.astype(float).fillna(0).astype(bool).any(axis=1)
         out["gap_reference"] = reference
         frames.append(out.reset_index())
     if not frames:
@@ -393,7 +393,7 @@ def _hidden_latest(out: pd.DataFrame, context: pd.DataFrame | None) -> np.ndarra
     )
     flag = flag[~flag.index.duplicated()]
     key = pd.MultiIndex.from_frame(out[[*_KEYS, "latest_period"]])
-    return flag.reindex(key).fillna(False).to_numpy(dtype=bool)
+    return flag.reindex(key, fill_value=False).to_numpy(dtype=bool)
 
 
 def _with_gains(out: pd.DataFrame, gains: pd.DataFrame | None, cyc: pd.DataFrame):
@@ -427,7 +427,7 @@ def _with_gaps(out: pd.DataFrame, gaps: pd.DataFrame | None) -> pd.DataFrame:
     found = gaps.set_index(_KEYS)[cols].reindex(pd.MultiIndex.from_frame(out[_KEYS]))
     for c in cols:
         out[c] = found[c].to_numpy()
-    out["gap_hidden"] = out["gap_hidden"].fillna(False).astype(bool)
+    out["gap_hidden"] = out["gap_hidden"].astype(float).fillna(0).astype(bool)
     for c in ("gap_reference", "gap_trend"):
         out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out
@@ -452,6 +452,9 @@ def render(frame: pd.DataFrame, measures: pd.DataFrame, *, small_numbers: bool =
         info = catalogue.loc[row.measure] if row.measure in catalogue.index else None
         written.append(_sentence(row, info, small_numbers))
     out["sentence"] = written
+    for c in ("change", "gains", "gains_change", "gap_reference", "gap_trend"):
+        out[c] = pd.Series([v if isinstance(v, str) else None for v in out[c]], index=out.index,
+                           dtype=object)  # fmt: skip
     if not small_numbers:
         out["latest"] = out["latest"].where(~out["latest_hidden"].astype(bool), np.nan)
         hide = out["gap_hidden"].astype(bool)
@@ -488,10 +491,13 @@ def _sentence(row, info, small_numbers: bool) -> str:
     unit_words = _info(info, "unit", "") or ""
     name = str(row.measure_name)
     who = f" ({row.group} group)" if row.group != ALL else ""
-    subject = f"At {row.unit}, {_lower_first(name)}{who}"
+    subject = f"At {row.unit}, {lower_first(name)}{who}"
 
     def when(t) -> str:
         return period_words(t, frequency)
+
+    def count(n: int) -> str:  # a rare event's chart has a point per event
+        return f"{n} event{'s' if n != 1 else ''}" if row.rare else _plural(n, frequency)
 
     clauses = []
     noun = periods.NOUNS.get(frequency, "month")
@@ -503,7 +509,7 @@ def _sentence(row, info, small_numbers: bool) -> str:
     )  # fmt: skip
     if not row.enough_data:
         clauses.append(
-            f"{subject}: too few {periods.NOUNS.get(frequency, 'month')}s{phase_words} "
+            f"{subject}: too few {'event' if row.rare else noun}s{phase_words} "
             f"to read its variation yet ({row.points} of the {SHORT_GROUP} the rules need "
             "for their limits)"
         )
@@ -512,21 +518,21 @@ def _sentence(row, info, small_numbers: bool) -> str:
         after = f", after {row.change}" if row.change else ""
         clauses.append(
             f"{subject} {verb} from {when(row.signal_from)}{after} "
-            f"({_plural(row.months, frequency)} of special-cause improvement)"
+            f"({count(row.months)} of special-cause improvement)"
         )
     elif variation == "special_cause_concern" and improvement in _WORSE:
         verb = _WORSE[improvement][0]
         after = f", after {row.change}" if row.change else ""
         clauses.append(
             f"{subject} {verb} from {when(row.signal_from)}{after} "
-            f"({_plural(row.months, frequency)} of special-cause concern, a change for the worse)"
+            f"({count(row.months)} of special-cause concern, a change for the worse)"
         )
     elif variation.startswith("special_cause_neutral_"):
         side = "higher" if variation.endswith("high") else "lower"
         after = f", after {row.change}" if row.change else ""
         clauses.append(
             f"{subject} was {side} than usual from {when(row.signal_from)}{after} "
-            f"({_plural(row.months, frequency)} of special-cause variation, neither better "
+            f"({count(row.months)} of special-cause variation, neither better "
             "nor worse)"
         )
     else:

@@ -188,7 +188,7 @@ class BoardView:
 
     def _summary(self, rows: pd.DataFrame, small_numbers: bool) -> list[str]:
         """Each row's sentence, written for the reader (:func:`qi.sentences.render`)."""
-        from qi.sentences import render
+        from qi.sentences import lower_first, render
 
         keys = ["unit", "measure", "group"]
         if self.sentences.empty or rows.empty:
@@ -197,7 +197,13 @@ class BoardView:
         facts = self.sentences.set_index(keys)
         facts = facts[facts.index.isin(wanted)].reset_index()
         said = render(facts, self.measures, small_numbers=small_numbers).set_index(keys)
-        return said["sentence"].reindex(wanted).fillna("").tolist()
+        said = said["sentence"].reindex(wanted).to_numpy(dtype=object)
+        # a rare event that never happened has no chart: its row's words say so
+        return [
+            s if isinstance(s, str) else f"At {u}, {lower_first(str(n))}: {t}."
+            for s, u, n, t in zip(said, rows["unit"], rows["measure_name"],
+                                  rows["variation_text"], strict=True)
+        ]  # fmt: skip
 
     def _sparklines(self, threshold: int) -> pd.Series:
         recent = self.recent
