@@ -342,3 +342,48 @@ def test_the_board_says_each_row_in_its_own_reading(snap):
     assert len(hidden) and not hidden["summary"].str.contains("the latest value is").any()
     rated = hidden[hidden["chart"] != "g"]  # a rare event's sentence gives no value at all
     assert len(rated) and rated["summary"].str.contains("is not shown: small numbers").all()
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def test_the_team_page_says_the_chart_in_a_sentence_under_it(sample_copy, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"unit": "Willow Ward", "measure": RESTRAINT, "rules": "mdc"})
+    at.query_params["group"] = ["All", "Black"]
+    at.switch_page("app_pages/team.py").run()
+    assert not at.exception, at.exception
+    shown = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown]
+    (black,) = [s for s in shown if s.startswith("At Willow Ward") and "(Black group)" in s]
+    assert "lower since April 2025, after its PDSA 2 (improvement sustained)" in black
+    assert any(s.startswith("At Willow Ward, restraint incidents") and "(Black" not in s
+               for s in shown)  # fmt: skip
+    # the text alternative beneath goes on from the sentences (not said twice)
+    (said,) = [c.value for c in at.caption if "Control chart of " in c.value]
+    assert "At Willow Ward" not in said
+
+
+def test_the_boards_details_have_each_row_in_a_sentence(sample_copy, monkeypatch, downloads):
+    import io
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import pressed
+    from tests.test_pages import APP
+
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["details"] = "1"
+    at.run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert table["summary"].str.startswith("At ").all()
+    rowan = table[(table["unit"] == "Rowan Ward") & table["measure_name"].str.startswith("Rapid")]
+    assert "at risk since August 2025" in rowan["summary"].iloc[0]
+    csv = pd.read_csv(io.BytesIO(pressed(downloads, "Matrix (CSV)")), dtype=str)
+    assert csv["summary"].str.startswith("At ").all()
