@@ -483,15 +483,16 @@ def _chart_room(marks: int, note: bool) -> float:
     return max(70.0, 184 - 29 - table - 10 - (9 if note else 0) - 4)
 
 
-#: Characters of a chart's sentence per line of the pack's page (8.5 pt across 273 mm).
-SUMMARY_LINE_CHARS = 190
+#: Characters of a chart's sentence per line of the pack's page (8.5 pt across 273 mm,
+#: counted low: words are not broken).
+SUMMARY_LINE_CHARS = 150
 
 
 def _summary_room(summary: str) -> float:
     """Millimetres the chart's sentence takes under it (none without one)."""
     if not summary:
         return 0.0
-    return 2 + 4 * math.ceil(len(summary) / SUMMARY_LINE_CHARS)
+    return 3 + 4.5 * math.ceil(len(summary) / SUMMARY_LINE_CHARS)
 
 
 def _marks_table(marks, numbered: bool, cycles: pd.DataFrame, actions, as_of) -> str:

@@ -146,7 +146,7 @@ def _latest_runs(points: pd.DataFrame) -> pd.DataFrame:
     kind that ends at it (first period and length)."""
     pts = points.sort_values([*_KEYS, "x"], kind="stable").reset_index(drop=True)
     kind = pts["point_type"].astype(str).to_numpy()
-    key = pts[_KEYS].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    key = pts.groupby(_KEYS, sort=False, dropna=False, observed=True).ngroup().to_numpy()
     phase = pts["phase"].to_numpy() if "phase" in pts else np.ones(len(pts))
     new = np.r_[True, (key[1:] != key[:-1]) | (phase[1:] != phase[:-1]) | (kind[1:] != kind[:-1])]
     run = np.cumsum(new)
@@ -261,10 +261,9 @@ def gap_change(
         small = gaps[["events", "exposure", "ref_events", "ref_exposure"]]
         counts = small.to_numpy(dtype=float)
         gaps["_small"] = ((counts >= 1) & (counts <= threshold)).any(axis=1) & (threshold > 0)
-        wide = gaps.pivot_table(
-            index=["unit", "measure", "group"], columns="period",
-            values=["ratio", "ratio_lower", "ratio_upper", "_small"], aggfunc="first",
-        )  # fmt: skip
+        wide = gaps.set_index(["unit", "measure", "group", "period"])[
+            ["ratio", "ratio_lower", "ratio_upper", "_small"]
+        ].unstack("period")
         out = pd.DataFrame(index=wide.index)
 
         def col(name, when, wide=wide):

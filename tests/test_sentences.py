@@ -387,3 +387,19 @@ def test_the_boards_details_have_each_row_in_a_sentence(sample_copy, monkeypatch
     assert "at risk since August 2025" in rowan["summary"].iloc[0]
     csv = pd.read_csv(io.BytesIO(pressed(downloads, "Matrix (CSV)")), dtype=str)
     assert csv["summary"].str.startswith("At ").all()
+
+
+def test_the_pack_says_each_chart_in_a_sentence_under_it(sample_db):
+    from html import escape
+
+    from qi import report
+
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        doc = report.pack_document(store, teams=["Willow Ward"], measures=[RESTRAINT])
+    summaries = re.findall(r'<p class="summary">([^<]*)</p>', doc.html)
+    (said,) = summaries  # one chart: All and Black, the group the change aims at
+    assert said.startswith("At Willow Ward, restraint incidents per 1,000 occupied bed days:")
+    assert escape("lower since April 2025, after its PDSA 2 (improvement sustained)") in said
+    # the chart's text alternative opens with the same words
+    (alt,) = re.findall(r'<div class="chart"><img[^>]* alt="([^"]*)"', doc.html)
+    assert alt.startswith(said)
