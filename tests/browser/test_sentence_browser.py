@@ -25,5 +25,8 @@ def test_the_team_chart_says_its_story_in_a_sentence(page: Page, streamlit_url: 
     text = said.text_content()
     assert "lower since April 2025, after its PDSA 2 (improvement sustained)" in text
     assert "the gap to the White group narrowed from 2.4× to 0.8×" in text
-    chart.scroll_into_view_if_needed()
+    # the lower half of the chart and the sentences under it, in one view
+    said.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 250)
+    wait_idle(page)
     page.screenshot(path=ARTIFACTS / "team-chart-sentence.png", full_page=False)
