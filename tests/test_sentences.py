@@ -358,14 +358,15 @@ def test_the_team_page_says_the_chart_in_a_sentence_under_it(sample_copy, monkey
     at.query_params["group"] = ["All", "Black"]
     at.switch_page("app_pages/team.py").run()
     assert not at.exception, at.exception
-    shown = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown]
-    (black,) = [s for s in shown if s.startswith("At Willow Ward") and "(Black group)" in s]
-    assert "lower since April 2025, after its PDSA 2 (improvement sustained)" in black
-    assert any(s.startswith("At Willow Ward, restraint incidents") and "(Black" not in s
-               for s in shown)  # fmt: skip
-    # the text alternative beneath goes on from the sentences (not said twice)
     (said,) = [c.value for c in at.caption if "Control chart of " in c.value]
-    assert "At Willow Ward" not in said
+    said = re.sub(r"\\(.)", r"\1", said)  # as shown: the Markdown escapes taken out
+    # right under the chart, its text alternative opens with a paragraph per group
+    paragraphs = said.split("\n\n")
+    assert paragraphs[0].startswith("At Willow Ward, restraint incidents per 1,000 occupied")
+    assert paragraphs[1].startswith("At Willow Ward, restraint incidents per 1,000 occupied "
+                                    "bed days (Black group)")  # fmt: skip
+    assert "lower since April 2025, after its PDSA 2 (improvement sustained)" in paragraphs[1]
+    assert paragraphs[2].startswith("Restraint incidents per 1,000 occupied bed days — Willow")
 
 
 def test_the_boards_details_have_each_row_in_a_sentence(sample_copy, monkeypatch, downloads):
