@@ -228,66 +228,75 @@ def gap_change(
     ``period``, counts; only complete months with a value should be given). Per unit ×
     measure, the earliest and the latest ``months`` worth of periods (fewer for a
     quarterly or annual measure) are each summed and compared with
-    :func:`qi.screens.equality.group_gaps` (a ratio of rates, or of proportions for a p
-    chart, with its 95% interval). With fewer periods than two windows, only the latest
-    window is compared (``gap_before`` missing). ``gap_trend`` is ``narrowed`` or
-    ``widened`` only when the two intervals do not overlap (the ratio now nearer to or
-    further from 1 on the log scale), else ``no clear change``. ``gap_hidden``: a count
-    behind either window (the group's or the reference's, summed) is from 1 to
-    ``threshold``, so the disclosure rule would hide it.
+    :func:`qi.equality.gap`, as the Equality page compares groups (a ratio of rates, or
+    of proportions for a p chart, with its 95% interval; one call per kind). With fewer
+    periods than two windows, only the latest window is compared (``gap_before``
+    missing). ``gap_trend`` is ``narrowed`` or ``widened`` only when the two intervals do
+    not overlap (the ratio now nearer to or further from 1 on the log scale), else ``no
+    clear change``. ``gap_hidden``: a count behind either window (the group's or the
+    reference's, summed) is from 1 to ``threshold``, so the disclosure rule would hide it.
     """
+    from qi.equality import gap
     from qi.measures import Measure
-    from qi.screens.equality import group_gaps
 
     cols = ["unit", "measure", "group", "gap_reference", "gap_before", "gap_now", "gap_low",
             "gap_high", "gap_trend", "gap_hidden"]  # fmt: skip
     data = series[(series["group"] != ALL) & (series["denominator"] > 0)]
-    frames = []
-    for measure_id, rows in data.groupby("measure", sort=False):
-        if not (rows["group"] == reference).any():
-            continue
-        info = Measure.from_catalogue(measures, measure_id)
-        size = max(1, months // periods.MONTHS.get(info.frequency, 1))
-        order = rows[["unit", "period"]].drop_duplicates().sort_values(["unit", "period"])
-        rank = order.groupby("unit").cumcount()
-        count = order.groupby("unit")["period"].transform("size")
-        window = np.where(rank >= count - size, "now", np.where(rank < size, "before", ""))
-        both = count >= 2 * size
-        window = np.where((window == "before") & ~both, "", window)
-        order = order.assign(window=window)
-        rows = rows.merge(order[order["window"] != ""], on=["unit", "period"])
-        rows = rows.assign(period=rows["window"])
-        gaps = group_gaps(rows, info, reference)
-        small = gaps[["events", "exposure", "ref_events", "ref_exposure"]]
-        counts = small.to_numpy(dtype=float)
-        gaps["_small"] = ((counts >= 1) & (counts <= threshold)).any(axis=1) & (threshold > 0)
-        wide = gaps.set_index(["unit", "measure", "group", "period"])[
-            ["ratio", "ratio_lower", "ratio_upper", "_small"]
-        ].unstack("period")
-        out = pd.DataFrame(index=wide.index)
-
-        def col(name, when, wide=wide):
-            return wide.get((name, when), np.nan)
-
-        out["gap_before"] = col("ratio", "before")
-        out["gap_now"] = col("ratio", "now")
-        out["gap_low"] = col("ratio_lower", "now")
-        out["gap_high"] = col("ratio_upper", "now")
-        b_lo, b_hi = col("ratio_lower", "before"), col("ratio_upper", "before")
-        apart = (out["gap_low"] > b_hi) | (out["gap_high"] < b_lo)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            nearer = np.abs(np.log(out["gap_now"])) < np.abs(np.log(out["gap_before"]))
-        trend = np.where(apart & nearer, "narrowed", np.where(apart, "widened", "no clear change"))
-        has_before = pd.Series(out["gap_before"]).notna() & pd.Series(out["gap_now"]).notna()
-        out["gap_trend"] = pd.Series(trend, index=out.index).where(has_before, None)
-        hid = pd.DataFrame({"b": col("_small", "before"), "n": col("_small", "now")},
-                           index=out.index)  # fmt: skip
-        out["gap_hidden"] = hid.astype(float).fillna(0).astype(bool).any(axis=1)
-        out["gap_reference"] = reference
-        frames.append(out.reset_index())
-    if not frames:
+    with_ref = data.loc[data["group"] == reference, "measure"].unique()
+    data = data[data["measure"].isin(with_ref)]
+    if data.empty:
         return pd.DataFrame(columns=cols)
-    return pd.concat(frames, ignore_index=True)[cols]
+    info = {m: Measure.from_catalogue(measures, m) for m in data["measure"].unique()}
+    # the windows: each unit × measure's earliest and latest `months` worth of periods
+    order = data[["unit", "measure", "period"]].drop_duplicates()
+    order = order.sort_values(["unit", "measure", "period"], ignore_index=True)
+    size = (
+        order["measure"]
+        .map({m: max(1, months // periods.MONTHS.get(i.frequency, 1)) for m, i in info.items()})
+        .to_numpy()
+    )
+    line = order.groupby(["unit", "measure"], sort=False)
+    rank = line.cumcount().to_numpy()
+    count = line["period"].transform("size").to_numpy()
+    window = np.where(rank >= count - size, "now", "")
+    window = np.where((rank < size) & (count >= 2 * size), "before", window)
+    order = order.assign(window=window)
+    rows = data.merge(order[order["window"] != ""], on=["unit", "measure", "period"])
+    # one comparison per kind (a ratio of rates, or of proportions for a p chart): the
+    # ratio and its interval do not depend on the measure's multiplier
+    kind = rows["measure"].map({m: i.comparison for m, i in info.items()})
+    parts = [
+        gap(part, by=["unit", "measure", "window"], group="group", events="numerator",
+            exposure="denominator", reference=reference, measure=k)
+        for k, part in rows.groupby(kind, sort=False)
+    ]  # fmt: skip
+    gaps = pd.concat(parts, ignore_index=True)
+    counts = gaps[["events", "exposure", "ref_events", "ref_exposure"]].to_numpy(dtype=float)
+    gaps["_small"] = ((counts >= 1) & (counts <= threshold)).any(axis=1) & (threshold > 0)
+    wide = gaps.set_index(["unit", "measure", "group", "window"])[
+        ["ratio", "ratio_lower", "ratio_upper", "_small"]
+    ].unstack("window")
+    out = pd.DataFrame(index=wide.index)
+
+    def col(name, when):
+        return wide.get((name, when), np.nan)
+
+    out["gap_before"] = col("ratio", "before")
+    out["gap_now"] = col("ratio", "now")
+    out["gap_low"] = col("ratio_lower", "now")
+    out["gap_high"] = col("ratio_upper", "now")
+    b_lo, b_hi = col("ratio_lower", "before"), col("ratio_upper", "before")
+    apart = (out["gap_low"] > b_hi) | (out["gap_high"] < b_lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nearer = np.abs(np.log(out["gap_now"])) < np.abs(np.log(out["gap_before"]))
+    trend = np.where(apart & nearer, "narrowed", np.where(apart, "widened", "no clear change"))
+    has_before = pd.Series(out["gap_before"]).notna() & pd.Series(out["gap_now"]).notna()
+    out["gap_trend"] = pd.Series(trend, index=out.index, dtype=object).where(has_before, None)
+    hid = pd.DataFrame({"b": col("_small", "before"), "n": col("_small", "now")},
+                       index=out.index)  # fmt: skip
+    out["gap_hidden"] = hid.astype(float).fillna(0).astype(bool).any(axis=1)
+    out["gap_reference"] = reference
+    return out.reset_index()[cols]
 
 
 def sentences(
