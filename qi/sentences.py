@@ -454,11 +454,12 @@ def render(frame: pd.DataFrame, measures: pd.DataFrame, *, small_numbers: bool =
     if frame.empty:
         return pd.DataFrame(columns=[*_KEYS, *SENTENCE_COLUMNS])
     out = frame.copy()
-    catalogue = measures.set_index("id")
-    written = []
-    for row in out.itertuples(index=False):
-        info = catalogue.loc[row.measure] if row.measure in catalogue.index else None
-        written.append(_sentence(row, info, small_numbers))
+    # each measure's facts as a plain dict (read once per row: no frame lookups)
+    catalogue = {str(k): v for k, v in measures.set_index("id").to_dict("index").items()}
+    written = [
+        _sentence(row, catalogue.get(row.measure), small_numbers)
+        for row in out.itertuples(index=False)
+    ]
     out["sentence"] = written
     for c in ("change", "gains", "gains_change", "gap_reference", "gap_trend"):
         out[c] = pd.Series([v if isinstance(v, str) else None for v in out[c]], index=out.index,
@@ -472,8 +473,8 @@ def render(frame: pd.DataFrame, measures: pd.DataFrame, *, small_numbers: bool =
     return out[[*_KEYS, *SENTENCE_COLUMNS]]
 
 
-def _info(info, key, default=None):
-    if info is None or key not in info.index:
+def _info(info: dict | None, key, default=None):
+    if info is None or key not in info:
         return default
     value = info[key]
     if value is None or (not isinstance(value, str) and pd.isna(value)):
