@@ -160,7 +160,8 @@ class BoardView:
         # the rule is applied to every group of each line (a hidden group could be
         # worked out from All), then the rows chosen are taken
         download = exports.matrix_data(self.rows, threshold=threshold).loc[shown.index]
-        summary = self._summary(shown, small_numbers)
+        # a latest value the file hides (``*``) is not written in the sentence either
+        summary = self._summary(shown, small_numbers, download["value"] == SUPPRESSED)
         download = download.assign(summary=summary)
         shown = shown.assign(
             summary=summary,
@@ -186,8 +187,9 @@ class BoardView:
             actions_overdue=int(owned["actions_overdue"].sum()),
         )
 
-    def _summary(self, rows: pd.DataFrame, small_numbers: bool) -> list[str]:
-        """Each row's sentence, written for the reader (:func:`qi.sentences.render`)."""
+    def _summary(self, rows: pd.DataFrame, small_numbers: bool, hidden: pd.Series) -> list[str]:
+        """Each row's sentence, written for the reader (:func:`qi.sentences.render`);
+        ``hidden``: per row, whether the board's file hides its latest value."""
         from qi.sentences import lower_first, render
 
         keys = ["unit", "measure", "group"]
@@ -195,7 +197,11 @@ class BoardView:
             return [""] * len(rows)
         wanted = pd.MultiIndex.from_frame(rows[keys])
         facts = self.sentences.set_index(keys)
-        facts = facts[facts.index.isin(wanted)].reset_index()
+        facts = facts[facts.index.isin(wanted)]
+        hid = pd.Series(hidden.to_numpy(dtype=bool), index=wanted)
+        hid = hid[~hid.index.duplicated()]
+        facts = facts.assign(latest_hidden=hid.reindex(facts.index, fill_value=False).to_numpy())
+        facts = facts.reset_index()
         said = render(facts, self.measures, small_numbers=small_numbers).set_index(keys)
         said = said["sentence"].reindex(wanted).to_numpy(dtype=object)
         # a rare event that never happened has no chart: its row's words say so
@@ -305,8 +311,8 @@ def _sentence_facts(snapshot, charted, team_series, complete, level) -> pd.DataF
     """The facts of each row's sentence (:func:`qi.sentences.facts`): the board's own
     reading (so a sentence and its icons agree), at team level the holding-the-gains
     check of each series' latest change, the gap to White (or the first group) over the
-    earliest and latest 12 complete months, and every group's counts for the disclosure
-    rule."""
+    earliest and latest 12 complete months (which latest values are hidden is the rule
+    of the board's own file, applied when rows are chosen: :meth:`BoardView.select`)."""
     from qi.accountability import changes_from, holding_gains
     from qi.screens.equality import reference_group
     from qi.sentences import facts, gap_change
@@ -320,5 +326,5 @@ def _sentence_facts(snapshot, charted, team_series, complete, level) -> pd.DataF
     gaps = gap_change(complete, snapshot.measures, reference=reference) if reference else None
     return facts(
         charted, snapshot.measures, cycles=snapshot.pdsa if level == "team" else None,
-        gains=gains, gaps=gaps, context=complete,
+        gains=gains, gaps=gaps,
     )  # fmt: skip
