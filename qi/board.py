@@ -35,7 +35,7 @@ def matrix(series: pd.DataFrame, *, spark_points: int = 24, charted=None) -> pd.
     has no assurance. The latest value is the latest *complete* month's; a later month
     not every team has sent yet is given apart, as provisional (``provisional_period``,
     ``provisional_value``, its counts, and ``provisional_teams``: "3 of 8 teams").
-    ``charted``: :func:`charted` of ``series``, when the caller has it already.
+    ``charted``: :func:`chart` of ``series``, when the caller has it already.
     """
     keys = ["unit", "measure", "group"]
     charted = charted if charted is not None else chart(series)
