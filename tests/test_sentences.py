@@ -198,15 +198,21 @@ VERBS = {"increase": ("rose", "fell"), "decrease": ("fell", "rose")}
     seed=st.integers(min_value=0, max_value=2**16),
     improvement=st.sampled_from(["increase", "decrease", "neutral"]),
     target=st.one_of(st.none(), st.floats(min_value=0, max_value=30)),
+    cycle_at=st.integers(min_value=0, max_value=45),
 )
 def test_a_sentence_never_contradicts_the_icons(
-    n, shift_at, shift, trend, seed, improvement, target
+    n, shift_at, shift, trend, seed, improvement, target, cycle_at
 ):
     rng = np.random.default_rng(seed)
     values = 15 + rng.normal(0, 1.5, n) + trend * np.arange(n)
     values[min(shift_at, n - 1) :] += shift
     rows = series(values, improvement=improvement, target=target)
-    charted, said = read(rows)
+    started = pd.Timestamp("2023-01-01") + pd.DateOffset(months=cycle_at, days=9)
+    cycles = pd.DataFrame(
+        {"team": ["Oak Ward"], "measure": ["wait"], "group": [None], "change_idea": ["A change"],
+         "cycle": [1], "start": [started]}
+    )  # fmt: skip
+    charted, said = read(rows, cycles=cycles)
     icons = charted.icons
     (row,) = said.itertuples()
     text = row.sentence
@@ -216,6 +222,11 @@ def test_a_sentence_never_contradicts_the_icons(
         assert "too few" in text
         assert not re.search(r"\b(fell|rose|improv|worse|concern)", text)
         return
+    # "after" a cycle only when the signal starts in or after the cycle's month
+    if row.change:
+        assert row.signal_from >= started.replace(day=1) and ", after PDSA 1 of" in text
+    else:
+        assert "after" not in text
     better, worse = VERBS.get(improvement, ("", ""))
     if row.variation == "special_cause_improvement":
         assert f" {better} from " in text and "improvement" in text
