@@ -136,14 +136,19 @@ def table(frame: pd.DataFrame, columns, **kwargs) -> None:
 def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
     """A plotly chart (as exported: ``theme=None``), its text alternative beneath it
     (:func:`qi.figures.description`: what the chart shows, in a sentence or two, for a
-    screen reader and for anyone), and, where its labels did not fit and were numbered,
-    the numbered list (:func:`qi.figures.chart_key`)."""
+    screen reader and for anyone; where the figure has them, ``layout.meta["sentences"]``
+    of :mod:`qi.sentences` open it, a paragraph each), and, where its labels did not fit
+    and were numbered, the numbered list (:func:`qi.figures.chart_key`)."""
     from qi.figures import chart_key, description
 
     st.plotly_chart(fig, theme=None, width="stretch")  # the content's width, on a phone too
     said = description(fig)
+    # it opens with the chart in a sentence per series: a paragraph each
+    sentences = list((fig.layout.meta or {}).get("sentences") or [])
+    lead = " ".join(sentences)
+    parts = [*sentences, said[len(lead) :].strip()] if lead and said.startswith(lead) else [said]
     if said:
-        st.caption(literal(said))
+        st.caption("\n\n".join(literal(p) for p in parts if p))
     marks = chart_key(fig)
     if len(marks):
         st.markdown(f"**{literal(key_heading)}**")

@@ -26,7 +26,7 @@ MATRIX_COLUMNS = (
 )  # fmt: skip
 
 
-def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:
+def matrix(series: pd.DataFrame, *, spark_points: int = 24, charted=None) -> pd.DataFrame:
     """One row per unit × measure × group: latest value, MDC variation and assurance.
 
     ``series`` is :func:`qi.series.series_frame`'s output (with a ``phase`` column when
@@ -35,9 +35,10 @@ def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:
     has no assurance. The latest value is the latest *complete* month's; a later month
     not every team has sent yet is given apart, as provisional (``provisional_period``,
     ``provisional_value``, its counts, and ``provisional_teams``: "3 of 8 teams").
+    ``charted``: :func:`chart` of ``series``, when the caller has it already.
     """
     keys = ["unit", "measure", "group"]
-    charted = chart_rows(series, by=keys, rules="mdc", phase="phase" if "phase" in series else None)
+    charted = charted if charted is not None else chart(series)
     if not charted.results:
         return pd.DataFrame(columns=MATRIX_COLUMNS)
     table = charted.icons
@@ -64,6 +65,13 @@ def matrix(series: pd.DataFrame, *, spark_points: int = 24) -> pd.DataFrame:
     table = table.join(_provisional(charted.provisional, table, keys), on=keys)
     table = pd.concat([table, _without_events(series, table, keys)], ignore_index=True)
     return table[list(MATRIX_COLUMNS)].sort_values(keys, ignore_index=True)
+
+
+def chart(series: pd.DataFrame):
+    """The board's reading of ``series``: every unit × measure × group through the one
+    recipe with the Making Data Count rules (phased where ``series`` has a ``phase``)."""
+    keys = ["unit", "measure", "group"]
+    return chart_rows(series, by=keys, rules="mdc", phase="phase" if "phase" in series else None)
 
 
 def _without_events(series: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

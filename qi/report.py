@@ -374,7 +374,8 @@ class _Context:
             view.cycles.dropna(subset=["start"]).groupby(["change_idea", "cycle"]).ngroups
             if len(view.cycles) else 0
         )  # fmt: skip
-        room = _chart_room(marked, bool(view.drawn_as))
+        summary = view.sentence()  # the chart in a sentence, as a file would show it
+        room = _chart_room(marked, bool(view.drawn_as)) - _summary_room(summary)
         height = max(int(room / MM_PER_PX), 170 * panels + 130 if panels > 1 else 300)
         fig = view.figure(facet=facet, height=height, width=CHART_WIDTH)
         fig.update_layout(hovermode=False)
@@ -388,7 +389,8 @@ class _Context:
             chart_type=info.chart, multiplier=info.multiplier, note=view.drawn_as,
             actions=view.actions, marks=chart_key(fig, every=True),
             numbered=bool(fig.layout.meta["numbered"]), max_height=int(room),
-            alt=description(fig), phases=view.phases[view.phases["group"].isin(view.groups)],
+            alt=description(fig), summary=summary,
+            phases=view.phases[view.phases["group"].isin(view.groups)],
             recorded=self.phases == "recorded",
         )  # fmt: skip
 
@@ -442,6 +444,7 @@ class _Chart:
     alt: str = ""
     phases: pd.DataFrame | None = None
     recorded: bool = False
+    summary: str = ""
 
     def provenance(self) -> str:
         phases = (
@@ -470,6 +473,7 @@ class _Chart:
             f'{escape(self.alt or self.measure_name + " — " + self.team)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
             + (f'<p class="note">{escape(self.note)}</p>' if self.note else "")
+            + (f'<p class="summary">{escape(self.summary)}</p>' if self.summary else "")
             + _marks_table(self.marks, self.numbered, self.cycles, self.actions, self.as_of)
             + _phases_note(self.phases, self.recorded)
             + f'<p class="provenance">{escape(self.provenance())}</p></section>'
@@ -499,6 +503,18 @@ def _phases_note(phases: pd.DataFrame | None, drawn: bool) -> str:
     )
     how = "drawn on the chart" if drawn else "not drawn: this pack charts other phases"
     return f'<p class="note">Recorded phases ({how}):</p><ul class="note">{items}</ul>'
+
+
+#: Characters of a chart's sentence per line of the pack's page (8.5 pt across 273 mm,
+#: counted low: words are not broken).
+SUMMARY_LINE_CHARS = 150
+
+
+def _summary_room(summary: str) -> float:
+    """Millimetres the chart's sentence takes under it (none without one)."""
+    if not summary:
+        return 0.0
+    return 3 + 4.5 * math.ceil(len(summary) / SUMMARY_LINE_CHARS)
 
 
 def _marks_table(marks, numbered: bool, cycles: pd.DataFrame, actions, as_of) -> str:
@@ -1049,6 +1065,7 @@ td.side-chart {{ width: 74%; vertical-align: top; padding: 0; }}
 td.side-key {{ vertical-align: top; padding: 0 0 0 3mm; }}
 .chart img {{ max-width: 100%; }}
 .cycles {{ font-size: 7.5pt; }}
+.summary {{ font-size: 8.5pt; margin: 1mm 0; }}
 .provenance {{ font-size: 7pt; color: #425563; margin-top: 2mm; }}
 .commentary {{ white-space: pre-wrap; font-size: 10pt; line-height: 1.4; }}
 """

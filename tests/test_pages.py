@@ -119,7 +119,9 @@ def test_the_team_chart_draws_groups_cycles_and_labelled_lines(db_url):
     # the chart's text alternative, beneath it
     (said,) = [c.value for c in at.caption if "Control chart of " in c.value]
     said = re.sub(r"\\(.)", r"\1", said)  # as shown: the Markdown escapes taken out
-    assert said.startswith("Restraint incidents per 1,000 occupied bed days — Willow Ward")
+    # it opens with the chart in a sentence per group (qi.sentences), then describes it
+    assert said.startswith("At Willow Ward, restraint incidents per 1,000 occupied bed days")
+    assert "\n\nRestraint incidents per 1,000 occupied bed days — Willow Ward. " in said
     assert "All: latest " in said and "Black: " in said and "White: " in said
 
 

@@ -99,8 +99,9 @@ def data_uri(name):
 
 
 details = st.toggle(
-    "Show details (target, last 24 months, provisional month, owner, reviews, actions, "
-    "latest change, recorded phases)", value=st.query_params.get("details") == "1",
+    "Show details (the row in a sentence, target, last 24 months, provisional month, owner, "
+    "reviews, actions, latest change, recorded phases)",
+    value=st.query_params.get("details") == "1",
 )  # fmt: skip
 ui.in_url("details", "1" if details else "0", "0")
 # thousands of rows (a national collaborative) are read a page at a time
@@ -130,13 +131,13 @@ table = shown.assign(
     **{
         col: shown[col].astype(object).where(shown[col].notna(), "")
         for col in ("latest", "variation_text", "assurance_text", "provisional", "owner",
-                    "sponsor", "phases")
+                    "sponsor", "phases", "summary")
         if col in shown
     },
 )
 essential = ["unit", "measure_name", "group", "period", "latest", "variation_img",
              "variation_text", "assurance_img", "assurance_text"]  # fmt: skip
-more = ["target", "sparkline", "provisional"] + (
+more = ["summary", "target", "sparkline", "provisional"] + (
     ["owner", "sponsor", "review_overdue", "actions_overdue", "gains", "phases"]
     if level == "team"
     else []
@@ -171,6 +172,7 @@ event = st.dataframe(
         "actions_overdue": st.column_config.TextColumn("Actions overdue"),
         "gains": st.column_config.TextColumn("Latest change"),
         "phases": st.column_config.TextColumn("Recorded phases", width="large"),
+        "summary": st.column_config.TextColumn("In a sentence", width="large"),
     },
 )
 d1, d2, _ = st.columns([1, 1, 4])

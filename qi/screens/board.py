@@ -27,7 +27,7 @@ import pandas as pd
 
 from qi import exports
 from qi.accountability import board_columns, change_starts, with_change_phases
-from qi.board import matrix
+from qi.board import chart, matrix
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import between_events, point_values
 from qi.series import ALL, LEVELS, valued
@@ -47,10 +47,11 @@ class BoardSelection:
     ----------
     rows : the matrix rows (:data:`qi.board.MATRIX_COLUMNS`) and
         :data:`ACCOUNTABILITY_COLUMNS`, with ``latest`` and ``provisional`` as the screen
-        shows them (text; ``*`` where a small number is hidden) and the ``sparkline``
-        with hidden points left out.
+        shows them (text; ``*`` where a small number is hidden), the ``sparkline``
+        with hidden points left out, and ``summary``: the row's chart in a sentence
+        (:func:`qi.sentences.sentences`, written for the reader).
     download : the same rows as the CSV/Excel file gives them
-        (:func:`qi.exports.matrix_data`), suppressed alike.
+        (:func:`qi.exports.matrix_data`), suppressed alike, with the ``summary``.
     teams : the teams behind the rows (for the small-numbers permission).
     improving, concerning : rows whose latest point is a special cause of improvement
         or of concern.
@@ -83,6 +84,9 @@ class BoardView:
     starts : at team level, the months each team × measure × group starts a new phase.
     latest_complete : the latest month every team expected has sent, for every measure.
     provisional : each later month with data, and how many teams have sent it.
+    sentences : each row's chart in a sentence, before it is written for a reader
+        (:func:`qi.sentences.facts`, on the board's own reading of the series).
+    measures : the catalogue (to write the sentences).
     """
 
     level: str
@@ -93,6 +97,8 @@ class BoardView:
     starts: pd.DataFrame
     latest_complete: pd.Timestamp | None
     provisional: dict
+    sentences: pd.DataFrame = field(default_factory=pd.DataFrame)
+    measures: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: what :meth:`select` derives once per disclosure threshold (the download of every
     #: row and the sparklines), kept so that every reader of this view shares it
     _disclosed: dict = field(default_factory=dict, compare=False, repr=False)
@@ -159,7 +165,11 @@ class BoardView:
         # worked out from All), then the rows chosen are taken
         every_row, sparklines = self._disclosed_at(threshold)
         download = every_row.loc[shown.index]
+        # a latest value the file hides (``*``) is not written in the sentence either
+        summary = self._summary(shown, small_numbers, download["value"] == SUPPRESSED)
+        download = download.assign(summary=summary)
         shown = shown.assign(
+            summary=summary,
             latest=_shown(shown["value"], download["value"]),
             provisional=_provisional_text(shown, download),
             sparkline=sparklines.reindex(
@@ -191,6 +201,30 @@ class BoardView:
                 self._sparklines(threshold),
             )
         return self._disclosed[threshold]
+
+    def _summary(self, rows: pd.DataFrame, small_numbers: bool, hidden: pd.Series) -> list[str]:
+        """Each row's sentence, written for the reader (:func:`qi.sentences.render`);
+        ``hidden``: per row, whether the board's file hides its latest value."""
+        from qi.sentences import lower_first, render
+
+        keys = ["unit", "measure", "group"]
+        if self.sentences.empty or rows.empty:
+            return [""] * len(rows)
+        wanted = pd.MultiIndex.from_frame(rows[keys])
+        facts = self.sentences.set_index(keys)
+        facts = facts[facts.index.isin(wanted)]
+        hid = pd.Series(hidden.to_numpy(dtype=bool), index=wanted)
+        hid = hid[~hid.index.duplicated()]
+        facts = facts.assign(latest_hidden=hid.reindex(facts.index, fill_value=False).to_numpy())
+        facts = facts.reset_index()
+        said = render(facts, self.measures, small_numbers=small_numbers).set_index(keys)
+        said = said["sentence"].reindex(wanted).to_numpy(dtype=object)
+        # a rare event that never happened has no chart: its row's words say so
+        return [
+            s if isinstance(s, str) else f"At {u}, {lower_first(str(n))}: {t}."
+            for s, u, n, t in zip(said, rows["unit"], rows["measure_name"],
+                                  rows["variation_text"], strict=True)
+        ]  # fmt: skip
 
     def _sparklines(self, threshold: int) -> pd.Series:
         recent = self.recent
@@ -258,7 +292,8 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     else:
         level_series = snapshot.series(level=level)
         starts = pd.DataFrame(columns=["team", "measure", "group", "start"])
-    rows = matrix(level_series)
+    charted = chart(level_series)
+    rows = matrix(level_series, charted=charted)
     owned, gains = board_columns(
         team_series,
         snapshot.pdsa,
@@ -295,4 +330,29 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
         starts=starts, latest_complete=snapshot.latest_complete_month(),
         provisional=snapshot.provisional_months(),
+        sentences=_sentence_facts(snapshot, charted, team_series, complete, level),
+        measures=snapshot.measures,
+    )  # fmt: skip
+
+
+def _sentence_facts(snapshot, charted, team_series, complete, level) -> pd.DataFrame:
+    """The facts of each row's sentence (:func:`qi.sentences.facts`): the board's own
+    reading (so a sentence and its icons agree), at team level the holding-the-gains
+    check of each series' latest change, the gap to White (or the first group) over the
+    earliest and latest 12 complete months (which latest values are hidden is the rule
+    of the board's own file, applied when rows are chosen: :meth:`BoardView.select`)."""
+    from qi.accountability import changes_from, holding_gains
+    from qi.screens.equality import reference_group
+    from qi.sentences import facts, gap_change
+
+    if not charted.results:
+        return pd.DataFrame()
+    gains = None
+    if level == "team" and len(snapshot.pdsa):
+        gains = holding_gains(team_series, changes_from(snapshot.pdsa))
+    reference = reference_group([g for g in complete["group"].unique() if g != ALL])
+    gaps = gap_change(complete, snapshot.measures, reference=reference) if reference else None
+    return facts(
+        charted, snapshot.measures, cycles=snapshot.pdsa if level == "team" else None,
+        gains=gains, gaps=gaps,
     )  # fmt: skip

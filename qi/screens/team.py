@@ -43,6 +43,8 @@ class TeamChart:
         with their reasons (:meth:`qi.store.Store.recorded_phases`); empty above team level.
     offers : the new phases the data offers after the team's logged changes, every group
         (:func:`qi.phasing.offers`, with the chart's rule set); empty above team level.
+    facts : each group's chart in a sentence, before it is written for a reader
+        (:func:`qi.sentences.facts`; :meth:`summary` writes it).
     """
 
     measure: Measure
@@ -59,6 +61,7 @@ class TeamChart:
     actions: pd.DataFrame
     uploads: tuple[int, ...]
     teams: tuple[str, ...]
+    facts: pd.DataFrame = field(default_factory=pd.DataFrame)
     phases: pd.DataFrame = field(default_factory=pd.DataFrame)
     offers: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: :meth:`data` by threshold, computed once (the figure, the facts above a pack's
@@ -111,6 +114,29 @@ class TeamChart:
             return []
         return sorted({month_start(s) for s in self.cycles["start"].dropna()})
 
+    def summary(self, *, small_numbers: bool = False) -> pd.DataFrame:
+        """Each group's chart in a sentence (:func:`qi.sentences.sentences`): what the
+        rules found, the change it came after, the latest value and the gap to the
+        reference group; a value the data download hides is not written unless
+        ``small_numbers``."""
+        from qi.sentences import render
+
+        return render(self.facts, self._catalogue, small_numbers=small_numbers)
+
+    def sentence(self, *, small_numbers: bool = False) -> str:
+        """:meth:`summary`'s sentences as one paragraph, ``All`` first."""
+        from qi.sentences import as_text
+
+        return as_text(self.summary(small_numbers=small_numbers))
+
+    @property
+    def _catalogue(self) -> pd.DataFrame:
+        m = self.measure
+        return pd.DataFrame(
+            [{"id": m.id, "name": m.name, "unit": m.unit, "improvement": m.improvement,
+              "target": m.target, "frequency": m.frequency}]
+        )  # fmt: skip
+
     def latest(self, group: str = ALL) -> pd.Series | None:
         """The latest point of ``group`` with its icons, or None without one."""
         rows = self.icons[self.icons["group"] == group]
@@ -134,7 +160,7 @@ class TeamChart:
 
         shown = self.shown_points(small_numbers=small_numbers)
         notes = self._notes_and_phases(shown)
-        return spc_figure(
+        fig = spc_figure(
             shown, group="group", title=self.title,
             y_title=self.y_title, improvement=self.measure.improvement,
             cycles=self.cycles if len(self.cycles) else None,
@@ -144,6 +170,16 @@ class TeamChart:
             provisional=self._shown_provisional(small_numbers),
             width=width, gaps=self.result.chart not in ("g", "t"),
         )  # fmt: skip
+        # the text alternative opens with the chart in a sentence per group (All first)
+        said = self.summary(small_numbers=small_numbers)
+        said = said[said["group"].isin(self.groups)]
+        sentences = [s for g in self.groups for s in said.loc[said["group"] == g, "sentence"]]
+        if sentences:
+            meta = dict(fig.layout.meta)
+            meta["sentences"] = sentences
+            meta["description"] = " ".join([*sentences, meta["description"]])
+            fig.layout.meta = meta
+        return fig
 
     def _notes_and_phases(self, shown: pd.DataFrame) -> pd.DataFrame:
         """The notes on points, and a note at the start of each recorded phase the chart
@@ -234,7 +270,7 @@ class TeamChart:
         from qi import exports
 
         m = self.measure
-        return exports.chart_data(
+        table = exports.chart_data(
             self.result.points.assign(unit=self.unit, measure=m.id),
             self.charted.rows.assign(unit=self.unit),
             improvement=m.improvement,
@@ -243,6 +279,8 @@ class TeamChart:
             rules=self.result.rules,
             context=valued(self.series).assign(unit=self.unit),
         )
+        said = self.summary(small_numbers=threshold == 0).set_index("group")["sentence"]
+        return table.assign(summary=table["group"].map(said).fillna(""))
 
 
 def team_chart(
@@ -324,11 +362,38 @@ def team_chart(
 
         team_series = series.assign(unit=unit)
         offered = phasing.offers(team_series, cycles, rules=rules, phases=phases)
+    facts = _sentence_facts(snapshot, charted, series, cycles, unit=unit, measure=measure,
+                            level=level)  # fmt: skip
     return TeamChart(
         measure=info, level=level, unit=unit, groups=shown, available=available, months=months,
         starts=starts, series=series, charted=charted, cycles=cycles, notes=notes,
         actions=actions, uploads=tuple(sorted(int(u) for u in obs["upload_id"].unique())),
         teams=tuple(sorted(obs["team"].unique())), phases=phases, offers=offered,
+        facts=facts,
+    )  # fmt: skip
+
+
+def _sentence_facts(snapshot, charted, series, cycles, *, unit, measure, level):
+    """The facts of each group's sentence (:func:`qi.sentences.facts`): the chart's own
+    reading, the holding-the-gains check of the team's changes (team level), the gap to
+    the reference group and, for the disclosure rule, every group's counts."""
+    from qi.accountability import changes_from, holding_gains
+    from qi.screens.equality import reference_group
+    from qi.sentences import facts, gap_change
+
+    if not charted.results:
+        return pd.DataFrame()
+    complete = valued(series)
+    complete = complete[complete["complete"].astype(bool)] if "complete" in complete else complete
+    gains = None
+    if level == "team" and len(cycles):
+        gains = holding_gains(series, changes_from(cycles))
+    groups = [g for g in complete["group"].unique() if g != ALL]
+    reference = reference_group(groups)
+    gaps = gap_change(complete, snapshot.measures, reference=reference) if reference else None
+    return facts(
+        charted, snapshot.measures, unit=unit, measure=measure, cycles=cycles, gains=gains,
+        gaps=gaps, context=complete,
     )  # fmt: skip
 
 
