@@ -31,7 +31,7 @@ def test_the_server_answers_others_while_a_hostile_upload_is_refused(
     expect(reader.get_by_role("heading", name="Board summary")).to_be_visible(timeout=120_000)
     expect(reader.get_by_test_id("stDataFrame").first).to_be_visible(timeout=120_000)
 
-    expect(uploader.get_by_text("1 problem(s)")).to_be_visible(timeout=180_000)
+    expect(uploader.get_by_text("tiny-rows.csv: 1 problem(s).")).to_be_visible(timeout=180_000)
     wait_idle(uploader)
     uploader.screenshot(path=ARTIFACTS / "hostile-upload.png", full_page=True)
     with urllib.request.urlopen(streamlit_url + "/_stcore/health", timeout=10) as health:
