@@ -41,8 +41,6 @@ reason says "after", never "because of".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
@@ -412,10 +410,6 @@ def phase_starts(phases: pd.DataFrame, team: str, measure: str, group: str) -> l
     hit = p[(p["team"] == team) & (p["measure"] == measure) & (p["group"] == group)]
     return sorted(pd.Timestamp(s) for s in hit["start"].unique())
 
-
-def of_teams(phases: pd.DataFrame, teams: Iterable[str]) -> pd.DataFrame:
-    """The recorded phases of ``teams``."""
-    return phases[phases["team"].isin(list(teams))]
 
 
 def _words():
