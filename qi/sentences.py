@@ -267,7 +267,7 @@ def gap_change(
     kind = rows["measure"].map({m: i.comparison for m, i in info.items()})
     parts = [
         gap(part, by=["unit", "measure", "window"], group="group", events="numerator",
-            exposure="denominator", reference=reference, measure=k)
+            exposure="denominator", reference=reference, measure=k, exact=False)
         for k, part in rows.groupby(kind, sort=False)
     ]  # fmt: skip
     gaps = pd.concat(parts, ignore_index=True)

@@ -151,6 +151,22 @@ def test_gap_is_ready_for_an_spc_chart() -> None:
     assert (black["cl"] > 0.5).all()  # about log 3
 
 
+@pytest.mark.parametrize("measure", ["rate", "risk"])
+def test_gap_without_the_exact_statistics_gives_the_same_ratios_and_wald_limits(measure):
+    rng = np.random.default_rng(11)
+    data = pd.DataFrame({
+        "team": np.repeat(["North", "South"], 3), "eth": ["White", "Black", "Asian"] * 2,
+        "events": rng.integers(1, 60, 6), "n": rng.integers(200, 900, 6),
+    })  # fmt: skip
+    args = dict(by="team", group="eth", events="events", exposure="n", reference="White",
+                measure=measure)  # fmt: skip
+    full, quick = eq.gap(data, **args), eq.gap(data, **args, exact=False)
+    exact = ["ratio_exact", "ratio_exact_lower", "ratio_exact_upper", "p_value"]
+    pd.testing.assert_frame_equal(quick.drop(columns=exact), full.drop(columns=exact))
+    assert quick[exact].isna().all().all()
+    assert full["p_value"].notna().all()
+
+
 def test_gap_refuses_keys_that_clash_with_its_output() -> None:
     data = DETENTIONS.assign(value=1)
     with pytest.raises(ValueError, match="output columns"):

@@ -56,21 +56,27 @@ def _compare_arrays(
     measure: str,
     conf: float,
     multiplier: float,
+    exact: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Every comparison statistic for arrays of (group, reference) pairs."""
+    """Every comparison statistic for arrays of (group, reference) pairs (without
+    ``exact``, the mid-p exact ones are NaN)."""
     z_wald = float(special.ndtri(0.5 * (1 + conf)))  # epitools: qnorm(0.5*(1 + conf.level))
+    none = np.full(a.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p0 = a / n1, b / n0
         ratio = p1 / p0
         if measure == "rate":
             se = np.sqrt(1 / a + 1 / b)
-            exact_est, exact_lo, exact_hi = _exact.midp_rate_ratio(a, n1, b, n0, conf)
-            p_value = _exact.midp_rate_p_value(a, n1, b, n0)
+            if exact:
+                exact_est, exact_lo, exact_hi = _exact.midp_rate_ratio(a, n1, b, n0, conf)
+                p_value = _exact.midp_rate_p_value(a, n1, b, n0)
+            else:
+                exact_est = exact_lo = exact_hi = p_value = none
             diff_se = np.sqrt(a / n1**2 + b / n0**2)
         else:
             se = np.sqrt(1 / a - 1 / n1 + 1 / b - 1 / n0)
-            exact_est = exact_lo = exact_hi = np.full(a.shape, np.nan)
-            p_value = _exact.midp_table_p_value(a, n1, b, n0)
+            exact_est = exact_lo = exact_hi = none
+            p_value = _exact.midp_table_p_value(a, n1, b, n0) if exact else none
             diff_se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
         log_ratio = np.log(ratio)
         ratio_lower = np.exp(log_ratio - z_wald * se)
@@ -258,6 +264,7 @@ def gap(
     measure: str = "rate",
     conf: float = 0.95,
     multiplier: float = 100000,
+    exact: bool = True,
 ) -> pd.DataFrame:
     """The gap between each group and the reference, for every team × measure × period.
 
@@ -275,6 +282,10 @@ def gap(
         (e.g. ``["team", "measure", "month"]``).
     group, events, exposure, reference, measure, conf, multiplier
         As :func:`compare`.
+    exact : bool
+        False leaves out the mid-p exact statistics (``ratio_exact``, its limits and
+        ``p_value`` are NaN): most of the time of a large call, for a caller that
+        reads only the ratio and its Wald interval (or the difference).
 
     Returns
     -------
@@ -332,6 +343,7 @@ def gap(
         measure,
         conf,
         multiplier,
+        exact,
     )
     out = others[keys].copy()
     out[group] = others[group].to_numpy()
