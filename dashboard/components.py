@@ -78,7 +78,7 @@ def query_list(key: str, options: list) -> list:
     return [v for v in st.query_params.get_all(key) if v in options]
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=])")
 
 
 def literal(value: object) -> str:
@@ -148,7 +148,8 @@ def chart(fig, *, key_heading: str = "Marks on the chart") -> None:
     lead = " ".join(sentences)
     parts = [*sentences, said[len(lead) :].strip()] if lead and said.startswith(lead) else [said]
     if said:
-        st.caption("\n\n".join(literal(p) for p in parts if p))
+        # each paragraph on one line: a line break typed in a name cannot start markup
+        st.caption("\n\n".join(literal(" ".join(p.split())) for p in parts if p))
     marks = chart_key(fig)
     if len(marks):
         st.markdown(f"**{literal(key_heading)}**")

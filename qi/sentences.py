@@ -43,9 +43,14 @@ import numpy as np
 import pandas as pd
 
 from qi import periods
+from qi.charts import CHART_TYPES
 from qi.disclosure import THRESHOLD, hidden
 from qi.rules.mdc import SHORT_GROUP
 from qi.words import ASSURANCE, decimals_for
+
+#: Periods after a change before "no signal" may be said of it: a shift's length (Making
+#: Data Count's 7); fewer, and it is too early to tell.
+TOO_EARLY = 7
 
 #: The columns of :func:`sentences` (after the series' keys ``unit``, ``measure``,
 #: ``group``).
@@ -247,6 +252,12 @@ def gap_change(
     if data.empty:
         return pd.DataFrame(columns=cols)
     info = {m: Measure.from_catalogue(measures, m) for m in data["measure"].unique()}
+    # a gap is a ratio of rates or proportions of counted events: a measure of means (an
+    # I chart of total days ÷ people) has no such ratio, and its totals are not events
+    counted = [m for m, i in info.items() if CHART_TYPES[i.chart].counts]
+    data = data[data["measure"].isin(counted)]
+    if data.empty:
+        return pd.DataFrame(columns=cols)
     # the windows: each unit × measure's earliest and latest `months` worth of periods
     order = data[["unit", "measure", "period"]].drop_duplicates()
     order = order.sort_values(["unit", "measure", "period"], ignore_index=True)
@@ -505,8 +516,10 @@ def _sentence(row, info, small_numbers: bool) -> str:
     def when(t) -> str:
         return period_words(t, frequency)
 
-    def count(n: int) -> str:  # a rare event's chart has a point per event
-        return f"{n} event{'s' if n != 1 else ''}" if row.rare else _plural(n, frequency)
+    def count(n: int) -> str:  # a rare event's chart has a point per month with events
+        if row.rare:
+            return f"{n} month{'s' if n != 1 else ''} with events"
+        return _plural(n, frequency)
 
     clauses = []
     noun = periods.NOUNS.get(frequency, "month")
@@ -516,9 +529,16 @@ def _sentence(row, info, small_numbers: bool) -> str:
         if pd.notna(row.phase_from) and pd.notna(row.first_period)
         and row.phase_from > row.first_period else ""
     )  # fmt: skip
-    if not row.enough_data:
+    points_words = "months with events" if row.rare else f"{noun}s"
+    few = (
+        "" if row.enough_data
+        else f", on only {row.points} of the {SHORT_GROUP} {points_words} the rules need "
+        "for their limits"
+    )  # fmt: skip
+    signal = variation.startswith("special_cause")
+    if not row.enough_data and not signal:
         clauses.append(
-            f"{subject}: too few {'event' if row.rare else noun}s{phase_words} "
+            f"{subject}: too few {points_words}{phase_words} "
             f"to read its variation yet ({row.points} of the {SHORT_GROUP} the rules need "
             "for their limits)"
         )
@@ -527,22 +547,24 @@ def _sentence(row, info, small_numbers: bool) -> str:
         after = f", after {row.change}" if row.change else ""
         clauses.append(
             f"{subject} {verb} from {when(row.signal_from)}{after} "
-            f"({count(row.months)} of special-cause improvement)"
+            f"({count(row.months)} of special-cause improvement{few})"
         )
     elif variation == "special_cause_concern" and improvement in _WORSE:
         verb = _WORSE[improvement][0]
         after = f", after {row.change}" if row.change else ""
         clauses.append(
             f"{subject} {verb} from {when(row.signal_from)}{after} "
-            f"({count(row.months)} of special-cause concern, a change for the worse)"
+            f"({count(row.months)} of special-cause concern, a change for the worse{few})"
         )
     elif variation.startswith("special_cause_neutral_"):
         side = "higher" if variation.endswith("high") else "lower"
+        if row.rare:  # a g chart's high points are long gaps between events: fewer events
+            side = {"higher": "lower", "lower": "higher"}[side]
         after = f", after {row.change}" if row.change else ""
         clauses.append(
             f"{subject} was {side} than usual from {when(row.signal_from)}{after} "
             f"({count(row.months)} of special-cause variation, neither better "
-            "nor worse)"
+            f"nor worse{few})"
         )
     else:
         clauses.append(
@@ -565,7 +587,7 @@ def _sentence(row, info, small_numbers: bool) -> str:
     elif row.latest_hidden:
         clauses.append(f"the latest value ({when(row.latest_period)}) is not shown: small numbers")
     target = _info(info, "target")
-    if row.enough_data and row.assurance in ASSURANCE and target is not None:
+    if (row.enough_data or signal) and row.assurance in ASSURANCE and target is not None:
         decimals = decimals_for(unit_words)
         clauses.append(
             f"it {ASSURANCE[row.assurance]} of {number_words(float(target), unit_words, None)}"
@@ -580,6 +602,12 @@ def _sentence(row, info, small_numbers: bool) -> str:
 def _gains_words(row, improvement: str, frequency: str, when) -> str:
     idea = _quoted(row.gains_idea) if row.gains_idea else "the change"
     if row.gains == "no improvement" or pd.isna(row.gains_from):
+        since = _periods_between(row.gains_start, row.latest_period, frequency)
+        if since is not None and since < TOO_EARLY:
+            return (
+                f"too early to tell what followed {idea} (from {when(row.gains_start)}): "
+                f"{_plural(since, frequency)} since it, fewer than a shift needs"
+            )
         return f"no signal after {idea} (from {when(row.gains_start)}) against the months before it"
     side = _BETTER.get(improvement, ("changed", "different"))[1]
     after = f", after its {row.gains_change}" if row.gains_change else ""
@@ -597,8 +625,24 @@ def _gains_words(row, improvement: str, frequency: str, when) -> str:
     )
 
 
+def _periods_between(start, latest, frequency: str) -> int | None:
+    """Periods from ``start`` to ``latest``, both counted (None when either is missing)."""
+    if start is None or latest is None or pd.isna(start) or pd.isna(latest):
+        return None
+    a, b = pd.Timestamp(start), pd.Timestamp(latest)
+    months = (b.year - a.year) * 12 + b.month - a.month + 1
+    return max(0, months // periods.MONTHS.get(frequency, 1))
+
+
+def _finite(*values) -> bool:
+    return all(v is not None and np.isfinite(v) for v in values)
+
+
 def _gap_words(row, small_numbers: bool) -> str:
-    if not row.gap_reference or not np.isfinite(row.gap_now if row.gap_now is not None else np.nan):
+    # a ratio of 0 or without finite limits (no events in a group): nothing to say
+    if not row.gap_reference or not _finite(row.gap_now, row.gap_low, row.gap_high):
+        return ""
+    if row.gap_now <= 0:
         return ""
     ref = f"the gap to the {row.gap_reference} group"
     if row.gap_hidden and not small_numbers:
@@ -607,7 +651,7 @@ def _gap_words(row, small_numbers: bool) -> str:
     now = f"{_ratio(row.gap_now)}×"
     if row.gap_trend in ("narrowed", "widened"):
         return f"{ref} {row.gap_trend} from {_ratio(row.gap_before)}× to {now} {ci}"
-    if row.gap_trend == "no clear change":
+    if row.gap_trend == "no clear change" and _finite(row.gap_before) and row.gap_before > 0:
         return (
             f"{ref} is {now} {ci}, no clear change from {_ratio(row.gap_before)}× in the "
             "earliest months"
