@@ -19,6 +19,7 @@ What the board shows is true:
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,8 @@ from qi.snapshot import Snapshot
 ACCOUNTABILITY_COLUMNS = ("owner", "sponsor", "review_overdue", "actions_overdue", "gains")
 #: Months of a row's sparkline.
 SPARK_MONTHS = 24
+#: Held while a view derives what its readers share (:meth:`BoardView._disclosed_at`).
+_DISCLOSING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,8 @@ class BoardView:
         # worked out from All), then the rows chosen are taken
         every_row, sparklines = self._disclosed_at(threshold)
         download = every_row.loc[shown.index]
-        # a latest value the file hides (``*``) is not written in the sentence either
-        summary = self._summary(shown, small_numbers, download["value"] == SUPPRESSED)
-        download = download.assign(summary=summary)
         shown = shown.assign(
-            summary=summary,
+            summary=download["summary"].to_numpy(),
             latest=_shown(shown["value"], download["value"]),
             provisional=_provisional_text(shown, download),
             sparkline=sparklines.reindex(
@@ -193,13 +193,19 @@ class BoardView:
         )
 
     def _disclosed_at(self, threshold: int) -> tuple[pd.DataFrame, pd.Series]:
-        """Every row as the download gives it, and every sparkline, at ``threshold``
-        (computed once per view and threshold, whatever the filters)."""
-        if threshold not in self._disclosed:
-            self._disclosed[threshold] = (
-                exports.matrix_data(self.rows, threshold=threshold),
-                self._sparklines(threshold),
-            )
+        """Every row as the download gives it, with its sentence, and every sparkline,
+        at ``threshold`` (computed once per view and threshold, whatever the filters;
+        readers arriving together wait for the first instead of each computing it)."""
+        with _DISCLOSING:
+            if threshold not in self._disclosed:
+                every_row = exports.matrix_data(self.rows, threshold=threshold)
+                # a latest value the file hides (``*``) is not written in the sentence
+                summary = self._summary(
+                    self.rows, threshold == 0, every_row["value"] == SUPPRESSED
+                )
+                self._disclosed[threshold] = (
+                    every_row.assign(summary=summary), self._sparklines(threshold)
+                )
         return self._disclosed[threshold]
 
     def _summary(self, rows: pd.DataFrame, small_numbers: bool, hidden: pd.Series) -> list[str]:
