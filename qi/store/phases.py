@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 from sqlalchemy import func, insert, select, update
 
+from qi.store.accountability import _month
 from qi.store.core import StoreError, utcnow
 from qi.store.models import ChangeIdea, PDSACycle, RecordedPhase, Team
 
@@ -30,16 +31,6 @@ PHASE_COLUMNS = (
     "reason", "created_at", "created_by", "withdrawn_at", "withdrawn_by",
 )  # fmt: skip
 ALL = "All"
-
-
-def _month(value) -> dt.date:
-    try:
-        t = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        t = pd.NaT
-    if pd.isna(t):
-        raise StoreError(f"a phase's start must be a month, as 2025-04; got {value!r}")
-    return t.date().replace(day=1)
 
 
 class PhasesMixin:
@@ -72,7 +63,7 @@ class PhasesMixin:
         series, when ``start`` is not the first month of that cycle, when a phase is
         already recorded (and not withdrawn) from that month, when ``supported``
         refuses or gives no reason. Returns the new phase's id."""
-        month = _month(start)
+        month = _month(start, "a phase's start")
         group = str(group or ALL)
         where = f"{team} · {measure} · {group}"
         with self._write() as conn:
