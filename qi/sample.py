@@ -54,8 +54,14 @@ def load_sample(
     ``one_by_one`` imports each upload in its own transaction with
     :meth:`~qi.store.Store.import_file` (as a team would, and slower)."""
     folder = Path(folder) if folder is not None else sample_dir()
-    store.register_teams(folder / "teams.csv", user=user)
-    store.load_measures(folder / "measures.csv", user=user)
+
+    def table(file: str) -> dict:
+        # named by the file, never by where the sample lies on this machine: the
+        # prebuilt sample is copied to stores elsewhere, with its audit trail
+        return {"source": folder / file, "name": file, "user": user}
+
+    store.register_teams(**table("teams.csv"))
+    store.load_measures(**table("measures.csv"))
     manifest = pd.read_csv(folder / "uploads.csv", dtype=str, keep_default_na=False)
     manifest = manifest.sort_values("uploaded_at", kind="stable")
     catalogue = store.catalogue()
@@ -89,17 +95,17 @@ def load_sample(
             raise UploadRejected(result.problems)
     changes = cycles = 0
     if (folder / "change_package.csv").exists():  # before the cycles, whose tags it holds
-        changes = store.load_change_package(folder / "change_package.csv", user=user)
+        changes = store.load_change_package(**table("change_package.csv"))
     if (folder / "pdsa.csv").exists():
-        cycles = store.import_pdsa(folder / "pdsa.csv", user=user)
+        cycles = store.import_pdsa(**table("pdsa.csv"))
     owners = actions = 0
     if (folder / "owners.csv").exists():
-        owners = store.load_owners(folder / "owners.csv", user=user)
+        owners = store.load_owners(**table("owners.csv"))
     if (folder / "actions.csv").exists() and not store.counts()["action"]:
-        actions = store.add_actions(folder / "actions.csv", user=user)
+        actions = store.add_actions(**table("actions.csv"))
     reviews = 0
     if (folder / "reviews.csv").exists() and not store.counts()["review"]:
-        reviews = store.load_reviews(folder / "reviews.csv", user=user)
+        reviews = store.load_reviews(**table("reviews.csv"))
     return (
         f"sample loaded: {stored} uploads stored, {skipped} already there, {changes} changes "
         f"in the change package, {cycles} PDSA rows, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,14 +222,19 @@ def test_the_prebuilt_sample_is_built_from_the_sample_files_and_schema_of_today(
     )
 
 
-def test_the_prebuilt_sample_copied_is_the_sample_imported(store_url, second_url):
+def test_the_prebuilt_sample_copied_is_the_sample_imported(store_url, second_url, tmp_path):
     """A new dashboard copies the prebuilt sample (a first start in a fraction of a
     second); it holds exactly what the ordinary import path stores, on either backend,
-    and the store goes on as usual after it (the next ids follow the copied rows)."""
-    from qi.sample import copy_prebuilt, ensure_sample
+    and the store goes on as usual after it (the next ids follow the copied rows).
 
+    The sample is imported here from a copy in another folder, as a clone elsewhere
+    (CI's) would: nothing stored may depend on where the sample lay when it was built."""
+    from qi.sample import copy_prebuilt, ensure_sample, sample_dir
+
+    elsewhere = tmp_path / "another clone" / "sample_data"
+    shutil.copytree(sample_dir(), elsewhere)
     with Store.open(store_url) as imported, Store.open(second_url) as copied:
-        load_sample(imported)
+        load_sample(imported, folder=elsewhere)
         assert copy_prebuilt(copied)
         assert not copy_prebuilt(copied)  # never into a store with something in it
         assert not ensure_sample(copied)
@@ -258,7 +264,6 @@ def test_the_prebuilt_sample_copied_is_the_sample_imported(store_url, second_url
 def test_a_stale_or_unwanted_prebuilt_sample_is_not_copied(tmp_path, monkeypatch):
     """A prebuilt store older than the sample's files is left alone (the files go
     through the import path), and so is one for a store that already has teams."""
-    import shutil
 
     from qi.sample import SAMPLE_DIR, copy_prebuilt, ensure_sample
 

@@ -64,13 +64,15 @@ class AccountabilityMixin(ChangeLogMixin):
         except UploadRejected as exc:  # one review: its problems as one plain message
             raise StoreError("; ".join(p.message for p in exc.problems)) from None
 
-    def load_reviews(self, source, *, user: str = "system") -> int:
+    def load_reviews(self, source, *, user: str = "system", name: str | None = None) -> int:
         """Record reviews from a table (``team``, ``measure``, ``reviewed_on`` — a date, or
         empty for today — and an optional ``note``), in one transaction: every row is
         checked first and nothing is stored if one is wrong."""
         with self.engine.connect() as conn:
             who = self._require(conn, "edit_changes", user)
-        frame, name = self.read_small_table(source, ("team", "measure", "reviewed_on"), ("note",))
+        frame, name = self.read_small_table(
+            source, ("team", "measure", "reviewed_on"), ("note",), name
+        )
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += self._check_team_measure(frame, name)
         today = utcnow().date()

@@ -55,7 +55,13 @@ class CatalogueMixin(PeopleMixin):
     """Teams, measures and group aliases (a part of :class:`qi.store.Store`)."""
 
     # ------------------------------------------------------------------ structure
-    def register_teams(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+    def register_teams(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        user: str = "system",
+        name: str | None = None,
+    ) -> int:
         """Add or move teams from a table with ``collaborative``, ``ics``, ``trust``, ``team``.
 
         Returns the number of rows read. A team that exists moves to the trust given.
@@ -63,7 +69,9 @@ class CatalogueMixin(PeopleMixin):
         with self.engine.connect() as conn:
             who = self._require(conn, "manage_catalogue", user)
             scopes = self._scopes(conn)
-        frame, name = self.read_small_table(source, ("collaborative", "ics", "trust", "team"))
+        frame, name = self.read_small_table(
+            source, ("collaborative", "ics", "trust", "team"), name=name
+        )
         for collab in frame["collaborative"].unique():
             if not who.covers("manage_catalogue", "collaborative", collab, scopes):
                 raise access.refuse(who, "manage_catalogue", f"for collaborative {collab}")
@@ -158,7 +166,13 @@ class CatalogueMixin(PeopleMixin):
     #: six broad ethnic groups) and ``frequency`` (default ``month``).
     OPTIONAL_MEASURE_COLUMNS = ("grouping", "frequency")
 
-    def load_measures(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+    def load_measures(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        user: str = "system",
+        name: str | None = None,
+    ) -> int:
         """Add or update the measure catalogue from a table with :attr:`MEASURE_COLUMNS`
         (and, if given, :attr:`OPTIONAL_MEASURE_COLUMNS`).
 
@@ -167,7 +181,7 @@ class CatalogueMixin(PeopleMixin):
         it (its stored periods and groups were read by them)."""
         who = self._require_collaborative("manage_catalogue", user)
         frame, name = self.read_small_table(
-            source, self.MEASURE_COLUMNS, self.OPTIONAL_MEASURE_COLUMNS
+            source, self.MEASURE_COLUMNS, self.OPTIONAL_MEASURE_COLUMNS, name
         )
         problems = _required_text(frame, name, ("id", "name", "chart", "improvement"))
         problems += _too_long(frame, name, {"id": 100, "name": 300, "unit": 100})

@@ -65,14 +65,20 @@ class ChangeLogMixin(ChangePackageMixin):
         "lived_experience",
     )
 
-    def import_pdsa(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+    def import_pdsa(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        user: str = "system",
+        name: str | None = None,
+    ) -> int:
         """Load change ideas and PDSA cycles (:attr:`PDSA_COLUMNS`, and optionally ``tag``,
         a change of the change package); a cycle stage given again (same idea, cycle and
         stage) is updated. An empty ``tag`` (or none in the file) leaves an idea's tag as it
         is (:meth:`set_change_tag` changes or removes it); an unknown tag is refused."""
         with self.engine.connect() as conn:
             who = self._require(conn, "edit_changes", user)
-        frame, name = self.read_small_table(source, self.PDSA_COLUMNS, ("tag",))
+        frame, name = self.read_small_table(source, self.PDSA_COLUMNS, ("tag",), name)
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += _required_text(
             frame,
@@ -241,13 +247,19 @@ class ChangeLogMixin(ChangePackageMixin):
     ACTION_COLUMNS = ("team", "measure", "period", "raised_by", "decision", "action", "owner",
                       "due", "done")  # fmt: skip
 
-    def load_owners(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+    def load_owners(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        user: str = "system",
+        name: str | None = None,
+    ) -> int:
         """Set the owner, sponsor and review cadence of team × measure pairs; ``since``
         (optional, a date) is when the owner took it on — by default the day the owner
         is first set or changed (reloading the same owner keeps the date)."""
         with self.engine.connect() as conn:
             who = self._require(conn, "edit_changes", user)
-        frame, name = self.read_small_table(source, self.OWNER_COLUMNS, ("since",))
+        frame, name = self.read_small_table(source, self.OWNER_COLUMNS, ("since",), name)
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("owner", "sponsor"))
@@ -304,11 +316,17 @@ class ChangeLogMixin(ChangePackageMixin):
         frame["since"] = pd.to_datetime(frame["since"])
         return frame
 
-    def add_actions(self, source: str | Path | pd.DataFrame, *, user: str = "system") -> int:
+    def add_actions(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        user: str = "system",
+        name: str | None = None,
+    ) -> int:
         """Record decisions and actions (:attr:`ACTION_COLUMNS`), e.g. from a board meeting."""
         with self.engine.connect() as conn:
             who = self._require(conn, "edit_changes", user)
-        frame, name = self.read_small_table(source, self.ACTION_COLUMNS)
+        frame, name = self.read_small_table(source, self.ACTION_COLUMNS, name=name)
         problems = self._scope_problems(who, "edit_changes", frame, name)
         problems += self._check_team_measure(frame, name)
         problems += _required_text(frame, name, ("period", "raised_by", "owner"))

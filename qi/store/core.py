@@ -317,7 +317,8 @@ class StoreCore:
     ) -> tuple[pd.DataFrame, str]:
         """A small table (teams, measures, cycles) as stripped text, with ``_row`` numbers;
         ``optional`` columns are empty when the table has none. ``source`` may be the
-        bytes of an uploaded file called ``name``."""
+        bytes of an uploaded file called ``name``; ``name`` is how problems and the audit
+        trail name the file (a path's own text when not given)."""
         if isinstance(source, pd.DataFrame):
             name = "table"
             data = source.rename(columns=str.lower).astype(object)
