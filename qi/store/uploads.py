@@ -47,7 +47,7 @@ from qi import periods as freq
 from qi.access import Principal
 from qi.disclosure import suppress_points
 from qi.store import reading
-from qi.store._frames import read_frame
+from qi.store._frames import Coded, read_columns, read_frame
 from qi.store.catalogue import CatalogueMixin
 from qi.store.core import (
     REPLACEMENT_COLUMNS,
@@ -449,8 +449,6 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         if end is not None:
             query = query.where(o.c.period <= pd.Timestamp(end).date())
         with self.engine.connect() as conn:
-            # read in blocks, as columns; the team's names joined here, not on every row
-            frame = read_frame(conn, query, ["team_id", *values])
             places = pd.DataFrame(
                 conn.execute(
                     select(Team.id, Collaborative.name, ICS.name, Trust.name, Team.name)
@@ -460,16 +458,10 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
                 ).all(),
                 columns=["team_id", "collaborative", "ics", "trust", "team"],
             )
-        at = pd.Index(places["team_id"]).get_indexer(frame.pop("team_id"))
-        names = {
-            c: pd.Series(places[c].to_numpy(dtype=object)[at]) for c in OBSERVATION_COLUMNS[:4]
-        }
-        frame = pd.concat([pd.DataFrame(names), frame], axis=1)
-        frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")  # (as from dates)
-        frame["numerator"] = frame["numerator"].astype(float)
-        frame["denominator"] = pd.to_numeric(frame["denominator"]).astype(float)
-        frame["upload_id"] = frame["upload_id"].astype("int64")
-        return frame.sort_values(["team", "measure", "group", "period"], ignore_index=True)
+            # read as columns, text as codes into its few values; the team's names
+            # joined here (one lookup per team), not on every row
+            columns = read_columns(conn, query, _OBSERVATION_KINDS)
+        return _observation_frame(columns, places)
 
     def export(self, path: str | Path, *, as_of=None, small_numbers: bool | None = None) -> int:
         """Write what is shown (now or ``as_of``) in the upload layout, as CSV or Excel.
@@ -513,6 +505,73 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
         return len(frame)
 
 
+#: What :func:`~qi.store._frames.read_columns` makes of each column of the
+#: observations' query.
+_OBSERVATION_KINDS = {
+    "team_id": "int", "measure": "text", "period": "text", "group": "text",
+    "broad_group": "text", "numerator": "float", "denominator": "float", "upload_id": "int",
+}  # fmt: skip
+
+
+def _observation_frame(columns: dict, places: pd.DataFrame) -> pd.DataFrame:
+    """The observations read as columns (:data:`_OBSERVATION_KINDS`) as the frame of
+    :meth:`UploadsMixin.observations`: its columns, dtypes and values, sorted by team,
+    measure, group and period (stably: rows alike in all four keep the order read).
+
+    The sort is done on integer codes (each text's rank among its few values), and
+    each text column is made once, already in order, from its few values."""
+    team_id = columns["team_id"]
+    if not len(team_id):
+        return _empty_observations(places)
+    at = pd.Index(places["team_id"]).get_indexer(team_id)  # one lookup per team
+    team_names = places["team"].to_numpy(dtype=object)
+    team_rank = Coded(np.arange(len(places)), team_names.tolist()).ranks()
+    measure, period, group = columns["measure"], columns["period"], columns["group"]
+    months = pd.to_datetime(pd.Series(period.values)).dt.as_unit("s").to_numpy()
+    month_rank = np.unique(months, return_inverse=True)[1].reshape(-1)
+    keys = [team_rank[at], measure.ranks(), group.ranks(), month_rank[period.codes]]
+    order = _stable_order(keys, [len(places), len(measure.values), len(group.values), len(months)])
+    at = at[order]
+
+    def text(values: list, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        return pd.array(np.asarray(values, dtype=object), dtype="str").take(codes)
+
+    frame = {c: text(places[c].tolist(), at) for c in OBSERVATION_COLUMNS[:4]}
+    frame["measure"] = text(measure.values, measure.codes[order])
+    frame["period"] = months[period.codes[order]]
+    for name in ("group", "broad_group"):
+        frame[name] = text(columns[name].values, columns[name].codes[order])
+    frame["numerator"] = columns["numerator"][order]
+    frame["denominator"] = columns["denominator"][order]
+    frame["upload_id"] = columns["upload_id"][order]
+    return pd.DataFrame(frame, columns=list(OBSERVATION_COLUMNS), copy=False)
+
+
+def _stable_order(keys: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """The stable order of rows sorted by ``keys`` (integer ranks, the first key first,
+    each below its size): as one combined key where it fits in 62 bits, else by each."""
+    if np.prod([float(max(n, 1)) for n in sizes]) < 2.0**62:
+        combined = np.zeros(len(keys[0]), dtype=np.int64)
+        for key, size in zip(keys, sizes, strict=True):
+            combined *= max(size, 1)
+            combined += key
+        return np.argsort(combined, kind="stable")
+    return np.lexsort(keys[::-1])
+
+
+def _empty_observations(places: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`UploadsMixin.observations` when nothing is shown: its columns and dtypes."""
+    frame = pd.DataFrame.from_records([], columns=["team_id", *OBSERVATION_COLUMNS[4:]])
+    frame.pop("team_id")
+    names = {c: pd.Series(np.empty(0, dtype=object)) for c in OBSERVATION_COLUMNS[:4]}
+    frame = pd.concat([pd.DataFrame(names), frame], axis=1)
+    frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")
+    frame["numerator"] = frame["numerator"].astype(float)
+    frame["denominator"] = pd.to_numeric(frame["denominator"]).astype(float)
+    frame["upload_id"] = frame["upload_id"].astype("int64")
+    return frame
+
+
 def _whole_as_int(values: pd.Series) -> pd.Series:
     """Numbers as Python objects, whole ones as ints (3, not 3.0); NaN stays NaN."""
     v = values.to_numpy(dtype=float)
@@ -543,11 +602,14 @@ def _insert_rows(conn: Connection, table, cols: list[str], params: list[tuple]) 
 
 
 def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, team_ids) -> None:
-    """Insert an upload's rows (:func:`_insert_rows`)."""
+    """Insert an upload's rows: on PostgreSQL as one CSV written by pyarrow and sent
+    with ``COPY`` (:func:`_copy_observations`), elsewhere with :func:`_insert_rows`."""
     cols = ["upload_id", "team_id", "measure_id", "period", "group", "broad_group",
             "numerator", "denominator"]  # fmt: skip
-    sqlite = conn.dialect.name == "sqlite"
-    periods = clean["period"].dt.strftime("%Y-%m-%d") if sqlite else clean["period"].dt.date
+    if conn.dialect.driver == "psycopg":
+        _copy_observations(conn, upload_id, clean, team_ids, cols)
+        return
+    periods = clean["period"].dt.strftime("%Y-%m-%d")
     denominators = [None if d != d else d for d in clean["denominator"].astype(float).tolist()]
     params = list(
         zip(
@@ -563,6 +625,43 @@ def _insert_observations(conn: Connection, upload_id: int, clean: pd.DataFrame, 
         )
     )
     _insert_rows(conn, Observation.__table__, cols, params)
+
+
+def _copy_observations(
+    conn: Connection, upload_id: int, clean: pd.DataFrame, team_ids, cols: list[str]
+) -> None:
+    """An upload's rows sent to PostgreSQL as one CSV made column by column (no Python
+    object per row): every value quoted but NULL, so an empty text stays a text, and
+    numbers written exactly (the shortest text that reads back as the same float)."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    if clean.empty:
+        return
+    n = len(clean)
+    text = pa.large_string()
+    table = pa.table(
+        [
+            pa.array(np.full(n, upload_id, dtype=np.int64)),
+            pa.array(clean["team"].map(team_ids).astype("int64").to_numpy()),
+            pa.array(clean["measure"], type=text),
+            pa.array(clean["period"].to_numpy().astype("datetime64[D]")),
+            pa.array(clean["group"], type=text),
+            pa.array(clean["broad_group"], type=text),
+            pa.array(clean["numerator"].astype(float).to_numpy()),
+            # no denominator (NaN) is NULL, as the rows inserted one by one have it
+            pa.array(clean["denominator"].astype(float).to_numpy(), from_pandas=True),
+        ],
+        names=cols,
+    )
+    sink = pa.BufferOutputStream()
+    csv.write_csv(table, sink, csv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in cols)
+    sql = f"COPY {quote(Observation.__tablename__)} ({names}) FROM STDIN (FORMAT csv, {{}})"
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cur, cur.copy(sql.format("ENCODING 'UTF8'")) as copy:
+        copy.write(memoryview(sink.getvalue()))
 
 
 def _live(u, at: dt.datetime):
