@@ -61,11 +61,30 @@ def _count(keep: BoolArray, seg: IntArray, n_seg: int, starts: IntArray | None) 
     return np.bincount(seg if keep.all() else seg[keep], minlength=n_seg).astype(float)
 
 
+def _all_count(seg: IntArray, n_seg: int, starts: IntArray | None) -> FloatArray:
+    """Number of points per segment, as floats."""
+    if starts is not None:
+        return np.diff(starts, append=len(seg)).astype(float)
+    return np.bincount(seg, minlength=n_seg).astype(float)
+
+
 def _kept_total(
     values: FloatArray, keep: BoolArray, seg: IntArray, n_seg: int, starts: IntArray | None
 ) -> FloatArray:
     """Σ values where keep, per segment (the values as they are when all are kept)."""
     return _total(values if keep.all() else np.where(keep, values, 0.0), seg, n_seg, starts)
+
+
+def _kept(values: FloatArray, mask: BoolArray | None) -> BoolArray | None:
+    """Where ``values`` are not missing and ``mask`` is True; None when that is everywhere
+    (the usual case, told without a second array of the points' size)."""
+    keep = np.isnan(values)
+    if not keep.any() and (mask is None or mask.all()):
+        return None
+    np.logical_not(keep, out=keep)
+    if mask is not None:
+        keep &= mask
+    return keep
 
 
 def seg_sum(
@@ -76,9 +95,9 @@ def seg_sum(
     starts: IntArray | None = None,
 ) -> FloatArray:
     """Sum per segment of the non-missing values where ``mask`` is True (0 for none)."""
-    keep = ~np.isnan(values)
-    if mask is not None:
-        keep &= mask
+    keep = _kept(values, mask)
+    if keep is None:
+        return _total(values, seg, n_seg, starts)
     return _kept_total(values, keep, seg, n_seg, starts)
 
 
@@ -90,11 +109,13 @@ def seg_nanmean(
     starts: IntArray | None = None,
 ) -> FloatArray:
     """Mean per segment of the non-missing values where ``mask`` is True (NaN for none)."""
-    keep = ~np.isnan(values)
-    if mask is not None:
-        keep &= mask
-    total = _kept_total(values, keep, seg, n_seg, starts)
-    count = _count(keep, seg, n_seg, starts)
+    keep = _kept(values, mask)
+    if keep is None:
+        total = _total(values, seg, n_seg, starts)
+        count = _all_count(seg, n_seg, starts)
+    else:
+        total = _kept_total(values, keep, seg, n_seg, starts)
+        count = _count(keep, seg, n_seg, starts)
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / count
 

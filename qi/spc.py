@@ -498,9 +498,11 @@ class _Frame:
     x_name: str | None
     x_key: FloatArray | IntArray
     x_uniques: np.ndarray | pd.Index | None
+    x_unit: str  # the unit of x_key for dates ("ns", "us", …: the input's own)
     y: FloatArray
     n: FloatArray
     has_n: bool
+    n_whole: bool  # n was a column of whole numbers: a new array, none missing
     phase: IntArray | None
     exclude: np.ndarray | None
     target: FloatArray
@@ -520,6 +522,7 @@ class _Frame:
     ) -> _Frame:
         nrow = len(data)
         row: IntArray | range = range(nrow)  # every row, until some are dropped
+        x_unit = "ns"  # the unit of x_key for dates
         # x: rows without one are dropped (qicharts2)
         if x is None:
             x_kind, x_key, x_uniques = "none", np.arange(1, nrow + 1, dtype=np.int64), None
@@ -527,7 +530,8 @@ class _Frame:
             xs = data[x]
             if pd.api.types.is_datetime64_any_dtype(xs.dtype):
                 x_kind = "date"
-                stamps = xs.to_numpy("datetime64[ns]")  # (an aware time as UTC)
+                stamps = _stamps(xs)  # (an aware time as UTC)
+                x_unit = np.datetime_data(stamps.dtype)[0]
                 keep = ~np.isnat(stamps)
                 x_key = stamps.view(np.int64)
                 x_uniques = None
@@ -564,12 +568,15 @@ class _Frame:
         yv = _numeric(sub, y, "y", by, row)
         has_n = n is not None
         nv = _numeric(sub, n, "n", by, row) if n is not None else np.full(len(row), np.nan)
-        if has_n:
+        # whole numbers: new arrays (the caller's are never shared), and nothing missing
+        n_whole = n is not None and _whole(sub[n])
+        if has_n and not (n_whole and _whole(sub[y])):
             # qicharts2 keeps complete cases only: a missing y or n makes both missing
             missing = np.isnan(yv) | np.isnan(nv)
             if missing.any():
                 yv = np.where(missing, np.nan, yv)
                 nv = np.where(missing, np.nan, nv)
+                n_whole = False
 
         # series
         if by:
@@ -630,10 +637,12 @@ class _Frame:
             x_kind=x_kind,
             x_name=x,
             x_key=np.asarray(x_key),
+            x_unit=x_unit,
             x_uniques=x_uniques,
             y=yv,
             n=nv,
             has_n=has_n,
+            n_whole=n_whole,
             phase=phase_codes,
             exclude=excl,
             target=tv,
@@ -669,7 +678,8 @@ class _Frame:
 
     def x_values(self, x_code: np.ndarray) -> object:
         if self.x_kind == "date":  # (a copy: the result never shares the caller's data)
-            return pd.DatetimeIndex(np.array(x_code, dtype=np.int64).view("datetime64[ns]"))
+            stamps = np.asarray(x_code, dtype=np.int64).view(f"datetime64[{self.x_unit}]")
+            return pd.DatetimeIndex(stamps.astype("datetime64[ns]"))  # (astype copies)
         if self.x_kind == "text":
             assert self.x_uniques is not None
             return pd.Index(self.x_uniques).take(np.asarray(x_code, dtype=np.int64))
@@ -722,6 +732,33 @@ class _Frame:
                 )
 
 
+def _stamps(xs: pd.Series) -> np.ndarray:
+    """A column of dates as numpy datetimes: in the column's own unit when it is a plain
+    numpy one that nanoseconds can hold (no conversion of every row: the points convert
+    only the x they show), else as nanoseconds (an aware time as UTC)."""
+    dtype = xs.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        unit = np.datetime_data(dtype)[0]
+        if unit == "ns":
+            return xs.to_numpy()
+        if unit in ("us", "ms", "s") and len(xs):
+            stamps = xs.to_numpy()
+            # within what nanoseconds hold (1677-09-22 .. 2262-04-11): every value converts
+            v = stamps.view(np.int64)
+            lo, hi = v.min(), v.max()
+            if lo == _NAT:  # (NaT is the smallest int64)
+                dated = v[v != _NAT]
+                lo = dated.min() if len(dated) else hi
+            bounds = np.array([_NS_MIN, _NS_MAX], dtype=f"datetime64[{unit}]").view(np.int64)
+            if bounds[0] <= lo and hi <= bounds[1]:
+                return stamps
+    return xs.to_numpy("datetime64[ns]")
+
+
+_NS_MIN, _NS_MAX = "1677-09-22", "2262-04-11"
+_NAT = np.iinfo(np.int64).min
+
+
 def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
     """Codes of ``values`` into their sorted distinct values (``pd.factorize(sort=True)``,
     a missing value kept as a value); for whole numbers already in order (a series id,
@@ -731,11 +768,18 @@ def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
         new = np.empty(len(arr), dtype=bool)
         new[0] = True
         np.not_equal(arr[1:], arr[:-1], out=new[1:])
-        code = np.cumsum(new, dtype=np.int64)
-        code -= 1
-        return code, pd.Index(arr[new])
+        first = np.flatnonzero(new)
+        # (each code repeated over its rows: cheaper than a running count of the changes)
+        code = np.repeat(np.arange(len(first), dtype=np.int64), np.diff(first, append=len(arr)))
+        return code, pd.Index(arr[first])
     code, uniq = pd.factorize(values, sort=True, use_na_sentinel=False)
     return code.astype(np.int64), pd.Index(uniq)
+
+
+def _whole(s: pd.Series) -> bool:
+    """A column of numpy whole numbers or booleans: read as floats into a new array, and
+    never missing."""
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub"
 
 
 def _numeric(
@@ -812,7 +856,7 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
         # counts and sds the charts only read are one value, repeated without copies)
         every = valid.all()
         y_len = np.broadcast_to(1.0, (m,)) if every else valid.astype(float)
-        n_sum = np.where(np.isnan(nv), 0.0, nv) if f.has_n else nv
+        n_sum = np.where(np.isnan(nv), 0.0, nv) if f.has_n and not f.n_whole else nv
         if f.has_n:
             with np.errstate(invalid="ignore", divide="ignore"):
                 yp = np.divide(y if every else np.where(valid, y, 0.0), n_sum)
@@ -873,12 +917,18 @@ def _order(series: IntArray, x_key: np.ndarray) -> tuple[IntArray | None, bool]:
     whether each row is then a subgroup of its own (no two rows share series and x)."""
     if len(series) < 2:
         return None, True
-    later = series[1:] > series[:-1]
-    same = series[1:] == series[:-1]
-    if (later | (same & (x_key[1:] > x_key[:-1]))).all():
-        return None, True
-    if (later | (same & (x_key[1:] >= x_key[:-1]))).all():
-        return None, False
+    if (series[1:] >= series[:-1]).all():
+        # in series order: x must rise within each series (from one series to the next
+        # it may do anything)
+        change = np.flatnonzero(series[1:] != series[:-1])
+        rises = np.greater(x_key[1:], x_key[:-1])
+        rises[change] = True
+        if rises.all():
+            return None, True
+        np.greater_equal(x_key[1:], x_key[:-1], out=rises)
+        rises[change] = True
+        if rises.all():
+            return None, False
     return np.lexsort((x_key, series)), False
 
 
@@ -890,8 +940,9 @@ def _phases(sub: _Subgroups, baseline: int | None):  # type: ignore[no-untyped-d
     if sub.phase is None:
         # one segment per series: the series ids themselves (0, 1, … in order)
         n_seg = int(series[-1]) + 1 if m else 0
-        base = sub.position_in_phase_le(baseline, series)
-        return np.ones(m, dtype=np.int64), series, n_seg, base & include, include
+        # (without a baseline the included points estimate the lines: the same flags)
+        base = include if baseline is None else sub.position_in_phase_le(baseline, series) & include
+        return np.ones(m, dtype=np.int64), series, n_seg, base, include
     new_series = np.ones(m, dtype=bool)
     if m:
         new_series[1:] = series[1:] != series[:-1]
