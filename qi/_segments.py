@@ -191,6 +191,7 @@ def mean_moving_range(
     *,
     screen: bool,
     screen_limit: float = 3.267,
+    starts: IntArray | None = None,
 ) -> FloatArray:
     """Average moving range per segment, optionally screened (Nelson 1982).
 
@@ -198,14 +199,40 @@ def mean_moving_range(
     ``screen``, moving ranges not strictly below ``screen_limit`` × the first
     average are dropped and the average is taken again (a segment whose moving
     ranges are all 0 keeps none, and gets NaN, as qicharts2 and NHSRplotthedots do).
+    ``starts``: the first point of each segment, when the segments are known to be
+    contiguous and non-empty.
     """
     d, dseg = seg_diffs(values, seg, mask)
-    mr = np.abs(d)
-    amr = seg_nanmean(mr, dseg, n_seg)
-    if screen:
-        with np.errstate(invalid="ignore"):
-            kept = mr < screen_limit * amr[dseg]
-        amr = seg_nanmean(mr, dseg, n_seg, kept)
+    mr = np.abs(d, out=d)  # (d is new)
+    if mask is not None and mask.all():
+        mask = None
+    n_mr = None  # moving ranges per segment, when every segment has some
+    if mask is None and starts is not None and len(starts) == n_seg and n_seg:
+        n_mr = np.diff(starts, append=len(seg)) - 1
+        if not (n_mr > 0).all():
+            n_mr = None
+    if n_mr is None:
+        amr = seg_nanmean(mr, dseg, n_seg)
+        if screen:
+            with np.errstate(invalid="ignore"):
+                kept = mr < screen_limit * amr[dseg]
+            amr = seg_nanmean(mr, dseg, n_seg, kept)
+        return amr
+    # every segment's moving ranges contiguous and non-empty: counted from the segments'
+    # sizes (integers: exact), summed as above (bincount, in the same order: the same sums)
+    mr_starts = np.cumsum(n_mr) - n_mr
+    missing = np.isnan(mr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if missing.any():
+            np.logical_not(missing, out=missing)
+            amr = _kept_total(mr, missing, dseg, n_seg, None)
+            amr /= np.add.reduceat(missing, mr_starts, dtype=np.int64)
+        else:
+            amr = np.bincount(dseg, weights=mr, minlength=n_seg) / n_mr
+        if screen:
+            kept = mr < np.repeat(screen_limit * amr, n_mr)  # (never where mr is NaN)
+            total = np.bincount(dseg, weights=np.where(kept, mr, 0.0), minlength=n_seg)
+            amr = total / np.add.reduceat(kept, mr_starts, dtype=np.int64)
     return amr
 
 
@@ -251,6 +278,30 @@ def longest_runs(
     longest = np.zeros(n_seg, dtype=np.int64)
     first = np.flatnonzero(np.r_[True, run_seg[1:] != run_seg[:-1]])
     longest[run_seg[first]] = np.maximum.reduceat(lengths, first)
+    return longest, n_runs
+
+
+def runs_by_bounds(
+    sign: npt.NDArray[np.int8], bounds: IntArray, n_seg: int
+) -> tuple[IntArray, IntArray]:
+    """:func:`longest_runs` for segments given by their first index in ``sign``
+    (``bounds``, non-decreasing; an empty segment starts where the next one does)."""
+    m = len(sign)
+    if m == 0:
+        zero = np.zeros(n_seg, dtype=np.int64)
+        return zero, zero.copy()
+    start = np.empty(m, dtype=bool)
+    start[0] = True
+    np.not_equal(sign[1:], sign[:-1], out=start[1:])
+    start[bounds[bounds < m]] = True  # a segment's first point starts a run
+    first_of_run = np.flatnonzero(start)
+    lengths = np.diff(first_of_run, append=m)
+    # the runs of segment k: those starting in [bounds[k], bounds[k + 1])
+    run_bounds = np.searchsorted(first_of_run, bounds)
+    n_runs = np.diff(run_bounds, append=len(first_of_run)).astype(np.int64)
+    longest = np.zeros(n_seg, dtype=np.int64)
+    some = n_runs > 0
+    longest[some] = np.maximum.reduceat(lengths, run_bounds[some])
     return longest, n_runs
 
 

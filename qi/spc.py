@@ -289,7 +289,9 @@ class _Evaluation:
     ) -> SPCResult:
         frame, sub = self.frame, self.sub
         phase_id, seg, n_seg, base, include = self.phases
-        starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else seg
+        starts = np.flatnonzero(seg[1:] != seg[:-1]) if len(seg) else seg
+        if len(seg):  # (the first point of each segment)
+            starts = np.concatenate(([0], starts + 1))
         cl_fixed = np.full(n_seg, np.nan if self.cl is None else float(self.cl))
         ci = ChartInput(
             seg=seg,
@@ -316,11 +318,14 @@ class _Evaluation:
             if m != 1:
                 out[k] *= m
         for k in ("lcl", "ucl", "lcl_95", "ucl_95"):
-            np.copyto(out[k], np.nan, where=np.isinf(out[k]))
+            inf = np.isinf(out[k])
+            if inf.any():
+                np.copyto(out[k], np.nan, where=inf)
         if not self.y_neg:
             _floor_lower_limits(out, sub.series, frame.n_series)
         with np.errstate(invalid="ignore"):
-            sigma_signal = (out["y"] > out["ucl"]) | (out["y"] < out["lcl"])
+            sigma_signal = np.greater(out["y"], out["ucl"])
+            sigma_signal |= np.less(out["y"], out["lcl"])
 
         series_of_seg = sub.series[starts]
         ri = RuleInput(
