@@ -32,6 +32,7 @@ import pandas as pd
 from qi._patterns import (
     position,
     run_length_here,
+    segment_start,
     spread_back,
     step_sign,
     window_sum,
@@ -89,9 +90,9 @@ def special_cause(
     when a missing value falls inside a would-be trend.
     """
     # trend: (trend − 1) consecutive strict steps in one direction, ending here
-    pos = position(seg)
-    first = pos == 0
-    step = step_sign(y, seg)
+    first = segment_start(seg)
+    pos = position(seg, first)
+    step = step_sign(y, seg, first)
     width = trend - 1
     full = pos >= width  # the whole window lies inside the segment
     gaps_anywhere = np.isnan(step) & ~first
@@ -112,7 +113,9 @@ def special_cause(
                 f"the row with the missing value, or fill it, and chart again."
             )
     # a trend ends here: the last `width` steps all strictly up, or all strictly down
-    trend_end = full & (run_length_here(step, seg) >= width) & (np.abs(step) == 1)
+    trend_end = run_length_here(step, seg, first) >= width
+    trend_end &= full
+    trend_end &= np.abs(step) == 1
     in_trend = spread_back(trend_end, pos, trend)
     # direction: the step to the next point if it is also in the trend, else the step
     # here (worked out for the points in a trend only)
@@ -129,7 +132,7 @@ def special_cause(
     # never counts); the windows summed in small integers
     window_ok = np.zeros(len(y), dtype=bool)
     if len(y) >= 3:
-        near = close.astype(np.int8)
+        near = close.view(np.int8)  # (booleans are bytes of 0 and 1)
         side = np.nan_to_num(rel).astype(np.int8)
         in_band = near[2:] + near[1:-1] + near[:-2]
         same_side = side[2:] + side[1:-1] + side[:-2]
@@ -137,7 +140,9 @@ def special_cause(
     two_in_three = close & spread_back(window_ok, pos, 3)
 
     # shift: `shift` consecutive points on the same side
-    shift_end = (run_length_here(rel, seg) >= shift) & (rel != 0) & ~np.isnan(rel)
+    shift_end = run_length_here(rel, seg, first) >= shift
+    shift_end &= rel != 0
+    shift_end &= ~np.isnan(rel)
     in_shift = spread_back(shift_end, pos, shift)
 
     code = np.zeros(len(y), dtype=np.int8)  # "Common Cause"; later rules first, so the
