@@ -23,6 +23,17 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+def sizes(starts: IntArray, end: int) -> IntArray:
+    """``np.diff(starts, append=end)``: the number of points from each start to the next
+    (the last to ``end``); written out, since numpy's ``diff`` costs more than the
+    subtraction on a short series."""
+    out = np.empty(len(starts), dtype=np.int64)
+    if len(starts):
+        np.subtract(starts[1:], starts[:-1], out=out[:-1])
+        out[-1] = end - starts[-1]
+    return out
+
+
 def _total(
     weights: npt.NDArray[np.floating] | npt.NDArray[np.integer] | npt.NDArray[np.bool_],
     seg: IntArray,
@@ -56,7 +67,7 @@ def _count(keep: BoolArray, seg: IntArray, n_seg: int, starts: IntArray | None) 
         if len(starts) == 0:
             return np.zeros(0)
         if keep.all():
-            return np.diff(starts, append=len(keep)).astype(float)
+            return sizes(starts, len(keep)).astype(float)
         return np.add.reduceat(keep, starts, dtype=np.int64).astype(float)
     return np.bincount(seg if keep.all() else seg[keep], minlength=n_seg).astype(float)
 
@@ -64,7 +75,7 @@ def _count(keep: BoolArray, seg: IntArray, n_seg: int, starts: IntArray | None) 
 def _all_count(seg: IntArray, n_seg: int, starts: IntArray | None) -> FloatArray:
     """Number of points per segment, as floats."""
     if starts is not None:
-        return np.diff(starts, append=len(seg)).astype(float)
+        return sizes(starts, len(seg)).astype(float)
     return np.bincount(seg, minlength=n_seg).astype(float)
 
 
@@ -208,7 +219,7 @@ def mean_moving_range(
         mask = None
     n_mr = None  # moving ranges per segment, when every segment has some
     if mask is None and starts is not None and len(starts) == n_seg and n_seg:
-        n_mr = np.diff(starts, append=len(seg)) - 1
+        n_mr = sizes(starts, len(seg)) - 1
         if not (n_mr > 0).all():
             n_mr = None
     if n_mr is None:
@@ -250,7 +261,7 @@ def spread(
     which is cheaper than gathering). ``starts``: the first point of each segment,
     when known."""
     if starts is not None and len(starts) == n_seg:
-        counts = np.diff(starts, append=len(seg))
+        counts = sizes(starts, len(seg))
     else:
         counts = np.bincount(seg, minlength=n_seg)
     if len(counts) == n_seg and (counts > 0).all():
@@ -272,7 +283,7 @@ def longest_runs(
     np.not_equal(sign[1:], sign[:-1], out=start[1:])
     start[1:] |= seg[1:] != seg[:-1]
     first_of_run = np.flatnonzero(start)
-    lengths = np.diff(first_of_run, append=m)
+    lengths = sizes(first_of_run, m)
     run_seg = seg[first_of_run]
     n_runs = np.bincount(run_seg, minlength=n_seg).astype(np.int64)
     longest = np.zeros(n_seg, dtype=np.int64)
@@ -295,10 +306,10 @@ def runs_by_bounds(
     np.not_equal(sign[1:], sign[:-1], out=start[1:])
     start[bounds[bounds < m]] = True  # a segment's first point starts a run
     first_of_run = np.flatnonzero(start)
-    lengths = np.diff(first_of_run, append=m)
+    lengths = sizes(first_of_run, m)
     # the runs of segment k: those starting in [bounds[k], bounds[k + 1])
     run_bounds = np.searchsorted(first_of_run, bounds)
-    n_runs = np.diff(run_bounds, append=len(first_of_run)).astype(np.int64)
+    n_runs = sizes(run_bounds, len(first_of_run))
     longest = np.zeros(n_seg, dtype=np.int64)
     some = n_runs > 0
     longest[some] = np.maximum.reduceat(lengths, run_bounds[some])

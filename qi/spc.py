@@ -27,7 +27,15 @@ import pandas as pd
 
 from qi._patterns import position
 from qi._periods import parse_period_text
-from qi._segments import FloatArray, IntArray, seg_count, seg_nanmean, seg_nanmedian, seg_sum
+from qi._segments import (
+    FloatArray,
+    IntArray,
+    seg_count,
+    seg_nanmean,
+    seg_nanmedian,
+    seg_sum,
+    sizes,
+)
 from qi.charts import CHART_TYPES, ChartInput
 from qi.rules import RULE_SETS, RuleInput
 
@@ -570,12 +578,14 @@ class _Frame:
                 x_key = x_key[keep]
 
         sub = data.iloc[row] if len(row) != nrow else data
-        yv = _numeric(sub, y, "y", by, row)
+        y_col = sub[y]
+        yv = _numeric(sub, y, "y", by, row, y_col)
         has_n = n is not None
-        nv = _numeric(sub, n, "n", by, row) if n is not None else np.full(len(row), np.nan)
+        n_col = None if n is None else sub[n]
+        nv = np.full(len(row), np.nan) if n is None else _numeric(sub, n, "n", by, row, n_col)
         # whole numbers: new arrays (the caller's are never shared), and nothing missing
-        n_whole = n is not None and _whole(sub[n])
-        if has_n and not (n_whole and _whole(sub[y])):
+        n_whole = n_col is not None and _whole(n_col.dtype)
+        if has_n and not (n_whole and _whole(y_col.dtype)):
             # qicharts2 keeps complete cases only: a missing y or n makes both missing
             missing = np.isnan(yv) | np.isnan(nv)
             if missing.any():
@@ -775,23 +785,31 @@ def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
         np.not_equal(arr[1:], arr[:-1], out=new[1:])
         first = np.flatnonzero(new)
         # (each code repeated over its rows: cheaper than a running count of the changes)
-        code = np.repeat(np.arange(len(first), dtype=np.int64), np.diff(first, append=len(arr)))
+        code = np.repeat(np.arange(len(first), dtype=np.int64), sizes(first, len(arr)))
         return code, pd.Index(arr[first])
     code, uniq = pd.factorize(values, sort=True, use_na_sentinel=False)
     return code.astype(np.int64), pd.Index(uniq)
 
 
-def _whole(s: pd.Series) -> bool:
+def _whole(dtype: object) -> bool:
     """A column of numpy whole numbers or booleans: read as floats into a new array, and
     never missing."""
-    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub"
+    return isinstance(dtype, np.dtype) and dtype.kind in "iub"
 
 
 def _numeric(
-    sub: pd.DataFrame, col: str, arg: str, by: list[str], row: IntArray | range
+    sub: pd.DataFrame,
+    col: str,
+    arg: str,
+    by: list[str],
+    row: IntArray | range,
+    s: pd.Series | None = None,
 ) -> FloatArray:
-    """The column as floats; a ValueError naming column, series and row if it is not numeric."""
-    s = sub[col]
+    """The column as floats; a ValueError naming column, series and row if it is not numeric.
+    ``s``: the column, when already read."""
+    s = sub[col] if s is None else s
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iubf":  # (plain numpy: no NA)
+        return np.asarray(s.to_numpy(), dtype=float)
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return s.to_numpy(dtype=float, na_value=np.nan)
     conv = pd.to_numeric(s, errors="coerce")

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from qi._segments import BoolArray, FloatArray, IntArray, longest_runs, runs_by_bounds
+from qi._segments import BoolArray, FloatArray, IntArray, longest_runs, runs_by_bounds, sizes
 from qi.rules._explain import kind_by_side, signals_frame
 
 #: The words of a point outside the limits, and of a phase whose runs signal.
@@ -99,7 +99,7 @@ def runs_analysis(
     if contiguous:
         assert starts is not None
         if include.all():
-            n_obs = np.diff(starts, append=len(seg)).astype(np.int64)
+            n_obs = sizes(starts, len(seg))
         else:
             n_obs = np.add.reduceat(include, starts, dtype=np.int64) if n_seg else _none()
     else:

@@ -25,6 +25,7 @@ chart are :mod:`qi.mdc`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,13 @@ def outside_code(rel: FloatArray, outside: np.ndarray) -> np.ndarray:
 
 def labels(code: np.ndarray, *, shift: int, trend: int) -> pd.Categorical:
     """ptd ``special_cause_type`` text of each special-cause code, as a categorical."""
+    return pd.Categorical.from_codes(code, dtype=_labels_dtype(shift, trend))
+
+
+@lru_cache(maxsize=64)
+def _labels_dtype(shift: int, trend: int) -> pd.CategoricalDtype:
+    """The categories of :func:`labels` (made once: making them costs more than the
+    labels of a short series)."""
     text = [
         "Common Cause",
         "Above UCL",
@@ -174,19 +182,25 @@ def labels(code: np.ndarray, *, shift: int, trend: int) -> pd.Categorical:
         f"{shift} Points Above CL",
         f"{shift} Points Below CL",
     ]
-    return pd.Categorical.from_codes(code, categories=text)
+    return pd.CategoricalDtype(text)
 
 
 def point_type(code: np.ndarray, improvement: str) -> pd.Categorical:
     """ptd ``point_type`` from the special-cause code and the improvement direction."""
     d = DIRECTION[improvement]
-    if d == 0:
-        names = ["special_cause_neutral_low", "common_cause", "special_cause_neutral_high"]
-        v = SIDE[code]
-    else:
-        names = ["special_cause_concern", "common_cause", "special_cause_improvement"]
-        v = SIDE[code] * d
-    return pd.Categorical.from_codes(v + 1, categories=names)
+    v = SIDE[code] if d == 0 else SIDE[code] * d
+    return pd.Categorical.from_codes(v + 1, dtype=_POINT_TYPES[d == 0])
+
+
+#: the categories of :func:`point_type`: with an improvement direction, and without
+_POINT_TYPES = {
+    False: pd.CategoricalDtype(
+        ["special_cause_concern", "common_cause", "special_cause_improvement"]
+    ),
+    True: pd.CategoricalDtype(
+        ["special_cause_neutral_low", "common_cause", "special_cause_neutral_high"]
+    ),
+}
 
 
 def assurance(target: FloatArray, lcl: FloatArray, ucl: FloatArray, improvement: str) -> np.ndarray:
