@@ -162,11 +162,10 @@ def _limits(
         np.add(cl, ucl_95, out=ucl_95)
         if floor is not None or ceiling is not None:
             for v in (lcl, ucl, lcl_95, ucl_95):  # ±inf stays as it is
-                inf = np.isinf(v)
-                if inf.any():
-                    np.clip(v, floor, ceiling, out=v, where=~inf)
-                else:  # (the usual case: a plain clip, cheaper than a masked one)
-                    np.clip(v, floor, ceiling, out=v)
+                if np.isfinite(np.add.reduce(v)):  # (a finite sum: none is ±inf)
+                    np.clip(v, floor, ceiling, out=v)  # (cheaper than a masked clip)
+                else:
+                    np.clip(v, floor, ceiling, out=v, where=~np.isinf(v))
     return ChartLines(y, cl, lcl, ucl, lcl_95, ucl_95)
 
 

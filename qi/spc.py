@@ -326,9 +326,8 @@ class _Evaluation:
             if m != 1:
                 out[k] *= m
         for k in ("lcl", "ucl", "lcl_95", "ucl_95"):
-            inf = np.isinf(out[k])
-            if inf.any():
-                np.copyto(out[k], np.nan, where=inf)
+            if not np.isfinite(np.add.reduce(out[k])):  # (a finite sum: none is ±inf)
+                np.copyto(out[k], np.nan, where=np.isinf(out[k]))
         if not self.y_neg:
             _floor_lower_limits(out, sub.series, frame.n_series)
         with np.errstate(invalid="ignore"):
@@ -693,8 +692,11 @@ class _Frame:
 
     def x_values(self, x_code: np.ndarray) -> object:
         if self.x_kind == "date":  # (a copy: the result never shares the caller's data)
-            stamps = np.asarray(x_code, dtype=np.int64).view(f"datetime64[{self.x_unit}]")
-            return pd.DatetimeIndex(stamps.astype("datetime64[ns]"))  # (astype copies)
+            # nanoseconds by whole-number arithmetic (no NaT is left among the points, and
+            # the input's range was checked to fit), cheaper than numpy's unit conversion
+            per = _NS_PER[self.x_unit]
+            ns = np.array(x_code, dtype=np.int64) if per == 1 else np.multiply(x_code, per)
+            return pd.DatetimeIndex(ns.view("datetime64[ns]"), copy=False)
         if self.x_kind == "text":
             assert self.x_uniques is not None
             return pd.Index(self.x_uniques).take(np.asarray(x_code, dtype=np.int64))
@@ -772,6 +774,8 @@ def _stamps(xs: pd.Series) -> np.ndarray:
 
 _NS_MIN, _NS_MAX = "1677-09-22", "2262-04-11"
 _NAT = np.iinfo(np.int64).min
+#: nanoseconds in one unit of the date units kept as they are (:func:`_stamps`)
+_NS_PER = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
 
 def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:

@@ -114,10 +114,11 @@ def test_moving_ranges_counted_from_segment_sizes_are_the_same_numbers(screen, m
     np.testing.assert_array_equal(fast, general)  # bit for bit, NaN where NaN
 
 
-def test_dates_in_microseconds_and_whole_numbers_give_what_nanoseconds_and_floats_give():
+@pytest.mark.parametrize("unit", ["us", "ms", "s"])
+def test_dates_in_coarser_units_and_whole_numbers_give_what_nanoseconds_and_floats_give(unit):
     data = long_frame(series=6, months=20)
     data.loc[[5, 47], "date"] = pd.NaT
-    micro = data.assign(date=data["date"].astype("datetime64[us]"))
+    micro = data.assign(date=data["date"].astype(f"datetime64[{unit}]"))
     nano = data.assign(
         date=data["date"].astype("datetime64[ns]"),
         y=data["y"].astype(float),
