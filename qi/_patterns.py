@@ -19,24 +19,28 @@ def segment_start(seg: IntArray) -> BoolArray:
     return out
 
 
-def position(seg: IntArray) -> IntArray:
-    """0-based position of each point within its segment."""
+def position(seg: IntArray, start: BoolArray | None = None) -> IntArray:
+    """0-based position of each point within its segment (``start``: the
+    :func:`segment_start` of ``seg``, when already known)."""
     idx = np.arange(len(seg), dtype=np.int64)
-    first = np.where(segment_start(seg), idx, 0)
+    first = np.where(segment_start(seg) if start is None else start, idx, 0)
     np.maximum.accumulate(first, out=first)
     return np.subtract(idx, first, out=first)
 
 
-def run_length_here(values: FloatArray, seg: IntArray) -> IntArray:
+def run_length_here(values: FloatArray, seg: IntArray, start: BoolArray | None = None) -> IntArray:
     """Length of the run of equal consecutive values (within the segment) ending at each point.
 
-    Missing values are never equal to anything, so each is a run of 1.
+    Missing values are never equal to anything, so each is a run of 1. ``start``: the
+    :func:`segment_start` of ``seg``, when already known.
     """
     m = len(values)
     if m == 0:
         return np.zeros(0, dtype=np.int64)
-    new = segment_start(seg)
-    new[1:] |= values[1:] != values[:-1]  # NaN != NaN: a missing value starts a new run
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])  # NaN != NaN: a missing value
+    new |= segment_start(seg) if start is None else start  # starts a new run
     idx = np.arange(m, dtype=np.int64)
     first = np.where(new, idx, 0)
     np.maximum.accumulate(first, out=first)
@@ -45,13 +49,17 @@ def run_length_here(values: FloatArray, seg: IntArray) -> IntArray:
     return first
 
 
-def step_sign(y: FloatArray, seg: IntArray) -> FloatArray:
-    """sign(y_i − y_(i−1)) within the segment; NaN at a segment's first point or a missing y."""
-    out = np.full(len(y), np.nan)
+def step_sign(y: FloatArray, seg: IntArray, start: BoolArray | None = None) -> FloatArray:
+    """sign(y_i − y_(i−1)) within the segment; NaN at a segment's first point or a missing y.
+    ``start``: the :func:`segment_start` of ``seg``, when already known."""
+    out = np.empty(len(y))
+    if len(y):
+        out[0] = np.nan
     if len(y) > 1:
         with np.errstate(invalid="ignore"):
-            out[1:] = np.sign(y[1:] - y[:-1])
-    out[segment_start(seg)] = np.nan
+            np.subtract(y[1:], y[:-1], out=out[1:])
+            np.sign(out[1:], out=out[1:])
+    out[segment_start(seg) if start is None else start] = np.nan
     return out
 
 

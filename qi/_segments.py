@@ -23,6 +23,17 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+def sizes(starts: IntArray, end: int) -> IntArray:
+    """``np.diff(starts, append=end)``: the number of points from each start to the next
+    (the last to ``end``); written out, since numpy's ``diff`` costs more than the
+    subtraction on a short series."""
+    out = np.empty(len(starts), dtype=np.int64)
+    if len(starts):
+        np.subtract(starts[1:], starts[:-1], out=out[:-1])
+        out[-1] = end - starts[-1]
+    return out
+
+
 def _total(
     weights: npt.NDArray[np.floating] | npt.NDArray[np.integer] | npt.NDArray[np.bool_],
     seg: IntArray,
@@ -56,9 +67,16 @@ def _count(keep: BoolArray, seg: IntArray, n_seg: int, starts: IntArray | None) 
         if len(starts) == 0:
             return np.zeros(0)
         if keep.all():
-            return np.diff(starts, append=len(keep)).astype(float)
+            return sizes(starts, len(keep)).astype(float)
         return np.add.reduceat(keep, starts, dtype=np.int64).astype(float)
     return np.bincount(seg if keep.all() else seg[keep], minlength=n_seg).astype(float)
+
+
+def _all_count(seg: IntArray, n_seg: int, starts: IntArray | None) -> FloatArray:
+    """Number of points per segment, as floats."""
+    if starts is not None:
+        return sizes(starts, len(seg)).astype(float)
+    return np.bincount(seg, minlength=n_seg).astype(float)
 
 
 def _kept_total(
@@ -66,6 +84,18 @@ def _kept_total(
 ) -> FloatArray:
     """Σ values where keep, per segment (the values as they are when all are kept)."""
     return _total(values if keep.all() else np.where(keep, values, 0.0), seg, n_seg, starts)
+
+
+def _kept(values: FloatArray, mask: BoolArray | None) -> BoolArray | None:
+    """Where ``values`` are not missing and ``mask`` is True; None when that is everywhere
+    (the usual case, told without a second array of the points' size)."""
+    keep = np.isnan(values)
+    if not keep.any() and (mask is None or mask.all()):
+        return None
+    np.logical_not(keep, out=keep)
+    if mask is not None:
+        keep &= mask
+    return keep
 
 
 def seg_sum(
@@ -76,9 +106,9 @@ def seg_sum(
     starts: IntArray | None = None,
 ) -> FloatArray:
     """Sum per segment of the non-missing values where ``mask`` is True (0 for none)."""
-    keep = ~np.isnan(values)
-    if mask is not None:
-        keep &= mask
+    keep = _kept(values, mask)
+    if keep is None:
+        return _total(values, seg, n_seg, starts)
     return _kept_total(values, keep, seg, n_seg, starts)
 
 
@@ -90,11 +120,13 @@ def seg_nanmean(
     starts: IntArray | None = None,
 ) -> FloatArray:
     """Mean per segment of the non-missing values where ``mask`` is True (NaN for none)."""
-    keep = ~np.isnan(values)
-    if mask is not None:
-        keep &= mask
-    total = _kept_total(values, keep, seg, n_seg, starts)
-    count = _count(keep, seg, n_seg, starts)
+    keep = _kept(values, mask)
+    if keep is None:
+        total = _total(values, seg, n_seg, starts)
+        count = _all_count(seg, n_seg, starts)
+    else:
+        total = _kept_total(values, keep, seg, n_seg, starts)
+        count = _count(keep, seg, n_seg, starts)
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / count
 
@@ -170,6 +202,7 @@ def mean_moving_range(
     *,
     screen: bool,
     screen_limit: float = 3.267,
+    starts: IntArray | None = None,
 ) -> FloatArray:
     """Average moving range per segment, optionally screened (Nelson 1982).
 
@@ -177,14 +210,40 @@ def mean_moving_range(
     ``screen``, moving ranges not strictly below ``screen_limit`` × the first
     average are dropped and the average is taken again (a segment whose moving
     ranges are all 0 keeps none, and gets NaN, as qicharts2 and NHSRplotthedots do).
+    ``starts``: the first point of each segment, when the segments are known to be
+    contiguous and non-empty.
     """
     d, dseg = seg_diffs(values, seg, mask)
-    mr = np.abs(d)
-    amr = seg_nanmean(mr, dseg, n_seg)
-    if screen:
-        with np.errstate(invalid="ignore"):
-            kept = mr < screen_limit * amr[dseg]
-        amr = seg_nanmean(mr, dseg, n_seg, kept)
+    mr = np.abs(d, out=d)  # (d is new)
+    if mask is not None and mask.all():
+        mask = None
+    n_mr = None  # moving ranges per segment, when every segment has some
+    if mask is None and starts is not None and len(starts) == n_seg and n_seg:
+        n_mr = sizes(starts, len(seg)) - 1
+        if not (n_mr > 0).all():
+            n_mr = None
+    if n_mr is None:
+        amr = seg_nanmean(mr, dseg, n_seg)
+        if screen:
+            with np.errstate(invalid="ignore"):
+                kept = mr < screen_limit * amr[dseg]
+            amr = seg_nanmean(mr, dseg, n_seg, kept)
+        return amr
+    # every segment's moving ranges contiguous and non-empty: counted from the segments'
+    # sizes (integers: exact), summed as above (bincount, in the same order: the same sums)
+    mr_starts = np.cumsum(n_mr) - n_mr
+    missing = np.isnan(mr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if missing.any():
+            np.logical_not(missing, out=missing)
+            amr = _kept_total(mr, missing, dseg, n_seg, None)
+            amr /= np.add.reduceat(missing, mr_starts, dtype=np.int64)
+        else:
+            amr = np.bincount(dseg, weights=mr, minlength=n_seg) / n_mr
+        if screen:
+            kept = mr < np.repeat(screen_limit * amr, n_mr)  # (never where mr is NaN)
+            total = np.bincount(dseg, weights=np.where(kept, mr, 0.0), minlength=n_seg)
+            amr = total / np.add.reduceat(kept, mr_starts, dtype=np.int64)
     return amr
 
 
@@ -202,7 +261,7 @@ def spread(
     which is cheaper than gathering). ``starts``: the first point of each segment,
     when known."""
     if starts is not None and len(starts) == n_seg:
-        counts = np.diff(starts, append=len(seg))
+        counts = sizes(starts, len(seg))
     else:
         counts = np.bincount(seg, minlength=n_seg)
     if len(counts) == n_seg and (counts > 0).all():
@@ -224,12 +283,36 @@ def longest_runs(
     np.not_equal(sign[1:], sign[:-1], out=start[1:])
     start[1:] |= seg[1:] != seg[:-1]
     first_of_run = np.flatnonzero(start)
-    lengths = np.diff(first_of_run, append=m)
+    lengths = sizes(first_of_run, m)
     run_seg = seg[first_of_run]
     n_runs = np.bincount(run_seg, minlength=n_seg).astype(np.int64)
     longest = np.zeros(n_seg, dtype=np.int64)
     first = np.flatnonzero(np.r_[True, run_seg[1:] != run_seg[:-1]])
     longest[run_seg[first]] = np.maximum.reduceat(lengths, first)
+    return longest, n_runs
+
+
+def runs_by_bounds(
+    sign: npt.NDArray[np.int8], bounds: IntArray, n_seg: int
+) -> tuple[IntArray, IntArray]:
+    """:func:`longest_runs` for segments given by their first index in ``sign``
+    (``bounds``, non-decreasing; an empty segment starts where the next one does)."""
+    m = len(sign)
+    if m == 0:
+        zero = np.zeros(n_seg, dtype=np.int64)
+        return zero, zero.copy()
+    start = np.empty(m, dtype=bool)
+    start[0] = True
+    np.not_equal(sign[1:], sign[:-1], out=start[1:])
+    start[bounds[bounds < m]] = True  # a segment's first point starts a run
+    first_of_run = np.flatnonzero(start)
+    lengths = sizes(first_of_run, m)
+    # the runs of segment k: those starting in [bounds[k], bounds[k + 1])
+    run_bounds = np.searchsorted(first_of_run, bounds)
+    n_runs = sizes(run_bounds, len(first_of_run))
+    longest = np.zeros(n_seg, dtype=np.int64)
+    some = n_runs > 0
+    longest[some] = np.maximum.reduceat(lengths, run_bounds[some])
     return longest, n_runs
 
 

@@ -36,6 +36,7 @@ from qi._segments import (
     seg_nanmedian,
     seg_sd,
     seg_sum,
+    spread,
 )
 
 #: Screening limit for moving ranges (Nelson 1982): D4 for n = 2.
@@ -77,6 +78,10 @@ class ChartInput:
     categorical_x: bool
     screen_mr: bool
     mr_sigma: float
+
+    def on_points(self) -> Callable[[np.ndarray], np.ndarray]:
+        """Puts a per-segment value on every point of its segment (``per_seg[seg]``)."""
+        return spread(self.seg, self.n_seg, self.starts)
 
     def centre(self, estimate: FloatArray) -> FloatArray:
         """The user's fixed centre line where given, else ``estimate`` (per segment)."""
@@ -157,7 +162,10 @@ def _limits(
         np.add(cl, ucl_95, out=ucl_95)
         if floor is not None or ceiling is not None:
             for v in (lcl, ucl, lcl_95, ucl_95):  # ±inf stays as it is
-                np.clip(v, floor, ceiling, out=v, where=np.isfinite(v))
+                if np.isfinite(np.add.reduce(v)):  # (a finite sum: none is ±inf)
+                    np.clip(v, floor, ceiling, out=v)  # (cheaper than a masked clip)
+                else:
+                    np.clip(v, floor, ceiling, out=v, where=~np.isinf(v))
     return ChartLines(y, cl, lcl, ucl, lcl_95, ucl_95)
 
 
@@ -169,9 +177,12 @@ def _run(ci: ChartInput) -> ChartLines:
 
 def _individuals(ci: ChartInput, y: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Centre (mean) and sigma (average moving range × mr_sigma) of an I chart of ``y``."""
-    cl = ci.centre(seg_nanmean(y, ci.seg, ci.n_seg, ci.base, ci.starts))[ci.seg]
-    amr = mean_moving_range(y - cl, ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr)
-    return cl, (amr * ci.mr_sigma)[ci.seg]
+    on_points = ci.on_points()
+    cl = on_points(ci.centre(seg_nanmean(y, ci.seg, ci.n_seg, ci.base, ci.starts)))
+    amr = mean_moving_range(
+        y - cl, ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr, starts=ci.starts
+    )
+    return cl, on_points(amr * ci.mr_sigma)
 
 
 def _i(ci: ChartInput) -> ChartLines:
@@ -278,7 +289,7 @@ def _binomial_sigma(cl: FloatArray, n: FloatArray) -> FloatArray:
 
 
 def _p(ci: ChartInput) -> ChartLines:
-    cl = _pooled_ratio(ci)[ci.seg]
+    cl = ci.on_points()(_pooled_ratio(ci))
     return _limits(ci, ci.y, cl, _binomial_sigma(cl, ci.n), floor=0.0, ceiling=1.0)
 
 
@@ -293,7 +304,8 @@ def _laney_sigma_z(ci: ChartInput, cl: FloatArray, sigma: FloatArray) -> FloatAr
     if ci.categorical_x:
         sz = seg_sd(z, ci.seg, ci.n_seg, ci.base)
     else:
-        sz = mean_moving_range(z, ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr) * ci.mr_sigma
+        sz = mean_moving_range(z, ci.seg, ci.n_seg, ci.base, screen=ci.screen_mr, starts=ci.starts)
+        sz *= ci.mr_sigma
     return sz[ci.seg]
 
 

@@ -27,7 +27,15 @@ import pandas as pd
 
 from qi._patterns import position
 from qi._periods import parse_period_text
-from qi._segments import FloatArray, IntArray, seg_count, seg_nanmean, seg_nanmedian, seg_sum
+from qi._segments import (
+    FloatArray,
+    IntArray,
+    seg_count,
+    seg_nanmean,
+    seg_nanmedian,
+    seg_sum,
+    sizes,
+)
 from qi.charts import CHART_TYPES, ChartInput
 from qi.rules import RULE_SETS, RuleInput
 
@@ -289,7 +297,9 @@ class _Evaluation:
     ) -> SPCResult:
         frame, sub = self.frame, self.sub
         phase_id, seg, n_seg, base, include = self.phases
-        starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else seg
+        starts = np.flatnonzero(seg[1:] != seg[:-1]) if len(seg) else seg
+        if len(seg):  # (the first point of each segment)
+            starts = np.concatenate(([0], starts + 1))
         cl_fixed = np.full(n_seg, np.nan if self.cl is None else float(self.cl))
         ci = ChartInput(
             seg=seg,
@@ -316,11 +326,13 @@ class _Evaluation:
             if m != 1:
                 out[k] *= m
         for k in ("lcl", "ucl", "lcl_95", "ucl_95"):
-            np.copyto(out[k], np.nan, where=np.isinf(out[k]))
+            if not np.isfinite(np.add.reduce(out[k])):  # (a finite sum: none is ±inf)
+                np.copyto(out[k], np.nan, where=np.isinf(out[k]))
         if not self.y_neg:
             _floor_lower_limits(out, sub.series, frame.n_series)
         with np.errstate(invalid="ignore"):
-            sigma_signal = (out["y"] > out["ucl"]) | (out["y"] < out["lcl"])
+            sigma_signal = np.greater(out["y"], out["ucl"])
+            sigma_signal |= np.less(out["y"], out["lcl"])
 
         series_of_seg = sub.series[starts]
         ri = RuleInput(
@@ -498,9 +510,11 @@ class _Frame:
     x_name: str | None
     x_key: FloatArray | IntArray
     x_uniques: np.ndarray | pd.Index | None
+    x_unit: str  # the unit of x_key for dates ("ns", "us", …: the input's own)
     y: FloatArray
     n: FloatArray
     has_n: bool
+    n_whole: bool  # n was a column of whole numbers: a new array, none missing
     phase: IntArray | None
     exclude: np.ndarray | None
     target: FloatArray
@@ -520,6 +534,7 @@ class _Frame:
     ) -> _Frame:
         nrow = len(data)
         row: IntArray | range = range(nrow)  # every row, until some are dropped
+        x_unit = "ns"  # the unit of x_key for dates
         # x: rows without one are dropped (qicharts2)
         if x is None:
             x_kind, x_key, x_uniques = "none", np.arange(1, nrow + 1, dtype=np.int64), None
@@ -527,7 +542,8 @@ class _Frame:
             xs = data[x]
             if pd.api.types.is_datetime64_any_dtype(xs.dtype):
                 x_kind = "date"
-                stamps = xs.to_numpy("datetime64[ns]")  # (an aware time as UTC)
+                stamps = _stamps(xs)  # (an aware time as UTC)
+                x_unit = np.datetime_data(stamps.dtype)[0]
                 keep = ~np.isnat(stamps)
                 x_key = stamps.view(np.int64)
                 x_uniques = None
@@ -561,15 +577,20 @@ class _Frame:
                 x_key = x_key[keep]
 
         sub = data.iloc[row] if len(row) != nrow else data
-        yv = _numeric(sub, y, "y", by, row)
+        y_col = sub[y]
+        yv = _numeric(sub, y, "y", by, row, y_col)
         has_n = n is not None
-        nv = _numeric(sub, n, "n", by, row) if n is not None else np.full(len(row), np.nan)
-        if has_n:
+        n_col = None if n is None else sub[n]
+        nv = np.full(len(row), np.nan) if n is None else _numeric(sub, n, "n", by, row, n_col)
+        # whole numbers: new arrays (the caller's are never shared), and nothing missing
+        n_whole = n_col is not None and _whole(n_col.dtype)
+        if has_n and not (n_whole and _whole(y_col.dtype)):
             # qicharts2 keeps complete cases only: a missing y or n makes both missing
             missing = np.isnan(yv) | np.isnan(nv)
             if missing.any():
                 yv = np.where(missing, np.nan, yv)
                 nv = np.where(missing, np.nan, nv)
+                n_whole = False
 
         # series
         if by:
@@ -630,10 +651,12 @@ class _Frame:
             x_kind=x_kind,
             x_name=x,
             x_key=np.asarray(x_key),
+            x_unit=x_unit,
             x_uniques=x_uniques,
             y=yv,
             n=nv,
             has_n=has_n,
+            n_whole=n_whole,
             phase=phase_codes,
             exclude=excl,
             target=tv,
@@ -669,7 +692,11 @@ class _Frame:
 
     def x_values(self, x_code: np.ndarray) -> object:
         if self.x_kind == "date":  # (a copy: the result never shares the caller's data)
-            return pd.DatetimeIndex(np.array(x_code, dtype=np.int64).view("datetime64[ns]"))
+            # nanoseconds by whole-number arithmetic (no NaT is left among the points, and
+            # the input's range was checked to fit), cheaper than numpy's unit conversion
+            per = _NS_PER[self.x_unit]
+            ns = np.array(x_code, dtype=np.int64) if per == 1 else np.multiply(x_code, per)
+            return pd.DatetimeIndex(ns.view("datetime64[ns]"), copy=False)
         if self.x_kind == "text":
             assert self.x_uniques is not None
             return pd.Index(self.x_uniques).take(np.asarray(x_code, dtype=np.int64))
@@ -722,6 +749,35 @@ class _Frame:
                 )
 
 
+def _stamps(xs: pd.Series) -> np.ndarray:
+    """A column of dates as numpy datetimes: in the column's own unit when it is a plain
+    numpy one that nanoseconds can hold (no conversion of every row: the points convert
+    only the x they show), else as nanoseconds (an aware time as UTC)."""
+    dtype = xs.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        unit = np.datetime_data(dtype)[0]
+        if unit == "ns":
+            return xs.to_numpy()
+        if unit in ("us", "ms", "s") and len(xs):
+            stamps = xs.to_numpy()
+            # within what nanoseconds hold (1677-09-22 .. 2262-04-11): every value converts
+            v = stamps.view(np.int64)
+            lo, hi = v.min(), v.max()
+            if lo == _NAT:  # (NaT is the smallest int64)
+                dated = v[v != _NAT]
+                lo = dated.min() if len(dated) else hi
+            bounds = np.array([_NS_MIN, _NS_MAX], dtype=f"datetime64[{unit}]").view(np.int64)
+            if bounds[0] <= lo and hi <= bounds[1]:
+                return stamps
+    return xs.to_numpy("datetime64[ns]")
+
+
+_NS_MIN, _NS_MAX = "1677-09-22", "2262-04-11"
+_NAT = np.iinfo(np.int64).min
+#: nanoseconds in one unit of the date units kept as they are (:func:`_stamps`)
+_NS_PER = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+
+
 def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
     """Codes of ``values`` into their sorted distinct values (``pd.factorize(sort=True)``,
     a missing value kept as a value); for whole numbers already in order (a series id,
@@ -731,18 +787,33 @@ def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
         new = np.empty(len(arr), dtype=bool)
         new[0] = True
         np.not_equal(arr[1:], arr[:-1], out=new[1:])
-        code = np.cumsum(new, dtype=np.int64)
-        code -= 1
-        return code, pd.Index(arr[new])
+        first = np.flatnonzero(new)
+        # (each code repeated over its rows: cheaper than a running count of the changes)
+        code = np.repeat(np.arange(len(first), dtype=np.int64), sizes(first, len(arr)))
+        return code, pd.Index(arr[first])
     code, uniq = pd.factorize(values, sort=True, use_na_sentinel=False)
     return code.astype(np.int64), pd.Index(uniq)
 
 
+def _whole(dtype: object) -> bool:
+    """A column of numpy whole numbers or booleans: read as floats into a new array, and
+    never missing."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "iub"
+
+
 def _numeric(
-    sub: pd.DataFrame, col: str, arg: str, by: list[str], row: IntArray | range
+    sub: pd.DataFrame,
+    col: str,
+    arg: str,
+    by: list[str],
+    row: IntArray | range,
+    s: pd.Series | None = None,
 ) -> FloatArray:
-    """The column as floats; a ValueError naming column, series and row if it is not numeric."""
-    s = sub[col]
+    """The column as floats; a ValueError naming column, series and row if it is not numeric.
+    ``s``: the column, when already read."""
+    s = sub[col] if s is None else s
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iubf":  # (plain numpy: no NA)
+        return np.asarray(s.to_numpy(), dtype=float)
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return s.to_numpy(dtype=float, na_value=np.nan)
     conv = pd.to_numeric(s, errors="coerce")
@@ -812,7 +883,7 @@ def _aggregate(f: _Frame, *, agg: str) -> _Subgroups:
         # counts and sds the charts only read are one value, repeated without copies)
         every = valid.all()
         y_len = np.broadcast_to(1.0, (m,)) if every else valid.astype(float)
-        n_sum = np.where(np.isnan(nv), 0.0, nv) if f.has_n else nv
+        n_sum = np.where(np.isnan(nv), 0.0, nv) if f.has_n and not f.n_whole else nv
         if f.has_n:
             with np.errstate(invalid="ignore", divide="ignore"):
                 yp = np.divide(y if every else np.where(valid, y, 0.0), n_sum)
@@ -873,12 +944,18 @@ def _order(series: IntArray, x_key: np.ndarray) -> tuple[IntArray | None, bool]:
     whether each row is then a subgroup of its own (no two rows share series and x)."""
     if len(series) < 2:
         return None, True
-    later = series[1:] > series[:-1]
-    same = series[1:] == series[:-1]
-    if (later | (same & (x_key[1:] > x_key[:-1]))).all():
-        return None, True
-    if (later | (same & (x_key[1:] >= x_key[:-1]))).all():
-        return None, False
+    if (series[1:] >= series[:-1]).all():
+        # in series order: x must rise within each series (from one series to the next
+        # it may do anything)
+        change = np.flatnonzero(series[1:] != series[:-1])
+        rises = np.greater(x_key[1:], x_key[:-1])
+        rises[change] = True
+        if rises.all():
+            return None, True
+        np.greater_equal(x_key[1:], x_key[:-1], out=rises)
+        rises[change] = True
+        if rises.all():
+            return None, False
     return np.lexsort((x_key, series)), False
 
 
@@ -890,8 +967,9 @@ def _phases(sub: _Subgroups, baseline: int | None):  # type: ignore[no-untyped-d
     if sub.phase is None:
         # one segment per series: the series ids themselves (0, 1, … in order)
         n_seg = int(series[-1]) + 1 if m else 0
-        base = sub.position_in_phase_le(baseline, series)
-        return np.ones(m, dtype=np.int64), series, n_seg, base & include, include
+        # (without a baseline the included points estimate the lines: the same flags)
+        base = include if baseline is None else sub.position_in_phase_le(baseline, series) & include
+        return np.ones(m, dtype=np.int64), series, n_seg, base, include
     new_series = np.ones(m, dtype=bool)
     if m:
         new_series[1:] = series[1:] != series[:-1]

@@ -81,3 +81,52 @@ def test_a_row_without_x_is_left_out_on_the_shortcut_too():
     got = qi.spc(gap, x="date", y="y", n="n", by="series", chart="p")
     want = qi.spc(data.drop(index=5), x="date", y="y", n="n", by="series", chart="p")
     pd.testing.assert_frame_equal(got.points, want.points)
+
+
+def test_runs_counted_from_segment_bounds_match_runs_counted_from_segment_ids():
+    from qi._segments import longest_runs, runs_by_bounds
+
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(0, 9, 300)  # empty segments among them
+    seg = np.repeat(np.arange(len(sizes)), sizes)
+    sign = rng.choice(np.array([-1, 1], dtype=np.int8), len(seg))
+    bounds = np.cumsum(sizes) - sizes
+    got = runs_by_bounds(sign, bounds, len(sizes))
+    want = longest_runs(sign, seg, len(sizes))
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("screen", [True, False])
+@pytest.mark.parametrize("missing", [0, 25])
+def test_moving_ranges_counted_from_segment_sizes_are_the_same_numbers(screen, missing):
+    from qi._segments import mean_moving_range
+
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(2, 30, 200)
+    seg = np.repeat(np.arange(len(sizes)), sizes)
+    values = rng.normal(size=len(seg))
+    values[rng.choice(len(seg), missing, replace=False)] = np.nan
+    values[seg == 3] = 1.5  # moving ranges all 0: none kept after screening
+    starts = np.cumsum(sizes) - sizes
+    fast = mean_moving_range(values, seg, len(sizes), None, screen=screen, starts=starts)
+    general = mean_moving_range(values, seg, len(sizes), None, screen=screen)
+    np.testing.assert_array_equal(fast, general)  # bit for bit, NaN where NaN
+
+
+@pytest.mark.parametrize("unit", ["us", "ms", "s"])
+def test_dates_in_coarser_units_and_whole_numbers_give_what_nanoseconds_and_floats_give(unit):
+    data = long_frame(series=6, months=20)
+    data.loc[[5, 47], "date"] = pd.NaT
+    micro = data.assign(date=data["date"].astype(f"datetime64[{unit}]"))
+    nano = data.assign(
+        date=data["date"].astype("datetime64[ns]"),
+        y=data["y"].astype(float),
+        n=data["n"].astype(float),
+    )
+    for case in CASES:
+        got = qi.spc(micro, x="date", y="y", n="n", by="series", **case)
+        want = qi.spc(nano, x="date", y="y", n="n", by="series", **case)
+        assert got.points["x"].dtype == np.dtype("datetime64[ns]")
+        pd.testing.assert_frame_equal(got.points, want.points)
+        pd.testing.assert_frame_equal(got.summary, want.summary)

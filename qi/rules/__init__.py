@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qi._segments import BoolArray, FloatArray, IntArray, spread
+from qi._segments import BoolArray, FloatArray, IntArray, sizes, spread
 from qi.rules import anhoej, classic
 from qi.rules import mdc as mdc_rules
 
@@ -233,10 +233,7 @@ def _mdc(ri: RuleInput) -> RuleOutput:
     out["special_cause"] = mdc_rules.labels(code, shift=shift, trend=trend)
     ptype = mdc_rules.point_type(code, improvement)
     counted = ri.starts is not None and len(ri.starts) == ri.n_seg
-    if counted:
-        n_rows = np.diff(ri.starts, append=len(ri.seg))
-    else:
-        n_rows = np.bincount(ri.seg, minlength=ri.n_seg)
+    n_rows = sizes(ri.starts, len(ri.seg)) if counted else np.bincount(ri.seg, minlength=ri.n_seg)
     short = n_rows < int(ri.params["short_group"])
     out["point_type"] = ptype
     out["short_group_warning"] = spread(ri.seg, ri.n_seg, ri.starts)(short)

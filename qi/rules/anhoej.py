@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from qi._segments import BoolArray, FloatArray, IntArray, longest_runs
+from qi._segments import BoolArray, FloatArray, IntArray, longest_runs, runs_by_bounds, sizes
 from qi.rules._explain import kind_by_side, signals_frame
 
 #: The words of a point outside the limits, and of a phase whose runs signal.
@@ -58,6 +58,10 @@ def crossings_min(n_useful: IntArray) -> FloatArray:
     return out
 
 
+def _none() -> IntArray:
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class RunsAnalysis:
     """Per segment: the runs statistics and whether they signal (all arrays of length n_seg)."""
@@ -91,17 +95,34 @@ def runs_analysis(
     useful = side == 1
     useful |= side == -1  # not on the line, not missing
     useful &= include
-    if include.all() and starts is not None and len(starts) == n_seg:
-        n_obs = np.diff(starts, append=len(seg)).astype(np.int64)
+    contiguous = starts is not None and len(starts) == n_seg
+    if contiguous:
+        assert starts is not None
+        if include.all():
+            n_obs = sizes(starts, len(seg))
+        else:
+            n_obs = np.add.reduceat(include, starts, dtype=np.int64) if n_seg else _none()
     else:
         n_obs = np.bincount(seg[include], minlength=n_seg).astype(np.int64)
     if useful.all():
-        useful_seg, useful_side = seg, side.astype(np.int8)
+        useful_side = side.astype(np.int8)
         n_useful = n_obs.copy()
+        bounds = starts
+        useful_seg = seg
+    elif contiguous:
+        # the useful points close up; each segment's first one is read off the counts
+        # (no segment id of every useful point)
+        assert starts is not None
+        useful_side = side[useful].astype(np.int8)
+        n_useful = np.add.reduceat(useful, starts, dtype=np.int64) if n_seg else _none()
+        bounds = np.cumsum(n_useful) - n_useful
     else:
         useful_seg, useful_side = seg[useful], side[useful].astype(np.int8)
         n_useful = np.bincount(useful_seg, minlength=n_seg).astype(np.int64)
-    longest, n_runs = longest_runs(useful_side, useful_seg, n_seg)
+    if contiguous:
+        longest, n_runs = runs_by_bounds(useful_side, bounds, n_seg)
+    else:
+        longest, n_runs = longest_runs(useful_side, useful_seg, n_seg)
     none = n_useful == 0
     longest_f = np.where(none, np.nan, longest.astype(float))
     crossings = np.where(none, np.nan, np.maximum(n_runs - 1, 0).astype(float))

@@ -25,6 +25,7 @@ chart are :mod:`qi.mdc`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ import pandas as pd
 from qi._patterns import (
     position,
     run_length_here,
+    segment_start,
     spread_back,
     step_sign,
     window_sum,
@@ -89,9 +91,9 @@ def special_cause(
     when a missing value falls inside a would-be trend.
     """
     # trend: (trend − 1) consecutive strict steps in one direction, ending here
-    pos = position(seg)
-    first = pos == 0
-    step = step_sign(y, seg)
+    first = segment_start(seg)
+    pos = position(seg, first)
+    step = step_sign(y, seg, first)
     width = trend - 1
     full = pos >= width  # the whole window lies inside the segment
     gaps_anywhere = np.isnan(step) & ~first
@@ -112,7 +114,9 @@ def special_cause(
                 f"the row with the missing value, or fill it, and chart again."
             )
     # a trend ends here: the last `width` steps all strictly up, or all strictly down
-    trend_end = full & (run_length_here(step, seg) >= width) & (np.abs(step) == 1)
+    trend_end = run_length_here(step, seg, first) >= width
+    trend_end &= full
+    trend_end &= np.abs(step) == 1
     in_trend = spread_back(trend_end, pos, trend)
     # direction: the step to the next point if it is also in the trend, else the step
     # here (worked out for the points in a trend only)
@@ -129,7 +133,7 @@ def special_cause(
     # never counts); the windows summed in small integers
     window_ok = np.zeros(len(y), dtype=bool)
     if len(y) >= 3:
-        near = close.astype(np.int8)
+        near = close.view(np.int8)  # (booleans are bytes of 0 and 1)
         side = np.nan_to_num(rel).astype(np.int8)
         in_band = near[2:] + near[1:-1] + near[:-2]
         same_side = side[2:] + side[1:-1] + side[:-2]
@@ -137,7 +141,9 @@ def special_cause(
     two_in_three = close & spread_back(window_ok, pos, 3)
 
     # shift: `shift` consecutive points on the same side
-    shift_end = (run_length_here(rel, seg) >= shift) & (rel != 0) & ~np.isnan(rel)
+    shift_end = run_length_here(rel, seg, first) >= shift
+    shift_end &= rel != 0
+    shift_end &= ~np.isnan(rel)
     in_shift = spread_back(shift_end, pos, shift)
 
     code = np.zeros(len(y), dtype=np.int8)  # "Common Cause"; later rules first, so the
@@ -158,6 +164,13 @@ def outside_code(rel: FloatArray, outside: np.ndarray) -> np.ndarray:
 
 def labels(code: np.ndarray, *, shift: int, trend: int) -> pd.Categorical:
     """ptd ``special_cause_type`` text of each special-cause code, as a categorical."""
+    return pd.Categorical.from_codes(code, dtype=_labels_dtype(shift, trend))
+
+
+@lru_cache(maxsize=64)
+def _labels_dtype(shift: int, trend: int) -> pd.CategoricalDtype:
+    """The categories of :func:`labels` (made once: making them costs more than the
+    labels of a short series)."""
     text = [
         "Common Cause",
         "Above UCL",
@@ -169,19 +182,25 @@ def labels(code: np.ndarray, *, shift: int, trend: int) -> pd.Categorical:
         f"{shift} Points Above CL",
         f"{shift} Points Below CL",
     ]
-    return pd.Categorical.from_codes(code, categories=text)
+    return pd.CategoricalDtype(text)
 
 
 def point_type(code: np.ndarray, improvement: str) -> pd.Categorical:
     """ptd ``point_type`` from the special-cause code and the improvement direction."""
     d = DIRECTION[improvement]
-    if d == 0:
-        names = ["special_cause_neutral_low", "common_cause", "special_cause_neutral_high"]
-        v = SIDE[code]
-    else:
-        names = ["special_cause_concern", "common_cause", "special_cause_improvement"]
-        v = SIDE[code] * d
-    return pd.Categorical.from_codes(v + 1, categories=names)
+    v = SIDE[code] if d == 0 else SIDE[code] * d
+    return pd.Categorical.from_codes(v + 1, dtype=_POINT_TYPES[d == 0])
+
+
+#: the categories of :func:`point_type`: with an improvement direction, and without
+_POINT_TYPES = {
+    False: pd.CategoricalDtype(
+        ["special_cause_concern", "common_cause", "special_cause_improvement"]
+    ),
+    True: pd.CategoricalDtype(
+        ["special_cause_neutral_low", "common_cause", "special_cause_neutral_high"]
+    ),
+}
 
 
 def assurance(target: FloatArray, lcl: FloatArray, ucl: FloatArray, improvement: str) -> np.ndarray:
