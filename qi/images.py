@@ -49,18 +49,23 @@ def _kaleido_class():
     import kaleido
 
     base = kaleido.Kaleido
-    if not all(hasattr(base, a) for a in ("_return_kaleido_tab", "tabs_ready")):
+    if not hasattr(base, "_return_kaleido_tab"):
         return base  # a kaleido that works otherwise: leave it as it is
 
     class Reusing(base):
         _qi_images = 0
+        _qi_reloads = 0
 
         async def _return_kaleido_tab(self, tab) -> None:
+            # kaleido 1.x makes its queue of ready tabs in __init__ (the class only
+            # annotates it), so it is looked for here, on the instance
+            ready = getattr(self, "tabs_ready", None)
             self._qi_images += 1
-            if self._qi_images % RELOAD_EVERY == 0:
+            if ready is None or self._qi_images % RELOAD_EVERY == 0:
+                self._qi_reloads += 1
                 await super()._return_kaleido_tab(tab)
             else:
-                await self.tabs_ready.put(tab)
+                await ready.put(tab)
 
     return Reusing
 
