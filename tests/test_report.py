@@ -537,3 +537,20 @@ def test_every_chart_in_the_pack_has_its_limits(sample_db, monkeypatch):
         labels = [a.text for a in fig.layout.annotations]
         assert sum("Upper limit" in t for t in labels) >= len(series) >= 1
         assert sum("Lower limit" in t for t in labels) >= len(series)
+
+
+def test_chart_svg_for_print_keeps_every_drawn_element_and_its_style():
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b'<g class="bglayer"/><g class="layer"><g/><path d="M0,0H5" fill="red" '
+        b"style=\"fill: rgb(1, 2, 3); stroke-width: 2px; font-family: 'A;b', sans-serif\"/>"
+        b'<text x="1" y="2" style="font-size: 12px;">Falls &amp; trips</text></g></svg>'
+    )
+    out = report._for_print(svg).decode()
+    assert "style=" not in out
+    assert out.count("<ns0:g") == 1  # the empty groups are gone, the one drawn is kept
+    # a style declaration wins over the attribute it shadows, as in CSS
+    assert 'fill="rgb(1, 2, 3)"' in out and 'fill="red"' not in out
+    assert 'stroke-width="2px"' in out and "font-family=\"'A;b', sans-serif\"" in out
+    assert 'font-size="12px"' in out and "Falls &amp; trips" in out and 'd="M0,0H5"' in out
+    assert report._for_print(b"<svg not xml") == b"<svg not xml"
