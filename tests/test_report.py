@@ -164,6 +164,33 @@ def test_the_build_reports_its_progress_to_the_end(sample_db):
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 7
 
 
+def test_a_second_pack_of_the_same_data_draws_no_chart_again(sample_db, monkeypatch):
+    """The charts' images are kept by content (qi.images): the same pack again asks the
+    browser for nothing and prints the same pages; another month draws its charts."""
+    from qi import images
+
+    browser = images._get()
+    sent = []
+    real = browser.submit
+    monkeypatch.setattr(browser, "submit", lambda fig, opts: sent.append(1) or real(fig, opts))
+    images.clear_cache()  # other tests may have drawn these charts
+    teams, measures = ["Willow Ward", "Cedar Ward"], ["restraint_per_1000_obd"]
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        data = Snapshot.from_store(store)
+    first = report.pack_document(data, teams=teams, measures=measures)
+    drawn = len(sent)
+    again = report.pack_document(data, teams=teams, measures=measures)
+    assert drawn == first.charts == 2  # no funnel: it needs three teams
+    assert len(sent) == drawn
+    # the same pages (but the instant each pack was made, on the cover and appendix)
+    made = {"Cover", "Appendix"}
+    assert [x.html for x in again.sections if x.title not in made] == [
+        x.html for x in first.sections if x.title not in made
+    ]
+    earlier = report.pack_document(data, teams=teams, measures=measures, period="2026-06")
+    assert len(sent) == drawn + earlier.charts
+
+
 def test_commentary_with_markup_comes_out_as_plain_text(pack):
     doc, _, pages, _, _ = pack
     assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-2]
