@@ -7,15 +7,19 @@ the equality section). Prints the wall time of
 - building the whole pack in a fresh process — reading the store, computing every
   chart, rendering them in the headless browser (started in the background on the
   first pack, as the dashboard and ``qi report`` start it) and printing the PDF,
-- a second pack in the same process (browser already running),
+- a second pack in the same process (browser already running; the charts' images are
+  kept by content since issue 22, ``qi.images``, so the browser draws none of them:
+  this is what a board member making the pack again sees),
 
-with the pack's pages and size, and where a pack's time goes (HTML and charts, PDF).
+with the pack's pages and size, where a pack's time goes (HTML and charts, PDF), and
+the CPU time of this process (on a busy machine, wall times stretch; CPU much less).
 
 Usage::
 
     python benchmarks/bench_report.py [--runs 2] [--keep pack.pdf]
 
-Goal (issue 10): a pack of 40 charts in under 20 s on 2 cores.
+Goal (issue 22): a pack of 40 charts in under 10 s on 2 cores, the first pack of a fresh
+process included (issue 10 asked for 20 s).
 """
 
 from __future__ import annotations
@@ -48,17 +52,22 @@ def main() -> None:
         pdf = b""
         with Store.open(url) as store:
             for run in range(args.runs):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 doc = report.pack_document(store, commentary="Benchmark pack.")
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.process_time()
                 pdf = doc.pdf()
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.process_time()
                 label = "first pack (browser starts)" if run == 0 else "next pack"
                 verdict = "within" if t2 - t0 < GOAL_SECONDS else "OVER"
                 print(
                     f"{label}: {doc.charts} charts, {doc.pages} pages, {len(pdf) / 1e6:.2f} MB "
                     f"in {t2 - t0:.1f} s (data, charts and HTML {t1 - t0:.1f} s; "
                     f"PDF {t2 - t1:.1f} s) — {verdict} the {GOAL_SECONDS:.0f} s goal"
+                )
+                print(
+                    f"  CPU of this process {c2 - c0:.1f} s (data, charts and HTML "
+                    f"{c1 - c0:.1f} s; PDF {c2 - c1:.1f} s; the browser's is apart); "
+                    f"load average {os.getloadavg()[0]:.2f}"
                 )
                 print(
                     f"  the PDF's share of the build: {(t2 - t1) / (t2 - t0):.2f} "

@@ -20,6 +20,12 @@ version lacks it, the stock class is used unchanged.
 
 MathJax is switched off: kaleido would load it from a CDN, which on a machine
 without internet access stalls some renders by seconds; the figures use no LaTeX.
+
+Images are kept by content: a figure asked for again (the same JSON, format and size;
+a second board pack of the same data, a chart downloaded twice) gets the image already
+drawn, or the render still in flight, and the browser is not asked again. A change to
+anything in the figure (a point, a title, a note) makes another key. The last
+:data:`CACHED` images are kept; a render that failed is not kept.
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
+import json
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future
 
 import plotly.graph_objects as go
@@ -39,9 +48,13 @@ TIMEOUT = 90.0
 FORMATS = ("svg", "png", "pdf")
 #: A tab is reloaded after this many images (kaleido reloads after each one).
 RELOAD_EVERY = 25
+#: Images kept by content (a board pack has about 45; an SVG chart is 10–40 kB).
+CACHED = 256
 
 _lock = threading.Lock()
 _browser: _Browser | None = None
+_cache: OrderedDict[str, Future[bytes]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def _kaleido_class():
@@ -49,18 +62,23 @@ def _kaleido_class():
     import kaleido
 
     base = kaleido.Kaleido
-    if not all(hasattr(base, a) for a in ("_return_kaleido_tab", "tabs_ready")):
+    if not hasattr(base, "_return_kaleido_tab"):
         return base  # a kaleido that works otherwise: leave it as it is
 
     class Reusing(base):
         _qi_images = 0
+        _qi_reloads = 0
 
         async def _return_kaleido_tab(self, tab) -> None:
+            # kaleido 1.x makes its queue of ready tabs in __init__ (the class only
+            # annotates it), so it is looked for here, on the instance
+            ready = getattr(self, "tabs_ready", None)
             self._qi_images += 1
-            if self._qi_images % RELOAD_EVERY == 0:
+            if ready is None or self._qi_images % RELOAD_EVERY == 0:
+                self._qi_reloads += 1
                 await super()._return_kaleido_tab(tab)
             else:
-                await self.tabs_ready.put(tab)
+                await ready.put(tab)
 
     return Reusing
 
@@ -152,7 +170,37 @@ def submit(
     height = height or int(fig.layout.height or 500)
     opts = {"format": format, "width": width, "height": height, "scale": scale}
     # the figure is serialised here, on the caller's thread: the caller may change it next
-    return _get().submit(fig.to_dict(), opts)
+    from plotly.io.json import to_json_plotly
+
+    spec = to_json_plotly(fig.to_dict())
+    key = hashlib.sha256(f"{json.dumps(opts, sort_keys=True)}\n{spec}".encode()).hexdigest()
+    with _cache_lock:
+        kept = _cache.get(key)
+        if kept is not None:
+            _cache.move_to_end(key)
+            return kept
+    future = _get().submit(json.loads(spec), opts)
+    with _cache_lock:
+        _cache[key] = future
+        while len(_cache) > CACHED:
+            _cache.popitem(last=False)
+    future.add_done_callback(lambda done: _forget_failed(key, done))
+    return future
+
+
+def _forget_failed(key: str, future: Future) -> None:
+    """Drop a failed or cancelled render from the cache (the next request tries again)."""
+    if not future.cancelled() and future.exception() is None:
+        return
+    with _cache_lock:
+        if _cache.get(key) is future:
+            del _cache[key]
+
+
+def clear_cache() -> None:
+    """Forget every image kept (the next request of each is drawn again)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def image(

@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import shlex
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -465,7 +467,7 @@ class _Chart:
 
     def html(self) -> str:
         f = self.facts
-        svg = self.image.result(timeout=images.TIMEOUT + 30)
+        svg = _for_print(self.image.result(timeout=images.TIMEOUT + 30))
         return (
             f'<section class="chart-page"><h2>{escape(self.measure_name)}</h2>'
             f'<p class="sub">{escape(self.team)}</p>{_facts(f)}'
@@ -478,6 +480,37 @@ class _Chart:
             + _phases_note(self.phases, self.recorded)
             + f'<p class="provenance">{escape(self.provenance())}</p></section>'
         )
+
+
+#: One declaration of a ``style`` attribute (a value may hold quoted ``;`` or ``:``).
+_DECLARATION = re.compile(r"""\s*([-\w]+)\s*:\s*((?:[^;'"]|'[^']*'|"[^"]*")*)""")
+
+
+def _for_print(svg: bytes) -> bytes:
+    """A chart's SVG as WeasyPrint draws it fastest, looking the same: each element's
+    ``style`` declarations become presentation attributes (WeasyPrint parses every
+    ``style`` with its CSS tokenizer, then sets the attributes all the same) and the
+    empty groups plotly leaves for layers not drawn are dropped. About a fifth of the
+    time WeasyPrint spends on a chart. An SVG this cannot read is returned as it is."""
+    try:
+        root = ET.fromstring(svg)
+    except ET.ParseError:
+        return svg
+    if root.find(".//{http://www.w3.org/2000/svg}style") is not None:
+        return svg  # a style sheet would come between the two: leave it to WeasyPrint
+
+    def slim(element: ET.Element) -> None:
+        for child in list(element):
+            slim(child)
+            if child.tag.endswith("}g") and len(child) == 0 and not (child.text or "").strip():
+                element.remove(child)
+        style = element.attrib.pop("style", None)
+        for m in _DECLARATION.finditer(style or ""):
+            if m.group(2).strip():  # a style declaration wins over an attribute
+                element.set(m.group(1).lower(), m.group(2).strip())
+
+    slim(root)
+    return ET.tostring(root)
 
 
 #: Millimetres on the page per pixel of a chart drawn :data:`CHART_WIDTH` wide across
@@ -934,7 +967,7 @@ class _Equality:
     def _funnel(self) -> str:
         if self.image is None:
             return '<p class="note">A funnel plot needs at least three teams with data.</p>'
-        svg = self.image.result(timeout=images.TIMEOUT + 30)
+        svg = _for_print(self.image.result(timeout=images.TIMEOUT + 30))
         chart = (
             f'<div class="chart"><img style="max-height:95mm" alt="'
             f'{escape(self.alt or "Funnel plot: " + self.measure_name)}" '

@@ -164,6 +164,33 @@ def test_the_build_reports_its_progress_to_the_end(sample_db):
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 7
 
 
+def test_a_second_pack_of_the_same_data_draws_no_chart_again(sample_db, monkeypatch):
+    """The charts' images are kept by content (qi.images): the same pack again asks the
+    browser for nothing and prints the same pages; another month draws its charts."""
+    from qi import images
+
+    browser = images._get()
+    sent = []
+    real = browser.submit
+    monkeypatch.setattr(browser, "submit", lambda fig, opts: sent.append(1) or real(fig, opts))
+    images.clear_cache()  # other tests may have drawn these charts
+    teams, measures = ["Willow Ward", "Cedar Ward"], ["restraint_per_1000_obd"]
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        data = Snapshot.from_store(store)
+    first = report.pack_document(data, teams=teams, measures=measures)
+    drawn = len(sent)
+    again = report.pack_document(data, teams=teams, measures=measures)
+    assert drawn == first.charts == 2  # no funnel: it needs three teams
+    assert len(sent) == drawn
+    # the same pages (but the instant each pack was made, on the cover and appendix)
+    made = {"Cover", "Appendix"}
+    assert [x.html for x in again.sections if x.title not in made] == [
+        x.html for x in first.sections if x.title not in made
+    ]
+    earlier = report.pack_document(data, teams=teams, measures=measures, period="2026-06")
+    assert len(sent) == drawn + earlier.charts
+
+
 def test_commentary_with_markup_comes_out_as_plain_text(pack):
     doc, _, pages, _, _ = pack
     assert "<script>alert(1)</script><b>x</b> Second line & more" in pages[-2]
@@ -537,3 +564,20 @@ def test_every_chart_in_the_pack_has_its_limits(sample_db, monkeypatch):
         labels = [a.text for a in fig.layout.annotations]
         assert sum("Upper limit" in t for t in labels) >= len(series) >= 1
         assert sum("Lower limit" in t for t in labels) >= len(series)
+
+
+def test_chart_svg_for_print_keeps_every_drawn_element_and_its_style():
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b'<g class="bglayer"/><g class="layer"><g/><path d="M0,0H5" fill="red" '
+        b"style=\"fill: rgb(1, 2, 3); stroke-width: 2px; font-family: 'A;b', sans-serif\"/>"
+        b'<text x="1" y="2" style="font-size: 12px;">Falls &amp; trips</text></g></svg>'
+    )
+    out = report._for_print(svg).decode()
+    assert "style=" not in out
+    assert out.count("<ns0:g") == 1  # the empty groups are gone, the one drawn is kept
+    # a style declaration wins over the attribute it shadows, as in CSS
+    assert 'fill="rgb(1, 2, 3)"' in out and 'fill="red"' not in out
+    assert 'stroke-width="2px"' in out and "font-family=\"'A;b', sans-serif\"" in out
+    assert 'font-size="12px"' in out and "Falls &amp; trips" in out and 'd="M0,0H5"' in out
+    assert report._for_print(b"<svg not xml") == b"<svg not xml"

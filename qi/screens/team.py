@@ -67,6 +67,9 @@ class TeamChart:
     #: :meth:`data` by threshold, computed once (the figure, the facts above a pack's
     #: chart and the download all read it)
     _files: dict = field(default_factory=dict, compare=False, repr=False)
+    #: :meth:`summary` by ``small_numbers``, written once (the figure, the download and
+    #: a pack's page each ask for it)
+    _said: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -121,7 +124,10 @@ class TeamChart:
         ``small_numbers``."""
         from qi.sentences import render
 
-        return render(self.facts, self._catalogue, small_numbers=small_numbers)
+        key = bool(small_numbers)
+        if key not in self._said:
+            self._said[key] = render(self.facts, self._catalogue, small_numbers=key)
+        return self._said[key].copy()
 
     def sentence(self, *, small_numbers: bool = False) -> str:
         """:meth:`summary`'s sentences as one paragraph, ``All`` first."""
