@@ -167,7 +167,8 @@ class BoardView:
         # the rule is applied to every group of each line (a hidden group could be
         # worked out from All), then the rows chosen are taken
         every_row, sparklines = self._disclosed_at(threshold)
-        download = every_row.loc[shown.index]
+        summary = self._said_at(threshold, group)
+        download = every_row.loc[shown.index].assign(summary=summary.reindex(shown.index))
         shown = shown.assign(
             summary=download["summary"].to_numpy(),
             latest=_shown(shown["value"], download["value"]),
@@ -193,20 +194,32 @@ class BoardView:
         )
 
     def _disclosed_at(self, threshold: int) -> tuple[pd.DataFrame, pd.Series]:
-        """Every row as the download gives it, with its sentence, and every sparkline,
-        at ``threshold`` (computed once per view and threshold, whatever the filters;
-        readers arriving together wait for the first instead of each computing it)."""
+        """Every row as the download gives it, and every sparkline, at ``threshold``
+        (computed once per view and threshold, whatever the filters: the rule is
+        decided on whole lines; readers arriving together wait for the first instead of
+        each computing it)."""
         with _DISCLOSING:
             if threshold not in self._disclosed:
-                every_row = exports.matrix_data(self.rows, threshold=threshold)
-                # a latest value the file hides (``*``) is not written in the sentence
-                summary = self._summary(
-                    self.rows, threshold == 0, every_row["value"] == SUPPRESSED
-                )
                 self._disclosed[threshold] = (
-                    every_row.assign(summary=summary), self._sparklines(threshold)
+                    exports.matrix_data(self.rows, threshold=threshold),
+                    self._sparklines(threshold),
                 )
         return self._disclosed[threshold]
+
+    def _said_at(self, threshold: int, group: str) -> pd.Series:
+        """The sentence of every row of ``group`` at ``threshold``, by row (written once
+        per view, threshold and group, on the first selection that shows the group: a
+        page shows one group at a time, so the other groups' sentences wait until one
+        is chosen)."""
+        every_row, _ = self._disclosed_at(threshold)
+        with _DISCLOSING:
+            if (threshold, group) not in self._disclosed:
+                rows = self.rows[self.rows["group"] == group]
+                # a latest value the file hides (``*``) is not written in the sentence
+                hidden = every_row.loc[rows.index, "value"] == SUPPRESSED
+                said = self._summary(rows, threshold == 0, hidden)
+                self._disclosed[(threshold, group)] = pd.Series(said, index=rows.index)
+        return self._disclosed[(threshold, group)]
 
     def _summary(self, rows: pd.DataFrame, small_numbers: bool, hidden: pd.Series) -> list[str]:
         """Each row's sentence, written for the reader (:func:`qi.sentences.render`);
@@ -233,13 +246,23 @@ class BoardView:
         ]  # fmt: skip
 
     def _sparklines(self, threshold: int) -> pd.Series:
+        """Each series' recent values (None where hidden), in month order, by ``unit``,
+        ``measure`` and ``group``."""
+        keys = ["unit", "measure", "group"]
         recent = self.recent
+        if recent.empty:
+            return pd.Series([], index=pd.MultiIndex.from_arrays([[]] * 3, names=keys),
+                             dtype=object)  # fmt: skip
         keep = ~hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
-        values = recent["value"].where(keep)
-        lists = values.groupby([recent["unit"], recent["measure"], recent["group"]]).agg(
-            lambda v: [None if pd.isna(x) else float(x) for x in v]
-        )
-        return lists
+        values = recent["value"].to_numpy(dtype=float)
+        codes = recent.groupby(keys, sort=False).ngroup().to_numpy()
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        points = values[order].astype(object)
+        points[~keep[order] | np.isnan(values[order])] = None
+        lists = [part.tolist() for part in np.split(points, bounds)]
+        index = pd.MultiIndex.from_frame(recent[keys].iloc[order[np.r_[0, bounds]]])
+        return pd.Series(lists, index=index, dtype=object)
 
 
 def _shown(values: pd.Series, disclosed: pd.Series) -> list[str]:

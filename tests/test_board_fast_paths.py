@@ -1,0 +1,100 @@
+"""The board's fast paths give what the plain paths give.
+
+Each vectorised or deferred step of the Board (issue 22: the board at national scale)
+is checked against the plain computation it replaces, on data built so that every
+branch is taken: lines with one, two or no hidden counts, ties, zeros and missing
+values for the disclosure rule; selections in any order for the lazy sentences.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qi import disclosure, exports, screens
+from qi.snapshot import Snapshot
+from qi.store import Store
+
+TODAY = dt.date(2026, 11, 25)
+KEYS = ["unit", "measure", "group"]
+
+
+@pytest.fixture(scope="module")
+def snap(sample_db) -> Snapshot:
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        return Snapshot.from_store(store)
+
+
+def _secondary_one_by_one(hidden, v, keys, is_all, has_all) -> None:
+    """The secondary rule line by line, as it was written first (the reference)."""
+    rows = np.flatnonzero(has_all)
+    for key in dict.fromkeys(keys[rows]):
+        members = rows[keys[rows] == key]
+        while hidden[members].sum() == 1:
+            shown = members[~hidden[members] & np.isfinite(v[members]) & (v[members] > 0)]
+            if not len(shown):
+                break
+            hidden[sorted(shown, key=lambda i: (bool(is_all[i]), v[i]))[0]] = True
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_secondary_rule_hides_what_the_line_by_line_rule_hides(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    keys = rng.integers(0, max(1, n // 4), n)
+    # small values, repeats (ties), zeros and missing counts
+    v = rng.choice([np.nan, 0.0, 1.0, 3.0, 7.0, 8.0, 9.0, 12.0, 40.0], n)
+    is_all = rng.random(n) < 0.2
+    has_all = np.isin(keys, keys[is_all])
+    hidden = (v >= 1) & (v <= 7) & (rng.random(n) < 0.7)
+    expected = hidden.copy()
+    _secondary_one_by_one(expected, v, keys, is_all, has_all)
+    disclosure._secondary(hidden, v, keys, is_all, has_all)
+    assert (hidden == expected).all()
+
+
+def test_the_secondary_rule_picks_a_group_before_all_and_the_first_among_equals():
+    keys = np.array([0, 0, 0, 0, 1, 1, 1])
+    v = np.array([3.0, 9.0, 9.0, 9.0, 2.0, 0.0, 10.0])
+    is_all = np.array([False, True, False, False, False, False, True])
+    hidden = np.array([True, False, False, False, True, False, False])
+    disclosure._secondary(hidden, v, keys, is_all, np.ones(7, dtype=bool))
+    # line 0: the first group's 9 (row 2), not All's; line 1: only All is left to hide
+    assert hidden.tolist() == [True, False, True, False, True, False, True]
+
+
+@pytest.mark.parametrize("small_numbers", [False, True])
+def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(snap, small_numbers):
+    view = screens.board(snap, level="team", today=TODAY)
+    threshold = 0 if small_numbers else disclosure.THRESHOLD
+    every_row = exports.matrix_data(view.rows, threshold=threshold)
+    hidden = every_row["value"] == disclosure.SUPPRESSED
+    assert hidden.any() != small_numbers
+    eager = pd.Series(view._summary(view.rows, small_numbers, hidden), index=view.rows.index)
+    for group in reversed(view.groups):  # whatever the order the groups are chosen in
+        picked = view.select(group=group, small_numbers=small_numbers)
+        rows = view.rows[view.rows["group"] == group]
+        assert picked.download["summary"].tolist() == eager[rows.index].tolist()
+        assert picked.rows["summary"].tolist() == eager[rows.index].tolist()
+
+
+@pytest.mark.parametrize("small_numbers", [False, True])
+def test_the_boards_sparklines_are_each_series_recent_values_in_order(snap, small_numbers):
+    view = screens.board(snap, level="team", today=TODAY)
+    recent = view.recent
+    threshold = 0 if small_numbers else disclosure.THRESHOLD
+    keep = ~disclosure.hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
+    expected = (
+        recent["value"]
+        .where(keep)
+        .groupby([recent[k] for k in KEYS])
+        .agg(lambda v: [None if pd.isna(x) else float(x) for x in v])
+    )
+    for group in view.groups:
+        rows = view.select(group=group, small_numbers=small_numbers).rows
+        want = expected.reindex(pd.MultiIndex.from_frame(rows[KEYS])).tolist()
+        assert rows["sparkline"].tolist() == want
+        assert any(None in s for s in want if isinstance(s, list)) != small_numbers
