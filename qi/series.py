@@ -220,14 +220,20 @@ def with_denominator(rows: pd.DataFrame) -> pd.Series:
     chart type takes one (:attr:`qi.charts.ChartType.takes_n`: not xbar or s)."""
     from qi.charts import CHART_TYPES
 
-    has = rows["denominator"].notna()
+    has = rows["denominator"].notna().to_numpy()
     if "measure" not in rows:
         out = pd.Series(bool(has.any()), index=rows.index)
     else:
-        out = has.groupby(rows["measure"], observed=True).transform("any").astype(bool)
+        # per measure, through its codes (a row without a measure counts as having one)
+        code, measures = pd.factorize(rows["measure"])
+        named = code >= 0
+        any_n = np.bincount(code[named], weights=has[named], minlength=len(measures)) > 0
+        out = pd.Series(np.where(named, any_n[code], True), index=rows.index, name="denominator")
     if "chart" in rows:
-        takes = {k: c.takes_n for k, c in CHART_TYPES.items()}
-        out &= rows["chart"].map(takes).fillna(True).astype(bool)
+        # an unknown or missing chart type takes one
+        code, charts = pd.factorize(rows["chart"])
+        takes = np.array([getattr(CHART_TYPES.get(c), "takes_n", True) for c in charts] + [True])
+        out &= takes[code]  # code -1 (missing) reads the last entry
     return out
 
 
