@@ -98,3 +98,12 @@ def test_the_boards_sparklines_are_each_series_recent_values_in_order(snap, smal
         want = expected.reindex(pd.MultiIndex.from_frame(rows[KEYS])).tolist()
         assert rows["sparkline"].tolist() == want
         assert any(None in s for s in want if isinstance(s, list)) != small_numbers
+
+
+def test_the_95_percent_z_without_scipy_is_scipys_to_the_last_bit():
+    from scipy import special
+
+    from qi.equality import _lazy
+
+    assert _lazy.Z95 == float(special.ndtri(0.975)) == _lazy.ndtri(0.5 * (1 + 0.95))
+    assert _lazy.ndtri(0.95) == float(special.ndtri(0.95))
