@@ -107,3 +107,44 @@ def test_the_95_percent_z_without_scipy_is_scipys_to_the_last_bit():
 
     assert _lazy.Z95 == float(special.ndtri(0.975)) == _lazy.ndtri(0.5 * (1 + 0.95))
     assert _lazy.ndtri(0.95) == float(special.ndtri(0.95))
+
+
+def _latest_runs_grouped(points: pd.DataFrame) -> pd.DataFrame:
+    """The runs of :func:`qi.sentences._latest_runs` by grouped frames, as first written."""
+    keys = KEYS
+    pts = points.sort_values([*keys, "x"], kind="stable").reset_index(drop=True)
+    kind = pts["point_type"].astype(str).to_numpy()
+    key = pts.groupby(keys, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+    phase = pts["phase"].to_numpy()
+    new = np.r_[True, (key[1:] != key[:-1]) | (phase[1:] != phase[:-1]) | (kind[1:] != kind[:-1])]
+    pts["_run"] = np.cumsum(new)
+    pts["_phase_id"] = np.cumsum(np.r_[True, (key[1:] != key[:-1]) | (phase[1:] != phase[:-1])])
+    grouped = pts.groupby(keys, sort=False)
+    last = grouped.tail(1).set_index(keys)
+    return pd.DataFrame(
+        {
+            "signal_from": pts.groupby("_run")["x"].min().reindex(last["_run"]).to_numpy(),
+            "months": pts.groupby("_run").size().reindex(last["_run"]).to_numpy(),
+            "points": pts.groupby("_phase_id").size().reindex(last["_phase_id"]).to_numpy(),
+            "phase_from": pts.groupby("_phase_id")["x"].min().reindex(last["_phase_id"]).to_numpy(),
+            "first_period": grouped["x"].min().reindex(last.index).to_numpy(),
+            "short": last["short_group_warning"].astype(bool).to_numpy(),
+        },
+        index=last.index,
+    )
+
+
+def test_the_latest_runs_are_those_of_the_grouped_frames(snap):
+    from qi.board import chart
+    from qi.sentences import _latest_runs, _mdc_points
+
+    series = snap.series()
+    rng = np.random.default_rng(5)
+    # phases at random months, and the points shuffled: the runs are read in x order
+    series = series.assign(phase=(rng.random(len(series)) < 0.05).cumsum() % 3)
+    points = _mdc_points(chart(series)).sample(frac=1.0, random_state=5)
+    fast = _latest_runs(points)
+    plain = _latest_runs_grouped(points).reindex(fast.index)
+    assert len(fast) == len(plain) == points.groupby(KEYS).ngroups
+    pd.testing.assert_frame_equal(fast, plain, check_dtype=False)
+    assert (fast["months"] > 1).any() and (fast["points"] < fast["months"].max()).any()

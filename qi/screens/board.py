@@ -344,7 +344,9 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     else:
         rows = rows.assign(**{col: None for col in ACCOUNTABILITY_COLUMNS}, phases="")
     keys = ["unit", "measure", "group"]
-    complete = valued(level_series)
+    # the columns the sparklines and the sentences' gaps read (no copy of the others)
+    complete = valued(level_series[[*keys, "period", "numerator", "denominator", "multiplier",
+                                    "chart", "complete", "rare"]])  # fmt: skip
     complete = complete[complete["complete"]]
     rare = complete["rare"].astype(bool)
     # a rare event's sparkline is the exposure between its events, as its chart
