@@ -148,3 +148,39 @@ def test_the_latest_runs_are_those_of_the_grouped_frames(snap):
     assert len(fast) == len(plain) == points.groupby(KEYS).ngroups
     pd.testing.assert_frame_equal(fast, plain, check_dtype=False)
     assert (fast["months"] > 1).any() and (fast["points"] < fast["months"].max()).any()
+
+
+def _sum_counts_grouped(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    grouped = frame.groupby(keys, sort=False, observed=True, dropna=False)
+    return pd.DataFrame(
+        {
+            "numerator": grouped["numerator"].sum(),
+            "denominator": grouped["denominator"].sum(min_count=1),
+        }
+    ).reset_index()
+
+
+def test_counts_summed_by_one_integer_key_are_those_summed_by_the_key_columns(snap):
+    from qi.series import series_frame, sum_counts
+
+    obs = snap.observations
+    for keys in (["team", "measure", "broad_group", "period"], ["trust", "measure", "period"]):
+        pd.testing.assert_frame_equal(sum_counts(obs, keys), _sum_counts_grouped(obs, keys))
+    # missing keys and denominators, fractional counts, rows in any order
+    rng = np.random.default_rng(9)
+    n = 500
+    frame = pd.DataFrame(
+        {
+            "team": rng.choice(["A", "B", None], n),
+            "period": pd.to_datetime(rng.choice(["2024-01-01", "2024-02-01", None], n)),
+            "numerator": rng.random(n) * 10,
+            "denominator": np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 100),
+        }
+    )
+    pd.testing.assert_frame_equal(
+        sum_counts(frame, ["team", "period"]), _sum_counts_grouped(frame, ["team", "period"])
+    )
+    # series_frame's rows come sorted by series and month, as they were sorted last
+    series = series_frame(obs, snap.measures, rare=snap.rare)
+    keys = ["unit", "measure", "group", "period"]
+    pd.testing.assert_frame_equal(series, series.sort_values(keys, ignore_index=True))
