@@ -76,7 +76,7 @@ def series_frame(
         # groups, before any roll-up, so every level's "All" covers the same teams
         slice_keys = ["team", "measure", "period"]
         is_all = obs["broad_group"].eq(ALL)
-        code = _one_key(obs, slice_keys, missing=False)
+        code = key_codes(obs, slice_keys, missing=False)
         if code is not None and (code >= 0).all():  # one integer per slice: faster
             has_all = is_all.groupby(code, sort=False).transform("any")
         else:
@@ -209,16 +209,21 @@ def latest_complete_month(
     return None if done.empty else pd.Timestamp(done.index.max())
 
 
-def _one_key(frame: pd.DataFrame, keys: list[str], *, missing: bool) -> np.ndarray | None:
+def key_codes(frame: pd.DataFrame, keys: list[str], *, missing: bool) -> np.ndarray | None:
     """Each row's ``keys`` as one integer (equal keys, equal integers; a missing value a
     value of its own when ``missing``, else -1), or None for a categorical key (whose
-    unseen categories a grouping treats apart)."""
+    unseen categories a grouping treats apart) or for keys with too many values to
+    number in 63 bits."""
     code = np.zeros(len(frame), dtype=np.int64)
     lost = np.zeros(len(frame), dtype=bool)
+    span = 1
     for k in keys:
         if isinstance(frame[k].dtype, pd.CategoricalDtype):
             return None
         c, uniques = pd.factorize(frame[k], use_na_sentinel=not missing)
+        span *= len(uniques) + 1
+        if span >= 2**62:
+            return None
         lost |= c < 0
         code = code * (len(uniques) + 1) + c
     return np.where(lost, -1, code)
@@ -227,7 +232,7 @@ def _one_key(frame: pd.DataFrame, keys: list[str], *, missing: bool) -> np.ndarr
 def sum_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Numerators and denominators summed by ``keys`` (a denominator stays missing only
     when every row's is)."""
-    code = _one_key(frame, keys, missing=True)
+    code = key_codes(frame, keys, missing=True)
     if code is not None:
         # grouped by one integer instead of the key columns (strings: 4× slower), the
         # same sums in the same order; the keys read from each group's first row

@@ -184,3 +184,21 @@ def test_counts_summed_by_one_integer_key_are_those_summed_by_the_key_columns(sn
     series = series_frame(obs, snap.measures, rare=snap.rare)
     keys = ["unit", "measure", "group", "period"]
     pd.testing.assert_frame_equal(series, series.sort_values(keys, ignore_index=True))
+
+
+def test_the_boards_recent_months_are_each_series_last_rows():
+    from qi.screens.board import _tail
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "unit": rng.choice(["Oak", "Ash", "Elm"], n),
+            "measure": rng.choice(["a", "b"], n),
+            "group": rng.choice(["All", "Black", "White"], n),
+            "value": rng.random(n),
+        }
+    )
+    for months in (1, 24, 1000):
+        expected = frame.groupby(KEYS, sort=False).tail(months)
+        pd.testing.assert_frame_equal(_tail(frame, KEYS, months), expected)

@@ -31,7 +31,7 @@ from qi.accountability import board_columns, change_starts, with_change_phases
 from qi.board import chart, matrix
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import between_events, point_values
-from qi.series import ALL, LEVELS, valued
+from qi.series import ALL, LEVELS, key_codes, valued
 from qi.snapshot import Snapshot
 
 #: What accountability adds to a team's row.
@@ -355,7 +355,7 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy()), between],
         ignore_index=True,
     )
-    recent = recent.groupby(keys, sort=False).tail(SPARK_MONTHS)
+    recent = _tail(recent, keys, SPARK_MONTHS)
     recent = recent[[*keys, "period", "numerator", "denominator", "value"]]
     return BoardView(
         level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
@@ -364,6 +364,15 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         sentences=_sentence_facts(snapshot, charted, team_series, complete, level),
         measures=snapshot.measures,
     )  # fmt: skip
+
+
+def _tail(frame: pd.DataFrame, keys: list[str], n: int) -> pd.DataFrame:
+    """``frame.groupby(keys, sort=False).tail(n)``, counted from each series' end by one
+    integer key (a grouping by the key columns, text, is several times slower)."""
+    code = key_codes(frame, keys, missing=False)
+    if code is None or (code < 0).any():
+        return frame.groupby(keys, sort=False).tail(n)
+    return frame[pd.Series(code).groupby(code, sort=False).cumcount(ascending=False).to_numpy() < n]
 
 
 def _sentence_facts(snapshot, charted, team_series, complete, level) -> pd.DataFrame:
