@@ -202,3 +202,20 @@ def test_the_boards_recent_months_are_each_series_last_rows():
     for months in (1, 24, 1000):
         expected = frame.groupby(KEYS, sort=False).tail(months)
         pd.testing.assert_frame_equal(_tail(frame, KEYS, months), expected)
+
+
+def test_the_sentences_written_in_the_background_are_those_written_on_demand(snap):
+    import threading
+
+    view = screens.board(snap, level="team", today=TODAY)
+    plain = screens.board(snap, level="team", today=TODAY)
+    first = view.select(group="Black", others_in_background=True)
+    for t in [t for t in threading.enumerate() if t.name == "qi-board-sentences"]:
+        t.join(timeout=60)
+    assert all((disclosure.THRESHOLD, g) in view._disclosed for g in view.groups)
+    for group in view.groups:
+        assert (
+            view.select(group=group).download["summary"].tolist()
+            == plain.select(group=group).download["summary"].tolist()
+        )
+    assert first.rows["summary"].tolist() == plain.select(group="Black").rows["summary"].tolist()

@@ -62,13 +62,15 @@ if level == "team":
         "special cause of concern.",
     )
     ui.in_url("risk", "1" if at_risk_only else "0", "0")
+# the other groups' sentences are written in the background, for when one is chosen
 picked = view.select(
-    group=chosen_group, trusts=chosen_trusts, measures=chosen_measures, at_risk_only=at_risk_only
-)
+    group=chosen_group, trusts=chosen_trusts, measures=chosen_measures,
+    at_risk_only=at_risk_only, others_in_background=True,
+)  # fmt: skip
 if session.small_numbers(picked.teams, key="board_small"):
     picked = view.select(
         group=chosen_group, trusts=chosen_trusts, measures=chosen_measures,
-        at_risk_only=at_risk_only, small_numbers=True,
+        at_risk_only=at_risk_only, small_numbers=True, others_in_background=True,
     )  # fmt: skip
 shown = picked.rows
 
@@ -87,9 +89,10 @@ PAGE_ROWS = 100
 
 #: An empty picture for a row without an icon (no target: no assurance), so that the
 #: cell is blank rather than saying "None".
-NO_ICON = "data:image/svg+xml;base64," + base64.b64encode(
-    b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
-).decode()
+NO_ICON = (
+    "data:image/svg+xml;base64,"
+    + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>').decode()
+)
 
 
 def data_uri(name):
@@ -130,8 +133,16 @@ table = shown.assign(
     # words missing (no target: no assurance; no owner yet) are blank, not "None"
     **{
         col: shown[col].astype(object).where(shown[col].notna(), "")
-        for col in ("latest", "variation_text", "assurance_text", "provisional", "owner",
-                    "sponsor", "phases", "summary")
+        for col in (
+            "latest",
+            "variation_text",
+            "assurance_text",
+            "provisional",
+            "owner",
+            "sponsor",
+            "phases",
+            "summary",
+        )
         if col in shown
     },
 )

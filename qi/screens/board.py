@@ -149,11 +149,15 @@ class BoardView:
         measures: Sequence[str] = (),
         at_risk_only: bool = False,
         small_numbers: bool = False,
+        others_in_background: bool = False,
     ) -> BoardSelection:
         """The rows of one group, in the chosen trusts (team level) and measures; with
         ``at_risk_only``, only the rows whose latest change is an improvement at risk.
         Unless ``small_numbers`` (a role allowed them, who asked), values from counts
         of 1 to 7, and any that would give one back, are hidden as the files hide them.
+        ``others_in_background``: the other groups' sentences are written in a thread
+        of their own once this group's are (a server's readers choosing another group
+        then find them written; the first page does not wait for them).
         """
         threshold = 0 if small_numbers else THRESHOLD
         shown = self.rows[self.rows["group"] == group]
@@ -168,6 +172,8 @@ class BoardView:
         # worked out from All), then the rows chosen are taken
         every_row, sparklines = self._disclosed_at(threshold)
         summary = self._said_at(threshold, group)
+        if others_in_background:
+            self._say_every_group_in_background(threshold)
         download = every_row.loc[shown.index].assign(summary=summary.reindex(shown.index))
         shown = shown.assign(
             summary=download["summary"].to_numpy(),
@@ -220,6 +226,20 @@ class BoardView:
                 said = self._summary(rows, threshold == 0, hidden)
                 self._disclosed[(threshold, group)] = pd.Series(said, index=rows.index)
         return self._disclosed[(threshold, group)]
+
+    def _say_every_group_in_background(self, threshold: int) -> None:
+        """Write every group's sentences at ``threshold`` in a thread (once per view and
+        threshold), a group at a time, so a reader choosing one waits for one at most."""
+        with _DISCLOSING:
+            if ("every group", threshold) in self._disclosed:
+                return
+            self._disclosed[("every group", threshold)] = True
+
+        def say() -> None:
+            for group in self.groups:
+                self._said_at(threshold, group)
+
+        threading.Thread(target=say, name="qi-board-sentences", daemon=True).start()
 
     def _summary(self, rows: pd.DataFrame, small_numbers: bool, hidden: pd.Series) -> list[str]:
         """Each row's sentence, written for the reader (:func:`qi.sentences.render`);
