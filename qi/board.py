@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from qi.measures import chart_rows
+from qi.series import series_numbers
 
 __all__ = ["MATRIX_COLUMNS", "matrix"]
 
@@ -68,7 +69,7 @@ def recent_lists(frame: pd.DataFrame, keys: list[str], column: str, n: int) -> p
     ``keys`` in the order the series first appear (no entry for a series left with no
     value). The same as ``frame.groupby(keys, sort=False).tail(n)``, filtered and
     aggregated to lists, in one sorted pass."""
-    codes = frame.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+    codes = series_numbers(frame, keys)
     named = codes >= 0  # a missing key names no series
     index = np.flatnonzero(named)
     order = index[np.argsort(codes[named], kind="stable")]

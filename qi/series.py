@@ -229,6 +229,17 @@ def key_codes(frame: pd.DataFrame, keys: list[str], *, missing: bool) -> np.ndar
     return np.where(lost, -1, code)
 
 
+def series_numbers(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """``frame.groupby(keys, sort=False).ngroup()`` as an array (each row's series
+    numbered from 0 in the order the series first appear; a row with a missing key as
+    the grouping gives it), through :func:`key_codes` when no key is missing (a
+    grouping by text columns is slower)."""
+    code = key_codes(frame, keys, missing=False)
+    if code is None or (code < 0).any():
+        return frame.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+    return pd.factorize(code)[0]
+
+
 def sum_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Numerators and denominators summed by ``keys`` (a denominator stays missing only
     when every row's is)."""

@@ -219,3 +219,15 @@ def test_the_sentences_written_in_the_background_are_those_written_on_demand(sna
             == plain.select(group=group).download["summary"].tolist()
         )
     assert first.rows["summary"].tolist() == plain.select(group="Black").rows["summary"].tolist()
+
+
+def test_series_are_numbered_as_a_grouping_numbers_them(snap):
+    from qi.series import series_numbers
+
+    obs = snap.observations.sample(frac=1.0, random_state=3)
+    for keys in (["team", "measure", "broad_group"], ["trust", "period"]):
+        expected = obs.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+        np.testing.assert_array_equal(series_numbers(obs, keys), expected)
+    with_missing = obs.assign(team=obs["team"].where(np.arange(len(obs)) % 7 > 0))
+    expected = with_missing.groupby(["team", "measure"], sort=False).ngroup().to_numpy()
+    np.testing.assert_array_equal(series_numbers(with_missing, ["team", "measure"]), expected)

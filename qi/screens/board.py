@@ -31,7 +31,7 @@ from qi.accountability import board_columns, change_starts, with_change_phases
 from qi.board import chart, matrix
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import between_events, point_values
-from qi.series import ALL, LEVELS, key_codes, valued
+from qi.series import ALL, LEVELS, key_codes, series_numbers, valued
 from qi.snapshot import Snapshot
 
 #: What accountability adds to a team's row.
@@ -275,7 +275,7 @@ class BoardView:
                              dtype=object)  # fmt: skip
         keep = ~hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
         values = recent["value"].to_numpy(dtype=float)
-        codes = recent.groupby(keys, sort=False).ngroup().to_numpy()
+        codes = series_numbers(recent, keys)
         order = np.argsort(codes, kind="stable")
         bounds = np.flatnonzero(np.diff(codes[order])) + 1
         points = values[order].astype(object)
