@@ -334,18 +334,22 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     today = today or snapshot.as_of.date()
-    team_series = snapshot.series()
     if level == "team":
+        team_series = snapshot.series()
         level_series = with_change_phases(team_series, snapshot.pdsa, snapshot.phases)
         starts = change_starts(snapshot.pdsa, snapshot.phases)
+        cycles = snapshot.pdsa
     else:
         level_series = snapshot.series(level=level)
         starts = pd.DataFrame(columns=["team", "measure", "group", "start"])
+        # above team level only the owners' columns are read (no holding the gains):
+        # the team series are not summed at all
+        team_series, cycles = level_series.iloc[:0], snapshot.pdsa.iloc[:0]
     charted = chart(level_series)
     rows = matrix(level_series, charted=charted)
     owned, gains = board_columns(
         team_series,
-        snapshot.pdsa,
+        cycles,
         snapshot.owners,
         snapshot.actions,
         snapshot.reviews,
