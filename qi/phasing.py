@@ -411,6 +411,7 @@ def phase_starts(phases: pd.DataFrame, team: str, measure: str, group: str) -> l
     return sorted(pd.Timestamp(s) for s in hit["start"].unique())
 
 
+
 def _words():
     from qi.words import Column
 

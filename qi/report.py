@@ -450,11 +450,8 @@ class _Chart:
         phases = (
             "new phase from "
             + ", ".join(f"{s:%Y-%m}" for s in self.starts)
-            + (
-                " (phases recorded from changes)"
-                if self.recorded
-                else " (when a change idea started)"
-            )
+            + (" (phases recorded from changes)" if self.recorded
+               else " (when a change idea started)")
             if self.starts
             else "one phase (no breaks)"
         )

@@ -241,7 +241,6 @@ STATUS_COLUMNS = [
     Column("measures", "Measures sent", "count"),
 ]
 
-
 def gap_columns(decimals: int = 1) -> list[Column]:
     """The equality gaps (:data:`qi.screens.equality.LATEST_COLUMNS`) in words: the
     group's and the reference's rate, their ratio and difference with 95% intervals."""

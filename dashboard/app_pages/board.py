@@ -89,10 +89,9 @@ PAGE_ROWS = 100
 
 #: An empty picture for a row without an icon (no target: no assurance), so that the
 #: cell is blank rather than saying "None".
-NO_ICON = (
-    "data:image/svg+xml;base64,"
-    + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>').decode()
-)
+NO_ICON = "data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
+).decode()
 
 
 def data_uri(name):
@@ -133,16 +132,8 @@ table = shown.assign(
     # words missing (no target: no assurance; no owner yet) are blank, not "None"
     **{
         col: shown[col].astype(object).where(shown[col].notna(), "")
-        for col in (
-            "latest",
-            "variation_text",
-            "assurance_text",
-            "provisional",
-            "owner",
-            "sponsor",
-            "phases",
-            "summary",
-        )
+        for col in ("latest", "variation_text", "assurance_text", "provisional", "owner",
+                    "sponsor", "phases", "summary")
         if col in shown
     },
 )

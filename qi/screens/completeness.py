@@ -51,8 +51,8 @@ class CompletenessView:
         quarters = [c for c in grid.columns if " Q" in c]
         years = [c for c in grid.columns if c not in months and c not in quarters]
         grid = grid[months[::-1] + quarters[::-1] + years[::-1]]
-        grid.columns = (
-            [f"{pd.Timestamp(c):%b %Y}" for c in months[::-1]] + quarters[::-1] + (years[::-1])
+        grid.columns = [f"{pd.Timestamp(c):%b %Y}" for c in months[::-1]] + quarters[::-1] + (
+            years[::-1]
         )
         return grid
 

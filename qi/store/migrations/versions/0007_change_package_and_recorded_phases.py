@@ -49,7 +49,9 @@ def upgrade() -> None:
         sa.Column("measure_id", sa.String(length=100), sa.ForeignKey("measure.id"), nullable=False),
         sa.Column("group", sa.String(length=200), nullable=False),
         sa.Column("start", sa.Date(), nullable=False),
-        sa.Column("change_idea_id", sa.Integer(), sa.ForeignKey("change_idea.id"), nullable=False),
+        sa.Column(
+            "change_idea_id", sa.Integer(), sa.ForeignKey("change_idea.id"), nullable=False
+        ),
         sa.Column("cycle", sa.Integer(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
