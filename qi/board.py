@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from qi.measures import chart_rows
+from qi.series import series_numbers
 
 __all__ = ["MATRIX_COLUMNS", "matrix"]
 
@@ -42,29 +43,66 @@ def matrix(series: pd.DataFrame, *, spark_points: int = 24, charted=None) -> pd.
     if not charted.results:
         return pd.DataFrame(columns=MATRIX_COLUMNS)
     table = charted.icons
-    points = charted.points
-    recent = points.groupby(keys, sort=False, observed=True).tail(spark_points)
-    recent = recent[np.isfinite(recent["y"].to_numpy(dtype=float))]
-    spark = recent.groupby(keys, sort=False, observed=True)["y"].agg(list).rename("sparkline")
+    spark = recent_lists(charted.points, keys, "y", spark_points).rename("sparkline")
     table = table.join(spark, on=keys)
-    facts = series.drop_duplicates("measure").set_index("measure")[["chart", "improvement"]]
-    table = table.join(facts, on="measure")
+    facts = series.drop_duplicates("measure").set_index("measure")
+    table = table.join(facts[["chart", "improvement"]], on="measure")
     if charted.drawn_as:  # rare events are drawn as g charts of the exposure between them
         table.loc[table["measure"].isin(list(charted.drawn_as)), "chart"] = "g"
-    last = (
-        series.sort_values("period")
-        .groupby(keys, sort=False)
-        .tail(1)
-        .set_index(keys)[["level", "measure_name"]]
-    )
-    table = table.join(last, on=keys).rename(columns={"x": "period", "y": "value"})
-    # the counts of the month the value is read from (the latest complete one)
-    counted = charted.rows.set_index([*keys, "period"])[["numerator", "denominator"]]
+    table = table.join(_level_and_name(series, facts, keys), on=keys)
+    table = table.rename(columns={"x": "period", "y": "value"})
+    # the counts of the month the value is read from (the latest complete one): only the
+    # rows of the months some series is read from are looked up
+    rows = charted.rows
+    rows = rows[rows["period"].isin(table["period"].unique())]
+    counted = rows.set_index([*keys, "period"])[["numerator", "denominator"]]
     counted = counted[~counted.index.duplicated(keep="last")]
     table = table.join(counted, on=[*keys, "period"])
     table = table.join(_provisional(charted.provisional, table, keys), on=keys)
     table = pd.concat([table, _without_events(series, table, keys)], ignore_index=True)
     return table[list(MATRIX_COLUMNS)].sort_values(keys, ignore_index=True)
+
+
+def recent_lists(frame: pd.DataFrame, keys: list[str], column: str, n: int) -> pd.Series:
+    """Each series' (``keys``) last ``n`` rows' ``column``, in the frame's order, its
+    missing and infinite values then left out, as a list of floats: a Series indexed by
+    ``keys`` in the order the series first appear (no entry for a series left with no
+    value). The same as ``frame.groupby(keys, sort=False).tail(n)``, filtered and
+    aggregated to lists, in one sorted pass."""
+    codes = series_numbers(frame, keys)
+    named = codes >= 0  # a missing key names no series
+    index = np.flatnonzero(named)
+    order = index[np.argsort(codes[named], kind="stable")]
+    code = codes[order]
+    end = np.cumsum(np.bincount(code))  # one past each series' last row, in ``order``
+    from_end = end[code] - 1 - np.arange(len(order))
+    values = frame[column].to_numpy(dtype=float)[order]
+    kept = (from_end < n) & np.isfinite(values)
+    order, code, values = order[kept], code[kept], values[kept]
+    if not len(order):
+        return pd.Series([], index=pd.MultiIndex.from_arrays([[]] * len(keys), names=keys),
+                         dtype=object, name=column)  # fmt: skip
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    lists = [part.tolist() for part in np.split(values, starts[1:])]
+    named_by = pd.MultiIndex.from_frame(frame[keys].iloc[order[starts]])
+    return pd.Series(lists, index=named_by, dtype=object, name=column)
+
+
+def _level_and_name(series: pd.DataFrame, facts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Each series' ``level`` and ``measure_name`` (its latest month's)."""
+    level = series["level"]
+    one_level = len(level) and bool((level == level.iloc[0]).all())
+    if one_level and bool(
+        (series.groupby("measure", observed=True)["measure_name"].nunique(dropna=False) <= 1).all()
+    ):  # a frame of one level and one name per measure (series_frame's): nothing to sort
+        found = series[keys].drop_duplicates()
+        return pd.DataFrame(
+            {"level": level.iloc[0],
+             "measure_name": found["measure"].map(facts["measure_name"]).to_numpy()},
+            index=pd.MultiIndex.from_frame(found),
+        )  # fmt: skip
+    last = series.sort_values("period").groupby(keys, sort=False).tail(1)
+    return last.set_index(keys)[["level", "measure_name"]]
 
 
 def chart(series: pd.DataFrame):

@@ -167,16 +167,23 @@ def hidden(
 def _secondary(
     hidden: np.ndarray, v: np.ndarray, keys: np.ndarray, is_all: np.ndarray, has_all: np.ndarray
 ) -> None:
-    """Hide one more entry of every line (with an All row) that has exactly one hidden."""
+    """Hide one more entry of every line (with an All row) that has exactly one hidden:
+    the smallest non-zero shown one, a group's before ``All``'s (the first row of the
+    line among equals); none when every other entry is 0 or missing. Vectorised: a
+    line's entries are the rows sharing its key (``keys``: integers from 0)."""
     rows = np.flatnonzero(has_all)
     if not len(rows):
         return
-    order = pd.Series(rows).groupby(keys[rows], sort=False).agg(list)
-    for members in order:
-        members = np.asarray(members)
-        while hidden[members].sum() == 1:
-            shown = members[~hidden[members] & np.isfinite(v[members]) & (v[members] > 0)]
-            if not len(shown):
-                break  # every other entry is 0 or missing: the hidden one is all there is
-            groups_first = sorted(shown, key=lambda i: (bool(is_all[i]), v[i]))
-            hidden[groups_first[0]] = True
+    line = keys[rows]
+    count = np.bincount(line, weights=hidden[rows].astype(float))
+    vals = v[rows]
+    with np.errstate(invalid="ignore"):
+        candidate = (count[line] == 1) & ~hidden[rows] & np.isfinite(vals) & (vals > 0)
+    cand = rows[candidate]
+    if not len(cand):
+        return
+    # per line: the candidates ordered by (All last, value, row), the first one hidden
+    order = np.lexsort((cand, v[cand], is_all[cand], keys[cand]))
+    cand = cand[order]
+    first = np.r_[True, keys[cand][1:] != keys[cand][:-1]]
+    hidden[cand[first]] = True

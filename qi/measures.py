@@ -231,10 +231,12 @@ def chart_rows(
     facts = rows[["chart", "improvement", "multiplier"]].assign(
         _has_n=with_denominator(rows).to_numpy()
     )
-    for (chart, improvement, multiplier, has_n), index in facts.groupby(
-        ["chart", "improvement", "multiplier", "_has_n"], sort=False
-    ).groups.items():
-        part = rows.loc[index]
+    kinds = ["chart", "improvement", "multiplier", "_has_n"]
+    where = facts.groupby(kinds, sort=False).indices  # each kind's positions, in order
+    # the kinds in the order of ``groups`` (read on one row of each kind: cheap)
+    firsts = facts.take([w[0] for w in where.values()])
+    for chart, improvement, multiplier, has_n in firsts.groupby(kinds, sort=False).groups:
+        part = rows.take(where[(chart, improvement, multiplier, has_n)])
         has_target = "target" in part and bool(part["target"].notna().any())
         result = spc(
             part, x="period", y="numerator", n="denominator" if has_n else None, by=by,

@@ -148,36 +148,54 @@ def _with_keys(frame: pd.DataFrame, unit: str | None, measure: str | None) -> pd
 
 def _latest_runs(points: pd.DataFrame) -> pd.DataFrame:
     """Per series: the latest phase's size, and the run of points of the latest point's
-    kind that ends at it (first period and length)."""
-    pts = points.sort_values([*_KEYS, "x"], kind="stable").reset_index(drop=True)
-    kind = pts["point_type"].astype(str).to_numpy()
-    key = pts.groupby(_KEYS, sort=False, dropna=False, observed=True).ngroup().to_numpy()
-    phase = pts["phase"].to_numpy() if "phase" in pts else np.ones(len(pts))
-    new = np.r_[True, (key[1:] != key[:-1]) | (phase[1:] != phase[:-1]) | (kind[1:] != kind[:-1])]
-    run = np.cumsum(new)
-    pts["_run"] = run
-    pts["_phase_id"] = np.cumsum(np.r_[True, (key[1:] != key[:-1]) | (phase[1:] != phase[:-1])])
-    grouped = pts.groupby(_KEYS, sort=False)
-    last = grouped.tail(1).set_index(_KEYS)
-    first_of_run = pts.groupby("_run")["x"].min()
-    size_of_run = pts.groupby("_run").size()
-    phase_size = pts.groupby("_phase_id").size()
-    phase_start = pts.groupby("_phase_id")["x"].min()
-    first_x = grouped["x"].min()
-    out = pd.DataFrame(
-        {
-            "signal_from": first_of_run.reindex(last["_run"]).to_numpy(),
-            "months": size_of_run.reindex(last["_run"]).to_numpy(),
-            "points": phase_size.reindex(last["_phase_id"]).to_numpy(),
-            "phase_from": phase_start.reindex(last["_phase_id"]).to_numpy(),
-            "first_period": first_x.reindex(last.index).to_numpy(),
-            "short": last["short_group_warning"].astype(bool).to_numpy()
-            if "short_group_warning" in last
-            else np.zeros(len(last), dtype=bool),
-        },
-        index=last.index,
+    kind that ends at it (first period and length).
+
+    One sorted pass: the points ordered by series and ``x`` (stable), a run or a phase
+    starts wherever the series, the phase or the kind changes, and each is read at its
+    first and last positions."""
+    if points.empty:
+        return _latest_runs_empty()
+    key = points.groupby(_KEYS, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+    x = points["x"].to_numpy()
+    order = np.lexsort((x, key))  # by series, then x; equal x keep their order
+    key, x = key[order], x[order]
+    kind = points["point_type"]
+    kind = kind.cat.codes if isinstance(kind.dtype, pd.CategoricalDtype) else pd.factorize(kind)[0]
+    kind = np.asarray(kind)[order]
+    phase = points["phase"].to_numpy()[order] if "phase" in points else np.ones(len(order))
+    series_starts = np.r_[True, key[1:] != key[:-1]]
+    phase_starts = series_starts | np.r_[True, phase[1:] != phase[:-1]]
+    run_starts = phase_starts | np.r_[True, kind[1:] != kind[:-1]]
+    last = np.flatnonzero(np.r_[series_starts[1:], True])  # each series' last point
+
+    def start_of(starts: np.ndarray) -> np.ndarray:
+        """The position where the segment holding each series' last point starts."""
+        begun = np.flatnonzero(starts)
+        return begun[np.searchsorted(begun, last, side="right") - 1]
+
+    run_from, phase_from, series_from = start_of(run_starts), start_of(phase_starts), \
+        start_of(series_starts)  # fmt: skip
+    short = (
+        points["short_group_warning"].to_numpy()[order][last].astype(bool)
+        if "short_group_warning" in points
+        else np.zeros(len(last), dtype=bool)
     )
-    return out
+    return pd.DataFrame(
+        {
+            "signal_from": x[run_from],
+            "months": last - run_from + 1,
+            "points": last - phase_from + 1,
+            "phase_from": x[phase_from],
+            "first_period": x[series_from],
+            "short": short,
+        },
+        index=pd.MultiIndex.from_frame(points[_KEYS].iloc[order[last]]),
+    )
+
+
+def _latest_runs_empty() -> pd.DataFrame:
+    cols = ["signal_from", "months", "points", "phase_from", "first_period", "short"]
+    return pd.DataFrame(columns=cols, index=pd.MultiIndex.from_arrays([[]] * 3, names=_KEYS))
 
 
 def _cycle_months(cycles: pd.DataFrame | None) -> pd.DataFrame:
@@ -246,7 +264,9 @@ def gap_change(
 
     cols = ["unit", "measure", "group", "gap_reference", "gap_before", "gap_now", "gap_low",
             "gap_high", "gap_trend", "gap_hidden"]  # fmt: skip
-    data = series[(series["group"] != ALL) & (series["denominator"] > 0)]
+    # only the columns read here are copied (a national board's rows are 1.7 M)
+    data = series[["unit", "measure", "group", "period", "numerator", "denominator"]]
+    data = data[(data["group"] != ALL) & (data["denominator"] > 0)]
     with_ref = data.loc[data["group"] == reference, "measure"].unique()
     data = data[data["measure"].isin(with_ref)]
     if data.empty:

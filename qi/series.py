@@ -76,7 +76,11 @@ def series_frame(
         # groups, before any roll-up, so every level's "All" covers the same teams
         slice_keys = ["team", "measure", "period"]
         is_all = obs["broad_group"].eq(ALL)
-        has_all = is_all.groupby([obs[k] for k in slice_keys]).transform("any")
+        code = key_codes(obs, slice_keys, missing=False)
+        if code is not None and (code >= 0).all():  # one integer per slice: faster
+            has_all = is_all.groupby(code, sort=False).transform("any")
+        else:
+            has_all = is_all.groupby([obs[k] for k in slice_keys]).transform("any")
         carry = [c for c in LEVELS if c in obs.columns]
         parts = obs[~has_all & ~is_all]
         total = sum_counts(parts, [*carry, "measure", "period"]).assign(broad_group=ALL)
@@ -84,6 +88,9 @@ def series_frame(
     keys = [level, "measure", "broad_group", "period"]
     summed = sum_counts(obs, keys)
     summed = summed.rename(columns={level: "unit", "broad_group": "group"})
+    # sorted while it holds only its keys and counts (the joins below keep this order):
+    # the unique keys leave nothing to tie
+    summed = summed.sort_values(["unit", "measure", "group", "period"], ignore_index=True)
     catalogue = measures.set_index("id")[["name", "chart", "multiplier", "improvement", "target"]]
     out = summed.join(catalogue.rename(columns={"name": "measure_name"}), on="measure")
     out.insert(1, "level", level)
@@ -93,7 +100,7 @@ def series_frame(
     else:
         out = out.join(cover, on=["unit", "measure", "period"])
     out["rare"] = out["measure"].isin(set(rare))
-    return out.sort_values(["unit", "measure", "group", "period"], ignore_index=True)
+    return out
 
 
 def coverage(
@@ -202,9 +209,50 @@ def latest_complete_month(
     return None if done.empty else pd.Timestamp(done.index.max())
 
 
+def key_codes(frame: pd.DataFrame, keys: list[str], *, missing: bool) -> np.ndarray | None:
+    """Each row's ``keys`` as one integer (equal keys, equal integers; a missing value a
+    value of its own when ``missing``, else -1), or None for a categorical key (whose
+    unseen categories a grouping treats apart) or for keys with too many values to
+    number in 63 bits."""
+    code = np.zeros(len(frame), dtype=np.int64)
+    lost = np.zeros(len(frame), dtype=bool)
+    span = 1
+    for k in keys:
+        if isinstance(frame[k].dtype, pd.CategoricalDtype):
+            return None
+        c, uniques = pd.factorize(frame[k], use_na_sentinel=not missing)
+        span *= len(uniques) + 1
+        if span >= 2**62:
+            return None
+        lost |= c < 0
+        code = code * (len(uniques) + 1) + c
+    return np.where(lost, -1, code)
+
+
+def series_numbers(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """``frame.groupby(keys, sort=False).ngroup()`` as an array (each row's series
+    numbered from 0 in the order the series first appear; a row with a missing key as
+    the grouping gives it), through :func:`key_codes` when no key is missing (a
+    grouping by text columns is slower)."""
+    code = key_codes(frame, keys, missing=False)
+    if code is None or (code < 0).any():
+        return frame.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+    return pd.factorize(code)[0]
+
+
 def sum_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Numerators and denominators summed by ``keys`` (a denominator stays missing only
     when every row's is)."""
+    code = key_codes(frame, keys, missing=True)
+    if code is not None:
+        # grouped by one integer instead of the key columns (strings: 4× slower), the
+        # same sums in the same order; the keys read from each group's first row
+        grouped = frame[["numerator", "denominator"]].groupby(code, sort=False)
+        first = pd.Series(np.arange(len(frame))).groupby(code, sort=False).first()
+        out = frame[keys].take(first.to_numpy()).reset_index(drop=True)
+        out["numerator"] = grouped["numerator"].sum().to_numpy()
+        out["denominator"] = grouped["denominator"].sum(min_count=1).to_numpy()
+        return out
     grouped = frame.groupby(keys, sort=False, observed=True, dropna=False)
     return pd.DataFrame(
         {
@@ -220,14 +268,20 @@ def with_denominator(rows: pd.DataFrame) -> pd.Series:
     chart type takes one (:attr:`qi.charts.ChartType.takes_n`: not xbar or s)."""
     from qi.charts import CHART_TYPES
 
-    has = rows["denominator"].notna()
+    has = rows["denominator"].notna().to_numpy()
     if "measure" not in rows:
         out = pd.Series(bool(has.any()), index=rows.index)
     else:
-        out = has.groupby(rows["measure"], observed=True).transform("any").astype(bool)
+        # per measure, through its codes (a row without a measure counts as having one)
+        code, measures = pd.factorize(rows["measure"])
+        named = code >= 0
+        any_n = np.bincount(code[named], weights=has[named], minlength=len(measures)) > 0
+        out = pd.Series(np.where(named, any_n[code], True), index=rows.index, name="denominator")
     if "chart" in rows:
-        takes = {k: c.takes_n for k, c in CHART_TYPES.items()}
-        out &= rows["chart"].map(takes).fillna(True).astype(bool)
+        # an unknown or missing chart type takes one
+        code, charts = pd.factorize(rows["chart"])
+        takes = np.array([getattr(CHART_TYPES.get(c), "takes_n", True) for c in charts] + [True])
+        out &= takes[code]  # code -1 (missing) reads the last entry
     return out
 
 

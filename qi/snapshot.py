@@ -152,6 +152,11 @@ class Snapshot:
 
     def latest_complete_month(self) -> pd.Timestamp | None:
         """The latest month every team expected has sent, for every measure."""
+        return self._latest_complete
+
+    @cached_property
+    def _latest_complete(self) -> pd.Timestamp | None:
+        # read once per snapshot (a snapshot never changes)
         return latest_complete_month(self.observations, not_expected=self.not_expected)
 
     def provisional_months(self) -> dict[pd.Timestamp, str]:

@@ -43,7 +43,10 @@ def test_import_qi_loads_no_scipy_store_or_plotly():
     assert loaded_after("import qi") == set()
     # the chart engine needs numpy and pandas, still not scipy
     assert loaded_after("import qi\nqi.CHART_TYPES\nqi.RULE_SETS") <= {"pandas"}
-    assert "scipy" in loaded_after("import qi\nqi.equality.compare")
+    # nor does comparing groups with 95% Wald intervals (the Board's sentences); the
+    # exact statistics import it when first used
+    assert "scipy" not in loaded_after("import qi\nqi.equality.compare")
+    assert "scipy" in loaded_after("import qi\nqi.equality._exact.z_two_sided(0.9)")
 
 
 @pytest.mark.parametrize("first", ["import qi.mdc", "from qi.spc import SPCResult", "pass"])

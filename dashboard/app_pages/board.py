@@ -62,13 +62,15 @@ if level == "team":
         "special cause of concern.",
     )
     ui.in_url("risk", "1" if at_risk_only else "0", "0")
+# the other groups' sentences are written in the background, for when one is chosen
 picked = view.select(
-    group=chosen_group, trusts=chosen_trusts, measures=chosen_measures, at_risk_only=at_risk_only
-)
+    group=chosen_group, trusts=chosen_trusts, measures=chosen_measures,
+    at_risk_only=at_risk_only, others_in_background=True,
+)  # fmt: skip
 if session.small_numbers(picked.teams, key="board_small"):
     picked = view.select(
         group=chosen_group, trusts=chosen_trusts, measures=chosen_measures,
-        at_risk_only=at_risk_only, small_numbers=True,
+        at_risk_only=at_risk_only, small_numbers=True, others_in_background=True,
     )  # fmt: skip
 shown = picked.rows
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+
+from qi.equality._lazy import special, stats
 
 FloatArray = NDArray[np.float64]
 

@@ -12,10 +12,10 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from qi._checks import by_list, check_columns, check_conf, check_multiplier, numeric_column
 from qi.equality import _exact
+from qi.equality._lazy import ndtri
 
 __all__ = ["COMPARE_COLUMNS", "GAP_COLUMNS", "MEASURES", "compare", "gap"]
 
@@ -60,7 +60,7 @@ def _compare_arrays(
 ) -> dict[str, np.ndarray]:
     """Every comparison statistic for arrays of (group, reference) pairs (without
     ``exact``, the mid-p exact ones are NaN)."""
-    z_wald = float(special.ndtri(0.5 * (1 + conf)))  # epitools: qnorm(0.5*(1 + conf.level))
+    z_wald = ndtri(0.5 * (1 + conf))  # epitools: qnorm(0.5*(1 + conf.level))
     none = np.full(a.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p0 = a / n1, b / n0

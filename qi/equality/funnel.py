@@ -31,10 +31,10 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from qi._checks import check_multiplier
 from qi.equality import _exact
+from qi.equality._lazy import special, stats
 
 __all__ = [
     "LINES",

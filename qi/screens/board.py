@@ -31,7 +31,7 @@ from qi.accountability import board_columns, change_starts, with_change_phases
 from qi.board import chart, matrix
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import between_events, point_values
-from qi.series import ALL, LEVELS, valued
+from qi.series import ALL, LEVELS, key_codes, series_numbers, valued
 from qi.snapshot import Snapshot
 
 #: What accountability adds to a team's row.
@@ -149,11 +149,15 @@ class BoardView:
         measures: Sequence[str] = (),
         at_risk_only: bool = False,
         small_numbers: bool = False,
+        others_in_background: bool = False,
     ) -> BoardSelection:
         """The rows of one group, in the chosen trusts (team level) and measures; with
         ``at_risk_only``, only the rows whose latest change is an improvement at risk.
         Unless ``small_numbers`` (a role allowed them, who asked), values from counts
         of 1 to 7, and any that would give one back, are hidden as the files hide them.
+        ``others_in_background``: the other groups' sentences are written in a thread
+        of their own once this group's are (a server's readers choosing another group
+        then find them written; the first page does not wait for them).
         """
         threshold = 0 if small_numbers else THRESHOLD
         shown = self.rows[self.rows["group"] == group]
@@ -167,7 +171,10 @@ class BoardView:
         # the rule is applied to every group of each line (a hidden group could be
         # worked out from All), then the rows chosen are taken
         every_row, sparklines = self._disclosed_at(threshold)
-        download = every_row.loc[shown.index]
+        summary = self._said_at(threshold, group)
+        if others_in_background:
+            self._say_every_group_in_background(threshold)
+        download = every_row.loc[shown.index].assign(summary=summary.reindex(shown.index))
         shown = shown.assign(
             summary=download["summary"].to_numpy(),
             latest=_shown(shown["value"], download["value"]),
@@ -193,20 +200,46 @@ class BoardView:
         )
 
     def _disclosed_at(self, threshold: int) -> tuple[pd.DataFrame, pd.Series]:
-        """Every row as the download gives it, with its sentence, and every sparkline,
-        at ``threshold`` (computed once per view and threshold, whatever the filters;
-        readers arriving together wait for the first instead of each computing it)."""
+        """Every row as the download gives it, and every sparkline, at ``threshold``
+        (computed once per view and threshold, whatever the filters: the rule is
+        decided on whole lines; readers arriving together wait for the first instead of
+        each computing it)."""
         with _DISCLOSING:
             if threshold not in self._disclosed:
-                every_row = exports.matrix_data(self.rows, threshold=threshold)
-                # a latest value the file hides (``*``) is not written in the sentence
-                summary = self._summary(
-                    self.rows, threshold == 0, every_row["value"] == SUPPRESSED
-                )
                 self._disclosed[threshold] = (
-                    every_row.assign(summary=summary), self._sparklines(threshold)
+                    exports.matrix_data(self.rows, threshold=threshold),
+                    self._sparklines(threshold),
                 )
         return self._disclosed[threshold]
+
+    def _said_at(self, threshold: int, group: str) -> pd.Series:
+        """The sentence of every row of ``group`` at ``threshold``, by row (written once
+        per view, threshold and group, on the first selection that shows the group: a
+        page shows one group at a time, so the other groups' sentences wait until one
+        is chosen)."""
+        every_row, _ = self._disclosed_at(threshold)
+        with _DISCLOSING:
+            if (threshold, group) not in self._disclosed:
+                rows = self.rows[self.rows["group"] == group]
+                # a latest value the file hides (``*``) is not written in the sentence
+                hidden = every_row.loc[rows.index, "value"] == SUPPRESSED
+                said = self._summary(rows, threshold == 0, hidden)
+                self._disclosed[(threshold, group)] = pd.Series(said, index=rows.index)
+        return self._disclosed[(threshold, group)]
+
+    def _say_every_group_in_background(self, threshold: int) -> None:
+        """Write every group's sentences at ``threshold`` in a thread (once per view and
+        threshold), a group at a time, so a reader choosing one waits for one at most."""
+        with _DISCLOSING:
+            if ("every group", threshold) in self._disclosed:
+                return
+            self._disclosed[("every group", threshold)] = True
+
+        def say() -> None:
+            for group in self.groups:
+                self._said_at(threshold, group)
+
+        threading.Thread(target=say, name="qi-board-sentences", daemon=True).start()
 
     def _summary(self, rows: pd.DataFrame, small_numbers: bool, hidden: pd.Series) -> list[str]:
         """Each row's sentence, written for the reader (:func:`qi.sentences.render`);
@@ -233,13 +266,23 @@ class BoardView:
         ]  # fmt: skip
 
     def _sparklines(self, threshold: int) -> pd.Series:
+        """Each series' recent values (None where hidden), in month order, by ``unit``,
+        ``measure`` and ``group``."""
+        keys = ["unit", "measure", "group"]
         recent = self.recent
+        if recent.empty:
+            return pd.Series([], index=pd.MultiIndex.from_arrays([[]] * 3, names=keys),
+                             dtype=object)  # fmt: skip
         keep = ~hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
-        values = recent["value"].where(keep)
-        lists = values.groupby([recent["unit"], recent["measure"], recent["group"]]).agg(
-            lambda v: [None if pd.isna(x) else float(x) for x in v]
-        )
-        return lists
+        values = recent["value"].to_numpy(dtype=float)
+        codes = series_numbers(recent, keys)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        points = values[order].astype(object)
+        points[~keep[order] | np.isnan(values[order])] = None
+        lists = [part.tolist() for part in np.split(points, bounds)]
+        index = pd.MultiIndex.from_frame(recent[keys].iloc[order[np.r_[0, bounds]]])
+        return pd.Series(lists, index=index, dtype=object)
 
 
 def _shown(values: pd.Series, disclosed: pd.Series) -> list[str]:
@@ -291,18 +334,22 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     today = today or snapshot.as_of.date()
-    team_series = snapshot.series()
     if level == "team":
+        team_series = snapshot.series()
         level_series = with_change_phases(team_series, snapshot.pdsa, snapshot.phases)
         starts = change_starts(snapshot.pdsa, snapshot.phases)
+        cycles = snapshot.pdsa
     else:
         level_series = snapshot.series(level=level)
         starts = pd.DataFrame(columns=["team", "measure", "group", "start"])
+        # above team level only the owners' columns are read (no holding the gains):
+        # the team series are not summed at all
+        team_series, cycles = level_series.iloc[:0], snapshot.pdsa.iloc[:0]
     charted = chart(level_series)
     rows = matrix(level_series, charted=charted)
     owned, gains = board_columns(
         team_series,
-        snapshot.pdsa,
+        cycles,
         snapshot.owners,
         snapshot.actions,
         snapshot.reviews,
@@ -321,7 +368,9 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     else:
         rows = rows.assign(**{col: None for col in ACCOUNTABILITY_COLUMNS}, phases="")
     keys = ["unit", "measure", "group"]
-    complete = valued(level_series)
+    # the columns the sparklines and the sentences' gaps read (no copy of the others)
+    complete = valued(level_series[[*keys, "period", "numerator", "denominator", "multiplier",
+                                    "chart", "complete", "rare"]])  # fmt: skip
     complete = complete[complete["complete"]]
     rare = complete["rare"].astype(bool)
     # a rare event's sparkline is the exposure between its events, as its chart
@@ -330,7 +379,7 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy()), between],
         ignore_index=True,
     )
-    recent = recent.groupby(keys, sort=False).tail(SPARK_MONTHS)
+    recent = _tail(recent, keys, SPARK_MONTHS)
     recent = recent[[*keys, "period", "numerator", "denominator", "value"]]
     return BoardView(
         level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
@@ -339,6 +388,15 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         sentences=_sentence_facts(snapshot, charted, team_series, complete, level),
         measures=snapshot.measures,
     )  # fmt: skip
+
+
+def _tail(frame: pd.DataFrame, keys: list[str], n: int) -> pd.DataFrame:
+    """``frame.groupby(keys, sort=False).tail(n)``, counted from each series' end by one
+    integer key (a grouping by the key columns, text, is several times slower)."""
+    code = key_codes(frame, keys, missing=False)
+    if code is None or (code < 0).any():
+        return frame.groupby(keys, sort=False).tail(n)
+    return frame[pd.Series(code).groupby(code, sort=False).cumcount(ascending=False).to_numpy() < n]
 
 
 def _sentence_facts(snapshot, charted, team_series, complete, level) -> pd.DataFrame:

@@ -1,0 +1,233 @@
+"""The board's fast paths give what the plain paths give.
+
+Each vectorised or deferred step of the Board (issue 22: the board at national scale)
+is checked against the plain computation it replaces, on data built so that every
+branch is taken: lines with one, two or no hidden counts, ties, zeros and missing
+values for the disclosure rule; selections in any order for the lazy sentences.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qi import disclosure, exports, screens
+from qi.snapshot import Snapshot
+from qi.store import Store
+
+TODAY = dt.date(2026, 11, 25)
+KEYS = ["unit", "measure", "group"]
+
+
+@pytest.fixture(scope="module")
+def snap(sample_db) -> Snapshot:
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        return Snapshot.from_store(store)
+
+
+def _secondary_one_by_one(hidden, v, keys, is_all, has_all) -> None:
+    """The secondary rule line by line, as it was written first (the reference)."""
+    rows = np.flatnonzero(has_all)
+    for key in dict.fromkeys(keys[rows]):
+        members = rows[keys[rows] == key]
+        while hidden[members].sum() == 1:
+            shown = members[~hidden[members] & np.isfinite(v[members]) & (v[members] > 0)]
+            if not len(shown):
+                break
+            hidden[sorted(shown, key=lambda i: (bool(is_all[i]), v[i]))[0]] = True
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_secondary_rule_hides_what_the_line_by_line_rule_hides(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    keys = rng.integers(0, max(1, n // 4), n)
+    # small values, repeats (ties), zeros and missing counts
+    v = rng.choice([np.nan, 0.0, 1.0, 3.0, 7.0, 8.0, 9.0, 12.0, 40.0], n)
+    is_all = rng.random(n) < 0.2
+    has_all = np.isin(keys, keys[is_all])
+    hidden = (v >= 1) & (v <= 7) & (rng.random(n) < 0.7)
+    expected = hidden.copy()
+    _secondary_one_by_one(expected, v, keys, is_all, has_all)
+    disclosure._secondary(hidden, v, keys, is_all, has_all)
+    assert (hidden == expected).all()
+
+
+def test_the_secondary_rule_picks_a_group_before_all_and_the_first_among_equals():
+    keys = np.array([0, 0, 0, 0, 1, 1, 1])
+    v = np.array([3.0, 9.0, 9.0, 9.0, 2.0, 0.0, 10.0])
+    is_all = np.array([False, True, False, False, False, False, True])
+    hidden = np.array([True, False, False, False, True, False, False])
+    disclosure._secondary(hidden, v, keys, is_all, np.ones(7, dtype=bool))
+    # line 0: the first group's 9 (row 2), not All's; line 1: only All is left to hide
+    assert hidden.tolist() == [True, False, True, False, True, False, True]
+
+
+@pytest.mark.parametrize("small_numbers", [False, True])
+def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(snap, small_numbers):
+    view = screens.board(snap, level="team", today=TODAY)
+    threshold = 0 if small_numbers else disclosure.THRESHOLD
+    every_row = exports.matrix_data(view.rows, threshold=threshold)
+    hidden = every_row["value"] == disclosure.SUPPRESSED
+    assert hidden.any() != small_numbers
+    eager = pd.Series(view._summary(view.rows, small_numbers, hidden), index=view.rows.index)
+    for group in reversed(view.groups):  # whatever the order the groups are chosen in
+        picked = view.select(group=group, small_numbers=small_numbers)
+        rows = view.rows[view.rows["group"] == group]
+        assert picked.download["summary"].tolist() == eager[rows.index].tolist()
+        assert picked.rows["summary"].tolist() == eager[rows.index].tolist()
+
+
+@pytest.mark.parametrize("small_numbers", [False, True])
+def test_the_boards_sparklines_are_each_series_recent_values_in_order(snap, small_numbers):
+    view = screens.board(snap, level="team", today=TODAY)
+    recent = view.recent
+    threshold = 0 if small_numbers else disclosure.THRESHOLD
+    keep = ~disclosure.hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
+    expected = (
+        recent["value"]
+        .where(keep)
+        .groupby([recent[k] for k in KEYS])
+        .agg(lambda v: [None if pd.isna(x) else float(x) for x in v])
+    )
+    for group in view.groups:
+        rows = view.select(group=group, small_numbers=small_numbers).rows
+        want = expected.reindex(pd.MultiIndex.from_frame(rows[KEYS])).tolist()
+        assert rows["sparkline"].tolist() == want
+        assert any(None in s for s in want if isinstance(s, list)) != small_numbers
+
+
+def test_the_95_percent_z_without_scipy_is_scipys_to_the_last_bit():
+    from scipy import special
+
+    from qi.equality import _lazy
+
+    assert _lazy.Z95 == float(special.ndtri(0.975)) == _lazy.ndtri(0.5 * (1 + 0.95))
+    assert _lazy.ndtri(0.95) == float(special.ndtri(0.95))
+
+
+def _latest_runs_grouped(points: pd.DataFrame) -> pd.DataFrame:
+    """The runs of :func:`qi.sentences._latest_runs` by grouped frames, as first written."""
+    keys = KEYS
+    pts = points.sort_values([*keys, "x"], kind="stable").reset_index(drop=True)
+    kind = pts["point_type"].astype(str).to_numpy()
+    key = pts.groupby(keys, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+    phase = pts["phase"].to_numpy()
+    new = np.r_[True, (key[1:] != key[:-1]) | (phase[1:] != phase[:-1]) | (kind[1:] != kind[:-1])]
+    pts["_run"] = np.cumsum(new)
+    pts["_phase_id"] = np.cumsum(np.r_[True, (key[1:] != key[:-1]) | (phase[1:] != phase[:-1])])
+    grouped = pts.groupby(keys, sort=False)
+    last = grouped.tail(1).set_index(keys)
+    return pd.DataFrame(
+        {
+            "signal_from": pts.groupby("_run")["x"].min().reindex(last["_run"]).to_numpy(),
+            "months": pts.groupby("_run").size().reindex(last["_run"]).to_numpy(),
+            "points": pts.groupby("_phase_id").size().reindex(last["_phase_id"]).to_numpy(),
+            "phase_from": pts.groupby("_phase_id")["x"].min().reindex(last["_phase_id"]).to_numpy(),
+            "first_period": grouped["x"].min().reindex(last.index).to_numpy(),
+            "short": last["short_group_warning"].astype(bool).to_numpy(),
+        },
+        index=last.index,
+    )
+
+
+def test_the_latest_runs_are_those_of_the_grouped_frames(snap):
+    from qi.board import chart
+    from qi.sentences import _latest_runs, _mdc_points
+
+    series = snap.series()
+    rng = np.random.default_rng(5)
+    # phases at random months, and the points shuffled: the runs are read in x order
+    series = series.assign(phase=(rng.random(len(series)) < 0.05).cumsum() % 3)
+    points = _mdc_points(chart(series)).sample(frac=1.0, random_state=5)
+    fast = _latest_runs(points)
+    plain = _latest_runs_grouped(points).reindex(fast.index)
+    assert len(fast) == len(plain) == points.groupby(KEYS).ngroups
+    pd.testing.assert_frame_equal(fast, plain, check_dtype=False)
+    assert (fast["months"] > 1).any() and (fast["points"] < fast["months"].max()).any()
+
+
+def _sum_counts_grouped(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    grouped = frame.groupby(keys, sort=False, observed=True, dropna=False)
+    return pd.DataFrame(
+        {
+            "numerator": grouped["numerator"].sum(),
+            "denominator": grouped["denominator"].sum(min_count=1),
+        }
+    ).reset_index()
+
+
+def test_counts_summed_by_one_integer_key_are_those_summed_by_the_key_columns(snap):
+    from qi.series import series_frame, sum_counts
+
+    obs = snap.observations
+    for keys in (["team", "measure", "broad_group", "period"], ["trust", "measure", "period"]):
+        pd.testing.assert_frame_equal(sum_counts(obs, keys), _sum_counts_grouped(obs, keys))
+    # missing keys and denominators, fractional counts, rows in any order
+    rng = np.random.default_rng(9)
+    n = 500
+    frame = pd.DataFrame(
+        {
+            "team": rng.choice(["A", "B", None], n),
+            "period": pd.to_datetime(rng.choice(["2024-01-01", "2024-02-01", None], n)),
+            "numerator": rng.random(n) * 10,
+            "denominator": np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 100),
+        }
+    )
+    pd.testing.assert_frame_equal(
+        sum_counts(frame, ["team", "period"]), _sum_counts_grouped(frame, ["team", "period"])
+    )
+    # series_frame's rows come sorted by series and month, as they were sorted last
+    series = series_frame(obs, snap.measures, rare=snap.rare)
+    keys = ["unit", "measure", "group", "period"]
+    pd.testing.assert_frame_equal(series, series.sort_values(keys, ignore_index=True))
+
+
+def test_the_boards_recent_months_are_each_series_last_rows():
+    from qi.screens.board import _tail
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "unit": rng.choice(["Oak", "Ash", "Elm"], n),
+            "measure": rng.choice(["a", "b"], n),
+            "group": rng.choice(["All", "Black", "White"], n),
+            "value": rng.random(n),
+        }
+    )
+    for months in (1, 24, 1000):
+        expected = frame.groupby(KEYS, sort=False).tail(months)
+        pd.testing.assert_frame_equal(_tail(frame, KEYS, months), expected)
+
+
+def test_the_sentences_written_in_the_background_are_those_written_on_demand(snap):
+    import threading
+
+    view = screens.board(snap, level="team", today=TODAY)
+    plain = screens.board(snap, level="team", today=TODAY)
+    first = view.select(group="Black", others_in_background=True)
+    for t in [t for t in threading.enumerate() if t.name == "qi-board-sentences"]:
+        t.join(timeout=60)
+    assert all((disclosure.THRESHOLD, g) in view._disclosed for g in view.groups)
+    for group in view.groups:
+        assert (
+            view.select(group=group).download["summary"].tolist()
+            == plain.select(group=group).download["summary"].tolist()
+        )
+    assert first.rows["summary"].tolist() == plain.select(group="Black").rows["summary"].tolist()
+
+
+def test_series_are_numbered_as_a_grouping_numbers_them(snap):
+    from qi.series import series_numbers
+
+    obs = snap.observations.sample(frac=1.0, random_state=3)
+    for keys in (["team", "measure", "broad_group"], ["trust", "period"]):
+        expected = obs.groupby(keys, sort=False, observed=True).ngroup().to_numpy()
+        np.testing.assert_array_equal(series_numbers(obs, keys), expected)
+    with_missing = obs.assign(team=obs["team"].where(np.arange(len(obs)) % 7 > 0))
+    expected = with_missing.groupby(["team", "measure"], sort=False).ngroup().to_numpy()
+    np.testing.assert_array_equal(series_numbers(with_missing, ["team", "measure"]), expected)
