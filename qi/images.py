@@ -36,6 +36,7 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future
 
@@ -53,7 +54,7 @@ CACHED = 256
 
 _lock = threading.Lock()
 _browser: _Browser | None = None
-_cache: OrderedDict[str, Future[bytes]] = OrderedDict()
+_cache: OrderedDict[str, tuple[Future[bytes], float]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -154,6 +155,9 @@ def shutdown() -> None:
         browser, _browser = _browser, None
     if browser is not None:
         browser.close()
+    with _cache_lock:  # renders still pending in the closed browser never finish
+        for key in [k for k, (future, _) in _cache.items() if not future.done()]:
+            del _cache[key]
 
 
 def submit(
@@ -175,13 +179,14 @@ def submit(
     spec = to_json_plotly(fig.to_dict())
     key = hashlib.sha256(f"{json.dumps(opts, sort_keys=True)}\n{spec}".encode()).hexdigest()
     with _cache_lock:
-        kept = _cache.get(key)
-        if kept is not None:
+        kept, since = _cache.get(key, (None, 0.0))
+        # a render pending longer than a render may take is stuck: draw it again
+        if kept is not None and (kept.done() or time.monotonic() - since < TIMEOUT):
             _cache.move_to_end(key)
             return kept
     future = _get().submit(json.loads(spec), opts)
     with _cache_lock:
-        _cache[key] = future
+        _cache[key] = (future, time.monotonic())
         while len(_cache) > CACHED:
             _cache.popitem(last=False)
     future.add_done_callback(lambda done: _forget_failed(key, done))
@@ -193,7 +198,7 @@ def _forget_failed(key: str, future: Future) -> None:
     if not future.cancelled() and future.exception() is None:
         return
     with _cache_lock:
-        if _cache.get(key) is future:
+        if _cache.get(key, (None,))[0] is future:
             del _cache[key]
 
 

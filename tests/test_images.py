@@ -5,6 +5,7 @@ a changed figure is drawn anew."""
 from __future__ import annotations
 
 import re
+import time
 
 import plotly.graph_objects as go
 import pytest
@@ -23,7 +24,14 @@ def _same_drawing(svg: bytes) -> str:
     it) and of each trace."""
     text = svg.decode()
     uid = re.search(r'id="defs-([0-9a-f]+)"', text).group(1)
-    return re.sub(r"\btrace[0-9a-f]{6}\b", "trace", text.replace(uid, "UID"))
+    text = re.sub(r"\btrace[0-9a-f]{6}\b", "trace", text.replace(uid, "UID"))
+    # and each element's attributes in one order (a browser tab may write them in another)
+    attribute = re.compile(r'([\w:.-]+)="([^"]*)"')
+
+    def ordered(tag: re.Match) -> str:
+        return f"<{tag[1]} {' '.join(sorted(m[0] for m in attribute.finditer(tag[2])))}{tag[3]}>"
+
+    return re.sub(r"<([\w:-]+)\s([^<>]*?)(/?)>", ordered, text)
 
 
 @pytest.fixture
@@ -99,3 +107,24 @@ def test_the_browser_reuses_its_tabs_between_images():
         images.image(_figure(f"Chart {i}"), "svg", width=600)
     assert kaleido._qi_images - before[0] == 4
     assert kaleido._qi_reloads - before[1] <= 4 // images.RELOAD_EVERY + 1
+
+
+def test_a_render_stuck_past_its_time_is_drawn_again_and_a_closed_browser_s_are_dropped(renders):
+    """A render still pending is shared while it may yet finish; one pending longer than
+    a render may take (a hung browser), or left in a browser that was closed, is never
+    handed out again: the next request draws the figure anew."""
+    from concurrent.futures import Future
+
+    first = images.image(_figure(), "svg", width=600)
+    (key,) = images._cache
+    stuck: Future[bytes] = Future()  # never finishes
+    images._cache[key] = (stuck, time.monotonic())  # pending, within its time: shared
+    assert images.submit(_figure(), "svg", width=600) is stuck
+    assert len(renders) == 1
+    images._cache[key] = (stuck, time.monotonic() - images.TIMEOUT - 1)  # past its time
+    again = images.submit(_figure(), "svg", width=600)
+    assert again is not stuck and len(renders) == 2
+    assert _same_drawing(again.result(timeout=60)) == _same_drawing(first)
+    images._cache[key] = (stuck, time.monotonic())
+    images.shutdown()  # the browser closed with the render pending: dropped
+    assert key not in images._cache

@@ -141,9 +141,10 @@ def _copy_columns(
     from pyarrow import csv
 
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    # the texts the server writes: ISO dates, and floats that read back exactly
+    # the texts the server writes: ISO dates, and floats that read back exactly (any
+    # setting above 0 is the shortest exact text from PostgreSQL 12; 3 is exact before)
     conn.exec_driver_sql("SET LOCAL DateStyle = ISO")
-    conn.exec_driver_sql("SET LOCAL extra_float_digits = 1")
+    conn.exec_driver_sql("SET LOCAL extra_float_digits = 3")
     driver = conn.connection.driver_connection
     with driver.cursor() as cur:
         sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
