@@ -405,7 +405,7 @@ def _filter(frame, layout, name, where, intake):
             )
             return None
         keys = {name_key(v) for v in kept}
-        cells = frame[column].map(name_key).isin(keys)
+        cells = per_distinct(frame[column], name_key).isin(keys)
         if not cells.any():
             found = frame[column].astype(str).str.strip().value_counts().index[:8].tolist()
             intake.problems.append(
@@ -598,7 +598,7 @@ def _unpivot(frame, wide_cols, to, mapped, layout, intake):
     order = {c: j for j, c in enumerate(wide_cols)}
     long["_order"] = long["_wide"].map(order)
     long = long.sort_values(["_row", "_order"], kind="stable").reset_index(drop=True)
-    empty = long["_value"].map(lambda v: str(v).strip() == "")
+    empty = per_distinct(long["_value"], lambda v: str(v).strip() == "")
     if empty.any():  # a month not (yet) reported in a wide sheet: no data, not a zero
         intake.notes.append(f"{int(empty.sum()):,} empty cells under the {to} columns skipped")
     long = long[~empty.to_numpy()].reset_index(drop=True)
@@ -624,7 +624,7 @@ def _detect_by(frame, header, mapped, wide_to, skip):
     for h in header:
         if h in mapped.values() or h in skip or h == value or h not in frame.columns:
             continue
-        keys = set(frame[h].map(header_key).unique())
+        keys = set(per_distinct(frame[h], header_key).unique())
         if keys and keys <= (_NUM_WORDS | _DEN_WORDS) and keys & _NUM_WORDS and keys & _DEN_WORDS:
             return h, value
     return None, None
@@ -635,10 +635,10 @@ def _split(frame, by, value, mapped, layout, labels, wide_to, name, where, intak
     if layout.values:
         num_keys = {name_key(v) for v in layout.values["numerator"]}
         den_keys = {name_key(v) for v in layout.values["denominator"]}
-        kind = frame[by].map(name_key)
+        kind = per_distinct(frame[by], name_key)
     else:
         num_keys, den_keys = _NUM_WORDS, _DEN_WORDS
-        kind = frame[by].map(header_key)
+        kind = per_distinct(frame[by], header_key)
     is_num, is_den = kind.isin(num_keys), kind.isin(den_keys)
     other = ~(is_num | is_den)
     if other.any():
@@ -662,7 +662,7 @@ def _split(frame, by, value, mapped, layout, labels, wide_to, name, where, intak
     # rows pair up whatever the letter case or spacing of their names
     match = [f"_key_{k}" for k in key_cols]
     frame = frame.assign(
-        **{m: frame[k].map(name_key) for m, k in zip(match, key_cols, strict=True)}
+        **{m: per_distinct(frame[k], name_key) for m, k in zip(match, key_cols, strict=True)}
     )
     num = frame[is_num.to_numpy()]
     den = frame[is_den.to_numpy()]
@@ -775,6 +775,30 @@ def _by_value(values: pd.Series, fn) -> pd.Series:
     mapped = np.empty(len(uniques), dtype=object)
     mapped[:] = [fn(u) for u in uniques]
     return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
+def per_distinct(values: pd.Series, fn: Callable[[object], object]) -> pd.Series:
+    """``values.map(fn)``, with ``fn`` called once per distinct text rather than once
+    per cell: a 200,000-row file repeats its few team, measure and group names, and
+    comparing a name (:func:`~qi.store.columns.name_key`) costs more than the rest of
+    its reading.
+
+    Only a column of texts (and missing cells) is taken a distinct value at a time:
+    there equal values are the same text, so ``fn`` cannot tell them apart. Missing
+    cells are passed to ``fn`` one by one, as ``map`` passes them (``None`` and NaN may
+    differ to ``fn``), and any other column is mapped cell by cell."""
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return values.map(fn)
+    codes, uniques = pd.factorize(values.astype(object))
+    out = np.empty(len(values), dtype=object)
+    if len(uniques):
+        mapped = np.empty(len(uniques), dtype=object)
+        mapped[:] = [fn(u) for u in uniques]
+        known = codes >= 0
+        out[known] = mapped[codes[known]]
+    for i in np.flatnonzero(codes < 0):  # missing cells
+        out[i] = fn(values.iat[i])
+    return pd.Series(out, index=values.index, name=values.name).infer_objects()
 
 
 def _number_text(value: object, changed: list) -> object:

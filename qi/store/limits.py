@@ -293,9 +293,10 @@ def rows(
                 f"{line:,}); the limit is {max_cells:,}: delete the columns that are not "
                 f"needed, or {SPLIT}",
             )
+        # (map with the dict's bound methods: no Python frame per cell)
         if texts and len(shared) < _SHARE_AT_MOST:
-            record = [shared.setdefault(v, v) for v in record]
+            record = list(map(shared.setdefault, record, record))
         elif texts:
-            record = [shared.get(v, v) for v in record]
+            record = list(map(shared.get, record, record))
         yield record
     report(1.0, filled)

@@ -693,21 +693,30 @@ VERSION_COLUMNS = (
 )  # fmt: skip
 
 
+#: What :func:`~qi.store._frames.read_columns` makes of each column of
+#: :func:`_versions`' query (dates and times read as the text the database writes).
+_VERSION_KINDS = {
+    "id": "int", "team_id": "int", "measure_id": "text", "period": "text", "group": "text",
+    "broad_group": "text", "numerator": "float", "denominator": "float", "upload_id": "int",
+    "uploaded_at": "text", "shown": "int",
+}  # fmt: skip
+
+
 def _versions(conn: Connection, rows: pd.DataFrame, at: dt.datetime) -> pd.DataFrame:
     """Every stored version (rolled back or not) of the team × measure × periods of
     ``rows`` (with ``team_id``, ``measure``, ``period``), and whether each is shown at
     ``at``: :data:`VERSION_COLUMNS`.
 
     Read with the slice index on the upload's own teams, measures and periods, so the
-    work is proportional to the upload and its earlier versions, not to the store."""
+    work is proportional to the upload and its earlier versions, not to the store; read
+    into columns (:func:`~qi.store._frames.read_columns`), not row objects, since a file
+    replacing a year of a collaborative meets hundreds of thousands of versions."""
     if rows.empty:
         return pd.DataFrame(columns=list(VERSION_COLUMNS))
     o, u = Observation.__table__, Upload.__table__
     periods = sorted({p.date() for p in pd.to_datetime(rows["period"].unique())})
     query = (
         select(
-            # dates as the driver gives them (text on SQLite): pandas reads them faster
-            # than SQLAlchemy's row-by-row date conversion
             o.c.id, o.c.team_id, o.c.measure_id, type_coerce(o.c.period, String), o.c.group,
             o.c.broad_group, o.c.numerator, o.c.denominator, o.c.upload_id,
             type_coerce(u.c.uploaded_at, String), case((_shown(o, u, at), 1), else_=0),
@@ -719,20 +728,33 @@ def _versions(conn: Connection, rows: pd.DataFrame, at: dt.datetime) -> pd.DataF
             o.c.period.in_(periods),
         )
     )  # fmt: skip
-    # plain tuples: pandas probing SQLAlchemy rows for attributes costs more than the read
-    found = pd.DataFrame.from_records(
-        list(map(tuple, conn.execute(query).fetchall())), columns=list(VERSION_COLUMNS)
+    columns = read_columns(conn, query, _VERSION_KINDS)
+    if not len(columns["id"]):
+        return pd.DataFrame(columns=list(VERSION_COLUMNS))
+    found = pd.DataFrame(
+        {
+            name: _decoded(column, dates=name in ("period", "uploaded_at"))
+            if isinstance(column, Coded)
+            else column
+            for name, column in columns.items()
+        },
+        columns=list(VERSION_COLUMNS),
     )
-    if found.empty:
-        return found
-    found["period"] = pd.to_datetime(found["period"])
-    found["uploaded_at"] = pd.to_datetime(found["uploaded_at"])
     # only the upload's own slices (the query reads the product of its teams, measures
     # and periods)
     keys = rows[["team_id", "measure", "period"]].drop_duplicates()
     keys = keys.rename(columns={"measure": "measure_id"})
     keys["period"] = pd.to_datetime(keys["period"])
     return found.merge(keys, on=["team_id", "measure_id", "period"], how="inner")
+
+
+def _decoded(column: Coded, *, dates: bool) -> np.ndarray:
+    """A text column read as codes, as one value per row: each distinct text made once
+    (and, for ``dates``, parsed once: the ISO text SQLite and PostgreSQL write)."""
+    values = np.asarray(column.values, dtype=object)
+    if dates:
+        values = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601").to_numpy()
+    return values[column.codes]
 
 
 def _group_map(catalogue: Catalogue) -> GroupMap:
@@ -891,11 +913,13 @@ def replacement_table(replacements: pd.DataFrame) -> pd.DataFrame:
 def replacement_lines(replacements: pd.DataFrame, limit: int = 20) -> list[str]:
     """One line per replaced value (``team · measure · period · group: old → new``), at
     most ``limit`` of them and a last line saying how many more."""
-    table = replacement_table(replacements)
+    # the text only of the lines printed: a file that replaces a whole year of a
+    # collaborative replaces hundreds of thousands of values
+    table = replacement_table(replacements.head(limit))
     lines = [
         f"  {t.team} · {t.measure} · {t.period} · {t.group}: {t.stored} → {t.new}"
-        for t in table.head(limit).itertuples(index=False)
+        for t in table.itertuples(index=False)
     ]
-    if len(table) > limit:
-        lines.append(f"  … and {len(table) - limit:,} more")
+    if len(replacements) > limit:
+        lines.append(f"  … and {len(replacements) - limit:,} more")
     return lines
