@@ -1,7 +1,8 @@
 """The import's fast paths give what the plain ways gave: names compared once per
 distinct text (:func:`qi.store.intake.per_distinct`), the stored versions an upload
-meets read into columns (``_versions``, on SQLite and PostgreSQL), and the replaced
-values printed from only the lines shown (:func:`qi.store.uploads.replacement_lines`).
+meets read into columns (``_versions``, on SQLite and PostgreSQL), the replaced
+values printed from only the lines shown (:func:`qi.store.uploads.replacement_lines`),
+and a wide sheet's months read as rows with numpy (``_unpivot``) as a melt read them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import case, select
 
-from qi.store import uploads
+from qi.store import intake, uploads
 from qi.store.columns import header_key, name_key
 from qi.store.intake import per_distinct
 from qi.store.models import Observation, Team, Upload
@@ -223,3 +224,56 @@ def test_replacement_lines_are_the_full_tables_first_lines(store, limit):
     if len(table) > limit:
         want.append(f"  … and {len(table) - limit:,} more")
     assert uploads.replacement_lines(replaced, limit) == want
+
+
+# ---------------------------------------------------------------- unpivot
+
+
+def _melted(frame: pd.DataFrame, wide_cols: list[str]) -> pd.DataFrame:
+    """A wide sheet's cells as rows the plain way: melt, then sort by row and column."""
+    keep = [c for c in frame.columns if c not in wide_cols]
+    long = frame.melt(id_vars=keep, value_vars=wide_cols, var_name="_wide", value_name="_value")
+    long["_order"] = long["_wide"].map({c: j for j, c in enumerate(wide_cols)})
+    long = long.sort_values(["_row", "_order"], kind="stable").reset_index(drop=True)
+    empty = long["_value"].map(lambda v: str(v).strip() == "")
+    return long[~empty.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+_CELLS = st.one_of(
+    st.sampled_from(["", " ", "12", "1,234", "NULL", "n/a", "7.5"]),
+    st.integers(0, 500),
+    st.floats(0, 1e6, allow_nan=False),
+    st.dates().map(lambda d: dt.datetime(d.year, d.month, d.day)),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.integers(0, 12).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(_CELLS, min_size=3, max_size=3), min_size=n, max_size=n),
+            st.lists(st.sampled_from(["Willow", "Oak ", "", "oak"]), min_size=n, max_size=n),
+            st.permutations(range(n)),
+        )
+    )
+)
+def test_unpivot_reads_a_wide_sheet_as_a_melt_did(rows):
+    cells, teams, order = rows
+    wide_cols = ["Jan-25", "Feb-25", "Mar-25"]
+    frame = pd.DataFrame(
+        {"Ward": teams, **{c: [r[j] for r in cells] for j, c in enumerate(wide_cols)}},
+        columns=["Ward", *wide_cols],
+        dtype=object,
+    )
+    # file rows in any order (kept rows of a filtered sheet are ascending; the sort
+    # holds whatever the order)
+    frame["_row"] = np.asarray([5 + 2 * i for i in order], dtype=np.int64)
+    got, mapped, labels = intake._unpivot(
+        frame, wide_cols, "period", {"team": "Ward"}, None, intake.Intake("f.csv", None)
+    )
+    want = _melted(frame, wide_cols)
+    assert list(got.columns) == list(want.columns)
+    assert mapped == {"team": "Ward", "period": "_wide"}
+    for column in want.columns:  # the same cells (a melt makes texts pandas' text type)
+        assert got[column].tolist() == want[column].tolist(), column
+    assert labels["period"].tolist() == want["_wide"].tolist()

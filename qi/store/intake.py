@@ -594,14 +594,22 @@ def _wide_candidates(header, to, known_groups, skip=()) -> list[str]:
 def _unpivot(frame, wide_cols, to, mapped, layout, intake):
     """Months (or groups) as columns → one row per cell; labels name each value's column."""
     keep = [c for c in frame.columns if c not in wide_cols]
-    long = frame.melt(id_vars=keep, value_vars=wide_cols, var_name="_wide", value_name="_value")
-    order = {c: j for j, c in enumerate(wide_cols)}
-    long["_order"] = long["_wide"].map(order)
-    long = long.sort_values(["_row", "_order"], kind="stable").reset_index(drop=True)
+    # row by row, each row's cells in the order of their columns, the cells kept as
+    # they were read (objects, as in a long file): a melt, then a sort, costs far more
+    by_row = np.argsort(frame["_row"].to_numpy(), kind="stable")
+    k = len(wide_cols)
+    long = frame[keep].iloc[np.repeat(by_row, k)].reset_index(drop=True)
+    cells = {
+        "_wide": np.tile(np.asarray(wide_cols, dtype=object), len(frame)),
+        "_value": frame[wide_cols].to_numpy(dtype=object)[by_row].reshape(-1),
+    }
+    for column, values in cells.items():
+        long[column] = pd.Series(values, index=long.index, dtype=object)
+    long["_order"] = np.tile(np.arange(k, dtype=np.int64), len(frame))
     empty = per_distinct(long["_value"], lambda v: str(v).strip() == "")
     if empty.any():  # a month not (yet) reported in a wide sheet: no data, not a zero
         intake.notes.append(f"{int(empty.sum()):,} empty cells under the {to} columns skipped")
-    long = long[~empty.to_numpy()].reset_index(drop=True)
+    long = long[~empty.to_numpy(dtype=bool)].reset_index(drop=True)
     mapped = dict(mapped)
     mapped[to] = "_wide"
     shown = ", ".join(wide_cols[:3]) + (f" … {wide_cols[-1]}" if len(wide_cols) > 3 else "")
@@ -789,7 +797,10 @@ def per_distinct(values: pd.Series, fn: Callable[[object], object]) -> pd.Series
     differ to ``fn``), and any other column is mapped cell by cell."""
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         return values.map(fn)
-    codes, uniques = pd.factorize(values.astype(object))
+    codes, uniques = pd.factorize(values)  # (a column of pandas' text type natively)
+    if len(uniques) and (codes >= 0).all():  # no missing cell: the answers taken by code
+        mapped = pd.Series([fn(u) for u in uniques], dtype=object).infer_objects()
+        return mapped.take(codes).set_axis(values.index).rename(values.name)
     out = np.empty(len(values), dtype=object)
     if len(uniques):
         mapped = np.empty(len(uniques), dtype=object)

@@ -585,8 +585,12 @@ def _groups(values, measure, catalogue, group_map: GroupMap, report):
     """
     text = values.where(values.notna(), "").astype(str).str.strip()
     report(text.eq(""), "group", f"group is empty: give the group, or '{ALL}' for everyone")
-    pairs = pd.MultiIndex.from_arrays([measure.to_numpy(), text.to_numpy()])
-    codes, uniques = pd.factorize(pairs)
+    # the distinct pairs from each column's codes (no tuple per row)
+    m_codes, m_values = pd.factorize(measure.to_numpy(dtype=object), use_na_sentinel=False)
+    g_codes, g_values = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=False)
+    width = max(len(g_values), 1)
+    codes, pair = pd.factorize(m_codes.astype(np.int64) * width + g_codes)
+    uniques = zip(m_values[pair // width], g_values[pair % width], strict=True)
     table = catalogue.measures
     groups_of = table["groups"].to_dict()
     grouping_of = table["grouping"].to_dict() if "grouping" in table.columns else {}
