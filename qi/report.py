@@ -343,17 +343,19 @@ class _Context:
 
     def charts(self, measure_list: list[str], steps: _Steps | None = None) -> list[_Chart]:
         out = []
+        # every team's series summed once, and the gaps per reference group (not per chart)
+        shared = screens.SharedReads(self.data, until=self.month)
         for measure in measure_list:
             here = self.obs[self.obs["measure"] == measure]
             for team in sorted(here["team"].unique()):
-                chart = self._chart(team, measure)
+                chart = self._chart(team, measure, shared)
                 if chart is not None:
                     out.append(chart)
                 if steps is not None:
                     steps.step(f"Built chart {len(out)}: {team}")
         return out
 
-    def _chart(self, team: str, measure: str) -> _Chart | None:
+    def _chart(self, team: str, measure: str, shared=None) -> _Chart | None:
         wanted = (
             list(self.groups)
             if self.groups is not None
@@ -362,7 +364,7 @@ class _Context:
         view = screens.team_chart(
             self.data, unit=team, measure=measure, groups=[ALL, *wanted], rules=self.rules,
             starts=screens.CHANGES if self.phases == "changes" else (), until=self.month,
-            recorded=self.phases == "recorded",
+            recorded=self.phases == "recorded", shared=shared,
         )  # fmt: skip
         rows = view.charted.rows
         if view.empty or rows.empty or not (rows["group"] == ALL).any():
