@@ -84,8 +84,8 @@ GRID_HEAD_MM, GRID_ROW_MM = 24, 8.2
 #: Measures (columns) the cover's grid holds at most.
 GRID_MEASURES = 8
 #: Share of a pack's build taken by writing the PDF once the charts are rendered
-#: (0.23 to 0.40 measured on the sample: benchmarks/bench_report.py prints it).
-PDF_SHARE = 0.3
+#: (0.31 to 0.43 measured on the sample: benchmarks/bench_report.py prints it).
+PDF_SHARE = 0.35
 
 #: ``progress(done, what)``: the share of the work done (0 to 1) and what is being done.
 Progress = Callable[[float, str], None]
