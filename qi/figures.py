@@ -148,6 +148,18 @@ def _fmt(value: float, ratio: bool = False) -> str:
 #: length of one :func:`spc_figure` or :func:`describe` call (their ``frequency``).
 _FREQUENCY: ContextVar[str] = ContextVar("qi_figures_frequency", default="month")
 
+
+@functools.cache
+def _template() -> go.layout.Template:
+    """plotly's ``plotly_white`` as these charts use it: its layout and its scatter
+    defaults (every chart here is made of scatter traces), without the defaults of the
+    twenty other kinds of trace. Drawn the same, checked a third as long (a pack sets it
+    on 45 figures) and a third the size in each figure's JSON."""
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"]
+    return go.layout.Template(layout=white.layout, data={"scatter": white.data.scatter})
+
 #: Months between a period and the next, by frequency.
 _STEP_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
@@ -685,7 +697,7 @@ def spc_figure(
         title={"text": "<br>".join(text(t) for t in title_lines), "x": 0, "xref": "paper",
                "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
                "pad": {"t": 10}, "font": {"size": 16}},
-        template="plotly_white",
+        template=_template(),
         hovermode="closest",
         height=fig_height,
         width=width,
@@ -1176,7 +1188,7 @@ def funnel_figure(
     annotations, key = _funnel_labels(points, label, denominator, (x0, x1), (y0, y1), geo)
     fig.update_layout(
         title={"text": text(title), "x": 0, "xref": "paper", "xanchor": "left"},
-        template="plotly_white",
+        template=_template(),
         xaxis={"title": {"text": text(x_title)}, "range": [x0, x1]},
         yaxis={"title": {"text": text(y_title)}, "range": [y0, y1]},
         height=height, width=width,

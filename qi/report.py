@@ -84,8 +84,8 @@ GRID_HEAD_MM, GRID_ROW_MM = 24, 8.2
 #: Measures (columns) the cover's grid holds at most.
 GRID_MEASURES = 8
 #: Share of a pack's build taken by writing the PDF once the charts are rendered
-#: (0.23 to 0.40 measured on the sample: benchmarks/bench_report.py prints it).
-PDF_SHARE = 0.3
+#: (0.31 to 0.43 measured on the sample: benchmarks/bench_report.py prints it).
+PDF_SHARE = 0.35
 
 #: ``progress(done, what)``: the share of the work done (0 to 1) and what is being done.
 Progress = Callable[[float, str], None]
@@ -343,17 +343,19 @@ class _Context:
 
     def charts(self, measure_list: list[str], steps: _Steps | None = None) -> list[_Chart]:
         out = []
+        # every team's series summed once, and the gaps per reference group (not per chart)
+        shared = screens.SharedReads(self.data, until=self.month)
         for measure in measure_list:
             here = self.obs[self.obs["measure"] == measure]
             for team in sorted(here["team"].unique()):
-                chart = self._chart(team, measure)
+                chart = self._chart(team, measure, shared)
                 if chart is not None:
                     out.append(chart)
                 if steps is not None:
                     steps.step(f"Built chart {len(out)}: {team}")
         return out
 
-    def _chart(self, team: str, measure: str) -> _Chart | None:
+    def _chart(self, team: str, measure: str, shared=None) -> _Chart | None:
         wanted = (
             list(self.groups)
             if self.groups is not None
@@ -362,7 +364,7 @@ class _Context:
         view = screens.team_chart(
             self.data, unit=team, measure=measure, groups=[ALL, *wanted], rules=self.rules,
             starts=screens.CHANGES if self.phases == "changes" else (), until=self.month,
-            recorded=self.phases == "recorded",
+            recorded=self.phases == "recorded", shared=shared,
         )  # fmt: skip
         rows = view.charted.rows
         if view.empty or rows.empty or not (rows["group"] == ALL).any():

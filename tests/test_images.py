@@ -128,3 +128,26 @@ def test_a_render_stuck_past_its_time_is_drawn_again_and_a_closed_browser_s_are_
     images._cache[key] = (stuck, time.monotonic())
     images.shutdown()  # the browser closed with the render pending: dropped
     assert key not in images._cache
+
+
+def test_the_charts_template_draws_as_plotly_white(renders):
+    """The charts carry plotly_white's layout and scatter defaults only (setting the
+    whole template checks the defaults of twenty kinds of trace): drawn the same."""
+    import numpy as np
+    import pandas as pd
+
+    import qi
+    from qi.figures import spc_figure
+
+    rng = np.random.default_rng(4)
+    data = pd.DataFrame({
+        "period": np.tile(pd.date_range("2024-01-01", periods=24, freq="MS"), 2),
+        "group": np.repeat(["All", "Black"], 24), "n": 400, "y": rng.poisson(40, 48),
+    })  # fmt: skip
+    result = qi.spc(data, y="y", n="n", x="period", by="group", chart="p", rules="mdc")
+    ours = spc_figure(result.points, group="group", rules="mdc", title="Seclusion", width=800)
+    white = go.Figure(ours).update_layout(template="plotly_white")
+    assert ours.layout.template.to_plotly_json() != white.layout.template.to_plotly_json()
+    drawn = [images.image(f, "svg", width=800, height=500) for f in (ours, white)]
+    assert len(renders) == 2
+    assert _same_drawing(drawn[0]) == _same_drawing(drawn[1])

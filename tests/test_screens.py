@@ -270,3 +270,35 @@ def test_an_xbar_measure_is_charted_without_its_denominators():
     charted = chart_measure(m, rows)
     assert len(charted.result.points) == 12 and charted.result.points["n"].isna().all()
     assert charted.result.points["y"].iloc[0] == pytest.approx(71.0)
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+def test_charts_drawn_from_shared_reads_are_the_charts_drawn_alone(snap, recorded):
+    """A board pack draws its forty charts from reads they share (every team's series
+    summed once, the gaps once per reference group): each is the chart drawn alone.
+    One team has no White rows, so its gaps are to another group (or none)."""
+    import dataclasses
+
+    obs = snap.observations
+    lone = sorted(obs["team"].unique())[0]
+    obs = obs[~((obs["team"] == lone) & (obs["broad_group"] == "White"))]
+    data = dataclasses.replace(snap, observations=obs.reset_index(drop=True))
+    month = sorted(obs["period"].unique())[-3]
+    shared = screens.SharedReads(data, until=month)
+    compared = 0
+    for measure in data.measure_ids():
+        for team in sorted(obs.loc[obs["measure"] == measure, "team"].unique()):
+            groups = ["All", *screens.change_groups(data, team, measure, until=month)]
+            kwargs = dict(unit=team, measure=measure, groups=groups, until=month,
+                          starts=screens.CHANGES, recorded=recorded)  # fmt: skip
+            alone = screens.team_chart(data, **kwargs)
+            together = screens.team_chart(data, shared=shared, **kwargs)
+            pd.testing.assert_frame_equal(together.series, alone.series)
+            pd.testing.assert_frame_equal(together.charted.rows, alone.charted.rows)
+            pd.testing.assert_frame_equal(together.facts, alone.facts)
+            pd.testing.assert_frame_equal(together.summary(), alone.summary())
+            assert together.starts == alone.starts and together.uploads == alone.uploads
+            compared += 1
+    assert compared >= 40
+    with pytest.raises(ValueError, match="another snapshot"):
+        screens.team_chart(data, unit=lone, measure=data.measure_ids()[0], shared=shared)
