@@ -293,6 +293,12 @@ def gap_change(
     window = np.where((rank < size) & (count >= 2 * size), "before", window)
     order = order.assign(window=window)
     rows = data.merge(order[order["window"] != ""], on=["unit", "measure", "period"])
+    # a line whose windows hold no row of the reference group has no gap to give (its
+    # reference's months all fell between the windows), whatever other lines hold
+    ref_lines = rows.loc[rows["group"] == reference, ["unit", "measure"]].drop_duplicates()
+    rows = rows.merge(ref_lines, on=["unit", "measure"])
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
     # one comparison per kind (a ratio of rates, or of proportions for a p chart): the
     # ratio and its interval do not depend on the measure's multiplier
     kind = rows["measure"].map({m: i.comparison for m, i in info.items()})

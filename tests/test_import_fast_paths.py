@@ -277,3 +277,19 @@ def test_unpivot_reads_a_wide_sheet_as_a_melt_did(rows):
     for column in want.columns:  # the same cells (a melt makes texts pandas' text type)
         assert got[column].tolist() == want[column].tolist(), column
     assert labels["period"].tolist() == want["_wide"].tolist()
+
+
+def test_unpivot_reads_a_column_named_twice_once():
+    """Two spellings of one month's header in a layout name one column: its cells are
+    read once (a melt ignored the repeat), not as duplicate rows."""
+    wide_cols = ["Apr-24", "May-24"]
+    frame = pd.DataFrame({"Ward": ["Willow", "Oak"], "Apr-24": [3, 4], "May-24": [5, ""]},
+                         dtype=object)  # fmt: skip
+    frame["_row"] = np.asarray([2, 3], dtype=np.int64)
+    got, _, labels = intake._unpivot(
+        frame, [*wide_cols, "Apr-24"], "period", {"team": "Ward"}, None,
+        intake.Intake("f.csv", None),
+    )  # fmt: skip
+    want = _melted(frame, wide_cols)
+    assert got["_value"].tolist() == want["_value"].tolist() == [3, 5, 4]
+    assert labels["period"].tolist() == ["Apr-24", "May-24", "Apr-24"]

@@ -272,25 +272,20 @@ def test_an_xbar_measure_is_charted_without_its_denominators():
     assert charted.result.points["y"].iloc[0] == pytest.approx(71.0)
 
 
-@pytest.mark.parametrize("recorded", [False, True])
-def test_charts_drawn_from_shared_reads_are_the_charts_drawn_alone(snap, recorded):
-    """A board pack draws its forty charts from reads they share (every team's series
-    summed once, the gaps once per reference group): each is the chart drawn alone.
-    One team has no White rows, so its gaps are to another group (or none)."""
-    import dataclasses
-
-    obs = snap.observations
-    lone = sorted(obs["team"].unique())[0]
-    obs = obs[~((obs["team"] == lone) & (obs["broad_group"] == "White"))]
-    data = dataclasses.replace(snap, observations=obs.reset_index(drop=True))
-    month = sorted(obs["period"].unique())[-3]
-    shared = screens.SharedReads(data, until=month)
+def _shared_and_alone_agree(data, month, *, recorded=False, level="team") -> int:
+    """Draws every chart of ``data`` up to ``month`` alone and from shared reads, and
+    checks they are the same chart; returns how many were compared."""
+    shared = screens.SharedReads(data, level=level, until=month)
+    obs = data.observations
     compared = 0
     for measure in data.measure_ids():
-        for team in sorted(obs.loc[obs["measure"] == measure, "team"].unique()):
-            groups = ["All", *screens.change_groups(data, team, measure, until=month)]
-            kwargs = dict(unit=team, measure=measure, groups=groups, until=month,
-                          starts=screens.CHANGES, recorded=recorded)  # fmt: skip
+        here = obs.loc[(obs["measure"] == measure) & (obs["period"] <= month), level]
+        for unit in sorted(here.dropna().unique()):
+            groups = ["All"]
+            if level == "team":
+                groups += screens.change_groups(data, unit, measure, until=month)
+            kwargs = dict(unit=unit, level=level, measure=measure, groups=groups,
+                          until=month, starts=screens.CHANGES, recorded=recorded)  # fmt: skip
             alone = screens.team_chart(data, **kwargs)
             together = screens.team_chart(data, shared=shared, **kwargs)
             pd.testing.assert_frame_equal(together.series, alone.series)
@@ -299,6 +294,63 @@ def test_charts_drawn_from_shared_reads_are_the_charts_drawn_alone(snap, recorde
             pd.testing.assert_frame_equal(together.summary(), alone.summary())
             assert together.starts == alone.starts and together.uploads == alone.uploads
             compared += 1
-    assert compared >= 40
+    return compared
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+def test_charts_drawn_from_shared_reads_are_the_charts_drawn_alone(snap, recorded):
+    """A board pack draws its forty charts from reads they share (every team's series
+    summed once, the gaps once per reference group): each is the chart drawn alone.
+    One team has no White rows, so its gaps are to another group."""
+    import dataclasses
+
+    obs = snap.observations
+    lone = sorted(obs["team"].unique())[0]
+    obs = obs[~((obs["team"] == lone) & (obs["broad_group"] == "White"))]
+    data = dataclasses.replace(snap, observations=obs.reset_index(drop=True))
+    month = sorted(obs["period"].unique())[-3]
+    assert _shared_and_alone_agree(data, month, recorded=recorded) >= 40
+    shared = screens.SharedReads(data, until=month)
     with pytest.raises(ValueError, match="another snapshot"):
         screens.team_chart(data, unit=lone, measure=data.measure_ids()[0], shared=shared)
+
+
+def test_shared_reads_when_a_reference_group_falls_between_the_gap_windows(snap):
+    """Team A has no White rows on a rate measure, so it is compared with Asian; on the
+    proportions, only team B has Asian rows, and only in months between the earliest and
+    latest twelve. Comparing every line with Asian at once must neither fail nor lend a
+    gap to a line whose windows hold no Asian row; drawn alone, those lines have none."""
+    import dataclasses
+
+    from qi import report
+
+    obs = snap.observations
+    months = sorted(obs["period"].unique())
+    a, b = sorted(obs["team"].unique())[:2]
+    chart = snap.measures.set_index("id")["chart"]
+    rate = next(m for m in chart.index if chart[m] == "u")
+    proportions = [m for m in chart.index if chart[m] == "p"]
+    x = obs[obs["team"].isin([a, b])]
+    x = x[~((x["team"] == a) & (x["measure"] == rate) & (x["broad_group"] == "White"))]
+    middle = (x["period"] > months[14]) & (x["period"] < months[-14])
+    asian_kept = (x["team"] == b) & middle
+    x = x[~((x["broad_group"] == "Asian") & x["measure"].isin(proportions) & ~asian_kept)]
+    data = dataclasses.replace(snap, observations=x.reset_index(drop=True))
+    assert _shared_and_alone_agree(data, months[-1]) >= 9
+    upto = screens.narrowed(data, until=months[-1])
+    catalogue = data.measures.set_index("id")
+    context = report._Context(upto, catalogue, months[-1], "mdc", "none", None, "White")
+    assert len(context.charts(list(data.measure_ids()))) >= 9
+
+
+def test_shared_reads_above_team_level_leave_out_a_team_without_a_trust(snap):
+    """A team without a trust is in no trust's chart: the shared series are those of
+    the trusts' own teams, the same types as a trust's chart drawn alone."""
+    import dataclasses
+
+    obs = snap.observations
+    lone = sorted(obs["team"].unique())[0]
+    data = dataclasses.replace(
+        snap, observations=obs.assign(trust=obs["trust"].where(obs["team"] != lone, None))
+    )
+    assert _shared_and_alone_agree(data, sorted(obs["period"].unique())[-1], level="trust")

@@ -305,6 +305,8 @@ class SharedReads:
         obs = snapshot.observations
         if self.last is not None:
             obs = obs[obs["period"] <= self.last]
+        # a team without a trust (or system) is in no trust's chart
+        obs = obs[obs[level].notna()]
         self._series = snapshot.series(obs, level=level)
         self._where = self._series.groupby(["unit", "measure"], sort=False).indices
         self._gaps: dict[str, dict] = {}

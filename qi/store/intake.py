@@ -593,6 +593,8 @@ def _wide_candidates(header, to, known_groups, skip=()) -> list[str]:
 
 def _unpivot(frame, wide_cols, to, mapped, layout, intake):
     """Months (or groups) as columns → one row per cell; labels name each value's column."""
+    # a column named twice (two spellings of one header) is read once
+    wide_cols = list(dict.fromkeys(wide_cols))
     keep = [c for c in frame.columns if c not in wide_cols]
     # row by row, each row's cells in the order of their columns, the cells kept as
     # they were read (objects, as in a long file): a melt, then a sort, costs far more
