@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qi import report
+from qi import images, report
 from qi.sample import load_sample
 from qi.store import Store
 
@@ -41,6 +41,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=2, help="packs to build (first is cold)")
     parser.add_argument("--keep", metavar="FILE", help="write the last pack here")
+    parser.add_argument(
+        "--browser-first", action="store_true",
+        help="start the browser and wait for it before the first pack (as the dashboard's "
+        "Board pack page starts it when it opens)",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"cores available: {len(os.sched_getaffinity(0))}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,6 +55,10 @@ def main() -> None:
             load_sample(store)
         print(f"setup: sample loaded in {time.perf_counter() - t:.1f} s")
         pdf = b""
+        if args.browser_first:
+            t = time.perf_counter()
+            images._get()  # started and ready, as when the page has been open a while
+            print(f"browser started beforehand in {time.perf_counter() - t:.1f} s")
         with Store.open(url) as store:
             for run in range(args.runs):
                 t0, c0 = time.perf_counter(), time.process_time()
@@ -57,7 +66,8 @@ def main() -> None:
                 t1, c1 = time.perf_counter(), time.process_time()
                 pdf = doc.pdf()
                 t2, c2 = time.perf_counter(), time.process_time()
-                label = "first pack (browser starts)" if run == 0 else "next pack"
+                browser = "browser running" if args.browser_first else "browser starts"
+                label = f"first pack ({browser})" if run == 0 else "next pack"
                 verdict = "within" if t2 - t0 < GOAL_SECONDS else "OVER"
                 print(
                     f"{label}: {doc.charts} charts, {doc.pages} pages, {len(pdf) / 1e6:.2f} MB "
