@@ -260,7 +260,7 @@ def pack_document(
 
     # the work: reading, each chart and funnel built then rendered, the tables
     pairs = obs[obs["measure"].isin(measure_list)][["measure", "team"]].drop_duplicates()
-    steps.total = 1 + 2 * (len(pairs) + len(measure_list)) + 1
+    steps.total = 1 + 3 * len(pairs) + 2 * len(measure_list) + 1
     steps.step("Read the data")
     ctx = _Context(snap, catalogue, month, rules, phases, groups, reference)
     charts = ctx.charts(measure_list, steps)
@@ -342,20 +342,28 @@ class _Context:
         return self.data.collaborative()
 
     def charts(self, measure_list: list[str], steps: _Steps | None = None) -> list[_Chart]:
-        out = []
-        # every team's series summed once, and the gaps per reference group (not per chart)
+        # every team's series summed once, and the gaps per reference group (not per
+        # chart); the charts read first, then their sentences' facts in one pass
         shared = screens.SharedReads(self.data, until=self.month)
+        views = []
         for measure in measure_list:
             here = self.obs[self.obs["measure"] == measure]
             for team in sorted(here["team"].unique()):
-                chart = self._chart(team, measure, shared)
-                if chart is not None:
-                    out.append(chart)
+                view = self._view(team, measure, shared)
+                if view is not None:
+                    views.append(view)
                 if steps is not None:
-                    steps.step(f"Built chart {len(out)}: {team}")
+                    steps.step(f"Read chart {len(views)}: {team}")
+        views = screens.with_facts(views, self.data, shared)
+        out = []
+        for view in views:
+            out.append(self._chart(view))
+            if steps is not None:
+                steps.step(f"Built chart {len(out)}: {view.unit}")
         return out
 
-    def _chart(self, team: str, measure: str, shared=None) -> _Chart | None:
+    def _view(self, team: str, measure: str, shared=None) -> screens.TeamChart | None:
+        """The team's chart of ``measure`` without its facts (None: nothing to chart)."""
         wanted = (
             list(self.groups)
             if self.groups is not None
@@ -364,11 +372,16 @@ class _Context:
         view = screens.team_chart(
             self.data, unit=team, measure=measure, groups=[ALL, *wanted], rules=self.rules,
             starts=screens.CHANGES if self.phases == "changes" else (), until=self.month,
-            recorded=self.phases == "recorded", shared=shared,
+            recorded=self.phases == "recorded", shared=shared, facts=False,
         )  # fmt: skip
         rows = view.charted.rows
         if view.empty or rows.empty or not (rows["group"] == ALL).any():
             return None  # nothing to chart (a rare event that never happened)
+        return view
+
+    def _chart(self, view: screens.TeamChart) -> _Chart:
+        team, measure = view.unit, view.measure.id
+        rows = view.charted.rows
         info = view.measure
         latest = view.latest(ALL)
         # up to two series share one chart (each in its colour); more: small multiples

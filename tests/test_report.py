@@ -155,12 +155,13 @@ def test_the_build_reports_its_progress_to_the_end(sample_db):
         )  # fmt: skip
     done = [d for d, _ in seen]
     assert done == sorted(done) and 0 < done[0] < 0.2 and done[-1] == 1.0
-    # read, the chart built and rendered, the funnel built and rendered, completeness,
-    # then the PDF written
+    # read, the chart read, built and rendered, the funnel built and rendered,
+    # completeness, then the PDF written
     what = [w for _, w in seen]
     assert what[0] == "Read the data" and what[-1] == "Done: 7 pages, 1 chart"
     assert what[-2] == "Writing the PDF (7 pages)"
-    assert "Rendered chart 1 of 1" in what and len(what) == 1 + 2 + 2 + 1 + 2
+    assert what[1:3] == ["Read chart 1: Willow Ward", "Built chart 1: Willow Ward"]
+    assert "Rendered chart 1 of 1" in what and len(what) == 1 + 3 + 2 + 1 + 2
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 7
 
 

@@ -277,7 +277,7 @@ def _shared_and_alone_agree(data, month, *, recorded=False, level="team") -> int
     checks they are the same chart; returns how many were compared."""
     shared = screens.SharedReads(data, level=level, until=month)
     obs = data.observations
-    compared = 0
+    compared, alone_charts, deferred = 0, [], []
     for measure in data.measure_ids():
         here = obs.loc[(obs["measure"] == measure) & (obs["period"] <= month), level]
         for unit in sorted(here.dropna().unique()):
@@ -294,6 +294,16 @@ def _shared_and_alone_agree(data, month, *, recorded=False, level="team") -> int
             pd.testing.assert_frame_equal(together.summary(), alone.summary())
             assert together.starts == alone.starts and together.uploads == alone.uploads
             compared += 1
+            alone_charts.append(alone)
+            deferred.append(screens.team_chart(data, shared=shared, facts=False, **kwargs))
+    # the facts of every chart worked out in one pass: each chart's own
+    assert all(c.facts.empty for c in deferred)
+    for alone, batched in zip(alone_charts, screens.with_facts(deferred, data, shared),
+                              strict=True):  # fmt: skip
+        pd.testing.assert_frame_equal(batched.facts, alone.facts)
+        pd.testing.assert_frame_equal(batched.summary(), alone.summary())
+        assert batched.sentence() == alone.sentence()
+        assert batched.sentence(small_numbers=True) == alone.sentence(small_numbers=True)
     return compared
 
 

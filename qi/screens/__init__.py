@@ -40,7 +40,14 @@ from qi.screens.changes import ChangeLog, change_log
 from qi.screens.completeness import CompletenessView, completeness
 from qi.screens.learning import LearningView, learning_view
 from qi.screens.pack import narrowed, pack_preview
-from qi.screens.team import CHANGES, SharedReads, TeamChart, change_groups, team_chart
+from qi.screens.team import (
+    CHANGES,
+    SharedReads,
+    TeamChart,
+    change_groups,
+    team_chart,
+    with_facts,
+)
 from qi.screens.upload import replacement_preview, stored_rows, upload_preview
 from qi.screens.whatif import WhatIf, what_if
 
@@ -70,4 +77,5 @@ __all__ = [
     "accountability", "board", "change_groups", "change_log", "completeness", "equality_month",
     "equality_view", "group_gaps", "learning_view", "narrowed", "pack_preview", "reference_group",
     "replacement_preview", "stored_rows", "team_chart", "team_funnel", "upload_preview", "what_if",
+    "with_facts",
 ]  # fmt: skip

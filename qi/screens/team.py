@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from qi.measures import Charted, Measure, chart_measure, chart_rows
@@ -353,6 +354,7 @@ def team_chart(
     until=None,
     recorded: bool = False,
     shared: SharedReads | None = None,
+    facts: bool = True,
 ) -> TeamChart:
     """One measure's chart at one unit.
 
@@ -371,6 +373,8 @@ def team_chart(
         own; :mod:`qi.phasing`), at team level.
     shared : reads in common with other charts of ``snapshot`` at ``level`` up to
         ``until`` (:class:`SharedReads`), when many are drawn at once.
+    facts : work out the sentences' facts; False leaves them for :func:`with_facts` to
+        work out for many charts at once.
     """
     info = snapshot.measure(measure)
     obs = snapshot.observations
@@ -428,14 +432,18 @@ def team_chart(
 
         team_series = series.assign(unit=unit)
         offered = phasing.offers(team_series, cycles, rules=rules, phases=phases)
-    facts = _sentence_facts(snapshot, charted, series, cycles, unit=unit, measure=measure,
-                            level=level, shared=shared)  # fmt: skip
+    said = (
+        _sentence_facts(snapshot, charted, series, cycles, unit=unit, measure=measure,
+                        level=level, shared=shared)
+        if facts
+        else pd.DataFrame()
+    )  # fmt: skip
     return TeamChart(
         measure=info, level=level, unit=unit, groups=shown, available=available, months=months,
         starts=starts, series=series, charted=charted, cycles=cycles, notes=notes,
         actions=actions, uploads=tuple(sorted(int(u) for u in obs["upload_id"].unique())),
         teams=tuple(sorted(obs["team"].unique())), phases=phases, offers=offered,
-        facts=facts,
+        facts=said,
     )  # fmt: skip
 
 
@@ -443,12 +451,23 @@ def _sentence_facts(snapshot, charted, series, cycles, *, unit, measure, level, 
     """The facts of each group's sentence (:func:`qi.sentences.facts`): the chart's own
     reading, the holding-the-gains check of the team's changes (team level), the gap to
     the reference group and, for the disclosure rule, every group's counts."""
+    from qi.sentences import facts_of, uniform
+
+    reading = _fact_inputs(snapshot, charted, series, cycles, unit=unit, measure=measure,
+                           level=level, shared=shared)  # fmt: skip
+    if reading is None:
+        return pd.DataFrame()
+    return uniform(facts_of(**reading, measures=snapshot.measures))
+
+
+def _fact_inputs(snapshot, charted, series, cycles, *, unit, measure, level, shared=None):
+    """What :func:`qi.sentences.facts_of` reads for one chart (None: nothing charted)."""
     from qi.accountability import changes_from, holding_gains
     from qi.screens.equality import reference_group
-    from qi.sentences import facts, gap_change
+    from qi.sentences import gap_change, keyed_reading
 
     if not charted.results:
-        return pd.DataFrame()
+        return None
     complete = _complete(series)
     gains = None
     if level == "team" and len(cycles):
@@ -461,10 +480,49 @@ def _sentence_facts(snapshot, charted, series, cycles, *, unit, measure, level, 
         gaps = shared.gaps(reference, unit, measure)
     else:
         gaps = gap_change(complete, snapshot.measures, reference=reference)
-    return facts(
-        charted, snapshot.measures, unit=unit, measure=measure, cycles=cycles, gains=gains,
-        gaps=gaps, context=complete,
+    icons, points, rare = keyed_reading(charted, unit=unit, measure=measure)
+    return dict(icons=icons, points=points, rare=rare, cycles=cycles, gains=gains, gaps=gaps,
+                context=complete)  # fmt: skip
+
+
+def with_facts(
+    charts: Sequence[TeamChart], snapshot: Snapshot, shared: SharedReads | None = None
+) -> list[TeamChart]:
+    """``charts`` (drawn by :func:`team_chart` with ``facts=False``) with their sentences'
+    facts, worked out in one pass over all of them: each chart gets the facts it would
+    have worked out alone (tested), in a fraction of the time when they are many (a
+    board pack's forty)."""
+    import dataclasses
+
+    from qi.sentences import facts_of, uniform
+
+    readings = [
+        _fact_inputs(snapshot, c.charted, c.series, c.cycles, unit=c.unit,
+                     measure=c.measure.id, level=c.level, shared=shared)
+        for c in charts
+    ]  # fmt: skip
+    given = [r for r in readings if r is not None]
+    if not given:
+        return [dataclasses.replace(c, facts=pd.DataFrame(), _files={}, _said={}) for c in charts]
+
+    def joined(name: str):
+        frames = [r[name] for r in given if r[name] is not None and len(r[name])]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+    every = facts_of(
+        joined("icons"), joined("points"), np.concatenate([r["rare"] for r in given]),
+        snapshot.measures, cycles=joined("cycles"), gains=joined("gains"),
+        gaps=joined("gaps"), context=joined("context"),
     )  # fmt: skip
+    out, at = [], 0
+    for chart, reading in zip(charts, readings, strict=True):
+        if reading is None:
+            mine = pd.DataFrame()
+        else:
+            mine = uniform(every.iloc[at : at + len(reading["icons"])].reset_index(drop=True))
+            at += len(reading["icons"])
+        out.append(dataclasses.replace(chart, facts=mine, _files={}, _said={}))
+    return out
 
 
 def _team_records(snapshot: Snapshot, level: str, unit: str, measure: str, last):
