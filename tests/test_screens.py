@@ -304,6 +304,9 @@ def _shared_and_alone_agree(data, month, *, recorded=False, level="team") -> int
         pd.testing.assert_frame_equal(batched.summary(), alone.summary())
         assert batched.sentence() == alone.sentence()
         assert batched.sentence(small_numbers=True) == alone.sentence(small_numbers=True)
+    if deferred:  # two charts of one line (other groups, other phases) would be mixed up
+        with pytest.raises(ValueError, match="one chart per unit and measure"):
+            screens.with_facts([deferred[0], deferred[0]], data, shared)
     return compared
 
 

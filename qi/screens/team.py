@@ -322,8 +322,8 @@ class SharedReads:
 
     def gaps(self, reference: str, unit: str, measure: str) -> pd.DataFrame:
         """:func:`qi.sentences.gap_change` of the unit's complete series of ``measure``
-        against ``reference``, from one call over every unit and measure that has the
-        reference group."""
+        against ``reference``, from one call over every unit and measure (a line whose
+        windows hold no row of ``reference`` has none)."""
         from qi.sentences import gap_change
 
         if reference not in self._gaps:
@@ -491,10 +491,15 @@ def with_facts(
     """``charts`` (drawn by :func:`team_chart` with ``facts=False``) with their sentences'
     facts, worked out in one pass over all of them: each chart gets the facts it would
     have worked out alone (tested), in a fraction of the time when they are many (a
-    board pack's forty)."""
+    board pack's forty). One chart per unit and measure: their series are told apart
+    by those."""
     import dataclasses
 
     from qi.sentences import facts_of, uniform
+
+    lines = [(c.unit, c.measure.id) for c in charts]
+    if len(set(lines)) < len(lines):
+        raise ValueError("with_facts needs one chart per unit and measure")
 
     readings = [
         _fact_inputs(snapshot, c.charted, c.series, c.cycles, unit=c.unit,
