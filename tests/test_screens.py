@@ -310,19 +310,30 @@ def _shared_and_alone_agree(data, month, *, recorded=False, level="team") -> int
     return compared
 
 
-@pytest.mark.parametrize("recorded", [False, True])
-def test_charts_drawn_from_shared_reads_are_the_charts_drawn_alone(snap, recorded):
+def test_charts_drawn_from_shared_reads_are_the_charts_drawn_alone(snap):
     """A board pack draws its forty charts from reads they share (every team's series
-    summed once, the gaps once per reference group): each is the chart drawn alone.
-    One team has no White rows, so its gaps are to another group."""
+    summed once, the gaps once per reference group, the sentences' facts in one pass):
+    each is the chart drawn alone. One team has no White rows, so its gaps are to
+    another group; one chart has a phase recorded from a change, the others a new phase
+    at each change idea."""
     import dataclasses
 
     obs = snap.observations
     lone = sorted(obs["team"].unique())[0]
     obs = obs[~((obs["team"] == lone) & (obs["broad_group"] == "White"))]
-    data = dataclasses.replace(snap, observations=obs.reset_index(drop=True))
+    recorded = pd.DataFrame({
+        "id": [1], "team": ["Willow Ward"], "measure": [RESTRAINT], "group": ["Black"],
+        "start": [pd.Timestamp("2025-03-01")], "change_idea": ["De-escalation"],
+        "change_idea_id": [1], "cycle": [1], "reason": ["after PDSA 1: a run below"],
+        "created_at": [pd.Timestamp("2025-10-01")], "created_by": ["facilitator"],
+        "withdrawn_at": [pd.NaT], "withdrawn_by": [None],
+    })  # fmt: skip
+    data = dataclasses.replace(snap, observations=obs.reset_index(drop=True), phases=recorded)
     month = sorted(obs["period"].unique())[-3]
-    assert _shared_and_alone_agree(data, month, recorded=recorded) >= 40
+    willow = screens.team_chart(data, unit="Willow Ward", measure=RESTRAINT, until=month,
+                                groups=["All", "Black"], recorded=True)  # fmt: skip
+    assert pd.Timestamp("2025-03-01") in willow.starts  # the recorded phase is drawn
+    assert _shared_and_alone_agree(data, month, recorded=True) >= 40
     shared = screens.SharedReads(data, until=month)
     with pytest.raises(ValueError, match="another snapshot"):
         screens.team_chart(data, unit=lone, measure=data.measure_ids()[0], shared=shared)
