@@ -83,7 +83,6 @@ def test_the_pack_has_the_pages_asked_for(pack):
     assert top[-3:] == ["Data completeness", "Commentary", "Appendix: how this pack was made"]
 
 
-
 def test_the_pdf_is_tagged_for_screen_readers(pack):
     import html
 
