@@ -32,13 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import contextlib
 import hashlib
 import json
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
+from pathlib import Path
 
 import plotly.graph_objects as go
 
@@ -109,6 +113,27 @@ class _Browser:
     def submit(self, fig: go.Figure | dict, opts: dict) -> Future[bytes]:
         return asyncio.run_coroutine_threadsafe(self.kaleido.calc_fig(fig, opts=opts), self.loop)
 
+    def print_pdf(self, path: str, options: dict) -> Future[bytes]:
+        return asyncio.run_coroutine_threadsafe(self._print(path, options), self.loop)
+
+    async def _print(self, path: str, options: dict) -> bytes:
+        # a tab of its own (kaleido's tabs hold its plotting page), closed after
+        tab = await self.kaleido.create_tab("about:blank")
+        try:
+            # the page is ours and has no script, but it holds text people typed:
+            # nothing in it may run, whatever a bug in escaping let through
+            off = {"value": True}
+            _checked(await tab.send_command("Emulation.setScriptExecutionDisabled", off))
+            _checked(await tab.send_command("Page.enable"))
+            loaded = tab.subscribe_once("Page.loadEventFired")
+            _checked(await tab.send_command("Page.navigate", {"url": Path(path).as_uri()}))
+            await loaded  # every image (charts and icons are data: URIs) decoded
+            printed = _checked(await tab.send_command("Page.printToPDF", options))
+            return base64.b64decode(printed["result"]["data"])
+        finally:
+            with contextlib.suppress(Exception):
+                await self.kaleido.close_tab(tab.target_id)
+
     def close(self) -> None:
         try:
             if self.kaleido is not None:
@@ -119,6 +144,13 @@ class _Browser:
             self.thread.join(timeout=10)
             if not self.thread.is_alive():
                 self.loop.close()
+
+
+def _checked(response: dict) -> dict:
+    """A DevTools response, or the error it carries raised."""
+    if "error" in response:
+        raise RuntimeError(f"the browser refused: {response['error']}")
+    return response
 
 
 def _get() -> _Browser:
@@ -218,3 +250,27 @@ def image(
 ) -> bytes:
     """``fig`` as SVG, PNG or PDF bytes (``height`` defaults to the figure's own)."""
     return submit(fig, format, width=width, height=height, scale=scale).result(timeout=TIMEOUT + 30)
+
+
+#: Options of Chromium's ``Page.printToPDF``: the page size and margins the HTML's
+#: ``@page`` rule sets, backgrounds printed, and a tagged PDF (headings, tables and
+#: images' alternative text for screen readers) with an outline made of its headings.
+PRINT_OPTIONS = {
+    "preferCSSPageSize": True,
+    "printBackground": True,
+    "generateTaggedPDF": True,
+    "generateDocumentOutline": True,
+}
+
+
+def print_pdf(html: str) -> bytes:
+    """``html`` (a whole document, every image inline) printed to PDF by the browser
+    that draws the charts, in a tab of its own with scripts off."""
+    fd, path = tempfile.mkstemp(suffix=".html", prefix="qi-print-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(html)
+        return _get().print_pdf(path, PRINT_OPTIONS).result(timeout=TIMEOUT + 30)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

@@ -27,7 +27,8 @@
 All text that people typed (team names, change ideas, learning, commentary) is
 escaped before it goes into the HTML. Charts are rendered by plotly's static export
 (kaleido, through :mod:`qi.images`) while the next chart is being built; the HTML
-becomes a PDF with WeasyPrint.
+is printed to PDF by the same browser (Chromium's own printing, which also tags the PDF
+for screen readers and makes its outline from the headings).
 
 Reproducing a pack: the data is read "as of" an instant (by default the moment the
 pack is made), and the appendix prints the command with that instant, so the same pack
@@ -42,9 +43,7 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 import shlex
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -84,8 +83,8 @@ GRID_HEAD_MM, GRID_ROW_MM = 24, 8.2
 #: Measures (columns) the cover's grid holds at most.
 GRID_MEASURES = 8
 #: Share of a pack's build taken by writing the PDF once the charts are rendered
-#: (0.31 to 0.43 measured on the sample: benchmarks/bench_report.py prints it).
-PDF_SHARE = 0.35
+#: (0.09 to 0.13 measured on the sample: benchmarks/bench_report.py prints it).
+PDF_SHARE = 0.12
 
 #: ``progress(done, what)``: the share of the work done (0 to 1) and what is being done.
 Progress = Callable[[float, str], None]
@@ -130,9 +129,8 @@ class PackDocument:
         )
 
     def pdf(self) -> bytes:
-        from weasyprint import HTML  # loads Pango through cffi: only when printing
-
-        return HTML(string=self.html).write_pdf()
+        """The pack printed by the browser that drew its charts (:func:`qi.images.print_pdf`)."""
+        return images.print_pdf(self.html)
 
 
 def format_value(value: float | str | None) -> str:
@@ -467,8 +465,11 @@ class _Chart:
         phases = (
             "new phase from "
             + ", ".join(f"{s:%Y-%m}" for s in self.starts)
-            + (" (phases recorded from changes)" if self.recorded
-               else " (when a change idea started)")
+            + (
+                " (phases recorded from changes)"
+                if self.recorded
+                else " (when a change idea started)"
+            )
             if self.starts
             else "one phase (no breaks)"
         )
@@ -482,7 +483,7 @@ class _Chart:
 
     def html(self) -> str:
         f = self.facts
-        svg = _for_print(self.image.result(timeout=images.TIMEOUT + 30))
+        svg = self.image.result(timeout=images.TIMEOUT + 30)
         return (
             f'<section class="chart-page"><h2>{escape(self.measure_name)}</h2>'
             f'<p class="sub">{escape(self.team)}</p>{_facts(f)}'
@@ -495,37 +496,6 @@ class _Chart:
             + _phases_note(self.phases, self.recorded)
             + f'<p class="provenance">{escape(self.provenance())}</p></section>'
         )
-
-
-#: One declaration of a ``style`` attribute (a value may hold quoted ``;`` or ``:``).
-_DECLARATION = re.compile(r"""\s*([-\w]+)\s*:\s*((?:[^;'"]|'[^']*'|"[^"]*")*)""")
-
-
-def _for_print(svg: bytes) -> bytes:
-    """A chart's SVG as WeasyPrint draws it fastest, looking the same: each element's
-    ``style`` declarations become presentation attributes (WeasyPrint parses every
-    ``style`` with its CSS tokenizer, then sets the attributes all the same) and the
-    empty groups plotly leaves for layers not drawn are dropped. About a fifth of the
-    time WeasyPrint spends on a chart. An SVG this cannot read is returned as it is."""
-    try:
-        root = ET.fromstring(svg)
-    except ET.ParseError:
-        return svg
-    if root.find(".//{http://www.w3.org/2000/svg}style") is not None:
-        return svg  # a style sheet would come between the two: leave it to WeasyPrint
-
-    def slim(element: ET.Element) -> None:
-        for child in list(element):
-            slim(child)
-            if child.tag.endswith("}g") and len(child) == 0 and not (child.text or "").strip():
-                element.remove(child)
-        style = element.attrib.pop("style", None)
-        for m in _DECLARATION.finditer(style or ""):
-            if m.group(2).strip():  # a style declaration wins over an attribute
-                element.set(m.group(1).lower(), m.group(2).strip())
-
-    slim(root)
-    return ET.tostring(root)
 
 
 #: Millimetres on the page per pixel of a chart drawn :data:`CHART_WIDTH` wide across
@@ -982,7 +952,7 @@ class _Equality:
     def _funnel(self) -> str:
         if self.image is None:
             return '<p class="note">A funnel plot needs at least three teams with data.</p>'
-        svg = _for_print(self.image.result(timeout=images.TIMEOUT + 30))
+        svg = self.image.result(timeout=images.TIMEOUT + 30)
         chart = (
             f'<div class="chart"><img style="max-height:95mm" alt="'
             f'{escape(self.alt or "Funnel plot: " + self.measure_name)}" '
@@ -1058,13 +1028,13 @@ def _css(title: str, as_of: pd.Timestamp) -> str:
   @bottom-right {{ content: "Page " counter(page) " of " counter(pages);
                    font-family: 'DejaVu Sans', sans-serif; font-size: 7pt; color: #555; }}
 }}
-body {{ font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #212b32; }}
+body {{ font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #212b32;
+        font-variant-ligatures: none; }}  /* "ff" stays two letters: found by search */
 section {{ break-before: page; }}
 section.cover {{ break-before: auto; }}
-h1 {{ font-size: 18pt; color: #005EB8; margin: 0 0 3mm; bookmark-level: 1; }}
-h1.continued {{ bookmark-level: none; }}
-h2 {{ font-size: 14pt; color: #005EB8; margin: 0 0 1mm; bookmark-level: 2; }}
-h3 {{ font-size: 10pt; margin: 2mm 0 1mm; bookmark-level: none; }}
+h1 {{ font-size: 18pt; color: #005EB8; margin: 0 0 3mm; }}
+h2 {{ font-size: 14pt; color: #005EB8; margin: 0 0 1mm; }}
+h3 {{ font-size: 10pt; margin: 2mm 0 1mm; }}
 section.cover h1 {{ font-size: 26pt; margin-top: 12mm; }}
 section.cover h2 {{ font-size: 13pt; margin: 6mm 0 2mm; }}
 ul.changes {{ list-style: none; padding: 0; margin: 0; font-size: 10pt; }}
@@ -1077,7 +1047,7 @@ table.glance-grid {{ border-collapse: collapse; font-size: 8pt; width: auto; }}
 table.glance-grid th {{ text-align: left; font-weight: normal; color: #425563;
   font-size: 7pt; padding: 0.5mm 3mm 0.5mm 0; vertical-align: bottom; width: 22mm; }}
 table.glance-grid tbody th {{ color: #212B32; vertical-align: middle; font-size: 8pt;
-  width: auto; max-width: 55mm; }}
+  width: 55mm; }}
 table.glance-grid td {{ padding: 0.3mm 3mm 0.3mm 0; white-space: nowrap; }}
 table.glance-grid td img.icon {{ margin-right: 0.8mm; }}
 .made {{ color: #425563; font-size: 8pt; margin-top: 6mm; }}

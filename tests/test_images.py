@@ -151,3 +151,23 @@ def test_the_charts_template_draws_as_plotly_white(renders):
     drawn = [images.image(f, "svg", width=800, height=500) for f in (ours, white)]
     assert len(renders) == 2
     assert _same_drawing(drawn[0]) == _same_drawing(drawn[1])
+
+
+def test_a_page_is_printed_with_scripts_off_and_leaves_no_file(tmp_path, monkeypatch):
+    import io
+
+    from pypdf import PdfReader
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    html = (
+        '<!doctype html><html lang="en"><head><style>@page { size: A4 landscape; }</style>'
+        '</head><body><h1>Board</h1><p id="x">as typed</p>'
+        "<script>document.getElementById('x').textContent = 'ran';</script></body></html>"
+    )
+    pdf = PdfReader(io.BytesIO(images.print_pdf(html)))
+    text = pdf.pages[0].extract_text()
+    assert "as typed" in text and "ran" not in text
+    # the page size the style sheet asks for: A4 landscape, 842 × 595 points
+    box = pdf.pages[0].mediabox
+    assert round(float(box.width)) == 842 and round(float(box.height)) == 595
+    assert list(tmp_path.iterdir()) == []  # the page's file is gone

@@ -18,7 +18,7 @@ st.caption(
     "A PDF for the board: cover, summary matrix with the Making Data Count icons, a page "
     "per chart with its change cycles and where its data came from, the equality section, "
     "data completeness, your commentary and how the pack was made. It is built when you "
-    "press the button (about a third of a second a chart), with a progress bar."
+    "press the button (about a fifth of a second a chart), with a progress bar."
 )
 teams = snap.units("team")
 names = snap.measures.set_index("id")["name"].to_dict()
@@ -82,7 +82,7 @@ BUILT = "pack_built"
 choices = (tuple(chosen_teams), tuple(chosen_measures), month, rules, phases, title, commentary)
 if st.button(
     "Build the board pack (PDF)", type="primary", icon=":material/picture_as_pdf:",
-    help=f"About a third of a second a chart: {charts} charts.",
+    help=f"About a fifth of a second a chart: {charts} charts.",
 ):  # fmt: skip
     bar = st.progress(0.0, text="Reading the data")
 
