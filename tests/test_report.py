@@ -608,3 +608,22 @@ def test_every_chart_in_the_pack_has_its_limits(sample_db, monkeypatch):
         labels = [a.text for a in fig.layout.annotations]
         assert sum("Upper limit" in t for t in labels) >= len(series) >= 1
         assert sum("Lower limit" in t for t in labels) >= len(series)
+
+
+def test_the_preview_counts_the_charts_the_pack_draws(sample_db):
+    from qi import screens
+
+    # two teams without a staff disciplinary case: their series of it has nothing to chart
+    teams = ["Hawthorn Ward", "Northvale Early Intervention in Psychosis Team"]
+    with Store.open(f"sqlite:///{sample_db}") as store:
+        snap = Snapshot.from_store(store, teams=teams)
+        preview = screens.pack_preview(snap, teams=teams, measures=snap.measure_ids(),
+                                       month="2026-10")  # fmt: skip
+        doc = report.pack_document(store, teams=teams)
+    uncharted = preview.loc[~preview["charted"], ["unit", "measure"]]
+    assert sorted(map(tuple, uncharted.to_numpy())) == [(t, "staff_disciplinary") for t in teams]
+    assert preview["variation_text"][~preview["charted"]].str.contains("nothing to chart").all()
+    assert doc.charts == preview["charted"].sum() == len(preview) - 2
+    # the pack leaves them out of its summary matrix too
+    matrix = next(s.html for s in doc.sections if s.title.startswith("Summary matrix"))
+    assert matrix.count("<tr>") == 1 + doc.charts and "Staff entering" not in matrix

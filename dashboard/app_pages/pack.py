@@ -70,12 +70,20 @@ ui.in_url("measure", chosen_measures, measure_ids)
 
 # the matrix as the pack prints it: the chosen teams and measures, up to the month reported
 shown = reads.pack_preview(teams=chosen_teams, measures=chosen_measures, month=month)
+left_out = shown[~shown["charted"]]
+shown = shown[shown["charted"]]
 charts = len(shown)
-st.subheader(f"In the pack: {charts} charts")
+st.subheader(f"In the pack: {charts} chart{'' if charts == 1 else 's'}")
+if len(left_out):
+    names = [ui.literal(f"{r.unit} — {r.measure_name}") for r in left_out.itertuples()]
+    st.caption(
+        "Left out, with nothing to chart yet (an event that has not happened): "
+        + ("; ".join(names) if len(names) <= 5 else f"{len(names)} series")
+        + "."
+    )
 if not charts:
-    st.info("Choose at least one team and measure with data.")
+    st.info("Choose at least one team and measure with data to chart.")
     st.stop()
-
 
 #: The last pack built in this session: (the choices it was built for, its PDF bytes).
 BUILT = "pack_built"

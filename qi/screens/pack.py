@@ -16,7 +16,13 @@ def pack_preview(
     snapshot: Snapshot, *, teams: Sequence[str], measures: Sequence[str], month
 ) -> pd.DataFrame:
     """The board matrix (group ``All``) of ``teams`` × ``measures`` up to ``month``: one
-    row per chart the pack will hold."""
+    row per series, with the matrix's columns and
+
+    ``charted``
+        True for a series the pack holds (a chart page and a row of its summary
+        matrix); False where there is nothing to chart yet (a rare event that has not
+        happened), which the pack leaves out.
+    """
     obs = snapshot.observations
     obs = obs[
         (obs["period"] <= month_start(month))
@@ -24,7 +30,10 @@ def pack_preview(
         & obs["measure"].isin(list(measures))
     ]
     table = matrix(snapshot.series(obs))
-    return table[table["group"] == ALL]
+    table = table[table["group"] == ALL].copy()
+    # the matrix's sparkline holds the points its chart would draw
+    table["charted"] = table["sparkline"].map(len).gt(0)
+    return table
 
 
 def narrowed(snapshot: Snapshot, *, teams=None, measures=None, until=None) -> Snapshot:
