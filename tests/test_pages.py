@@ -309,7 +309,7 @@ def test_the_board_pack_page_counts_only_the_charts_the_pack_draws(db_url):
     assert [h.value for h in at.subheader] == ["In the pack: 1 chart"]
     (left,) = [c.value for c in at.caption if c.value.startswith("Left out")]
     assert "Hawthorn Ward — Staff entering a formal disciplinary process" in left.replace("\\", "")
-    assert at.dataframe[0].value["measure_name"].tolist() == ["Patients who felt respected"]
+    assert at.dataframe[0].value["Measure"].tolist() == ["Patients who felt respected"]
 
 def test_the_board_pack_page_builds_the_pdf_with_the_commentary(db_url, downloads):
     import io
@@ -322,7 +322,7 @@ def test_the_board_pack_page_builds_the_pdf_with_the_commentary(db_url, download
     at.switch_page("app_pages/pack.py").run()
     assert not at.exception, at.exception
     at.text_area[0].set_value("Good <b>progress</b>\n=1+1").run()
-    assert at.dataframe[0].value["unit"].tolist() == ["Willow Ward"]
+    assert at.dataframe[0].value["Team"].tolist() == ["Willow Ward"]
     assert "Download the board pack (PDF)" not in downloads  # nothing built yet
     (build,) = [b for b in at.button if b.label == "Build the board pack (PDF)"]
     build.click().run()

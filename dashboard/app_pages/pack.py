@@ -6,7 +6,7 @@ import streamlit as st
 import qi
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import exports, images, report
+from qi import exports, images, report, words
 
 # the browser that draws the charts starts now, while the pack is being chosen (a few
 # seconds of the first pack otherwise); one per server process, kept for the next pack
@@ -118,18 +118,12 @@ if built is not None and built[0] == choices:
 elif built is not None:
     st.caption("The choices changed since the last pack was built: build it again.")
 st.caption("Latest month of each chart in the pack (group All), as the board page shows it.")
-st.dataframe(
-    shown[["unit", "measure_name", "period", "value", "target", "variation_text",
-           "assurance_text"]],
-    hide_index=True,
-    column_config={
-        "unit": "Team", "measure_name": "Measure",
-        "period": st.column_config.DateColumn("Latest month", format="MMM YYYY"),
-        "value": st.column_config.NumberColumn("Latest value", format="%.1f"),
-        "target": st.column_config.NumberColumn("Target", format="%.1f"),
-        "variation_text": "Variation", "assurance_text": "Assurance",
-    },
-)  # fmt: skip
+ui.table(shown, [
+    words.Column("unit", "Team"), words.Column("measure_name", "Measure"),
+    words.Column("period", "Latest month", "month"),
+    words.Column("value", "Latest value", "number"), words.Column("target", "Target", "number"),
+    words.Column("variation_text", "Variation"), words.Column("assurance_text", "Assurance"),
+])  # fmt: skip
 data = exports.matrix_data(shown)
 ui.table_downloads(
     data, label="Summary matrix", stem=f"summary-matrix-{pd.Timestamp.now():%Y-%m-%d}"
