@@ -299,7 +299,6 @@ def test_the_team_chart_downloads_as_images_and_suppressed_data(db_url, download
     assert next(book.active.values)[0] == "unit"
 
 
-
 def test_the_board_pack_page_counts_only_the_charts_the_pack_draws(db_url):
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params["team"] = "Hawthorn Ward"  # no staff disciplinary case so far
@@ -310,6 +309,7 @@ def test_the_board_pack_page_counts_only_the_charts_the_pack_draws(db_url):
     (left,) = [c.value for c in at.caption if c.value.startswith("Left out")]
     assert "Hawthorn Ward — Staff entering a formal disciplinary process" in left.replace("\\", "")
     assert at.dataframe[0].value["Measure"].tolist() == ["Patients who felt respected"]
+
 
 def test_the_board_pack_page_builds_the_pdf_with_the_commentary(db_url, downloads):
     import io
