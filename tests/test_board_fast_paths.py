@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from qi import disclosure, exports, screens
+from qi.series import ALL
 from qi.snapshot import Snapshot
 from qi.store import Store
 
@@ -68,17 +69,38 @@ def test_the_secondary_rule_picks_a_group_before_all_and_the_first_among_equals(
 
 @pytest.mark.parametrize("small_numbers", [False, True])
 def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(snap, small_numbers):
+    from qi.accountability import changes_from, holding_gains
+    from qi.sentences import facts, gap_change
+
     view = screens.board(snap, level="team", today=TODAY)
+    plain = screens.board(snap, level="team", today=TODAY)
+    # every row's facts in one pass, from the board's own reading (as the board worked
+    # them out before it did so a group at a time, when the group is first shown)
+    source = plain.facts_from
+    everything = facts(
+        source.charted, snap.measures, cycles=snap.pdsa,
+        gains=holding_gains(source.team_series, changes_from(snap.pdsa)),
+        gaps=gap_change(source.complete, snap.measures, reference="White"),
+    )  # fmt: skip
+    object.__setattr__(plain, "_facts", lambda group: everything)
     threshold = 0 if small_numbers else disclosure.THRESHOLD
-    every_row = exports.matrix_data(view.rows, threshold=threshold)
+    every_row = exports.matrix_data(plain.rows, threshold=threshold)
     hidden = every_row["value"] == disclosure.SUPPRESSED
     assert hidden.any() != small_numbers
-    eager = pd.Series(view._summary(view.rows, small_numbers, hidden), index=view.rows.index)
+    eager = plain._summary(plain.rows, "every group", small_numbers, hidden)
+    eager = pd.Series(eager, index=plain.rows.index)
+    # the cases: a gap to White, a change and whether its improvement holds
+    assert eager.str.contains("the gap to the White group is").any()
+    assert eager.str.contains("(improvement sustained)", regex=False).any()
     for group in reversed(view.groups):  # whatever the order the groups are chosen in
         picked = view.select(group=group, small_numbers=small_numbers)
         rows = view.rows[view.rows["group"] == group]
         assert picked.download["summary"].tolist() == eager[rows.index].tolist()
         assert picked.rows["summary"].tolist() == eager[rows.index].tolist()
+    # every group written: the view no longer keeps the series its facts came from
+    assert view.facts_from.charted is None and view.facts_from.team_series is None
+    again = view.select(group=ALL, small_numbers=small_numbers)  # written, so still there
+    assert again.rows["summary"].tolist() == eager[view.rows["group"] == ALL].tolist()
 
 
 @pytest.mark.parametrize("small_numbers", [False, True])

@@ -88,7 +88,9 @@ class BoardView:
     latest_complete : the latest month every team expected has sent, for every measure.
     provisional : each later month with data, and how many teams have sent it.
     sentences : each row's chart in a sentence, before it is written for a reader
-        (:func:`qi.sentences.facts`, on the board's own reading of the series).
+        (:func:`qi.sentences.facts`, on the board's own reading of the series); worked
+        out a group at a time, when a selection first shows the group (every group at
+        once when this attribute is read).
     measures : the catalogue (to write the sentences).
     """
 
@@ -100,8 +102,9 @@ class BoardView:
     starts: pd.DataFrame
     latest_complete: pd.Timestamp | None
     provisional: dict
-    sentences: pd.DataFrame = field(default_factory=pd.DataFrame)
     measures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: what the sentences' facts are worked out from (:class:`_FactSource`)
+    facts_from: _FactSource | None = field(default=None, compare=False, repr=False)
     #: what :meth:`select` derives once per disclosure threshold (the download of every
     #: row and the sparklines), kept so that every reader of this view shares it
     _disclosed: dict = field(default_factory=dict, compare=False, repr=False)
@@ -118,6 +121,25 @@ class BoardView:
             "Values are read from each series' latest complete month (every team expected "
             f"has sent it): {self.latest_complete:%B %Y}." + (f" {later}." if later else "")
         )
+
+    @property
+    def sentences(self) -> pd.DataFrame:
+        """Every row's sentence facts (see the class), every group worked out."""
+        with _DISCLOSING:
+            parts = [self._facts(g) for g in self.groups]
+        parts = [p for p in parts if not p.empty]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def _facts(self, group: str) -> pd.DataFrame:
+        """The sentence facts of ``group``'s rows (worked out once per view and group;
+        the caller holds :data:`_DISCLOSING`)."""
+        if ("facts", group) not in self._disclosed:
+            source = self.facts_from
+            found = pd.DataFrame() if source is None else source.facts(group)
+            self._disclosed[("facts", group)] = found
+            if source is not None and all(("facts", g) in self._disclosed for g in self.groups):
+                source.release()  # every group done: its series need not be kept
+        return self._disclosed[("facts", group)]
 
     @property
     def groups(self) -> list[str]:
@@ -223,7 +245,7 @@ class BoardView:
                 rows = self.rows[self.rows["group"] == group]
                 # a latest value the file hides (``*``) is not written in the sentence
                 hidden = every_row.loc[rows.index, "value"] == SUPPRESSED
-                said = self._summary(rows, threshold == 0, hidden)
+                said = self._summary(rows, group, threshold == 0, hidden)
                 self._disclosed[(threshold, group)] = pd.Series(said, index=rows.index)
         return self._disclosed[(threshold, group)]
 
@@ -241,16 +263,20 @@ class BoardView:
 
         threading.Thread(target=say, name="qi-board-sentences", daemon=True).start()
 
-    def _summary(self, rows: pd.DataFrame, small_numbers: bool, hidden: pd.Series) -> list[str]:
-        """Each row's sentence, written for the reader (:func:`qi.sentences.render`);
-        ``hidden``: per row, whether the board's file hides its latest value."""
+    def _summary(
+        self, rows: pd.DataFrame, group: str, small_numbers: bool, hidden: pd.Series
+    ) -> list[str]:
+        """Each row of ``group``'s sentence, written for the reader
+        (:func:`qi.sentences.render`); ``hidden``: per row, whether the board's file
+        hides its latest value. The caller holds :data:`_DISCLOSING`."""
         from qi.sentences import lower_first, render
 
         keys = ["unit", "measure", "group"]
-        if self.sentences.empty or rows.empty:
+        facts = self._facts(group)
+        if facts.empty or rows.empty:
             return [""] * len(rows)
         wanted = pd.MultiIndex.from_frame(rows[keys])
-        facts = self.sentences.set_index(keys)
+        facts = facts.set_index(keys)
         facts = facts[facts.index.isin(wanted)]
         hid = pd.Series(hidden.to_numpy(dtype=bool), index=wanted)
         hid = hid[~hid.index.duplicated()]
@@ -385,8 +411,9 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
         starts=starts, latest_complete=snapshot.latest_complete_month(),
         provisional=snapshot.provisional_months(),
-        sentences=_sentence_facts(snapshot, charted, team_series, complete, level),
         measures=snapshot.measures,
+        facts_from=_FactSource(charted, team_series, complete, snapshot.pdsa,
+                               snapshot.measures, team_level=level == "team"),
     )  # fmt: skip
 
 
@@ -399,24 +426,66 @@ def _tail(frame: pd.DataFrame, keys: list[str], n: int) -> pd.DataFrame:
     return frame[pd.Series(code).groupby(code, sort=False).cumcount(ascending=False).to_numpy() < n]
 
 
-def _sentence_facts(snapshot, charted, team_series, complete, level) -> pd.DataFrame:
-    """The facts of each row's sentence (:func:`qi.sentences.facts`): the board's own
-    reading (so a sentence and its icons agree), at team level the holding-the-gains
-    check of each series' latest change, the gap to White (or the first group) over the
-    earliest and latest 12 complete months (which latest values are hidden is the rule
-    of the board's own file, applied when rows are chosen: :meth:`BoardView.select`)."""
-    from qi.accountability import changes_from, holding_gains
-    from qi.screens.equality import reference_group
-    from qi.sentences import facts, gap_change
+class _FactSource:
+    """What a board's sentence facts (:func:`qi.sentences.facts`) are worked out from, a
+    group at a time: the board's own reading of its series (so a sentence and its icons
+    agree), at team level the holding-the-gains check of each series' latest change, and
+    for a group other than ``All`` its gap to White (or the first group) over the
+    earliest and latest 12 complete months. What every group shares (the reading, the
+    gains, the gaps) is worked out once, by the first group that needs it: the first
+    page of a board shows ``All``, which needs no gap (which latest values are hidden is
+    the rule of the board's own file, applied when rows are chosen:
+    :meth:`BoardView.select`). Not thread-safe alone: :class:`BoardView` calls it under
+    its lock."""
 
-    if not charted.results:
-        return pd.DataFrame()
-    gains = None
-    if level == "team" and len(snapshot.pdsa):
-        gains = holding_gains(team_series, changes_from(snapshot.pdsa))
-    reference = reference_group([g for g in complete["group"].unique() if g != ALL])
-    gaps = gap_change(complete, snapshot.measures, reference=reference) if reference else None
-    return facts(
-        charted, snapshot.measures, cycles=snapshot.pdsa if level == "team" else None,
-        gains=gains, gaps=gaps,
-    )  # fmt: skip
+    def __init__(self, charted, team_series, complete, cycles, measures, *, team_level):
+        self.charted, self.team_series, self.complete = charted, team_series, complete
+        self.cycles, self.measures, self.team_level = cycles, measures, team_level
+        self._shared: dict = {}
+
+    def facts(self, group: str) -> pd.DataFrame:
+        from qi.sentences import facts_of
+
+        if self.charted is None or not self.charted.results or self.charted.icons.empty:
+            return pd.DataFrame()
+        icons, points, rare = self._once("reading", self._reading)
+        mine = (icons["group"] == group).to_numpy()
+        if not mine.any():
+            return pd.DataFrame()
+        return facts_of(
+            icons[mine], points[(points["group"] == group).to_numpy()], rare[mine],
+            self.measures, cycles=self.cycles if self.team_level else None,
+            gains=self._once("gains", self._gains),
+            gaps=None if group == ALL else self._once("gaps", self._gaps),
+        )  # fmt: skip
+
+    def release(self) -> None:
+        """Let go of the series (a national board's are hundreds of megabytes); a group
+        asked for afterwards gets no facts."""
+        self.charted = self.team_series = self.complete = None
+        self._shared.clear()
+
+    def _once(self, name: str, work):
+        if name not in self._shared:
+            self._shared[name] = work()
+        return self._shared[name]
+
+    def _reading(self):
+        from qi.sentences import keyed_reading
+
+        return keyed_reading(self.charted)
+
+    def _gains(self) -> pd.DataFrame | None:
+        from qi.accountability import changes_from, holding_gains
+
+        if not self.team_level or not len(self.cycles):
+            return None
+        return holding_gains(self.team_series, changes_from(self.cycles))
+
+    def _gaps(self) -> pd.DataFrame | None:
+        from qi.screens.equality import reference_group
+        from qi.sentences import gap_change
+
+        complete = self.complete
+        reference = reference_group([g for g in complete["group"].unique() if g != ALL])
+        return gap_change(complete, self.measures, reference=reference) if reference else None
