@@ -113,26 +113,58 @@ class _Browser:
     def submit(self, fig: go.Figure | dict, opts: dict) -> Future[bytes]:
         return asyncio.run_coroutine_threadsafe(self.kaleido.calc_fig(fig, opts=opts), self.loop)
 
-    def print_pdf(self, path: str, options: dict) -> Future[bytes]:
-        return asyncio.run_coroutine_threadsafe(self._print(path, options), self.loop)
+    def alive(self) -> bool:
+        """False once the browser's process has ended (a crash: choreographer's watchdog
+        closes it); True where this kaleido does not say."""
+        process = getattr(self.kaleido, "subprocess", None)
+        return process is None or process.poll() is None
+
+    def print_pdf(self, html: str, options: dict) -> bytes:
+        """``html`` printed to PDF in a tab of its own; the page is written to a file the
+        browser can read (in the home folder where /tmp is the browser's own, as for a
+        snap-packaged Chromium) and removed after."""
+        isolated = getattr(self.kaleido, "is_isolated", lambda: False)()
+        fd, path = tempfile.mkstemp(
+            suffix=".html", prefix=".qi-print-", dir=str(Path.home()) if isolated else None
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(html)
+            printing = asyncio.wait_for(self._print(path, options), TIMEOUT)
+            future = asyncio.run_coroutine_threadsafe(printing, self.loop)
+            try:
+                return future.result(timeout=TIMEOUT + 30)
+            except TimeoutError:  # the tab is closed as the print is cancelled
+                future.cancel()
+                raise RuntimeError(
+                    f"the browser did not finish printing the PDF within {TIMEOUT:.0f} s"
+                ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     async def _print(self, path: str, options: dict) -> bytes:
         # a tab of its own (kaleido's tabs hold its plotting page), closed after
-        tab = await self.kaleido.create_tab("about:blank")
+        tab = None
         try:
+            tab = await self.kaleido.create_tab("about:blank")
             # the page is ours and has no script, but it holds text people typed:
             # nothing in it may run, whatever a bug in escaping let through
             off = {"value": True}
             _checked(await tab.send_command("Emulation.setScriptExecutionDisabled", off))
             _checked(await tab.send_command("Page.enable"))
             loaded = tab.subscribe_once("Page.loadEventFired")
-            _checked(await tab.send_command("Page.navigate", {"url": Path(path).as_uri()}))
+            url = Path(path).as_uri()
+            went = _checked(await tab.send_command("Page.navigate", {"url": url}))
+            if went.get("result", {}).get("errorText"):  # its error page would be printed
+                raise RuntimeError(f"the browser could not open the page: {went['result']}")
             await loaded  # every image (charts and icons are data: URIs) decoded
             printed = _checked(await tab.send_command("Page.printToPDF", options))
             return base64.b64decode(printed["result"]["data"])
         finally:
-            with contextlib.suppress(Exception):
-                await self.kaleido.close_tab(tab.target_id)
+            if tab is not None:
+                with contextlib.suppress(Exception):
+                    await self.kaleido.close_tab(tab.target_id)
 
     def close(self) -> None:
         try:
@@ -155,6 +187,9 @@ def _checked(response: dict) -> dict:
 
 def _get() -> _Browser:
     global _browser
+    if _browser is not None and not _browser.alive():
+        with contextlib.suppress(Exception):  # closing what is left of it may fail
+            shutdown()  # it crashed: start another (its pending renders are dropped)
     with _lock:
         if _browser is None:
             _browser = _Browser(TABS)
@@ -265,12 +300,6 @@ PRINT_OPTIONS = {
 
 def print_pdf(html: str) -> bytes:
     """``html`` (a whole document, every image inline) printed to PDF by the browser
-    that draws the charts, in a tab of its own with scripts off."""
-    fd, path = tempfile.mkstemp(suffix=".html", prefix="qi-print-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(html)
-        return _get().print_pdf(path, PRINT_OPTIONS).result(timeout=TIMEOUT + 30)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+    that draws the charts, in a tab of its own with scripts off (and, for the board
+    pack, a content security policy that lets the page load nothing)."""
+    return _get().print_pdf(html, PRINT_OPTIONS)

@@ -104,6 +104,15 @@ class Section:
     html: str = field(repr=False, default="")
 
 
+#: The pack's page loads nothing: its images are inline (``data:``) and its style is its
+#: own. Whatever a bug in escaping let into the HTML (an ``<iframe>`` of a local file, a
+#: remote image), the browser that prints it fetches nothing.
+_POLICY = (
+    '<meta http-equiv="Content-Security-Policy" '
+    "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
+)
+
+
 @dataclass
 class PackDocument:
     """The pack before it is printed: its sections (with their page counts) and HTML."""
@@ -123,7 +132,7 @@ class PackDocument:
     def html(self) -> str:
         body = "".join(s.html for s in self.sections)
         return (
-            f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8">{_POLICY}'
             f"<title>{escape(self.title)}</title><style>{self.css}</style></head>"
             f"<body>{body}</body></html>"
         )
@@ -876,9 +885,10 @@ def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
             for _, r in chunk.iterrows()
         )
         heading = "Summary matrix" + (f" ({i + 1} of {pages})" if pages > 1 else "")
-        tag = "h1" if i == 0 else 'h1 class="continued"'
+        # each page of the matrix a heading of its own: the PDF's outline, made of its
+        # headings, leads to each page
         out.append(Section(heading, 1, (
-            f"<section><{tag}>{heading}</{tag.split()[0]}>"
+            f"<section><h1>{heading}</h1>"
             '<p class="sub">Group: All. Latest month of each series; Making Data Count '
             "variation (the latest point) and assurance (against the target).</p>"
             '<table class="grid matrix"><thead><tr><th>Measure</th><th>Team</th>'

@@ -158,6 +158,7 @@ def test_a_page_is_printed_with_scripts_off_and_leaves_no_file(tmp_path, monkeyp
 
     from pypdf import PdfReader
 
+    images._get()  # started before the page's folder is changed (it keeps its own)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     html = (
         '<!doctype html><html lang="en"><head><style>@page { size: A4 landscape; }</style>'
@@ -170,4 +171,39 @@ def test_a_page_is_printed_with_scripts_off_and_leaves_no_file(tmp_path, monkeyp
     # the page size the style sheet asks for: A4 landscape, 842 × 595 points
     box = pdf.pages[0].mediabox
     assert round(float(box.width)) == 842 and round(float(box.height)) == 595
-    assert list(tmp_path.iterdir()) == []  # the page's file is gone
+    assert list(tmp_path.glob("*qi-print-*")) == []  # the page's file is gone
+
+
+def test_a_print_that_never_finishes_fails_in_time_and_closes_its_tab(monkeypatch):
+    import socket
+
+    browser = images._get()
+    tabs = len(browser.kaleido.tabs)
+    # a server that takes the connection and never answers: the page never loads
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        monkeypatch.setattr(images, "TIMEOUT", 2.0)
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="did not finish printing the PDF within 2 s"):
+            images.print_pdf(f'<p>x</p><img src="http://127.0.0.1:{port}/never.png">')
+        assert time.monotonic() - started < 20
+    for _ in range(50):  # the tab is closed as the print is cancelled, on the browser's loop
+        if len(browser.kaleido.tabs) == tabs:
+            break
+        time.sleep(0.1)
+    assert len(browser.kaleido.tabs) == tabs
+    monkeypatch.undo()
+    assert b"%PDF" in images.print_pdf("<p>the browser still prints</p>")[:8]
+
+
+def test_a_browser_that_died_is_started_again():
+    browser = images._get()
+    browser.kaleido.subprocess.kill()  # as a crash would end it
+    browser.kaleido.subprocess.wait(timeout=30)
+    assert not browser.alive()
+    assert b"%PDF" in images.print_pdf("<p>printed by another browser</p>")[:8]
+    again = images._get()
+    assert again is not browser and again.alive()
+    assert images.image(_figure(title="After the crash"), "svg").startswith(b"<svg")

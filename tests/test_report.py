@@ -620,7 +620,7 @@ def test_the_preview_counts_the_charts_the_pack_draws(sample_db):
         snap = Snapshot.from_store(store, teams=teams)
         preview = screens.pack_preview(snap, teams=teams, measures=snap.measure_ids(),
                                        month="2026-10")  # fmt: skip
-        doc = report.pack_document(store, teams=teams)
+        doc = report.pack_document(store, teams=teams, period="2026-10")
     uncharted = preview.loc[~preview["charted"], ["unit", "measure"]]
     assert sorted(map(tuple, uncharted.to_numpy())) == [(t, "staff_disciplinary") for t in teams]
     assert preview["variation_text"][~preview["charted"]].str.contains("nothing to chart").all()
@@ -628,3 +628,48 @@ def test_the_preview_counts_the_charts_the_pack_draws(sample_db):
     # the pack leaves them out of its summary matrix too
     matrix = next(s.html for s in doc.sections if s.title.startswith("Summary matrix"))
     assert matrix.count("<tr>") == 1 + doc.charts and "Staff entering" not in matrix
+
+
+def test_the_pack_page_loads_nothing_whatever_its_html_holds(tmp_path):
+    """Defence in depth behind the escaping: were markup to reach the pack's HTML, the
+    browser printing it would fetch nothing, neither a local file nor a web address."""
+    import http.server
+    import threading
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the contents of a local file")
+    asked = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # the standard library names it
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"fetched")
+
+        def log_message(self, *args):
+            pass
+
+    # a thread per connection: Chromium may open one ahead (a preconnect) and send nothing
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        hostile = (
+            f'<p>before</p><iframe src="{secret.as_uri()}"></iframe>'
+            f'<iframe src="{url}/frame"></iframe><img src="{url}/image.png">'
+            f'<link rel="stylesheet" href="{url}/style.css"><p>after</p>'
+        )
+        doc = report.PackDocument(
+            title="Pack", sections=[report.Section("Hostile", 1, hostile)], charts=0,
+            period=pd.Timestamp("2026-10-01"), as_of=pd.Timestamp("2026-11-20", tz="UTC"),
+            css=report._css("Pack", pd.Timestamp("2026-11-20", tz="UTC")),
+        )  # fmt: skip
+        text = page_words(PdfReader(io.BytesIO(doc.pdf())).pages[0])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "before" in text and "after" in text
+    assert "contents of a local file" not in text and "fetched" not in text
+    assert asked == []
