@@ -103,6 +103,20 @@ def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(s
     assert again.rows["summary"].tolist() == eager[view.rows["group"] == ALL].tolist()
 
 
+def test_a_group_with_nothing_to_chart_still_says_so(snap):
+    # two teams' staff disciplinary cases: neither has had a case of the Other group
+    narrow = screens.narrowed(snap, teams=["Hawthorn Ward", "Westhaven Community Team"],
+                              measures=["staff_disciplinary"])  # fmt: skip
+    view = screens.board(narrow, level="team", today=TODAY)
+    said = view.select(group="Other").rows["summary"].tolist()
+    assert said == [
+        f"At {team}, staff entering a formal disciplinary process: No events since Nov 2023: "
+        "nothing to chart."
+        for team in ["Hawthorn Ward", "Westhaven Community Team"]
+    ]
+    assert view.select(group=ALL).rows["summary"].str.len().gt(0).all()
+
+
 @pytest.mark.parametrize("small_numbers", [False, True])
 def test_the_boards_sparklines_are_each_series_recent_values_in_order(snap, small_numbers):
     view = screens.board(snap, level="team", today=TODAY)

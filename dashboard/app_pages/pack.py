@@ -75,10 +75,10 @@ shown = shown[shown["charted"]]
 charts = len(shown)
 st.subheader(f"In the pack: {charts} chart{'' if charts == 1 else 's'}")
 if len(left_out):
-    names = [ui.literal(f"{r.unit} — {r.measure_name}") for r in left_out.itertuples()]
+    series = [ui.literal(f"{r.unit} — {r.measure_name}") for r in left_out.itertuples()]
     st.caption(
         "Left out, with nothing to chart yet (an event that has not happened): "
-        + ("; ".join(names) if len(names) <= 5 else f"{len(names)} series")
+        + ("; ".join(series) if len(series) <= 5 else f"{len(series)} series")
         + "."
     )
 if not charts:

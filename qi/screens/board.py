@@ -272,18 +272,20 @@ class BoardView:
         from qi.sentences import lower_first, render
 
         keys = ["unit", "measure", "group"]
+        if rows.empty:
+            return []
         facts = self._facts(group)
-        if facts.empty or rows.empty:
-            return [""] * len(rows)
-        wanted = pd.MultiIndex.from_frame(rows[keys])
-        facts = facts.set_index(keys)
-        facts = facts[facts.index.isin(wanted)]
-        hid = pd.Series(hidden.to_numpy(dtype=bool), index=wanted)
-        hid = hid[~hid.index.duplicated()]
-        facts = facts.assign(latest_hidden=hid.reindex(facts.index, fill_value=False).to_numpy())
-        facts = facts.reset_index()
-        said = render(facts, self.measures, small_numbers=small_numbers).set_index(keys)
-        said = said["sentence"].reindex(wanted).to_numpy(dtype=object)
+        said = np.full(len(rows), None, dtype=object)
+        if not facts.empty:  # (a group whose every row has nothing to chart has none)
+            wanted = pd.MultiIndex.from_frame(rows[keys])
+            facts = facts.set_index(keys)
+            facts = facts[facts.index.isin(wanted)]
+            hid = pd.Series(hidden.to_numpy(dtype=bool), index=wanted)
+            hid = hid[~hid.index.duplicated()]
+            shown = hid.reindex(facts.index, fill_value=False).to_numpy()
+            facts = facts.assign(latest_hidden=shown).reset_index()
+            said = render(facts, self.measures, small_numbers=small_numbers).set_index(keys)
+            said = said["sentence"].reindex(wanted).to_numpy(dtype=object)
         # a rare event that never happened has no chart: its row's words say so
         return [
             s if isinstance(s, str) else f"At {u}, {lower_first(str(n))}: {t}."
