@@ -56,6 +56,16 @@ RELOAD_EVERY = 25
 #: Images kept by content (a board pack has about 45; an SVG chart is 10–40 kB).
 CACHED = 256
 
+#: Options of Chromium's ``Page.printToPDF``: the page size and margins the HTML's
+#: ``@page`` rule sets, backgrounds printed, and a tagged PDF (headings, tables and
+#: images' alternative text for screen readers) with an outline made of its headings.
+PRINT_OPTIONS = {
+    "preferCSSPageSize": True,
+    "printBackground": True,
+    "generateTaggedPDF": True,
+    "generateDocumentOutline": True,
+}
+
 _lock = threading.Lock()
 _browser: _Browser | None = None
 _cache: OrderedDict[str, tuple[Future[bytes], float]] = OrderedDict()
@@ -137,7 +147,8 @@ class _Browser:
             except TimeoutError:  # the tab is closed as the print is cancelled
                 future.cancel()
                 raise RuntimeError(
-                    f"the browser did not finish printing the PDF within {TIMEOUT:.0f} s"
+                    f"the browser did not finish printing the PDF within {TIMEOUT:.0f} s: "
+                    "build it again (a browser that stopped is started afresh)"
                 ) from None
         finally:
             with contextlib.suppress(OSError):
@@ -285,17 +296,6 @@ def image(
 ) -> bytes:
     """``fig`` as SVG, PNG or PDF bytes (``height`` defaults to the figure's own)."""
     return submit(fig, format, width=width, height=height, scale=scale).result(timeout=TIMEOUT + 30)
-
-
-#: Options of Chromium's ``Page.printToPDF``: the page size and margins the HTML's
-#: ``@page`` rule sets, backgrounds printed, and a tagged PDF (headings, tables and
-#: images' alternative text for screen readers) with an outline made of its headings.
-PRINT_OPTIONS = {
-    "preferCSSPageSize": True,
-    "printBackground": True,
-    "generateTaggedPDF": True,
-    "generateDocumentOutline": True,
-}
 
 
 def print_pdf(html: str) -> bytes:
