@@ -1087,9 +1087,54 @@ def describe(
 # --------------------------------------------------------------------------- others
 
 
-def sparkline(values: Sequence[float]) -> list[float]:
-    """The values a board matrix draws as a sparkline (missing values dropped)."""
-    return [float(v) for v in values if v is not None and np.isfinite(v)]
+def sparkline_svg(
+    values: Sequence[float | None],
+    *,
+    width: int = 120,
+    height: int = 32,
+    colour: str = "#425563",
+) -> str | None:
+    """A row's recent points as a small standalone SVG line, for a table cell.
+
+    ``values`` are the points in order (as the row's chart draws them); a missing or
+    hidden one (None or NaN) is a gap in the line, never joined across, so a run of
+    hidden months reads as hidden rather than as a straight line. A point with no
+    neighbour drawn is a dot, and the last point drawn has a dot. The line fills the
+    height between the lowest and the highest point shown (a flat line sits in the
+    middle). None when there is no point to draw: the cell stays blank.
+    """
+    y = np.array([np.nan if v is None else v for v in values], dtype=float)
+    shown = np.isfinite(y)
+    if not shown.any():
+        return None
+    pad, dot = 3.0, 1.6
+    low, high = float(y[shown].min()), float(y[shown].max())
+    xs = pad + np.arange(len(y)) * ((width - 2 * pad) / max(len(y) - 1, 1))
+    if high > low:
+        ys = pad + (high - y) / (high - low) * (height - 2 * pad)
+    else:
+        ys = np.full(len(y), height / 2)
+    parts, run = [], []
+    for i in [*range(len(y)), len(y)]:  # the extra step ends the last run
+        if i < len(y) and shown[i]:
+            run.append(f"{xs[i]:.1f},{ys[i]:.1f}")
+            continue
+        if len(run) > 1:
+            parts.append(f'<polyline points="{" ".join(run)}"/>')
+        elif run:
+            x0, y0 = run[0].split(",")
+            parts.append(f'<circle cx="{x0}" cy="{y0}" r="{dot}" fill="{colour}"/>')
+        run = []
+    last = int(np.flatnonzero(shown)[-1])
+    parts.append(f'<circle cx="{xs[last]:.1f}" cy="{ys[last]:.1f}" r="{dot + 0.6}" '
+                 f'fill="{colour}"/>')  # fmt: skip
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><g fill="none" stroke="{colour}" '
+        f'stroke-width="1.5" stroke-linejoin="round" stroke-linecap="round">'
+        + "".join(parts)
+        + "</g></svg>"
+    )
 
 
 #: A funnel plot's limit lines: column, dash and legend text (one entry per pair).

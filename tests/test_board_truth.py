@@ -4,16 +4,18 @@ and no silent traps in the engine."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import qi
-from qi import board, report, screens
+from qi import board, figures, report, screens
 from qi.cli import main
 from qi.series import series_frame
 from qi.snapshot import Snapshot
@@ -138,6 +140,15 @@ def _screen_hides(table: pd.DataFrame, column: str) -> pd.Series:
     return table[column].astype(str) == "*"
 
 
+def _drawn_x(picture: str) -> set[float]:
+    """The x of every point a sparkline's picture (a data URI of an SVG) draws."""
+    svg = base64.b64decode(picture.split(",", 1)[1]).decode()
+    xs = {float(x) for x in re.findall(r'cx="([\d.]+)"', svg)}
+    for points in re.findall(r'points="([^"]+)"', svg):
+        xs |= {float(p.split(",")[0]) for p in points.split()}
+    return xs
+
+
 @pytest.mark.parametrize("who", ["board", "fac"])
 def test_the_board_on_screen_hides_what_its_download_hides(site, downloads, who):
     # with its details shown, so that the sparklines are on screen too
@@ -155,8 +166,15 @@ def test_the_board_on_screen_hides_what_its_download_hides(site, downloads, who)
     assert any(on_screen) == (who == "board")
     # sparklines never draw a point whose counts the file would hide
     if who == "board":
+        # (a row's last point is at the right edge, less the picture's margin)
+        last_x = figures.sparkline_svg([1.0, 2.0]).split('points="')[1].split('"')[0]
+        last_x = float(last_x.split()[-1].split(",")[0])
         hidden_rows = shown[_screen_hides(shown, "latest")]
-        assert all(s is None or len(s) == 0 or pd.isna(s[-1]) for s in hidden_rows["sparkline"])
+        drawn = [_drawn_x(picture) for picture in hidden_rows["sparkline"]]
+        assert all(last_x not in xs for xs in drawn)
+        assert any(drawn) and not all(drawn)  # some draw their earlier months, some nothing
+    else:  # small numbers shown: every row with a latest value draws its last point
+        assert all(_drawn_x(p) for p in shown.loc[shown["latest"] != "", "sparkline"])
 
 
 @pytest.mark.parametrize("who", ["board", "fac"])

@@ -4,12 +4,21 @@ rule set that computed them says."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
 
 import qi
-from qi.figures import chart_key, describe, description, explain_signals, spc_figure, text
+from qi.figures import (
+    chart_key,
+    describe,
+    description,
+    explain_signals,
+    sparkline_svg,
+    spc_figure,
+    text,
+)
 
 
 def test_user_text_in_figures_is_escaped_and_signals_have_words_and_shapes():
@@ -344,3 +353,36 @@ def test_a_funnel_axis_is_not_stretched_by_the_limits_at_tiny_denominators():
     lo, hi = fig.layout.yaxis.range
     assert 50 < lo < 64 and 96 <= hi < 100  # the limits from half the smallest team on
     assert fig.layout.xaxis.range[0] == 0.0  # the funnel's mouth is still drawn
+
+
+def _marks(svg: str) -> tuple[list[list[tuple[float, float]]], list[tuple[float, float]]]:
+    """The lines (each a list of points) and the dots a sparkline draws."""
+    lines = [
+        [tuple(map(float, p.split(","))) for p in points.split()]
+        for points in re.findall(r'points="([^"]+)"', svg)
+    ]
+    dots = [(float(x), float(y)) for x, y in re.findall(r'cx="([\d.]+)" cy="([\d.]+)"', svg)]
+    return lines, dots
+
+
+def test_a_sparkline_breaks_at_a_hidden_month_and_dots_its_latest_point():
+    svg = sparkline_svg([1.0, 3.0, None, 2.0, float("nan"), 5.0, 4.0], width=64, height=20)
+    lines, dots = _marks(svg)
+    # two lines (the first two months, the last two) and the month alone between gaps
+    assert [len(line) for line in lines] == [2, 2]
+    assert len(dots) == 2  # the month alone, and the latest point
+    xs = [x for line in lines for x, _ in line]
+    assert xs == sorted(xs) and dots[-1] == lines[-1][-1]
+    # the highest point at the top, the lowest at the bottom, within the picture
+    ys = {v: y for v, (_, y) in zip([1.0, 3.0, 5.0, 4.0], lines[0] + lines[1], strict=True)}
+    assert ys[5.0] < ys[4.0] < ys[3.0] < ys[1.0]
+    assert all(0 < x < 64 and 0 < y < 20 for x, y in [*lines[0], *lines[1], *dots])
+
+
+def test_a_sparkline_with_nothing_to_draw_is_blank_and_a_flat_one_is_level():
+    assert sparkline_svg([]) is None
+    assert sparkline_svg([None, float("nan"), None]) is None
+    lines, dots = _marks(sparkline_svg([0.0, 0.0, 0.0], height=30))
+    assert {y for _, y in lines[0]} == {15.0} and dots == [lines[0][-1]]
+    lines, dots = _marks(sparkline_svg([None, 7.0, None]))
+    assert lines == [] and len(dots) == 2 and dots[0] == dots[1]  # alone and latest

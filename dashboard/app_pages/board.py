@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import components as ui
 from dashboard import reads, session
-from qi import mdc, words
+from qi import figures, mdc, words
 from qi.screens.board import format_number
 from qi.series import LEVELS
 
@@ -94,10 +94,20 @@ NO_ICON = "data:image/svg+xml;base64," + base64.b64encode(
 ).decode()
 
 
-def data_uri(name):
-    if not isinstance(name, str):
+def svg_uri(svg: str | None) -> str:
+    if svg is None:
         return NO_ICON
-    return "data:image/svg+xml;base64," + base64.b64encode(mdc.icon_svg(name).encode()).decode()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def data_uri(name):
+    return svg_uri(mdc.icon_svg(name) if isinstance(name, str) else None)
+
+
+def spark_uri(values) -> str:
+    """A row's last 24 points as a line with gaps where a month is hidden (Streamlit's
+    own line column refuses a list with a gap, and shows it as a run of commas)."""
+    return svg_uri(figures.sparkline_svg(values) if isinstance(values, list) else None)
 
 
 details = st.toggle(
@@ -123,6 +133,7 @@ shown = shown.iloc[first : first + PAGE_ROWS]
 table = shown.assign(
     variation_img=shown["variation_icon"].map(data_uri),
     assurance_img=shown["assurance_icon"].map(data_uri),
+    sparkline=shown["sparkline"].map(spark_uri) if details else None,
     target=shown["target"].map(format_number),
     review_overdue=shown["review_overdue"].map({True: "overdue", False: ""}),
     actions_overdue=shown["actions_overdue"].map(
@@ -166,7 +177,13 @@ event = st.dataframe(
         "variation_text": st.column_config.TextColumn("Variation in words", width="medium"),
         "assurance_img": st.column_config.ImageColumn("Assurance", width="small"),
         "assurance_text": st.column_config.TextColumn("Assurance in words", width="medium"),
-        "sparkline": st.column_config.LineChartColumn("Last 24 complete months", color="#425563"),
+        "sparkline": st.column_config.ImageColumn(
+            "Last 24 complete months",
+            help="The row's latest 24 points as its chart draws them (for rare events, the "
+            "time between events). A gap is a month hidden for small numbers; the dot is "
+            "the latest point shown; blank when no point can be shown.",
+            width="medium",
+        ),
         "provisional": st.column_config.TextColumn("Provisional month"),
         "owner": st.column_config.TextColumn("Owner"),
         "sponsor": st.column_config.TextColumn("Executive sponsor"),
