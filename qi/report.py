@@ -65,6 +65,18 @@ MATRIX_ROWS = 10
 EQUALITY_ROWS = 10
 #: Teams in the completeness table of one page.
 COMPLETENESS_ROWS = 20
+#: Teams a funnel plot's key may number beside the plot, under the first gap table;
+#: a longer key puts the plot on a page of its own, the key below it in columns of this
+#: many lines on the plot's page and of :data:`KEY_LINES` on each page after it.
+KEY_BESIDE, KEY_FIRST_LINES, KEY_LINES = 17, 12, 30
+#: The key's columns on a page: as many as the longest team name lets stay on one line
+#: (the most characters a line of 4, 3 or 2 columns holds, then 1 column).
+KEY_COLUMNS = ((32, 4), (45, 3), (75, 2))
+#: Teams of the appendix's uploads table on its first page; more, and the table has
+#: pages of its own, this many teams on each.
+UPLOADS_INLINE, UPLOADS_ROWS = 10, 25
+#: Characters of the rebuild command on one page (a pack of many teams names them all).
+COMMAND_CHARS = 6_000
 #: Ways of choosing a chart's phases.
 PHASES = ("none", "changes", "recorded")
 #: Months of the funnel plot and the completeness note.
@@ -295,11 +307,7 @@ def pack_document(
         *equality_sections,
         *completeness,
         Section("Commentary", 1, _commentary(commentary)),
-        Section(
-            "Appendix",
-            1,
-            _appendix(title, ctx, team_list, measure_list, commentary, made_by, made_at),
-        ),
+        *_appendix(title, ctx, team_list, measure_list, commentary, made_by, made_at),
     ]
     return PackDocument(
         title=title, sections=sections, charts=len(charts), period=month, as_of=data.as_of,
@@ -785,11 +793,13 @@ def _uploads_table(table: pd.DataFrame) -> str:
     if table.empty:
         return "none"
     rows = "".join(
-        f"<tr><td>{escape(str(r.team))}</td><td>{r.uploads}</td>"
-        f"<td>{r.first} to {r.last}</td><td>{pd.Timestamp(r.latest_at):%d %b %Y %H:%M}, "
-        f"{escape(str(r.latest_by))}</td><td>{r.rolled_back or ''}</td></tr>"
+        f"<tr><td>{escape(str(r.team))}</td><td>{int(r.uploads)}</td>"
+        + (f"<td>{int(r.first)} to {int(r.last)}</td><td>"
+           f"{pd.Timestamp(r.latest_at):%d %b %Y %H:%M}, {escape(str(r.latest_by))}</td>"
+           if r.uploads else "<td>–</td><td>–</td>")
+        + f"<td>{int(r.rolled_back) or ''}</td></tr>"
         for r in table.itertuples(index=False)
-    )
+    )  # fmt: skip
     return (
         '<table class="grid uploads"><thead><tr><th>Team</th><th>Uploads read</th>'
         "<th>Upload numbers</th><th>Latest upload (UTC), by</th><th>Rolled back, not read"
@@ -828,8 +838,20 @@ def _cover_grid(matrix: pd.DataFrame, room: float) -> str:
     )
 
 
-def _appendix(title, ctx: _Context, team_list, measure_list, commentary, made_by, made_at):
+def _appendix(
+    title, ctx: _Context, team_list, measure_list, commentary, made_by, made_at
+) -> list[Section]:
+    """How the pack was made, on one page, when it is of a few teams. Of more, the
+    uploads read (a line per team, so they list the teams too) and the command that
+    rebuilds the pack (which names every team) follow on pages of their own."""
     names = [ctx.catalogue.loc[m, "name"] for m in measure_list]
+    uploads = uploads_read(ctx.data, team_list, measure_list, ctx.month)
+    # every team of the pack, one with nothing read too
+    uploads = uploads.set_index("team").reindex(list(team_list)).rename_axis("team")
+    uploads = uploads.fillna({"uploads": 0, "rolled_back": 0}).reset_index()
+    inline = len(team_list) <= UPLOADS_INLINE
+    more = [] if inline else [uploads.iloc[i : i + UPLOADS_ROWS]
+                              for i in range(0, len(uploads), UPLOADS_ROWS)]  # fmt: skip
     command = ["qi", "report", "--output", "pack.pdf", "--period", f"{ctx.month:%Y-%m}",
                "--as-of", _iso(ctx.data.as_of), "--rules", ctx.rules, "--phases", ctx.phases,
                "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
@@ -841,9 +863,11 @@ def _appendix(title, ctx: _Context, team_list, measure_list, commentary, made_by
         ("Month reported", f"{ctx.month:%B %Y}"),
         ("Data as shown at", _iso(ctx.data.as_of)),
         ("Pack made", f"{_iso(made_at)} by {escape(made_by or 'someone not recorded')}"),
-        ("Uploads", _uploads_table(uploads_read(ctx.data, team_list, measure_list,
-                                                ctx.month))),
-        (f"Teams ({len(team_list)})", escape("; ".join(team_list))),
+        ("Uploads", _uploads_table(uploads) if inline else
+         "those of each team, on the "
+         + ("next page" if len(more) == 1 else f"next {len(more)} pages")),
+        (f"Teams ({len(team_list)})", escape("; ".join(team_list)) if inline else
+         "each listed with its uploads"),
         (f"Measures ({len(measure_list)})", escape("; ".join(names))),
         ("Chart rules", escape(f"{RULE_SETS[ctx.rules].label}; matrix and icons: Making "
                                "Data Count")),
@@ -852,17 +876,31 @@ def _appendix(title, ctx: _Context, team_list, measure_list, commentary, made_by
                     "recorded": "a new phase at each phase recorded from a change (with "
                     "its reason under the chart)"}[ctx.phases]),
         ("Equality compared with", escape(ctx.reference)),
-        ("To rebuild this pack", f"<code>{escape(shlex.join(command))}"
-         + (" --commentary FILE" if commentary else "") + "</code>"),
     ]  # fmt: skip
+    code = (f"<code>{escape(shlex.join(command))}"
+            + (" --commentary FILE" if commentary else "") + "</code>")  # fmt: skip
+    rows.append(("To rebuild this pack", code if inline else "the command on the last page "
+                 "of this appendix"))  # fmt: skip
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return (
+    out = [Section("Appendix", 1, (
         '<section class="appendix"><h1>Appendix: how this pack was made</h1>'
         '<p class="sub">The data is read as the store held it at one instant, so the '
-        "command below rebuilds this pack, page for page, after later uploads or "
-        "rollbacks (when and by whom it was made aside).</p>"
+        f"command {'below' if inline else 'at the end'} rebuilds this pack, page for page, "
+        "after later uploads or rollbacks (when and by whom it was made aside).</p>"
         f'<table class="cover-table">{table}</table></section>'
-    )
+    ))]  # fmt: skip
+    if inline:
+        return out
+    for i, part in enumerate(more, start=1):
+        head = "Appendix: uploads read" + (f" ({i} of {len(more)})" if len(more) > 1 else "")
+        out.append(Section(head, 1, (
+            f'<section class="appendix"><h2>{head}</h2>{_uploads_table(part)}</section>'
+        )))  # fmt: skip
+    head = "Appendix: the command that rebuilds this pack"
+    out.append(Section(head, math.ceil(len(code) / COMMAND_CHARS), (
+        f'<section class="appendix"><h2>{head}</h2><p>{code}</p></section>'
+    )))  # fmt: skip
+    return out
 
 
 def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
@@ -914,22 +952,50 @@ class _Equality:
 
     def sections(self) -> list[Section]:
         pages = max(1, math.ceil(len(self.teams) / EQUALITY_ROWS))
-        kind = "proportion" if self.risk else "rate"
+        # a short key fits beside the plot under the first gap table; a long one not
+        beside = self.key is None or len(self.key) <= KEY_BESIDE
         out = []
         for i in range(pages):
             teams = self.teams[i * EQUALITY_ROWS : (i + 1) * EQUALITY_ROWS]
             head = f"Equality: {self.measure_name}"
             head += f" ({i + 1} of {pages})" if pages > 1 else ""
             body = self._table(teams)
-            if i == 0:
+            if i == 0 and beside:
                 body += self._funnel()
-            out.append(Section(head, 1, (
-                f'<section class="equality"><h2>{escape(head)}</h2>'
-                f'<p class="sub">Each group\'s {kind} as a ratio to the '
-                f"{escape(str(self.reference))} group's, {self.month:%B %Y}, with its 95 % "
-                "interval: 1 is no gap; above 1 the group's "
-                f"{kind} is higher. Bold: the interval leaves out 1.</p>{body}</section>"
-            )))  # fmt: skip
+            out.append(self._section(head, body, lead=True))
+        if not beside:
+            out += self._funnel_sections()
+        return out
+
+    def _section(self, head: str, body: str, *, lead: bool) -> Section:
+        kind = "proportion" if self.risk else "rate"
+        sub = (
+            f'<p class="sub">Each group\'s {kind} as a ratio to the '
+            f"{escape(str(self.reference))} group's, {self.month:%B %Y}, with its 95 % "
+            "interval: 1 is no gap; above 1 the group's "
+            f"{kind} is higher. Bold: the interval leaves out 1.</p>"
+            if lead
+            else ""
+        )
+        return Section(head, 1, f'<section class="equality"><h2>{escape(head)}</h2>'
+                                f"{sub}{body}</section>")  # fmt: skip
+
+    def _funnel_sections(self) -> list[Section]:
+        """The plot on a page of its own, its key of many teams below it in columns and
+        on the pages after it (each page a heading of its own)."""
+        key = self.key
+        columns = key_columns(key["text"])
+        first, rows = KEY_FIRST_LINES * columns, KEY_LINES * columns
+        parts = [key.iloc[:first]] + [
+            key.iloc[i : i + rows] for i in range(first, len(key), rows)
+        ]
+        out = []
+        for i, part in enumerate(parts):
+            head = f"Equality: {self.measure_name}, funnel plot"
+            head += f" ({i + 1} of {len(parts)})" if len(parts) > 1 else ""
+            body = self._plot() if i == 0 else ""
+            body += _key_columns(part, "Teams" if i == 0 else "Teams (continued)", columns)
+            out.append(self._section(head, body, lead=False))
         return out
 
     def _table(self, teams: list[str]) -> str:
@@ -959,15 +1025,18 @@ class _Equality:
             f"<tbody>{body}</tbody></table>"
         )
 
-    def _funnel(self) -> str:
-        if self.image is None:
-            return '<p class="note">A funnel plot needs at least three teams with data.</p>'
+    def _plot(self) -> str:
         svg = self.image.result(timeout=images.TIMEOUT + 30)
-        chart = (
+        return (
             f'<div class="chart"><img style="max-height:95mm" alt="'
             f'{escape(self.alt or "Funnel plot: " + self.measure_name)}" '
             f'src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}"></div>'
         )
+
+    def _funnel(self) -> str:
+        if self.image is None:
+            return '<p class="note">A funnel plot needs at least three teams with data.</p>'
+        chart = self._plot()
         key = _key_table(self.key, "Teams")
         if not key:
             return chart
@@ -976,6 +1045,24 @@ class _Equality:
             f'<table class="side"><tr><td class="side-chart">{chart}</td>'
             f'<td class="side-key">{key}</td></tr></table>'
         )
+
+
+def key_columns(names: Iterable[str]) -> int:
+    """The columns of a funnel plot's key of these team names (:data:`KEY_COLUMNS`)."""
+    longest = max((len(str(n)) for n in names), default=0)
+    return next((columns for chars, columns in KEY_COLUMNS if longest <= chars), 1)
+
+
+def _key_columns(key: pd.DataFrame, heading: str, columns: int) -> str:
+    """A funnel plot's numbered teams as a list read down columns (plain text)."""
+    items = "".join(
+        f'<li><span class="mark">{escape(str(r.mark))}</span>{escape(str(r.text))}</li>'
+        for r in key.itertuples(index=False)
+    )
+    return (
+        f'<h3>{escape(heading)}</h3>'
+        f'<ul class="key-columns" style="column-count: {columns}">{items}</ul>'
+    )
 
 
 def _completeness_sections(ctx: _Context, team_list, measure_list) -> list[Section]:
@@ -1089,6 +1176,12 @@ table.uploads td:nth-child(4) {{ white-space: nowrap; }}
 .facts .value {{ font-size: 12pt; }}
 .chart {{ text-align: center; margin: 1mm 0; }}
 table.side {{ width: 100%; border-collapse: collapse; }}
+ul.key-columns {{ column-gap: 6mm; list-style: none; padding: 0;
+                  margin: 1mm 0; font-size: 7.5pt; }}
+ul.key-columns li {{ break-inside: avoid; padding: 0.5mm 0;
+                     border-bottom: 0.3pt solid #aeb7bd; }}
+ul.key-columns span.mark {{ display: inline-block; min-width: 5mm; text-align: center;
+  border: 0.6pt solid #4D4400; margin-right: 2mm; }}
 td.side-chart {{ width: 74%; vertical-align: top; padding: 0; }}
 td.side-key {{ vertical-align: top; padding: 0 0 0 3mm; }}
 .chart img {{ max-width: 100%; }}
@@ -1108,32 +1201,57 @@ def _css_string(text: str) -> str:
 
 
 def expected_pages(
-    matrix_rows: int, charts: int, teams_per_measure: Iterable[int], teams: int
+    matrix_rows: int,
+    charts: int,
+    teams_per_measure: Iterable[int],
+    teams: int,
+    *,
+    key_columns: int = 4,
 ) -> int:
     """Pages of a pack (commentary of one page): for checking a pack's structure. Cover,
-    summary matrix, charts, equality, completeness, commentary and the appendix."""
+    summary matrix, charts, equality, completeness, commentary and the appendix.
+
+    A funnel plot of more than :data:`KEY_BESIDE` teams is taken to number them all (as
+    a crowded plot does), its key in ``key_columns``; a pack of more than
+    :data:`UPLOADS_INLINE` teams to need one page for its rebuild command."""
+
+    def funnel(n: int) -> int:
+        if n <= KEY_BESIDE:
+            return 0
+        rest = max(0, n - KEY_FIRST_LINES * key_columns)
+        return 1 + math.ceil(rest / (KEY_LINES * key_columns))
+
+    appendix = 1 if teams <= UPLOADS_INLINE else 1 + math.ceil(teams / UPLOADS_ROWS) + 1
     return (
         1
         + max(1, math.ceil(matrix_rows / MATRIX_ROWS))
         + charts
-        + sum(max(1, math.ceil(n / EQUALITY_ROWS)) for n in teams_per_measure)
+        + sum(max(1, math.ceil(n / EQUALITY_ROWS)) + funnel(n) for n in teams_per_measure)
         + max(1, math.ceil(teams / COMPLETENESS_ROWS))
         + 1
-        + 1
+        + appendix
     )  # fmt: skip
 
 
 __all__ = [
+    "COMMAND_CHARS",
     "COMPLETENESS_ROWS",
     "EQUALITY_ROWS",
+    "KEY_BESIDE",
+    "KEY_COLUMNS",
+    "KEY_FIRST_LINES",
+    "KEY_LINES",
     "MATRIX_ROWS",
     "PHASES",
+    "UPLOADS_INLINE",
+    "UPLOADS_ROWS",
     "PackData",
     "PackDocument",
     "Progress",
     "build_pack",
     "expected_pages",
     "format_value",
+    "key_columns",
     "pack_document",
     "what_changed",
 ]

@@ -673,3 +673,71 @@ def test_the_pack_page_loads_nothing_whatever_its_html_holds(tmp_path):
     assert "before" in text and "after" in text
     assert "contents of a local file" not in text and "fetched" not in text
     assert asked == []
+
+
+def test_a_pack_of_many_teams_prints_the_pages_it_plans(tmp_path):
+    """The parts that grow with the teams (the equality pages with the funnel plot's key,
+    the appendix's uploads and rebuild command), printed: each section is the pages it
+    was planned as, each page starting with its own heading (no key or table spilling
+    onto a page of its own)."""
+    from tests.conftest import MEASURES
+
+    n = 60
+    names = [f"Westhaven Community Mental Health Team {i:02d}" for i in range(n)]
+    months = pd.period_range("2025-10", periods=13, freq="M").astype(str)
+    with Store.open(f"sqlite:///{tmp_path / 'many.db'}") as store:
+        store.register_teams(pd.DataFrame({"collaborative": "Many", "ics": "ICS",
+                                           "trust": "Trust", "team": names}))  # fmt: skip
+        store.load_measures(MEASURES)
+        grid = pd.MultiIndex.from_product([names, months, ["Black", "White"]],
+                                          names=["team", "period", "group"])  # fmt: skip
+        rows = grid.to_frame(index=False).assign(measure="detained")
+        rows["denominator"] = 40 + (rows.index % 37)
+        rows["numerator"] = rows["denominator"] // (2 + rows.index % 3)
+        result = store.import_file(rows.to_csv(index=False).encode(), "many.csv")
+        assert result.ok, result.problems
+        data = Snapshot.from_store(store)
+    month = pd.Timestamp(months[-1])
+    ctx = report._Context(data, data.measures.set_index("id"), month, "mdc", "none", None,
+                          "White")  # fmt: skip
+    equality = ctx.equality("detained")
+    assert len(equality.key) == n  # a crowded funnel numbers every team
+    columns = report.key_columns(names)
+    assert columns == 3  # names of 41 characters: three columns of the key
+    sections = [
+        *equality.sections(),
+        *report._appendix("Many", ctx, names, ["detained"], "", "me", data.as_of),
+    ]
+    doc = report.PackDocument(title="Many", sections=sections, charts=0, period=month,
+                              as_of=data.as_of, css=report._css("Many", data.as_of))  # fmt: skip
+    pages = [page_words(p) for p in PdfReader(io.BytesIO(doc.pdf())).pages]
+    # 6 pages of gaps, the funnel and its key (36 teams under it, 24 on the next page),
+    # the appendix, its uploads (25 teams a page) and the rebuild command
+    planned = [(s.title, s.pages) for s in sections]
+    assert [p for _, p in planned] == [1] * 13
+    assert len(pages) == doc.pages == 13
+    # (the cover, matrix, completeness and commentary are not printed here)
+    others = 1 + 1 + math.ceil(n / report.COMPLETENESS_ROWS) + 1
+    assert doc.pages == report.expected_pages(0, 0, [n], n, key_columns=columns) - others
+    heads = [
+        *(f"Equality: Detained under the MHA ({i} of 6)" for i in range(1, 7)),
+        "Equality: Detained under the MHA, funnel plot (1 of 2)",
+        "Equality: Detained under the MHA, funnel plot (2 of 2) Teams (continued)",
+        "Appendix: how this pack was made",
+        *(f"Appendix: uploads read ({i} of 3) Team Uploads read" for i in range(1, 4)),
+        "Appendix: the command that rebuilds this pack qi report",
+    ]
+    assert [p[: len(h)] for p, h in zip(pages, heads, strict=True)] == heads
+    # every team once in the key, and once in the uploads read, each on one line
+    key = " ".join(pages[6:8])
+    assert all(f"{i + 1} {name}" in key for i, name in enumerate(names))
+    uploads = " ".join(pages[9:12])
+    assert all(f"{name} 1 1 to 1" in uploads for name in names)
+    assert "Teams (60) each listed with its uploads" in pages[8]
+    # the command on the last page names every team (broken across lines anywhere)
+    import html
+    import shlex
+
+    command = shlex.split(html.unescape(re.search(r"<code>(.*?)</code>", sections[-1].html)[1]))
+    assert command[command.index("--teams") + 1 : command.index("--measures")] == names
+    assert "".join(pages[12].split()).count("'WesthavenCommunityMentalHealthTeam") == n
