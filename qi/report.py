@@ -72,9 +72,16 @@ KEY_BESIDE, KEY_FIRST_LINES, KEY_LINES = 17, 12, 30
 #: The key's columns on a page: as many as the longest team name lets stay on one line
 #: (the most characters a line of 4, 3 or 2 columns holds, then 1 column).
 KEY_COLUMNS = ((32, 4), (45, 3), (75, 2))
-#: Teams of the appendix's uploads table on its first page; more, and the table has
-#: pages of its own, this many teams on each.
+#: Teams of the appendix's uploads table on its first page at most (and only while
+#: the page holds them, with the list of teams and the rebuild command: see
+#: :func:`_appendix_fits`); more, and the table has pages of its own, this many teams
+#: on each.
 UPLOADS_INLINE, UPLOADS_ROWS = 10, 25
+#: The appendix's first page (mm): what it holds besides the uploads, the teams and the
+#: command; a row of the uploads table; a line of text and of code, and the characters
+#: of each (A4 landscape, 8.5 pt text and 7.5 pt code).
+APPENDIX_MM, APPENDIX_FIXED_MM, UPLOAD_ROW_MM = 165, 72, 5.2
+TEXT_LINE_MM, CODE_LINE_MM, LINE_CHARS = 3.6, 3.3, 140
 #: Characters of the rebuild command on one page (a pack of many teams names them all).
 COMMAND_CHARS = 6_000
 #: Ways of choosing a chart's phases.
@@ -849,15 +856,16 @@ def _appendix(
     # every team of the pack, one with nothing read too
     uploads = uploads.set_index("team").reindex(list(team_list)).rename_axis("team")
     uploads = uploads.fillna({"uploads": 0, "rolled_back": 0}).reset_index()
-    inline = len(team_list) <= UPLOADS_INLINE
-    more = [] if inline else [uploads.iloc[i : i + UPLOADS_ROWS]
-                              for i in range(0, len(uploads), UPLOADS_ROWS)]  # fmt: skip
     command = ["qi", "report", "--output", "pack.pdf", "--period", f"{ctx.month:%Y-%m}",
                "--as-of", _iso(ctx.data.as_of), "--rules", ctx.rules, "--phases", ctx.phases,
                "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
     if ctx.groups is not None:
         command += ["--groups", *ctx.groups]
     command += ["--reference", ctx.reference, "--title", title]
+    command_text = shlex.join(command) + (" --commentary FILE" if commentary else "")
+    inline = _appendix_fits(len(team_list), "; ".join(team_list), command_text)
+    more = [] if inline else [uploads.iloc[i : i + UPLOADS_ROWS]
+                              for i in range(0, len(uploads), UPLOADS_ROWS)]  # fmt: skip
     rows = [
         ("Collaborative", escape(ctx.collaborative())),
         ("Month reported", f"{ctx.month:%B %Y}"),
@@ -877,8 +885,7 @@ def _appendix(
                     "its reason under the chart)"}[ctx.phases]),
         ("Equality compared with", escape(ctx.reference)),
     ]  # fmt: skip
-    code = (f"<code>{escape(shlex.join(command))}"
-            + (" --commentary FILE" if commentary else "") + "</code>")  # fmt: skip
+    code = f"<code>{escape(command_text)}</code>"
     rows.append(("To rebuild this pack", code if inline else "the command on the last page "
                  "of this appendix"))  # fmt: skip
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -901,6 +908,20 @@ def _appendix(
         f'<section class="appendix"><h2>{head}</h2><p>{code}</p></section>'
     )))  # fmt: skip
     return out
+
+
+def _appendix_fits(teams: int, team_text: str, command: str) -> bool:
+    """Whether the appendix's first page holds the uploads table of ``teams`` (one line
+    each), the list of teams and the rebuild command (wrapped lines) besides the rest."""
+    if teams > UPLOADS_INLINE:
+        return False
+    used = (
+        APPENDIX_FIXED_MM
+        + UPLOAD_ROW_MM * teams
+        + TEXT_LINE_MM * math.ceil(len(team_text) / LINE_CHARS)
+        + CODE_LINE_MM * math.ceil(len(command) / LINE_CHARS)
+    )
+    return used <= APPENDIX_MM
 
 
 def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
@@ -1161,7 +1182,7 @@ table {{ border-collapse: collapse; width: 100%; }}
 section.appendix {{ font-size: 8.5pt; }}
 section.appendix code {{ font-size: 7.5pt; }}
 table.uploads td {{ padding: 0.6mm 1.5mm; }}
-table.uploads td:nth-child(4) {{ white-space: nowrap; }}
+table.uploads td:nth-child(1), table.uploads td:nth-child(4) {{ white-space: nowrap; }}
 .grid th, .grid td {{ border-bottom: 0.3pt solid #aeb7bd; padding: 1mm 1.5mm;
                       text-align: left; vertical-align: middle; }}
 .grid th {{ background: #e8edee; font-size: 8pt; }}
@@ -1212,8 +1233,9 @@ def expected_pages(
     summary matrix, charts, equality, completeness, commentary and the appendix.
 
     A funnel plot of more than :data:`KEY_BESIDE` teams is taken to number them all (as
-    a crowded plot does), its key in ``key_columns``; a pack of more than
-    :data:`UPLOADS_INLINE` teams to need one page for its rebuild command."""
+    a crowded plot does), its key in ``key_columns``; a pack of at most
+    :data:`UPLOADS_INLINE` teams to have names short enough for the appendix's first
+    page to hold their uploads, and one of more to need one page for its command."""
 
     def funnel(n: int) -> int:
         if n <= KEY_BESIDE:

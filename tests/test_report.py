@@ -734,6 +734,11 @@ def test_a_pack_of_many_teams_prints_the_pages_it_plans(tmp_path):
     uploads = " ".join(pages[9:12])
     assert all(f"{name} 1 1 to 1" in uploads for name in names)
     assert "Teams (60) each listed with its uploads" in pages[8]
+    # ten of them: the uploads table on the appendix's first page, which holds it
+    few = report._appendix("Many", ctx, names[:10], ["detained"], "", "me", data.as_of)
+    small = report.PackDocument(title="Many", sections=few, charts=0, period=month,
+                                as_of=data.as_of, css=doc.css)  # fmt: skip
+    assert len(PdfReader(io.BytesIO(small.pdf())).pages) == small.pages == 1
     # the command on the last page names every team (broken across lines anywhere)
     import html
     import shlex
