@@ -644,19 +644,23 @@ def _month(value) -> str:
 def _facts(f: dict) -> str:
     target = format_value(f["target"]) if f["target"] is not None else "none set"
     assurance = (
-        f"{_icon(f['assurance_icon'])}<span>{escape(f['assurance_text'])}</span>"
+        _icon_line(f["assurance_icon"], f["assurance_text"])
         if f["assurance_icon"]
-        else "<span>Assurance: no target, so none</span>"
+        else _icon_line(None, "Assurance: no target, so none")
     )
     return (
         '<table class="facts"><tr>'
         f'<td><span class="label">Latest ({_month(f["period"])})</span> '
         f'<b class="value">{format_value(f["value"])}</b> {escape(str(f["unit_label"]))}</td>'
         f'<td><span class="label">Target</span> {target}</td>'
-        f'<td class="icon-cell">{_icon(f["variation_icon"])}'
-        f"<span>{escape(f['variation_text'])}</span></td>"
-        f'<td class="icon-cell">{assurance}</td></tr></table>'
+        f'<td>{_icon_line(f["variation_icon"], f["variation_text"])}</td>'
+        f"<td>{assurance}</td></tr></table>"
     )
+
+
+def _icon_line(name: str | None, text: str, size: str = "9mm") -> str:
+    """An icon with its words beside it (never wrapping under it)."""
+    return f'<div class="icon-line">{_icon(name, size)}<span>{escape(str(text))}</span></div>'
 
 
 def _icon(name: str | None, size: str = "9mm") -> str:
@@ -937,10 +941,9 @@ def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
             f"<td>{_month(r['period'])}</td>"
             f'<td class="num">{format_value(r["value"])}</td>'
             f'<td class="num">{format_value(r["target"])}</td>'
-            f'<td class="icon-cell">{_icon(r["variation_icon"], "8mm")}'
-            f"<span>{escape(r['variation_text'])}</span></td>"
-            f'<td class="icon-cell">{_icon(r["assurance_icon"], "8mm")}'
-            f"<span>{escape(_text(r['assurance_text'], 'No target'))}</span></td></tr>"
+            f'<td>{_icon_line(r["variation_icon"], r["variation_text"], "8mm")}</td>'
+            f"<td>{_icon_line(r['assurance_icon'], _text(r['assurance_text'], 'No target'), '8mm')}"
+            "</td></tr>"
             for _, r in chunk.iterrows()
         )
         heading = "Summary matrix" + (f" ({i + 1} of {pages})" if pages > 1 else "")
@@ -950,7 +953,10 @@ def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
             f"<section><h1>{heading}</h1>"
             '<p class="sub">Group: All. Latest month of each series; Making Data Count '
             "variation (the latest point) and assurance (against the target).</p>"
-            '<table class="grid matrix"><thead><tr><th>Measure</th><th>Team</th>'
+            '<table class="grid matrix"><colgroup><col style="width: 21%">'
+            '<col style="width: 19%"><col style="width: 7.5%"><col style="width: 6.5%">'
+            '<col style="width: 6%"><col style="width: 20.5%"><col style="width: 19.5%">'
+            "</colgroup><thead><tr><th>Measure</th><th>Team</th>"
             '<th>Latest month</th><th class="num">Latest value</th><th class="num">Target</th>'
             "<th>Variation</th>"
             f"<th>Assurance</th></tr></thead><tbody>{rows}</tbody></table></section>"
@@ -1188,10 +1194,10 @@ table.uploads td:nth-child(1), table.uploads td:nth-child(4) {{ white-space: now
 .grid th {{ background: #e8edee; font-size: 8pt; }}
 .grid td.num {{ text-align: right; white-space: nowrap; }}
 .grid th.num {{ text-align: right; }}
-.matrix {{ font-size: 8pt; }}
+.matrix {{ font-size: 8pt; table-layout: fixed; }}
+.icon-line {{ display: flex; align-items: center; }}
+.icon-line img.icon {{ flex: none; margin-right: 1.5mm; }}
 .matrix td {{ height: 10mm; }}
-.icon-cell img.icon {{ vertical-align: middle; margin-right: 1.5mm; }}
-.icon-cell span {{ vertical-align: middle; }}
 .facts td {{ padding: 1mm 3mm 1mm 0; vertical-align: middle; width: 25%; }}
 .facts .label {{ color: #425563; }}
 .facts .value {{ font-size: 12pt; }}

@@ -746,3 +746,29 @@ def test_a_pack_of_many_teams_prints_the_pages_it_plans(tmp_path):
     command = shlex.split(html.unescape(re.search(r"<code>(.*?)</code>", sections[-1].html)[1]))
     assert command[command.index("--teams") + 1 : command.index("--measures")] == names
     assert "".join(pages[12].split()).count("'WesthavenCommunityMentalHealthTeam") == n
+
+
+def test_a_matrix_of_long_names_prints_ten_rows_a_page():
+    """Long measure and team names and the longest icon texts: each row stays within
+    its share of the page (icon and words side by side, columns of fixed widths), so
+    the matrix prints the pages it plans, ten rows each."""
+    n = 25
+    matrix = pd.DataFrame({
+        "measure_name": "Admissions detained under the Mental Health Act per 1,000 admissions "
+                        "(all ages)",
+        "unit": [f"Northvale and Eastbrook Partnership Community Mental Health Team West {i:02d}"
+                 for i in range(n)],
+        "period": pd.Timestamp("2026-10-01"), "value": 12.345, "target": 50.0,
+        "variation_icon": "concern_high", "variation_text": ICON_TEXT["concern_high"],
+        "assurance_icon": "assurance_fail", "assurance_text": ICON_TEXT["assurance_fail"],
+    })  # fmt: skip
+    at = pd.Timestamp("2026-12-04", tz="UTC")
+    sections = report._matrix_sections(matrix)
+    doc = report.PackDocument(title="Matrix", sections=sections, charts=0, period=at, as_of=at,
+                              css=report._css("Matrix", at))  # fmt: skip
+    pages = [page_words(p) for p in PdfReader(io.BytesIO(doc.pdf())).pages]
+    assert len(pages) == doc.pages == 3
+    for i, page in enumerate(pages):
+        assert page.startswith(f"Summary matrix ({i + 1} of 3)")
+        shown = [f"West {j:02d}" for j in range(i * 10, min(n, i * 10 + 10))]
+        assert all(team in page for team in shown)
