@@ -65,10 +65,13 @@ MATRIX_ROWS = 10
 EQUALITY_ROWS = 10
 #: Teams in the completeness table of one page.
 COMPLETENESS_ROWS = 20
-#: Teams a funnel plot's key may number beside the plot, under the first gap table;
-#: a longer key puts the plot on a page of its own, the key below it in columns of this
-#: many lines on the plot's page and of :data:`KEY_LINES` on each page after it.
-KEY_BESIDE, KEY_FIRST_LINES, KEY_LINES = 17, 12, 30
+#: Lines a funnel plot's key may take beside the plot, under the first gap table (a
+#: team's name takes a line a :data:`BESIDE_CHARS` characters), and lines the first gap
+#: table may take (a name a line a :data:`TEAM_CHARS`) with the plot under it; else the
+#: plot has a page of its own, its key below it in columns of :data:`KEY_FIRST_LINES`
+#: lines, and of :data:`KEY_LINES` on each page after it.
+KEY_BESIDE, BESIDE_CHARS, TEAM_CHARS = 17, 30, 55
+KEY_FIRST_LINES, KEY_LINES = 12, 30
 #: The key's columns on a page: as many as the longest team name lets stay on one line
 #: (the most characters a line of 4, 3 or 2 columns holds, then 1 column).
 KEY_COLUMNS = ((32, 4), (45, 3), (75, 2))
@@ -979,8 +982,7 @@ class _Equality:
 
     def sections(self) -> list[Section]:
         pages = max(1, math.ceil(len(self.teams) / EQUALITY_ROWS))
-        # a short key fits beside the plot under the first gap table; a long one not
-        beside = self.key is None or len(self.key) <= KEY_BESIDE
+        beside = self._fits_under_table()
         out = []
         for i in range(pages):
             teams = self.teams[i * EQUALITY_ROWS : (i + 1) * EQUALITY_ROWS]
@@ -993,6 +995,16 @@ class _Equality:
         if not beside:
             out += self._funnel_sections()
         return out
+
+    def _fits_under_table(self) -> bool:
+        """Whether the plot, with its key beside it, fits under the first gap table (the
+        table's rows of one line each, the key's names of a line or two)."""
+        if self.image is None:
+            return True  # (a note, not a plot)
+        table = sum(math.ceil(len(t) / TEAM_CHARS) for t in self.teams[:EQUALITY_ROWS])
+        names = [] if self.key is None else self.key["text"].astype(str)
+        key = sum(math.ceil(len(t) / BESIDE_CHARS) for t in names)
+        return table <= EQUALITY_ROWS and key <= KEY_BESIDE
 
     def _section(self, head: str, body: str, *, lead: bool) -> Section:
         kind = "proportion" if self.risk else "rate"
@@ -1010,7 +1022,7 @@ class _Equality:
     def _funnel_sections(self) -> list[Section]:
         """The plot on a page of its own, its key of many teams below it in columns and
         on the pages after it (each page a heading of its own)."""
-        key = self.key
+        key = self.key if self.key is not None else pd.DataFrame({"text": []})
         columns = key_columns(key["text"])
         first, rows = KEY_FIRST_LINES * columns, KEY_LINES * columns
         parts = [key.iloc[:first]] + [
@@ -1021,7 +1033,9 @@ class _Equality:
             head = f"Equality: {self.measure_name}, funnel plot"
             head += f" ({i + 1} of {len(parts)})" if len(parts) > 1 else ""
             body = self._plot() if i == 0 else ""
-            body += _key_columns(part, "Teams" if i == 0 else "Teams (continued)", columns)
+            if len(part):
+                body += _key_columns(part, "Teams" if i == 0 else "Teams (continued)",
+                                     columns)  # fmt: skip
             out.append(self._section(head, body, lead=False))
         return out
 
@@ -1048,7 +1062,8 @@ class _Equality:
                 tds += f'<td class="num">{"<b>" + text + "</b>" if strong else text}</td>'
             body += f"<tr><td>{escape(team)}</td>{tds}</tr>"
         return (
-            f'<table class="grid gaps"><thead><tr><th>Team</th>{head}</tr></thead>'
+            '<table class="grid gaps"><colgroup><col style="width: 34%"></colgroup>'
+            f"<thead><tr><th>Team</th>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
 
@@ -1195,6 +1210,7 @@ table.uploads td:nth-child(1), table.uploads td:nth-child(4) {{ white-space: now
 .grid td.num {{ text-align: right; white-space: nowrap; }}
 .grid th.num {{ text-align: right; }}
 .matrix {{ font-size: 8pt; table-layout: fixed; }}
+.gaps {{ table-layout: fixed; }}
 .icon-line {{ display: flex; align-items: center; }}
 .icon-line img.icon {{ flex: none; margin-right: 1.5mm; }}
 .matrix td {{ height: 10mm; }}
@@ -1238,12 +1254,13 @@ def expected_pages(
     """Pages of a pack (commentary of one page): for checking a pack's structure. Cover,
     summary matrix, charts, equality, completeness, commentary and the appendix.
 
-    A funnel plot of more than :data:`KEY_BESIDE` teams is taken to number them all (as
+    Team names are taken to be short (a line each wherever they are listed). A funnel
+    plot of more than :data:`KEY_BESIDE` teams is taken to number them all (as
     a crowded plot does), its key in ``key_columns``; a pack of at most
     :data:`UPLOADS_INLINE` teams to have names short enough for the appendix's first
     page to hold their uploads, and one of more to need one page for its command."""
 
-    def funnel(n: int) -> int:
+    def funnel(n: int) -> int:  # (names short enough to take a line each)
         if n <= KEY_BESIDE:
             return 0
         rest = max(0, n - KEY_FIRST_LINES * key_columns)
@@ -1262,6 +1279,7 @@ def expected_pages(
 
 
 __all__ = [
+    "BESIDE_CHARS",
     "COMMAND_CHARS",
     "COMPLETENESS_ROWS",
     "EQUALITY_ROWS",
@@ -1271,6 +1289,7 @@ __all__ = [
     "KEY_LINES",
     "MATRIX_ROWS",
     "PHASES",
+    "TEAM_CHARS",
     "UPLOADS_INLINE",
     "UPLOADS_ROWS",
     "PackData",

@@ -675,21 +675,17 @@ def test_the_pack_page_loads_nothing_whatever_its_html_holds(tmp_path):
     assert asked == []
 
 
-def test_a_pack_of_many_teams_prints_the_pages_it_plans(tmp_path):
-    """The parts that grow with the teams (the equality pages with the funnel plot's key,
-    the appendix's uploads and rebuild command), printed: each section is the pages it
-    was planned as, each page starting with its own heading (no key or table spilling
-    onto a page of its own)."""
+def _teams_context(tmp_path, names, groups):
+    """A pack's context over a store of these teams' detentions by these groups, 13
+    months, and its last month and data."""
     from tests.conftest import MEASURES
 
-    n = 60
-    names = [f"Westhaven Community Mental Health Team {i:02d}" for i in range(n)]
     months = pd.period_range("2025-10", periods=13, freq="M").astype(str)
     with Store.open(f"sqlite:///{tmp_path / 'many.db'}") as store:
         store.register_teams(pd.DataFrame({"collaborative": "Many", "ics": "ICS",
                                            "trust": "Trust", "team": names}))  # fmt: skip
         store.load_measures(MEASURES)
-        grid = pd.MultiIndex.from_product([names, months, ["Black", "White"]],
+        grid = pd.MultiIndex.from_product([names, months, groups],
                                           names=["team", "period", "group"])  # fmt: skip
         rows = grid.to_frame(index=False).assign(measure="detained")
         rows["denominator"] = 40 + (rows.index % 37)
@@ -700,6 +696,17 @@ def test_a_pack_of_many_teams_prints_the_pages_it_plans(tmp_path):
     month = pd.Timestamp(months[-1])
     ctx = report._Context(data, data.measures.set_index("id"), month, "mdc", "none", None,
                           "White")  # fmt: skip
+    return ctx, month, data
+
+
+def test_a_pack_of_many_teams_prints_the_pages_it_plans(tmp_path):
+    """The parts that grow with the teams (the equality pages with the funnel plot's key,
+    the appendix's uploads and rebuild command), printed: each section is the pages it
+    was planned as, each page starting with its own heading (no key or table spilling
+    onto a page of its own)."""
+    n = 60
+    names = [f"Westhaven Community Mental Health Team {i:02d}" for i in range(n)]
+    ctx, month, data = _teams_context(tmp_path, names, ["Black", "White"])
     equality = ctx.equality("detained")
     assert len(equality.key) == n  # a crowded funnel numbers every team
     columns = report.key_columns(names)
@@ -746,6 +753,30 @@ def test_a_pack_of_many_teams_prints_the_pages_it_plans(tmp_path):
     command = shlex.split(html.unescape(re.search(r"<code>(.*?)</code>", sections[-1].html)[1]))
     assert command[command.index("--teams") + 1 : command.index("--measures")] == names
     assert "".join(pages[12].split()).count("'WesthavenCommunityMentalHealthTeam") == n
+
+
+def test_a_funnel_plot_stays_under_the_gap_table_only_while_it_fits(tmp_path):
+    """Twelve teams of long names and six groups: the first gap table's names wrap, so
+    the plot and its key, which would fit under a table of short names, go to a page of
+    their own; short names keep them under it. Either way the pack prints as planned."""
+    groups = ["Asian", "Black", "Mixed", "White", "Other", "Not stated"]
+    for stem, beside in [("Westhaven Community Mental Health Team", False), ("Team", True)]:
+        names = [f"{stem} {i:02d}" for i in range(12)]
+        (tmp_path / stem[:4]).mkdir()
+        ctx, month, data = _teams_context(tmp_path / stem[:4], names, groups)
+        sections = ctx.equality("detained").sections()
+        doc = report.PackDocument(title="T", sections=sections, charts=0, period=month,
+                                  as_of=data.as_of, css=report._css("T", data.as_of))  # fmt: skip
+        pages = [page_words(p) for p in PdfReader(io.BytesIO(doc.pdf())).pages]
+        heads = ["Equality: Detained under the MHA (1 of 2)",
+                 "Equality: Detained under the MHA (2 of 2)"]  # fmt: skip
+        if not beside:
+            heads.append("Equality: Detained under the MHA, funnel plot")
+        assert len(pages) == doc.pages == len(heads), stem
+        assert [p[: len(h)] for p, h in zip(pages, heads, strict=True)] == heads
+        # the key lists every team, on the page with the plot
+        funnel = pages[0] if beside else pages[-1]
+        assert all(f"{i + 1} {name}" in funnel for i, name in enumerate(names)), stem
 
 
 def test_a_matrix_of_long_names_prints_ten_rows_a_page():
