@@ -53,6 +53,7 @@ def test_months_asked_for_give_the_rows_of_reading_all_and_filtering(versions: S
 def test_a_read_in_small_blocks_is_the_read_in_one(versions: Store, monkeypatch):
     whole = versions.observations()
     monkeypatch.setattr(_frames, "BLOCK", 5)
+    monkeypatch.setattr(_frames, "CURSOR_BLOCK", 5)
     o = Observation.__table__
     with versions.engine.connect() as conn:
         blocks = _frames.read_frame(conn, select(o.c.id, o.c.group), ["id", "group"], block=5)
