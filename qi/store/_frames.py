@@ -56,6 +56,10 @@ class Coded:
     codes: np.ndarray
     values: list[str]
 
+    def strings(self) -> pd.api.extensions.ExtensionArray:
+        """The column as text (pandas' ``str``), one value per row."""
+        return pd.array(np.asarray(self.values, dtype=object), dtype="str").take(self.codes)
+
     def ranks(self) -> np.ndarray:
         """Each row's place in the sorted order of the values (what sorting by the text
         would give: Python's order of ``str``, by code point, as pandas and Arrow sort)."""
