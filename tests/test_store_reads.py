@@ -53,6 +53,7 @@ def test_months_asked_for_give_the_rows_of_reading_all_and_filtering(versions: S
 def test_a_read_in_small_blocks_is_the_read_in_one(versions: Store, monkeypatch):
     whole = versions.observations()
     monkeypatch.setattr(_frames, "BLOCK", 5)
+    monkeypatch.setattr(_frames, "CURSOR_BLOCK", 5)
     o = Observation.__table__
     with versions.engine.connect() as conn:
         blocks = _frames.read_frame(conn, select(o.c.id, o.c.group), ["id", "group"], block=5)
@@ -168,6 +169,46 @@ def test_a_persons_columnar_read_is_their_plain_read(awkward: Store):
         assert set(mine["team"]) == {"Willow Ward", "Oak Ward"}
         expected = _plain(awkward, teams=["Willow Ward", "Oak Ward"], **kw)
         pd.testing.assert_frame_equal(mine, expected, check_exact=True)
+
+
+def _plain_slices(store: Store, teams=None) -> pd.DataFrame:
+    """What :meth:`Store.upload_slices` must give, read the plain way: one query of
+    SQLAlchemy's rows joining the uploads and teams, pandas' sort."""
+    from qi.store.models import Team, Upload
+
+    o = Observation.__table__
+    query = (
+        select(Team.name, o.c.measure_id, o.c.period, o.c.upload_id, Upload.uploaded_at,
+               Upload.rolled_back_at, Upload.uploaded_by)
+        .join(Team, Team.id == o.c.team_id)
+        .join(Upload, Upload.id == o.c.upload_id)
+        .distinct()
+    )  # fmt: skip
+    if teams is not None:
+        query = query.where(Team.name.in_(teams))
+    with store.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(query)]
+    cols = ["team", "measure", "period", "upload_id", "uploaded_at", "rolled_back_at",
+            "uploaded_by"]  # fmt: skip
+    frame = pd.DataFrame.from_records(rows, columns=cols)
+    frame["period"] = pd.to_datetime(frame["period"]).dt.as_unit("s")
+    return frame.sort_values(["team", "measure", "period", "upload_id"], ignore_index=True)
+
+
+def test_the_columnar_upload_slices_are_the_plain_read(awkward: Store):
+    """Every upload's team × measure × month, read as columns, is exactly the plain
+    read: for everyone, and for a reader of one trust (their teams only)."""
+    pd.testing.assert_frame_equal(awkward.upload_slices(), _plain_slices(awkward),
+                                  check_exact=True)  # fmt: skip
+    awkward.add_user("fac", password="facilitator pass 1", role="facilitator",
+                     scope="collaborative", name="Test Collaborative", user="set-up")  # fmt: skip
+    fac = awkward.sign_in("fac", "facilitator pass 1")
+    fac.add_user("hill", password="hill trust reader", role="board_viewer", scope="trust",
+                 name="Hill Trust")  # fmt: skip
+    mine = awkward.sign_in("hill", "hill trust reader").upload_slices()
+    expected = _plain_slices(awkward, teams=["Willow Ward", "Oak Ward"])
+    pd.testing.assert_frame_equal(mine, expected, check_exact=True)
+    assert len(expected) and (expected["rolled_back_at"].notna().any())
 
 
 def test_imported_numbers_and_texts_are_stored_exactly(store: Store, tmp_path):

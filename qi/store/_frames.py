@@ -26,6 +26,10 @@ from sqlalchemy import Connection, Select
 
 #: rows fetched and turned into columns at a time
 BLOCK = 100_000
+#: rows taken from SQLite's cursor at a time: a block this small stays in the
+#: processor's cache while its tuples are made and turned into columns (a read of 1.44 M
+#: rows of eight columns: 1.8 s in blocks of 5,000 to 10,000, 2.6 s in blocks of 100,000)
+CURSOR_BLOCK = 10_000
 
 
 def read_frame(
@@ -52,6 +56,10 @@ class Coded:
     codes: np.ndarray
     values: list[str]
 
+    def strings(self) -> pd.api.extensions.ExtensionArray:
+        """The column as text (pandas' ``str``), one value per row."""
+        return pd.array(np.asarray(self.values, dtype=object), dtype="str").take(self.codes)
+
     def ranks(self) -> np.ndarray:
         """Each row's place in the sorted order of the values (what sorting by the text
         would give: Python's order of ``str``, by code point, as pandas and Arrow sort)."""
@@ -77,7 +85,7 @@ def read_columns(
     each as its kind says (:data:`KINDS`), in the order the database gives the rows."""
     if conn.dialect.driver == "psycopg":
         return _copy_columns(conn, query, kinds)
-    return _cursor_columns(conn, query, kinds, block or BLOCK)
+    return _cursor_columns(conn, query, kinds, block or CURSOR_BLOCK)
 
 
 def _cursor_columns(
@@ -92,15 +100,14 @@ def _cursor_columns(
         cursor = result.cursor  # the DBAPI cursor: its rows are plain tuples
         with _collection_paused():
             while rows := cursor.fetchmany(block):
-                table = np.array(rows, dtype=object)  # (an object array: no dtype guessed)
-                del rows
-                for i, name in enumerate(names):
-                    kind, values = kinds[name], table[:, i]
+                for name, cells in zip(names, zip(*rows, strict=True), strict=True):
+                    kind = kinds[name]
                     if kind == "int":
-                        parts[name].append(values.astype(np.int64))
+                        parts[name].append(np.array(cells, dtype=np.int64))
                     elif kind == "float":
-                        parts[name].append(values.astype(np.float64))  # None: NaN
+                        parts[name].append(np.array(cells, dtype=np.float64))  # None: NaN
                     else:  # coded in the block, then mapped to the read's codes
+                        values = np.array(cells, dtype=object)  # (no dtype guessed)
                         codes, uniques = pd.factorize(values)
                         if len(codes) and codes.min() < 0:  # a NULL: a value of its own
                             codes, uniques = pd.factorize(values, use_na_sentinel=False)

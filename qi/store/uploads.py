@@ -47,7 +47,7 @@ from qi import periods as freq
 from qi.access import Principal
 from qi.disclosure import suppress_points
 from qi.store import reading
-from qi.store._frames import Coded, read_columns, read_frame
+from qi.store._frames import Coded, read_columns
 from qi.store.catalogue import CatalogueMixin
 from qi.store.core import (
     REPLACEMENT_COLUMNS,
@@ -367,7 +367,13 @@ class UploadsMixin(CatalogueMixin, LayoutsMixin):
             _, readable = self._readable(conn)
             if readable is not None:
                 query = query.where(o.c.team_id.in_(readable))
-            slices = read_frame(conn, query, ["team_id", "measure", "period", "upload_id"])
+            # (read as columns: a national store has a quarter of a million slices)
+            read = read_columns(conn, query, _SLICE_KINDS)
+            slices = pd.DataFrame.from_records([], columns=list(_SLICE_KINDS))
+            if len(read["team_id"]):
+                slices = pd.DataFrame({name: read[name] for name in ("team_id", "upload_id")})
+                slices.insert(1, "measure", read["measure"].strings())
+                slices.insert(2, "period", read["period"].strings())
             used = set(slices["upload_id"].tolist())
             uploads = [
                 tuple(r)
@@ -511,6 +517,11 @@ _OBSERVATION_KINDS = {
     "team_id": "int", "measure": "text", "period": "text", "group": "text",
     "broad_group": "text", "numerator": "float", "denominator": "float", "upload_id": "int",
 }  # fmt: skip
+
+
+#: What :func:`~qi.store._frames.read_columns` makes of each column of
+#: :meth:`UploadsMixin.upload_slices`' query.
+_SLICE_KINDS = {"team_id": "int", "measure": "text", "period": "text", "upload_id": "int"}
 
 
 def _observation_frame(columns: dict, places: pd.DataFrame) -> pd.DataFrame:
