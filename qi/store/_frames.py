@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Select
 
-#: rows fetched and turned into columns at a time
+#: rows :func:`read_frame` fetches and turns into columns at a time
 BLOCK = 100_000
 #: rows taken from SQLite's cursor at a time: a block this small stays in the
 #: processor's cache while its tuples are made and turned into columns (a read of 1.44 M
