@@ -19,9 +19,20 @@ Usage::
 
 Goals (issue 22): on W2 at most 2× the kernel for p and i charts with the Anhøj
 rules and at most 2.5× with the Making Data Count rules; peak memory for W2 under
-400 MiB; one short series no slower than the other Python SPC packages (shewhart,
-clinical-qikit, controlchartspy took 0.6–1.2 ms a call in issue 22's run; they are
-not dependencies, so the goal is the slower end of that range).
+400 MiB; one short series no slower than the other Python SPC packages.
+
+The peers (shewhart, clinical-qikit, controlchartspy) are not dependencies. Where they
+are installed beside the project, the short series goes through each of them too,
+interleaved with ``qi.spc`` in this process, after checking that each computes the same
+limits; ``qi.spc``'s time is then given as a ratio to the fastest peer
+(goal: at most 1). For example, in a throwaway environment::
+
+    python3 -m venv /tmp/peers
+    /tmp/peers/bin/pip install -e . shewhart clinical-qikit controlchartspy
+    /tmp/peers/bin/python benchmarks/bench_spc.py
+
+Without them the goal is 1.2 ms a call, the slower end of what they took in issue
+22's run (0.6–1.2 ms); that figure moves with the machine, the ratio much less.
 """
 
 from __future__ import annotations
@@ -114,6 +125,65 @@ def _per_call(fn, calls: int = 200, repeats: int = 5) -> float:
     return statistics.median(runs)
 
 
+def _peer_calls(one: pd.DataFrame) -> dict[str, tuple[object, object]]:
+    """Each installed peer's p chart of ``one``: (call, its first point's (lcl, ucl))."""
+    import importlib.util
+
+    calls = {}
+    if importlib.util.find_spec("shewhart"):
+        import shewhart
+
+        calls["shewhart.p_chart"] = (
+            lambda: shewhart.p_chart(one, defectives="y", size="n"),
+            lambda r: (r.table["lcl"].iloc[0], r.table["ucl"].iloc[0]),
+        )
+    if importlib.util.find_spec("qikit"):
+        import qikit
+
+        calls["qikit.qic (clinical-qikit)"] = (
+            lambda: qikit.qic(x="month", y="y", n="n", data=one, chart="p"),
+            lambda r: (r.data["lcl"].iloc[0], r.data["ucl"].iloc[0]),
+        )
+    if importlib.util.find_spec("controlchartspy"):
+        import controlchartspy
+
+        rows = one.assign(month=one["month"].dt.date).to_dict("records")
+        calls["controlchartspy.spc"] = (
+            lambda: controlchartspy.spc(rows, keys="month", numerators="y", denominators="n",
+                                        spc_settings={"chart_type": "p"}, return_objs="limits"),
+            lambda r: (r.limits[0]["ll99"] / 100, r.limits[0]["ul99"] / 100),
+        )  # fmt: skip
+    return calls
+
+
+def _peers(one: pd.DataFrame) -> None:
+    """The short series through each installed peer, interleaved with ``qi.spc``."""
+    import qi
+
+    calls = _peer_calls(one)
+    if not calls:
+        print("  (no peer installed: see this script's docstring to time them beside it)")
+        return
+    ours_fn = lambda: qi.spc(one, x="month", y="y", n="n", chart="p")  # noqa: E731
+    first = ours_fn().points.iloc[0]
+    times: dict[str, list[float]] = {name: [] for name in ["qi.spc", *calls]}
+    for name, (fn, limits) in calls.items():
+        lcl, ucl = limits(fn())
+        if not np.allclose([lcl, ucl], [first["lcl"], first["ucl"]], rtol=1e-9):
+            sys.exit(f"bench_spc: {name} computes other limits ({lcl}, {ucl}) than qi.spc "
+                     f"({first['lcl']}, {first['ucl']}); its time would not compare")  # fmt: skip
+    for _ in range(3):  # interleaved: every package sees the same machine
+        times["qi.spc"].append(_per_call(ours_fn, calls=50, repeats=3))
+        for name, (fn, _) in calls.items():
+            times[name].append(_per_call(fn, calls=50, repeats=3))
+    median = {name: statistics.median(t) for name, t in times.items()}
+    for name in calls:
+        figure(f"  {name} per call (same limits as qi.spc)", median[name] * 1e3, unit="ms")
+    fastest = min(calls, key=median.get)
+    figure(f"  qi.spc ÷ the fastest peer ({fastest}), interleaved",
+           median["qi.spc"] / median[fastest], 1.0, unit="x")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
@@ -147,6 +217,7 @@ def main() -> None:
     figure("one series of 24 months (p chart): qi.spc per call", ours * 1e3, 1.2, unit="ms")
     ours_mdc = _per_call(lambda: qi.spc(one, x="month", y="y", n="n", chart="p", rules="mdc"))
     figure("  the same with rules='mdc'", ours_mdc * 1e3, 1.2, unit="ms")
+    _peers(one)
 
     print("peak memory of one W2 call, each in a fresh process:")
     for case in GOALS:
