@@ -32,6 +32,30 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(timed(fn)[0] for _ in range(repeats))
 
 
+_COMPONENTS = None
+
+
+def app_session(app: str, timeout: float = 600):
+    """A new dashboard session (Streamlit's ``AppTest`` of ``app``) as a running server
+    opens one: a server looks for installed custom components once, when it starts;
+    ``AppTest`` looks again for each new instance (0.11-0.13 s of this machine's CPU,
+    reading every installed package's metadata), which no reader of a server waits
+    for. The look is done once per process here and shared by every session."""
+    global _COMPONENTS
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(app, default_timeout=timeout)
+    if not hasattr(at, "_bidi_component_manager"):  # another Streamlit: its own way
+        return at
+    if _COMPONENTS is None:
+        from streamlit.components.v2.component_manager import BidiComponentManager
+
+        _COMPONENTS = BidiComponentManager()
+        _COMPONENTS.discover_and_register_components(start_file_watching=False)
+    at._bidi_component_manager = _COMPONENTS
+    return at
+
+
 def figure(name: str, value: float, goal: float | None = None, unit: str = "s") -> None:
     """Print one figure beside its goal and the ratio (value / goal)."""
     shown = f"{value:9.3f} {unit}" if unit == "s" else f"{value:9.1f} {unit}"

@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, figure, machine, qi_command
+from _common import ROOT, app_session, figure, machine, qi_command
 
 APP = ROOT / "dashboard" / "streamlit_app.py"
 
@@ -119,21 +119,13 @@ def main() -> None:
             subprocess.run([*qi_command(), "--db", url, "sample"], env=env, check=True,
                            capture_output=True)  # fmt: skip
         os.environ["QI_DATABASE_URL"] = url
-        from streamlit.testing.v1 import AppTest
-
         _share_the_runtime()
 
         n = args.sessions
         print(f"bench_readers: {machine()}; {n} sessions at once on {url.split(':')[0]}")
-        apps = [AppTest.from_file(str(APP), default_timeout=600) for _ in range(2 * n)]
-        # a server looks for custom components once, when it starts; AppTest looks on
-        # each session's first run (0.2 s of CPU each): done once here, before the clock
-        from streamlit.components.v2.component_manager import BidiComponentManager
-
-        components = BidiComponentManager()
-        components.discover_and_register_components(start_file_watching=False)
-        for at in apps:
-            at._bidi_component_manager = components
+        # (a server looks for custom components once, when it starts; AppTest on each
+        # session's first run: done once here, before the clock)
+        apps = [app_session(str(APP)) for _ in range(2 * n)]
 
         def board(i: int) -> None:
             at = apps[i]
