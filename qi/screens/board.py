@@ -83,7 +83,9 @@ class BoardView:
     owned : each owned team × measure with its review status and overdue actions.
     teams : the registered teams (collaborative, ics, trust, team).
     recent : each series' last :data:`SPARK_MONTHS` complete months (``unit``,
-        ``measure``, ``group``, ``period``, counts and ``value``), for the sparklines.
+        ``measure``, ``group``, ``period``, counts and ``value``), for the sparklines;
+        ``by_event`` marks a rare event's rows (a month with events, its ``value`` the
+        exposure between events: a point per event, as its chart draws it).
     starts : at team level, the months each team × measure × group starts a new phase.
     latest_complete : the latest month every team expected has sent, for every measure.
     provisional : each later month with data, and how many teams have sent it.
@@ -294,8 +296,12 @@ class BoardView:
         ]  # fmt: skip
 
     def _sparklines(self, threshold: int) -> pd.Series:
-        """Each series' recent values (None where hidden), in month order, by ``unit``,
-        ``measure`` and ``group``."""
+        """Each series' recent points as its chart draws them, by ``unit``, ``measure``
+        and ``group``: a point per month from the series' first month among the
+        :data:`SPARK_MONTHS` months up to its latest, None where a month is hidden or
+        has no value (not sent, not complete, no denominator: the chart breaks its line
+        there too); a rare event's, a point per month with events (its last
+        :data:`SPARK_MONTHS`), None where hidden."""
         keys = ["unit", "measure", "group"]
         recent = self.recent
         if recent.empty:
@@ -304,12 +310,26 @@ class BoardView:
         keep = ~hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
         values = recent["value"].to_numpy(dtype=float)
         codes = series_numbers(recent, keys)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        points = values[order].astype(object)
-        points[~keep[order] | np.isnan(values[order])] = None
-        lists = [part.tolist() for part in np.split(points, bounds)]
-        index = pd.MultiIndex.from_frame(recent[keys].iloc[order[np.r_[0, bounds]]])
+        # each row's distance back from its series' latest point: in months, or for a
+        # rare event in months with events
+        month = recent["period"].to_numpy().astype("datetime64[M]").astype(np.int64)
+        latest = np.full(codes.max() + 1, np.iinfo(np.int64).min)
+        np.maximum.at(latest, codes, month)
+        back = latest[codes] - month
+        by_event = recent["by_event"].to_numpy(dtype=bool)
+        if by_event.any():
+            events_back = pd.Series(codes).groupby(codes).cumcount(ascending=False)
+            back[by_event] = events_back.to_numpy()[by_event]
+        drawn = back < SPARK_MONTHS
+        slots = np.full((len(latest), SPARK_MONTHS), None, dtype=object)
+        shown = drawn & keep & ~np.isnan(values)
+        slots[codes[shown], SPARK_MONTHS - 1 - back[shown]] = values[shown]
+        first = np.full(len(latest), SPARK_MONTHS)  # each series' first slot drawn
+        np.minimum.at(first, codes[drawn], SPARK_MONTHS - 1 - back[drawn])
+        named = np.unique(codes[drawn])
+        lists = [slots[c, first[c] :].tolist() for c in named]
+        at = pd.Series(np.arange(len(codes))).groupby(codes).first()
+        index = pd.MultiIndex.from_frame(recent[keys].iloc[at.loc[named].to_numpy()])
         return pd.Series(lists, index=index, dtype=object)
 
 
@@ -407,8 +427,9 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy()), between],
         ignore_index=True,
     )
+    recent["by_event"] = np.arange(len(recent)) >= int((~rare).sum())
     recent = _tail(recent, keys, SPARK_MONTHS)
-    recent = recent[[*keys, "period", "numerator", "denominator", "value"]]
+    recent = recent[[*keys, "period", "numerator", "denominator", "value", "by_event"]]
     return BoardView(
         level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
         starts=starts, latest_complete=snapshot.latest_complete_month(),
