@@ -800,6 +800,9 @@ def uploads_read(data: Snapshot, teams, measures, month: pd.Timestamp) -> pd.Dat
         latest_at=("uploaded_at", "last"), latest_by=("uploaded_by", "last"),
     )  # fmt: skip
     gone = s[back].groupby("team")["upload_id"].nunique()
+    # a team whose every upload of these rows was rolled back reads none, and says so
+    out = out.reindex(out.index.union(gone.index)).rename_axis("team")
+    out["uploads"] = out["uploads"].fillna(0).astype(int)
     return out.assign(rolled_back=gone.reindex(out.index).fillna(0).astype(int)).reset_index()
 
 

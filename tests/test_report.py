@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import types
 
 import pandas as pd
 import pytest
@@ -803,3 +804,21 @@ def test_a_matrix_of_long_names_prints_ten_rows_a_page():
         assert page.startswith(f"Summary matrix ({i + 1} of 3)")
         shown = [f"West {j:02d}" for j in range(i * 10, min(n, i * 10 + 10))]
         assert all(team in page for team in shown)
+
+
+def test_the_uploads_read_name_a_team_whose_every_upload_was_rolled_back():
+    at = pd.Timestamp("2026-10-02 09:00")
+    slices = pd.DataFrame({
+        "team": ["Ash", "Ash", "Elm", "Elm"], "measure": ["m"] * 4,
+        "period": ["2026-09-01", "2026-09-01", "2026-09-01", "2026-10-01"],
+        "upload_id": [1, 2, 3, 3], "uploaded_at": [at] * 4,
+        "rolled_back_at": [None, at, at, at], "uploaded_by": ["ana"] * 4,
+    })  # fmt: skip
+    data = types.SimpleNamespace(upload_slices=slices)
+    read = report.uploads_read(data, ["Ash", "Elm"], ["m"], pd.Timestamp("2026-10-01"))
+    assert read.set_index("team")[["uploads", "rolled_back"]].to_dict("index") == {
+        "Ash": {"uploads": 1, "rolled_back": 1},
+        "Elm": {"uploads": 0, "rolled_back": 1},  # was left out: "rolled back" blank
+    }
+    table = report._uploads_table(read)
+    assert "<tr><td>Elm</td><td>0</td><td>–</td><td>–</td><td>1</td></tr>" in table
