@@ -63,6 +63,11 @@ from qi.snapshot import Snapshot, utc_instant
 MATRIX_ROWS = 10
 #: Teams in the gap table of one equality page.
 EQUALITY_ROWS = 10
+#: Groups in one gap table: a cell, "1.23 (0.98–1.45)", needs about a sixth of the
+#: page's width beside the Team column's third. More groups are shown in several
+#: tables, one under the other, each with the Team column, and a page holds
+#: :data:`EQUALITY_ROWS` teams' rows in all.
+GAP_GROUPS = 5
 #: Teams in the completeness table of one page.
 COMPLETENESS_ROWS = 20
 #: Lines a funnel plot's key may take beside the plot, under the first gap table (a
@@ -983,12 +988,22 @@ class _Equality:
     key: pd.DataFrame | None = None
     alt: str = ""
 
+    def _bands(self) -> list[list[str]]:
+        """The groups of each gap table (:data:`GAP_GROUPS` at most in one)."""
+        return [self.groups[i : i + GAP_GROUPS] for i in range(0, len(self.groups), GAP_GROUPS)]
+
+    def _rows(self) -> int:
+        """Teams on one page: their rows in every table together fill
+        :data:`EQUALITY_ROWS`."""
+        return max(1, EQUALITY_ROWS // max(1, len(self._bands())))
+
     def sections(self) -> list[Section]:
-        pages = max(1, math.ceil(len(self.teams) / EQUALITY_ROWS))
+        per_page = self._rows()
+        pages = max(1, math.ceil(len(self.teams) / per_page))
         beside = self._fits_under_table()
         out = []
         for i in range(pages):
-            teams = self.teams[i * EQUALITY_ROWS : (i + 1) * EQUALITY_ROWS]
+            teams = self.teams[i * per_page : (i + 1) * per_page]
             head = f"Equality: {self.measure_name}"
             head += f" ({i + 1} of {pages})" if pages > 1 else ""
             body = self._table(teams)
@@ -1000,13 +1015,16 @@ class _Equality:
         return out
 
     def _fits_under_table(self) -> bool:
-        """Whether the plot, with its key beside it, fits under the first gap table (the
-        table's rows of one line each, the key's names of a line or two)."""
+        """Whether the plot, with its key beside it, fits under the first page's gap
+        tables (each row as many lines as its team's name takes, a table after the first
+        a line more for its header; the key's names of a line or two)."""
         if self.image is None:
             return True  # (a note, not a plot)
-        table = sum(math.ceil(len(t) / TEAM_CHARS) for t in self.teams[:EQUALITY_ROWS])
-        names = [] if self.key is None else self.key["text"].astype(str)
-        key = sum(math.ceil(len(t) / BESIDE_CHARS) for t in names)
+        bands = max(1, len(self._bands()))
+        names = sum(math.ceil(len(t) / TEAM_CHARS) for t in self.teams[: self._rows()])
+        table = bands * names + (bands - 1)
+        key_names = [] if self.key is None else self.key["text"].astype(str)
+        key = sum(math.ceil(len(t) / BESIDE_CHARS) for t in key_names)
         return table <= EQUALITY_ROWS and key <= KEY_BESIDE
 
     def _section(self, head: str, body: str, *, lead: bool) -> Section:
@@ -1047,11 +1065,15 @@ class _Equality:
             return f'<p class="note">No {escape(str(self.reference))} group to compare with in '\
                 f"{self.month:%B %Y}.</p>"  # fmt: skip
         cells = {(r.unit, r.group): r for r in self.gaps.itertuples(index=False)}
-        head = "".join(f'<th class="num">{escape(g)}</th>' for g in self.groups)
+        return "".join(self._band(teams, band, cells) for band in self._bands())
+
+    def _band(self, teams: list[str], groups: list[str], cells: dict) -> str:
+        """One gap table: ``teams`` × ``groups`` (at most :data:`GAP_GROUPS`)."""
+        head = "".join(f'<th class="num">{escape(g)}</th>' for g in groups)
         body = ""
         for team in teams:
             tds = ""
-            for g in self.groups:
+            for g in groups:
                 r = cells.get((team, g))
                 if r is None or not np.isfinite(r.ratio):
                     tds += '<td class="num">–</td>'
@@ -1064,8 +1086,14 @@ class _Equality:
                 strong = r.ratio_lower > 1 or r.ratio_upper < 1  # False for NaN
                 tds += f'<td class="num">{"<b>" + text + "</b>" if strong else text}</td>'
             body += f"<tr><td>{escape(team)}</td>{tds}</tr>"
+        # in several tables, each group's column as wide as in a full one (they line up)
+        cols = (
+            f'<col style="width: {66 / GAP_GROUPS:g}%">' * GAP_GROUPS
+            if len(self.groups) > GAP_GROUPS
+            else ""
+        )
         return (
-            '<table class="grid gaps"><colgroup><col style="width: 34%"></colgroup>'
+            f'<table class="grid gaps"><colgroup><col style="width: 34%">{cols}</colgroup>'
             f"<thead><tr><th>Team</th>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
@@ -1214,6 +1242,7 @@ table.uploads td:nth-child(1), table.uploads td:nth-child(4) {{ white-space: now
 .grid th.num {{ text-align: right; }}
 .matrix {{ font-size: 8pt; table-layout: fixed; }}
 .gaps {{ table-layout: fixed; }}
+.gaps + .gaps {{ margin-top: 3mm; }}
 .icon-line {{ display: flex; align-items: center; }}
 .icon-line img.icon {{ flex: none; margin-right: 1.5mm; }}
 .matrix td {{ height: 10mm; }}
@@ -1253,9 +1282,11 @@ def expected_pages(
     teams: int,
     *,
     key_columns: int = 4,
+    compared_groups: int = GAP_GROUPS,
 ) -> int:
     """Pages of a pack (commentary of one page): for checking a pack's structure. Cover,
-    summary matrix, charts, equality, completeness, commentary and the appendix.
+    summary matrix, charts, equality (``compared_groups`` groups beside the reference),
+    completeness, commentary and the appendix.
 
     Team names are taken to be short (a line each wherever they are listed). A funnel
     plot of more than :data:`KEY_BESIDE` teams is taken to number them all (as
@@ -1270,11 +1301,12 @@ def expected_pages(
         return 1 + math.ceil(rest / (KEY_LINES * key_columns))
 
     appendix = 1 if teams <= UPLOADS_INLINE else 1 + math.ceil(teams / UPLOADS_ROWS) + 1
+    per_page = max(1, EQUALITY_ROWS // max(1, math.ceil(compared_groups / GAP_GROUPS)))
     return (
         1
         + max(1, math.ceil(matrix_rows / MATRIX_ROWS))
         + charts
-        + sum(max(1, math.ceil(n / EQUALITY_ROWS)) + funnel(n) for n in teams_per_measure)
+        + sum(max(1, math.ceil(n / per_page)) + funnel(n) for n in teams_per_measure)
         + max(1, math.ceil(teams / COMPLETENESS_ROWS))
         + 1
         + appendix
@@ -1286,6 +1318,7 @@ __all__ = [
     "COMMAND_CHARS",
     "COMPLETENESS_ROWS",
     "EQUALITY_ROWS",
+    "GAP_GROUPS",
     "KEY_BESIDE",
     "KEY_COLUMNS",
     "KEY_FIRST_LINES",

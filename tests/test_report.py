@@ -12,6 +12,7 @@ import math
 import re
 import types
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -822,3 +823,42 @@ def test_the_uploads_read_name_a_team_whose_every_upload_was_rolled_back():
     }
     table = report._uploads_table(read)
     assert "<tr><td>Elm</td><td>0</td><td>–</td><td>–</td><td>1</td></tr>" in table
+
+
+def test_many_groups_are_compared_in_tables_that_hold_their_numbers():
+    """Eight groups beside the reference (deprivation deciles, say): the gaps in two
+    tables of at most five groups (one table of eight drew each cell over the next),
+    five teams a page, each page printed as planned; every number clear of its
+    neighbours."""
+    names = [f"Team {i:02d}" for i in range(12)]
+    groups = [f"IMD decile {d}" for d in range(2, 10)]
+    gaps = pd.DataFrame([{"unit": t, "group": g, "ratio": 1.23, "ratio_lower": 0.98,
+                          "ratio_upper": 1.45} for t in names for g in groups])  # fmt: skip
+    month, at = pd.Timestamp("2026-10-01"), pd.Timestamp("2026-12-05", tz="UTC")
+    equality = report._Equality("Detained", names, groups, "IMD decile 1", gaps, True, month,
+                                None)  # fmt: skip
+    sections = equality.sections()
+    doc = report.PackDocument(title="Groups", sections=sections, charts=0, period=month,
+                              as_of=at, css=report._css("Groups", at))  # fmt: skip
+    reader = PdfReader(io.BytesIO(doc.pdf()))
+    assert len(reader.pages) == doc.pages == len(sections) == 3  # 5, 5 and 2 teams
+    without = report.expected_pages(0, 0, [], 12)  # (to count the equality pages alone)
+    assert report.expected_pages(0, 0, [12], 12, compared_groups=8) - without == 3
+    for page, teams in zip(sections, (names[:5], names[5:10], names[10:]), strict=True):
+        tables = re.findall(r'<table class="grid gaps">.*?</table>', page.html)
+        heads = [re.findall(r'<th class="num">(.*?)</th>', t) for t in tables]
+        assert heads == [groups[:5], groups[5:]]
+        assert all(re.findall(r"<tr><td>(.*?)</td>", t) == teams for t in tables)
+    # each number's start, line by line: neighbours at least a cell's width apart
+    for page, teams in zip(reader.pages, (5, 5, 2), strict=True):
+        starts: dict[int, list[float]] = {}
+
+        def seen(text, cm, tm, font, size, starts=starts):
+            if re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", text.strip()):
+                y = round(tm[5] * cm[3] + cm[5])
+                starts.setdefault(y, []).append(tm[4] * cm[0] + cm[4])
+
+        page.extract_text(visitor_text=seen)
+        assert sum(len(xs) for xs in starts.values()) == teams * 8
+        for xs in starts.values():
+            assert min(np.diff(sorted(xs)), default=99) > 80  # the text: about 75 pt
