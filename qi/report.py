@@ -81,17 +81,24 @@ KEY_FIRST_LINES, KEY_LINES = 12, 30
 #: (the most characters a line of 4, 3 or 2 columns holds, then 1 column).
 KEY_COLUMNS = ((32, 4), (45, 3), (75, 2))
 #: Teams of the appendix's uploads table on its first page at most (and only while
-#: the page holds them, with the list of teams and the rebuild command: see
-#: :func:`_appendix_fits`); more, and the table has pages of its own, this many teams
-#: on each.
+#: the page holds them, with the list of teams, the measures and the rebuild command:
+#: see :func:`_appendix_fits`); more, and the table has pages of its own, each holding
+#: this many rows of one line (:data:`UPLOAD_ROW_MM` each; a line more of a row,
+#: :data:`TEXT_LINE_MM`).
 UPLOADS_INLINE, UPLOADS_ROWS = 10, 25
-#: The appendix's first page (mm): what it holds besides the uploads, the teams and the
-#: command; a row of the uploads table; a line of text and of code, and the characters
-#: of each (A4 landscape, 8.5 pt text and 7.5 pt code).
-APPENDIX_MM, APPENDIX_FIXED_MM, UPLOAD_ROW_MM = 165, 72, 5.2
-TEXT_LINE_MM, CODE_LINE_MM, LINE_CHARS = 3.6, 3.3, 140
-#: Characters of the rebuild command on one page (a pack of many teams names them all).
-COMMAND_CHARS = 6_000
+#: The appendix's first page (mm): what it holds besides the uploads, the teams, the
+#: measures and the command; a line of the uploads table; a line of text and of code,
+#: and the characters of each (A4 landscape, 8.5 pt text and 7.5 pt code; text wraps
+#: at spaces, code anywhere).
+APPENDIX_MM, APPENDIX_FIXED_MM, UPLOAD_ROW_MM = 165, 68.4, 5.2
+TEXT_LINE_MM, CODE_LINE_MM, TEXT_CHARS, LINE_CHARS = 3.6, 3.3, 115, 140
+#: The uploads table's columns (per cent of the width) and the characters a line of
+#: its Team and "Latest upload, by" columns holds: both wrap, the others stay short.
+UPLOAD_WIDTHS = (36, 9, 12, 33, 10)
+UPLOAD_NAME_CHARS, UPLOAD_LATEST_CHARS = 45, 46
+#: Characters of the rebuild command on one page (a pack of many teams names them all;
+#: 7,731 printed on one page, 7,951 on two).
+COMMAND_CHARS = 7_500
 #: Ways of choosing a chart's phases.
 PHASES = ("none", "changes", "recorded")
 #: Months of the funnel plot and the completeness note.
@@ -822,8 +829,10 @@ def _uploads_table(table: pd.DataFrame) -> str:
         + f"<td>{int(r.rolled_back) or ''}</td></tr>"
         for r in table.itertuples(index=False)
     )  # fmt: skip
+    cols = "".join(f'<col style="width: {w}%">' for w in UPLOAD_WIDTHS)
     return (
-        '<table class="grid uploads"><thead><tr><th>Team</th><th>Uploads read</th>'
+        f'<table class="grid uploads"><colgroup>{cols}</colgroup>'
+        "<thead><tr><th>Team</th><th>Uploads read</th>"
         "<th>Upload numbers</th><th>Latest upload (UTC), by</th><th>Rolled back, not read"
         f"</th></tr></thead><tbody>{rows}</tbody></table>"
     )
@@ -871,6 +880,7 @@ def _appendix(
     # every team of the pack, one with nothing read too
     uploads = uploads.set_index("team").reindex(list(team_list)).rename_axis("team")
     uploads = uploads.fillna({"uploads": 0, "rolled_back": 0}).reset_index()
+    lines = _upload_lines(uploads)
     command = ["qi", "report", "--output", "pack.pdf", "--period", f"{ctx.month:%Y-%m}",
                "--as-of", _iso(ctx.data.as_of), "--rules", ctx.rules, "--phases", ctx.phases,
                "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
@@ -878,9 +888,8 @@ def _appendix(
         command += ["--groups", *ctx.groups]
     command += ["--reference", ctx.reference, "--title", title]
     command_text = shlex.join(command) + (" --commentary FILE" if commentary else "")
-    inline = _appendix_fits(len(team_list), "; ".join(team_list), command_text)
-    more = [] if inline else [uploads.iloc[i : i + UPLOADS_ROWS]
-                              for i in range(0, len(uploads), UPLOADS_ROWS)]  # fmt: skip
+    inline = _appendix_fits(lines, "; ".join(team_list), "; ".join(names), command_text)
+    more = [] if inline else [uploads.iloc[i:j] for i, j in _pages_of(lines)]
     rows = [
         ("Collaborative", escape(ctx.collaborative())),
         ("Month reported", f"{ctx.month:%B %Y}"),
@@ -919,24 +928,62 @@ def _appendix(
             f'<section class="appendix"><h2>{head}</h2>{_uploads_table(part)}</section>'
         )))  # fmt: skip
     head = "Appendix: the command that rebuilds this pack"
-    out.append(Section(head, math.ceil(len(code) / COMMAND_CHARS), (
+    out.append(Section(head, math.ceil(len(command_text) / COMMAND_CHARS), (
         f'<section class="appendix"><h2>{head}</h2><p>{code}</p></section>'
     )))  # fmt: skip
     return out
 
 
-def _appendix_fits(teams: int, team_text: str, command: str) -> bool:
-    """Whether the appendix's first page holds the uploads table of ``teams`` (one line
-    each), the list of teams and the rebuild command (wrapped lines) besides the rest."""
-    if teams > UPLOADS_INLINE:
+def _appendix_fits(lines: list[int], team_text: str, measure_text: str, command: str) -> bool:
+    """Whether the appendix's first page holds the uploads table (``lines``: each team's
+    row's), the list of teams, the measures and the rebuild command (wrapped lines)
+    besides the rest."""
+    if len(lines) > UPLOADS_INLINE:
         return False
     used = (
         APPENDIX_FIXED_MM
-        + UPLOAD_ROW_MM * teams
-        + TEXT_LINE_MM * math.ceil(len(team_text) / LINE_CHARS)
+        + sum(_row_mm(n) for n in lines)
+        + TEXT_LINE_MM * math.ceil(len(team_text) / TEXT_CHARS)
+        + TEXT_LINE_MM * math.ceil(len(measure_text) / TEXT_CHARS)
         + CODE_LINE_MM * math.ceil(len(command) / LINE_CHARS)
     )
     return used <= APPENDIX_MM
+
+
+def _upload_lines(table: pd.DataFrame) -> list[int]:
+    """The lines each row of the uploads table takes: its team's name and its latest
+    upload's "when, by" wrap in their columns (:data:`UPLOAD_WIDTHS`); "by" goes to a
+    line of its own when the two do not share one."""
+
+    def latest(by: str) -> int:
+        return 1 if 19 + len(by) <= UPLOAD_LATEST_CHARS else 1 + math.ceil(
+            len(by) / UPLOAD_LATEST_CHARS
+        )
+
+    return [
+        max(math.ceil(len(str(r.team)) / UPLOAD_NAME_CHARS),
+            latest(str(r.latest_by)) if r.uploads else 1, 1)
+        for r in table.itertuples(index=False)
+    ]  # fmt: skip
+
+
+def _row_mm(lines: int) -> float:
+    """The height of an uploads row of ``lines`` lines."""
+    return UPLOAD_ROW_MM + TEXT_LINE_MM * (lines - 1)
+
+
+def _pages_of(lines: list[int]) -> list[tuple[int, int]]:
+    """Rows ``[i, j)`` of each page of the uploads table, rows of ``lines`` lines each,
+    as many as :data:`UPLOADS_ROWS` rows of one line take (a row longer than a page has
+    one of its own)."""
+    room = UPLOADS_ROWS * UPLOAD_ROW_MM + 1e-6  # (25 rows of 5.2 mm sum past 130.0)
+    pages, start, used = [], 0, 0.0
+    for i, n in enumerate(lines):
+        if used + _row_mm(n) > room and i > start:
+            pages.append((start, i))
+            start, used = i, 0.0
+        used += _row_mm(n)
+    return [*pages, (start, len(lines))] if lines else []
 
 
 def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
@@ -1234,7 +1281,8 @@ table {{ border-collapse: collapse; width: 100%; }}
 section.appendix {{ font-size: 8.5pt; }}
 section.appendix code {{ font-size: 7.5pt; }}
 table.uploads td {{ padding: 0.6mm 1.5mm; }}
-table.uploads td:nth-child(1), table.uploads td:nth-child(4) {{ white-space: nowrap; }}
+table.uploads {{ table-layout: fixed; }}
+table.uploads td {{ overflow-wrap: anywhere; }}
 .grid th, .grid td {{ border-bottom: 0.3pt solid #aeb7bd; padding: 1mm 1.5mm;
                       text-align: left; vertical-align: middle; }}
 .grid th {{ background: #e8edee; font-size: 8pt; }}

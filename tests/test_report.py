@@ -862,3 +862,53 @@ def test_many_groups_are_compared_in_tables_that_hold_their_numbers():
         assert sum(len(xs) for xs in starts.values()) == teams * 8
         for xs in starts.values():
             assert min(np.diff(sorted(xs)), default=99) > 80  # the text: about 75 pt
+
+
+def _appendix_of(names, measure_names, by="someone@example.org"):
+    """The appendix of a pack of these teams (one upload each) and measures, planned and
+    printed: (its sections, the pages printed)."""
+    ids = [f"measure_{i:02d}" for i in range(len(measure_names))]
+    at = pd.Timestamp("2026-12-05", tz="UTC")
+    slices = pd.DataFrame({"team": names, "measure": ids[0], "period": pd.Timestamp("2026-10-01"),
+                           "upload_id": range(1, len(names) + 1),
+                           "uploaded_at": pd.Timestamp("2026-11-01"), "rolled_back_at": pd.NaT,
+                           "uploaded_by": by})  # fmt: skip
+    ctx = types.SimpleNamespace(
+        catalogue=pd.DataFrame({"name": measure_names}, index=ids),
+        month=pd.Timestamp("2026-10-01"), rules="mdc", phases="none",
+        data=types.SimpleNamespace(upload_slices=slices, as_of=at),
+        groups=None, reference="White", collaborative=lambda: "Collaborative",
+    )  # fmt: skip
+    sections = report._appendix("Pack", ctx, names, ids, "", "me", at)
+    doc = report.PackDocument(title="Pack", sections=sections, charts=0, period=at, as_of=at,
+                              css=report._css("Pack", at))  # fmt: skip
+    return sections, [page_words(p) for p in PdfReader(io.BytesIO(doc.pdf())).pages]
+
+
+@pytest.mark.parametrize(
+    ("teams", "name_chars", "measures", "measure_chars", "planned"),
+    [
+        (10, 188, 1, 20, [1, 1, 1, 1]),  # names at the store's limit wrap in their column
+        (10, 41, 16, 70, [1, 1, 1]),  # sixteen long measure names push the uploads on
+        (5, 41, 16, 70, [1]),  # with five teams they still fit
+        (150, 41, 1, 20, [1] * 7 + [1]),  # a command of 6,600 characters is one page
+        (200, 41, 1, 20, [1] * 9 + [2]),  # and one of 8,800 two
+    ],
+)
+def test_the_appendix_prints_as_planned_whatever_the_names(
+    teams, name_chars, measures, measure_chars, planned
+):
+    """Long team names wrap in the uploads table instead of pushing its other columns
+    off the page; the measures' names count in the first page's plan; the rebuild
+    command's pages are counted on its text, not its escaped markup."""
+    names = [(f"Team {i:03d} " + "Westhaven Community " * 12)[:name_chars] for i in range(teams)]
+    measure_names = [(f"Measure {i:02d} " + "of the wards " * 8)[:measure_chars]
+                     for i in range(measures)]  # fmt: skip
+    sections, pages = _appendix_of(names, measure_names)
+    assert [s.pages for s in sections] == planned
+    assert len(pages) == sum(planned)
+    assert pages[0].startswith("Appendix: how this pack was made")
+    # every team's upload is listed whole: its name, its latest upload and who made it
+    text = "".join("".join(p.split()) for p in pages)
+    assert text.count("01Nov202600:00,someone@example.org") == teams
+    assert all("".join(name.split()) in text for name in names)
