@@ -119,17 +119,16 @@ def test_a_group_with_nothing_to_chart_still_says_so(snap):
 
 
 def _sparkline_one_by_one(part: pd.DataFrame) -> list:
-    """One series' sparkline as it was first specified (the reference): its months from
-    the first among the 24 up to its latest, a month without a row or hidden None; a
-    rare event's rows (a month with events each) one after another."""
+    """One series' sparkline as it was first specified (the reference): the 24 months up
+    to its latest, a month without a row or hidden None; a rare event's rows (a month
+    with events each) one after another."""
     if part["by_event"].all():
         return [None if pd.isna(v) else float(v) for v in part["value"].tail(24)]
     months = part["period"].dt.to_period("M")
     window = pd.period_range(months.max() - 23, months.max(), freq="M")
     by_month = part.set_index(months)["value"]
-    kept = window[window >= months[months.isin(window)].min()]
     return [None if m not in by_month.index or pd.isna(by_month[m]) else float(by_month[m])
-            for m in kept]  # fmt: skip
+            for m in window]  # fmt: skip
 
 
 @pytest.mark.parametrize("level", ["team", "trust"])
@@ -159,25 +158,31 @@ def test_the_boards_sparklines_are_each_series_recent_months_with_gaps(snap, sma
 
 def test_a_month_not_sent_is_a_gap_in_the_sparkline_not_a_line_across(snap):
     """Cedar Ward's months of one measure with one month taken out: its sparkline has
-    None in that month's place, and the months before it keep theirs."""
+    None in that month's place, and the months before it keep theirs; with only its
+    last three months, they are the last three of 24 (not spread over the width)."""
     obs = snap.observations
     measure = "felt_respected"
     months = sorted(obs.loc[(obs["team"] == "Cedar Ward") & (obs["measure"] == measure),
                             "period"].unique())  # fmt: skip
     gone = months[-5]
-    taken = (obs["team"] == "Cedar Ward") & (obs["measure"] == measure) & (obs["period"] == gone)
-    narrow = dataclasses.replace(snap, observations=obs[~taken].reset_index(drop=True))
-    both = [
+    series = (obs["team"] == "Cedar Ward") & (obs["measure"] == measure)
+    narrow = dataclasses.replace(
+        snap, observations=obs[~(series & (obs["period"] == gone))].reset_index(drop=True)
+    )
+    young = dataclasses.replace(
+        snap, observations=obs[~(series & (obs["period"] < months[-3]))].reset_index(drop=True)
+    )
+    before, after, late = [
         screens.board(s, level="team", today=TODAY)
         .select(group=ALL, small_numbers=True)
         .rows.set_index(KEYS)
         .loc[("Cedar Ward", measure, ALL), "sparkline"]
-        for s in (snap, narrow)
+        for s in (snap, narrow, young)
     ]
-    before, after = both
-    assert len(before) == len(after) == 24
+    assert len(before) == len(after) == len(late) == 24
     assert after[-5] is None and before[-5] is not None
     assert after[:-5] == before[:-5] and after[-4:] == before[-4:]
+    assert late == [None] * 21 + before[-3:] and None not in before[-3:]
 
 
 def test_the_95_percent_z_without_scipy_is_scipys_to_the_last_bit():

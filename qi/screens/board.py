@@ -297,11 +297,12 @@ class BoardView:
 
     def _sparklines(self, threshold: int) -> pd.Series:
         """Each series' recent points as its chart draws them, by ``unit``, ``measure``
-        and ``group``: a point per month from the series' first month among the
-        :data:`SPARK_MONTHS` months up to its latest, None where a month is hidden or
-        has no value (not sent, not complete, no denominator: the chart breaks its line
-        there too); a rare event's, a point per month with events (its last
-        :data:`SPARK_MONTHS`), None where hidden."""
+        and ``group``: a point for each of the :data:`SPARK_MONTHS` months up to the
+        series' latest, None where a month is hidden or has no value (not yet begun,
+        not sent, not complete, no denominator: the chart breaks its line there too),
+        so that every row's line spans the same stretch of time; a rare event's, a
+        point per month with events (its last :data:`SPARK_MONTHS`), None where
+        hidden."""
         keys = ["unit", "measure", "group"]
         recent = self.recent
         if recent.empty:
@@ -324,8 +325,12 @@ class BoardView:
         slots = np.full((len(latest), SPARK_MONTHS), None, dtype=object)
         shown = drawn & keep & ~np.isnan(values)
         slots[codes[shown], SPARK_MONTHS - 1 - back[shown]] = values[shown]
-        first = np.full(len(latest), SPARK_MONTHS)  # each series' first slot drawn
-        np.minimum.at(first, codes[drawn], SPARK_MONTHS - 1 - back[drawn])
+        # a rare event's from its first event drawn (its points are events, not months)
+        first = np.zeros(len(latest), dtype=np.int64)
+        if by_event.any():
+            event = by_event & drawn
+            first[codes[by_event]] = SPARK_MONTHS
+            np.minimum.at(first, codes[event], SPARK_MONTHS - 1 - back[event])
         named = np.unique(codes[drawn])
         lists = [slots[c, first[c] :].tolist() for c in named]
         at = pd.Series(np.arange(len(codes))).groupby(codes).first()
