@@ -305,12 +305,14 @@ class BoardView:
         hidden."""
         keys = ["unit", "measure", "group"]
         recent = self.recent
-        if recent.empty:
+        codes = series_numbers(recent, keys) if len(recent) else np.zeros(0, dtype=np.int64)
+        named = codes >= 0  # (a row with a missing key belongs to no row of the board)
+        if not named.any():
             return pd.Series([], index=pd.MultiIndex.from_arrays([[]] * 3, names=keys),
                              dtype=object)  # fmt: skip
         keep = ~hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
+        recent, keep, codes = recent[named], np.asarray(keep)[named], codes[named]
         values = recent["value"].to_numpy(dtype=float)
-        codes = series_numbers(recent, keys)
         # each row's distance back from its series' latest point: in months, or for a
         # rare event in months with events
         month = recent["period"].to_numpy().astype("datetime64[M]").astype(np.int64)
@@ -331,10 +333,10 @@ class BoardView:
             event = by_event & drawn
             first[codes[by_event]] = SPARK_MONTHS
             np.minimum.at(first, codes[event], SPARK_MONTHS - 1 - back[event])
-        named = np.unique(codes[drawn])
-        lists = [slots[c, first[c] :].tolist() for c in named]
+        series = np.unique(codes[drawn])
+        lists = [slots[c, first[c] :].tolist() for c in series]
         at = pd.Series(np.arange(len(codes))).groupby(codes).first()
-        index = pd.MultiIndex.from_frame(recent[keys].iloc[at.loc[named].to_numpy()])
+        index = pd.MultiIndex.from_frame(recent[keys].iloc[at.loc[series].to_numpy()])
         return pd.Series(lists, index=index, dtype=object)
 
 
@@ -429,10 +431,10 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     # a rare event's sparkline is the exposure between its events, as its chart
     between = between_events(complete[rare], by=keys).rename(columns={"between": "value"})
     recent = pd.concat(
-        [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy()), between],
+        [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy(), by_event=False),
+         between.assign(by_event=True)],
         ignore_index=True,
-    )
-    recent["by_event"] = np.arange(len(recent)) >= int((~rare).sum())
+    )  # fmt: skip
     recent = _tail(recent, keys, SPARK_MONTHS)
     recent = recent[[*keys, "period", "numerator", "denominator", "value", "by_event"]]
     return BoardView(
