@@ -156,32 +156,42 @@ def _peer_calls(one: pd.DataFrame) -> dict[str, tuple[object, object]]:
     return calls
 
 
-def _peers(one: pd.DataFrame) -> None:
-    """The short series through each installed peer, interleaved with ``qi.spc``."""
+def _peers(one: pd.DataFrame) -> bool:
+    """The short series through each installed peer, interleaved with ``qi.spc``;
+    whether any was timed."""
     import qi
 
     calls = _peer_calls(one)
     if not calls:
         print("  (no peer installed: see this script's docstring to time them beside it)")
-        return
+        return False
     ours_fn = lambda: qi.spc(one, x="month", y="y", n="n", chart="p")  # noqa: E731
     first = ours_fn().points.iloc[0]
     times: dict[str, list[float]] = {name: [] for name in ["qi.spc", *calls]}
-    for name, (fn, limits) in calls.items():
-        lcl, ucl = limits(fn())
+    for name, (fn, limits) in list(calls.items()):
+        try:
+            lcl, ucl = (float(v) for v in limits(fn()))
+        except Exception as exc:  # another version of the package: left out, said why
+            print(f"  {name}: left out ({type(exc).__name__}: {exc})")
+            del calls[name]
+            continue
         if not np.allclose([lcl, ucl], [first["lcl"], first["ucl"]], rtol=1e-9):
-            sys.exit(f"bench_spc: {name} computes other limits ({lcl}, {ucl}) than qi.spc "
-                     f"({first['lcl']}, {first['ucl']}); its time would not compare")  # fmt: skip
+            print(f"  {name}: left out, its limits ({lcl}, {ucl}) are not qi.spc's "
+                  f"({first['lcl']}, {first['ucl']}): its time would not compare")  # fmt: skip
+            del calls[name]
+    if not calls:
+        return False
     for _ in range(3):  # interleaved: every package sees the same machine
         times["qi.spc"].append(_per_call(ours_fn, calls=50, repeats=3))
         for name, (fn, _) in calls.items():
             times[name].append(_per_call(fn, calls=50, repeats=3))
     median = {name: statistics.median(t) for name, t in times.items()}
     for name in calls:
-        figure(f"  {name} per call (same limits as qi.spc)", median[name] * 1e3, unit="ms")
+        figure(f"  {name}", median[name] * 1e3, unit="ms")
     fastest = min(calls, key=median.get)
-    figure(f"  qi.spc ÷ the fastest peer ({fastest}), interleaved",
+    figure(f"  qi.spc ÷ the fastest, {fastest}",
            median["qi.spc"] / median[fastest], 1.0, unit="x")  # fmt: skip
+    return True
 
 
 def main() -> None:
@@ -214,10 +224,14 @@ def main() -> None:
 
     one = _short_series()
     ours = _per_call(lambda: qi.spc(one, x="month", y="y", n="n", chart="p"))
-    figure("one series of 24 months (p chart): qi.spc per call", ours * 1e3, 1.2, unit="ms")
     ours_mdc = _per_call(lambda: qi.spc(one, x="month", y="y", n="n", chart="p", rules="mdc"))
-    figure("  the same with rules='mdc'", ours_mdc * 1e3, 1.2, unit="ms")
-    _peers(one)
+    print(
+        "one series of 24 months (p chart), per call (each peer checked to give the same limits):"
+    )
+    timed = _peers(one)  # the goal: the fastest peer timed now, else issue 22's figure
+    goal = None if timed else 1.2
+    figure("  qi.spc", ours * 1e3, goal, unit="ms")
+    figure("  qi.spc, rules='mdc'", ours_mdc * 1e3, goal, unit="ms")
 
     print("peak memory of one W2 call, each in a fresh process:")
     for case in GOALS:

@@ -63,6 +63,11 @@ from qi.snapshot import Snapshot, utc_instant
 MATRIX_ROWS = 10
 #: Teams in the gap table of one equality page.
 EQUALITY_ROWS = 10
+#: Groups in one gap table: a cell, "1.23 (0.98–1.45)", needs about a sixth of the
+#: page's width beside the Team column's third. More groups are shown in several
+#: tables, one under the other, each with the Team column, and a page holds
+#: :data:`EQUALITY_ROWS` teams' rows in all.
+GAP_GROUPS = 5
 #: Teams in the completeness table of one page.
 COMPLETENESS_ROWS = 20
 #: Lines a funnel plot's key may take beside the plot, under the first gap table (a
@@ -76,17 +81,24 @@ KEY_FIRST_LINES, KEY_LINES = 12, 30
 #: (the most characters a line of 4, 3 or 2 columns holds, then 1 column).
 KEY_COLUMNS = ((32, 4), (45, 3), (75, 2))
 #: Teams of the appendix's uploads table on its first page at most (and only while
-#: the page holds them, with the list of teams and the rebuild command: see
-#: :func:`_appendix_fits`); more, and the table has pages of its own, this many teams
-#: on each.
+#: the page holds them, with the list of teams, the measures and the rebuild command:
+#: see :func:`_appendix_fits`); more, and the table has pages of its own, each holding
+#: this many rows of one line (:data:`UPLOAD_ROW_MM` each; a line more of a row,
+#: :data:`TEXT_LINE_MM`).
 UPLOADS_INLINE, UPLOADS_ROWS = 10, 25
-#: The appendix's first page (mm): what it holds besides the uploads, the teams and the
-#: command; a row of the uploads table; a line of text and of code, and the characters
-#: of each (A4 landscape, 8.5 pt text and 7.5 pt code).
-APPENDIX_MM, APPENDIX_FIXED_MM, UPLOAD_ROW_MM = 165, 72, 5.2
-TEXT_LINE_MM, CODE_LINE_MM, LINE_CHARS = 3.6, 3.3, 140
-#: Characters of the rebuild command on one page (a pack of many teams names them all).
-COMMAND_CHARS = 6_000
+#: The appendix's first page (mm): what it holds besides the uploads, the teams, the
+#: measures and the command; a line of the uploads table; a line of text and of code,
+#: and the characters of each (A4 landscape, 8.5 pt text and 7.5 pt code; text wraps
+#: at spaces, code anywhere).
+APPENDIX_MM, APPENDIX_FIXED_MM, UPLOAD_ROW_MM = 165, 68.4, 5.2
+TEXT_LINE_MM, CODE_LINE_MM, TEXT_CHARS, LINE_CHARS = 3.6, 3.3, 115, 140
+#: The uploads table's columns (per cent of the width) and the characters a line of
+#: its Team and "Latest upload, by" columns holds: both wrap, the others stay short.
+UPLOAD_WIDTHS = (36, 9, 12, 33, 10)
+UPLOAD_NAME_CHARS, UPLOAD_LATEST_CHARS = 45, 46
+#: Characters of the rebuild command on one page (a pack of many teams names them all;
+#: 7,731 printed on one page, 7,951 on two).
+COMMAND_CHARS = 7_500
 #: Ways of choosing a chart's phases.
 PHASES = ("none", "changes", "recorded")
 #: Months of the funnel plot and the completeness note.
@@ -800,6 +812,9 @@ def uploads_read(data: Snapshot, teams, measures, month: pd.Timestamp) -> pd.Dat
         latest_at=("uploaded_at", "last"), latest_by=("uploaded_by", "last"),
     )  # fmt: skip
     gone = s[back].groupby("team")["upload_id"].nunique()
+    # a team whose every upload of these rows was rolled back reads none, and says so
+    out = out.reindex(out.index.union(gone.index)).rename_axis("team")
+    out["uploads"] = out["uploads"].fillna(0).astype(int)
     return out.assign(rolled_back=gone.reindex(out.index).fillna(0).astype(int)).reset_index()
 
 
@@ -814,8 +829,10 @@ def _uploads_table(table: pd.DataFrame) -> str:
         + f"<td>{int(r.rolled_back) or ''}</td></tr>"
         for r in table.itertuples(index=False)
     )  # fmt: skip
+    cols = "".join(f'<col style="width: {w}%">' for w in UPLOAD_WIDTHS)
     return (
-        '<table class="grid uploads"><thead><tr><th>Team</th><th>Uploads read</th>'
+        f'<table class="grid uploads"><colgroup>{cols}</colgroup>'
+        "<thead><tr><th>Team</th><th>Uploads read</th>"
         "<th>Upload numbers</th><th>Latest upload (UTC), by</th><th>Rolled back, not read"
         f"</th></tr></thead><tbody>{rows}</tbody></table>"
     )
@@ -863,6 +880,7 @@ def _appendix(
     # every team of the pack, one with nothing read too
     uploads = uploads.set_index("team").reindex(list(team_list)).rename_axis("team")
     uploads = uploads.fillna({"uploads": 0, "rolled_back": 0}).reset_index()
+    lines = _upload_lines(uploads)
     command = ["qi", "report", "--output", "pack.pdf", "--period", f"{ctx.month:%Y-%m}",
                "--as-of", _iso(ctx.data.as_of), "--rules", ctx.rules, "--phases", ctx.phases,
                "--teams", *team_list, "--measures", *measure_list]  # fmt: skip
@@ -870,9 +888,8 @@ def _appendix(
         command += ["--groups", *ctx.groups]
     command += ["--reference", ctx.reference, "--title", title]
     command_text = shlex.join(command) + (" --commentary FILE" if commentary else "")
-    inline = _appendix_fits(len(team_list), "; ".join(team_list), command_text)
-    more = [] if inline else [uploads.iloc[i : i + UPLOADS_ROWS]
-                              for i in range(0, len(uploads), UPLOADS_ROWS)]  # fmt: skip
+    inline = _appendix_fits(lines, "; ".join(team_list), "; ".join(names), command_text)
+    more = [] if inline else [uploads.iloc[i:j] for i, j in _pages_of(lines)]
     rows = [
         ("Collaborative", escape(ctx.collaborative())),
         ("Month reported", f"{ctx.month:%B %Y}"),
@@ -911,24 +928,62 @@ def _appendix(
             f'<section class="appendix"><h2>{head}</h2>{_uploads_table(part)}</section>'
         )))  # fmt: skip
     head = "Appendix: the command that rebuilds this pack"
-    out.append(Section(head, math.ceil(len(code) / COMMAND_CHARS), (
+    out.append(Section(head, math.ceil(len(command_text) / COMMAND_CHARS), (
         f'<section class="appendix"><h2>{head}</h2><p>{code}</p></section>'
     )))  # fmt: skip
     return out
 
 
-def _appendix_fits(teams: int, team_text: str, command: str) -> bool:
-    """Whether the appendix's first page holds the uploads table of ``teams`` (one line
-    each), the list of teams and the rebuild command (wrapped lines) besides the rest."""
-    if teams > UPLOADS_INLINE:
+def _appendix_fits(lines: list[int], team_text: str, measure_text: str, command: str) -> bool:
+    """Whether the appendix's first page holds the uploads table (``lines``: each team's
+    row's), the list of teams, the measures and the rebuild command (wrapped lines)
+    besides the rest."""
+    if len(lines) > UPLOADS_INLINE:
         return False
     used = (
         APPENDIX_FIXED_MM
-        + UPLOAD_ROW_MM * teams
-        + TEXT_LINE_MM * math.ceil(len(team_text) / LINE_CHARS)
+        + sum(_row_mm(n) for n in lines)
+        + TEXT_LINE_MM * math.ceil(len(team_text) / TEXT_CHARS)
+        + TEXT_LINE_MM * math.ceil(len(measure_text) / TEXT_CHARS)
         + CODE_LINE_MM * math.ceil(len(command) / LINE_CHARS)
     )
     return used <= APPENDIX_MM
+
+
+def _upload_lines(table: pd.DataFrame) -> list[int]:
+    """The lines each row of the uploads table takes: its team's name and its latest
+    upload's "when, by" wrap in their columns (:data:`UPLOAD_WIDTHS`); "by" goes to a
+    line of its own when the two do not share one."""
+
+    def latest(by: str) -> int:
+        return 1 if 19 + len(by) <= UPLOAD_LATEST_CHARS else 1 + math.ceil(
+            len(by) / UPLOAD_LATEST_CHARS
+        )
+
+    return [
+        max(math.ceil(len(str(r.team)) / UPLOAD_NAME_CHARS),
+            latest(str(r.latest_by)) if r.uploads else 1, 1)
+        for r in table.itertuples(index=False)
+    ]  # fmt: skip
+
+
+def _row_mm(lines: int) -> float:
+    """The height of an uploads row of ``lines`` lines."""
+    return UPLOAD_ROW_MM + TEXT_LINE_MM * (lines - 1)
+
+
+def _pages_of(lines: list[int]) -> list[tuple[int, int]]:
+    """Rows ``[i, j)`` of each page of the uploads table, rows of ``lines`` lines each,
+    as many as :data:`UPLOADS_ROWS` rows of one line take (a row longer than a page has
+    one of its own)."""
+    room = UPLOADS_ROWS * UPLOAD_ROW_MM + 1e-6  # (25 rows of 5.2 mm sum past 130.0)
+    pages, start, used = [], 0, 0.0
+    for i, n in enumerate(lines):
+        if used + _row_mm(n) > room and i > start:
+            pages.append((start, i))
+            start, used = i, 0.0
+        used += _row_mm(n)
+    return [*pages, (start, len(lines))] if lines else []
 
 
 def _matrix_sections(matrix: pd.DataFrame) -> list[Section]:
@@ -980,12 +1035,22 @@ class _Equality:
     key: pd.DataFrame | None = None
     alt: str = ""
 
+    def _bands(self) -> list[list[str]]:
+        """The groups of each gap table (:data:`GAP_GROUPS` at most in one)."""
+        return [self.groups[i : i + GAP_GROUPS] for i in range(0, len(self.groups), GAP_GROUPS)]
+
+    def _rows(self) -> int:
+        """Teams on one page: their rows in every table together fill
+        :data:`EQUALITY_ROWS`."""
+        return max(1, EQUALITY_ROWS // max(1, len(self._bands())))
+
     def sections(self) -> list[Section]:
-        pages = max(1, math.ceil(len(self.teams) / EQUALITY_ROWS))
+        per_page = self._rows()
+        pages = max(1, math.ceil(len(self.teams) / per_page))
         beside = self._fits_under_table()
         out = []
         for i in range(pages):
-            teams = self.teams[i * EQUALITY_ROWS : (i + 1) * EQUALITY_ROWS]
+            teams = self.teams[i * per_page : (i + 1) * per_page]
             head = f"Equality: {self.measure_name}"
             head += f" ({i + 1} of {pages})" if pages > 1 else ""
             body = self._table(teams)
@@ -997,13 +1062,16 @@ class _Equality:
         return out
 
     def _fits_under_table(self) -> bool:
-        """Whether the plot, with its key beside it, fits under the first gap table (the
-        table's rows of one line each, the key's names of a line or two)."""
+        """Whether the plot, with its key beside it, fits under the first page's gap
+        tables (each row as many lines as its team's name takes, a table after the first
+        a line more for its header; the key's names of a line or two)."""
         if self.image is None:
             return True  # (a note, not a plot)
-        table = sum(math.ceil(len(t) / TEAM_CHARS) for t in self.teams[:EQUALITY_ROWS])
-        names = [] if self.key is None else self.key["text"].astype(str)
-        key = sum(math.ceil(len(t) / BESIDE_CHARS) for t in names)
+        bands = max(1, len(self._bands()))
+        names = sum(math.ceil(len(t) / TEAM_CHARS) for t in self.teams[: self._rows()])
+        table = bands * names + (bands - 1)
+        key_names = [] if self.key is None else self.key["text"].astype(str)
+        key = sum(math.ceil(len(t) / BESIDE_CHARS) for t in key_names)
         return table <= EQUALITY_ROWS and key <= KEY_BESIDE
 
     def _section(self, head: str, body: str, *, lead: bool) -> Section:
@@ -1044,11 +1112,15 @@ class _Equality:
             return f'<p class="note">No {escape(str(self.reference))} group to compare with in '\
                 f"{self.month:%B %Y}.</p>"  # fmt: skip
         cells = {(r.unit, r.group): r for r in self.gaps.itertuples(index=False)}
-        head = "".join(f'<th class="num">{escape(g)}</th>' for g in self.groups)
+        return "".join(self._band(teams, band, cells) for band in self._bands())
+
+    def _band(self, teams: list[str], groups: list[str], cells: dict) -> str:
+        """One gap table: ``teams`` × ``groups`` (at most :data:`GAP_GROUPS`)."""
+        head = "".join(f'<th class="num">{escape(g)}</th>' for g in groups)
         body = ""
         for team in teams:
             tds = ""
-            for g in self.groups:
+            for g in groups:
                 r = cells.get((team, g))
                 if r is None or not np.isfinite(r.ratio):
                     tds += '<td class="num">–</td>'
@@ -1061,8 +1133,14 @@ class _Equality:
                 strong = r.ratio_lower > 1 or r.ratio_upper < 1  # False for NaN
                 tds += f'<td class="num">{"<b>" + text + "</b>" if strong else text}</td>'
             body += f"<tr><td>{escape(team)}</td>{tds}</tr>"
+        # in several tables, each group's column as wide as in a full one (they line up)
+        cols = (
+            f'<col style="width: {66 / GAP_GROUPS:g}%">' * GAP_GROUPS
+            if len(self.groups) > GAP_GROUPS
+            else ""
+        )
         return (
-            '<table class="grid gaps"><colgroup><col style="width: 34%"></colgroup>'
+            f'<table class="grid gaps"><colgroup><col style="width: 34%">{cols}</colgroup>'
             f"<thead><tr><th>Team</th>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
@@ -1203,7 +1281,8 @@ table {{ border-collapse: collapse; width: 100%; }}
 section.appendix {{ font-size: 8.5pt; }}
 section.appendix code {{ font-size: 7.5pt; }}
 table.uploads td {{ padding: 0.6mm 1.5mm; }}
-table.uploads td:nth-child(1), table.uploads td:nth-child(4) {{ white-space: nowrap; }}
+table.uploads {{ table-layout: fixed; }}
+table.uploads td {{ overflow-wrap: anywhere; }}
 .grid th, .grid td {{ border-bottom: 0.3pt solid #aeb7bd; padding: 1mm 1.5mm;
                       text-align: left; vertical-align: middle; }}
 .grid th {{ background: #e8edee; font-size: 8pt; }}
@@ -1211,6 +1290,7 @@ table.uploads td:nth-child(1), table.uploads td:nth-child(4) {{ white-space: now
 .grid th.num {{ text-align: right; }}
 .matrix {{ font-size: 8pt; table-layout: fixed; }}
 .gaps {{ table-layout: fixed; }}
+.gaps + .gaps {{ margin-top: 3mm; }}
 .icon-line {{ display: flex; align-items: center; }}
 .icon-line img.icon {{ flex: none; margin-right: 1.5mm; }}
 .matrix td {{ height: 10mm; }}
@@ -1250,9 +1330,11 @@ def expected_pages(
     teams: int,
     *,
     key_columns: int = 4,
+    compared_groups: int = GAP_GROUPS,
 ) -> int:
     """Pages of a pack (commentary of one page): for checking a pack's structure. Cover,
-    summary matrix, charts, equality, completeness, commentary and the appendix.
+    summary matrix, charts, equality (``compared_groups`` groups beside the reference),
+    completeness, commentary and the appendix.
 
     Team names are taken to be short (a line each wherever they are listed). A funnel
     plot of more than :data:`KEY_BESIDE` teams is taken to number them all (as
@@ -1267,11 +1349,12 @@ def expected_pages(
         return 1 + math.ceil(rest / (KEY_LINES * key_columns))
 
     appendix = 1 if teams <= UPLOADS_INLINE else 1 + math.ceil(teams / UPLOADS_ROWS) + 1
+    per_page = max(1, EQUALITY_ROWS // max(1, math.ceil(compared_groups / GAP_GROUPS)))
     return (
         1
         + max(1, math.ceil(matrix_rows / MATRIX_ROWS))
         + charts
-        + sum(max(1, math.ceil(n / EQUALITY_ROWS)) + funnel(n) for n in teams_per_measure)
+        + sum(max(1, math.ceil(n / per_page)) + funnel(n) for n in teams_per_measure)
         + max(1, math.ceil(teams / COMPLETENESS_ROWS))
         + 1
         + appendix
@@ -1283,6 +1366,7 @@ __all__ = [
     "COMMAND_CHARS",
     "COMPLETENESS_ROWS",
     "EQUALITY_ROWS",
+    "GAP_GROUPS",
     "KEY_BESIDE",
     "KEY_COLUMNS",
     "KEY_FIRST_LINES",

@@ -8,6 +8,7 @@ values for the disclosure rule; selections in any order for the lazy sentences.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -117,23 +118,71 @@ def test_a_group_with_nothing_to_chart_still_says_so(snap):
     assert view.select(group=ALL).rows["summary"].str.len().gt(0).all()
 
 
+def _sparkline_one_by_one(part: pd.DataFrame) -> list:
+    """One series' sparkline as it was first specified (the reference): the 24 months up
+    to its latest, a month without a row or hidden None; a rare event's rows (a month
+    with events each) one after another."""
+    if part["by_event"].all():
+        return [None if pd.isna(v) else float(v) for v in part["value"].tail(24)]
+    months = part["period"].dt.to_period("M")
+    window = pd.period_range(months.max() - 23, months.max(), freq="M")
+    by_month = part.set_index(months)["value"]
+    return [None if m not in by_month.index or pd.isna(by_month[m]) else float(by_month[m])
+            for m in window]  # fmt: skip
+
+
+@pytest.mark.parametrize("level", ["team", "trust"])
 @pytest.mark.parametrize("small_numbers", [False, True])
-def test_the_boards_sparklines_are_each_series_recent_values_in_order(snap, small_numbers):
-    view = screens.board(snap, level="team", today=TODAY)
+def test_the_boards_sparklines_are_each_series_recent_months_with_gaps(snap, small_numbers, level):
+    view = screens.board(snap, level=level, today=TODAY)
     recent = view.recent
     threshold = 0 if small_numbers else disclosure.THRESHOLD
     keep = ~disclosure.hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
     expected = (
-        recent["value"]
-        .where(keep)
-        .groupby([recent[k] for k in KEYS])
-        .agg(lambda v: [None if pd.isna(x) else float(x) for x in v])
+        recent.assign(value=recent["value"].where(keep))
+        .groupby(KEYS)[["period", "value", "by_event"]]
+        .apply(_sparkline_one_by_one)
     )
+    gaps = 0
     for group in view.groups:
         rows = view.select(group=group, small_numbers=small_numbers).rows
         want = expected.reindex(pd.MultiIndex.from_frame(rows[KEYS])).tolist()
         assert rows["sparkline"].tolist() == want
-        assert any(None in s for s in want if isinstance(s, list)) != small_numbers
+        drawn = [s for s in want if isinstance(s, list)]
+        assert all(len(s) <= 24 for s in drawn)
+        gaps += sum(None in s for s in drawn)
+    assert gaps  # (the sample has months not sent, and small numbers)
+    if level == "team":  # a rare event's sparkline is one point per month with events
+        assert recent["by_event"].any() and not recent["by_event"].all()
+
+
+def test_a_month_not_sent_is_a_gap_in_the_sparkline_not_a_line_across(snap):
+    """Cedar Ward's months of one measure with one month taken out: its sparkline has
+    None in that month's place, and the months before it keep theirs; with only its
+    last three months, they are the last three of 24 (not spread over the width)."""
+    obs = snap.observations
+    measure = "felt_respected"
+    months = sorted(obs.loc[(obs["team"] == "Cedar Ward") & (obs["measure"] == measure),
+                            "period"].unique())  # fmt: skip
+    gone = months[-5]
+    series = (obs["team"] == "Cedar Ward") & (obs["measure"] == measure)
+    narrow = dataclasses.replace(
+        snap, observations=obs[~(series & (obs["period"] == gone))].reset_index(drop=True)
+    )
+    young = dataclasses.replace(
+        snap, observations=obs[~(series & (obs["period"] < months[-3]))].reset_index(drop=True)
+    )
+    before, after, late = [
+        screens.board(s, level="team", today=TODAY)
+        .select(group=ALL, small_numbers=True)
+        .rows.set_index(KEYS)
+        .loc[("Cedar Ward", measure, ALL), "sparkline"]
+        for s in (snap, narrow, young)
+    ]
+    assert len(before) == len(after) == len(late) == 24
+    assert after[-5] is None and before[-5] is not None
+    assert after[:-5] == before[:-5] and after[-4:] == before[-4:]
+    assert late == [None] * 21 + before[-3:] and None not in before[-3:]
 
 
 def test_the_95_percent_z_without_scipy_is_scipys_to_the_last_bit():

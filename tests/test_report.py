@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import math
 import re
+import types
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -803,3 +805,110 @@ def test_a_matrix_of_long_names_prints_ten_rows_a_page():
         assert page.startswith(f"Summary matrix ({i + 1} of 3)")
         shown = [f"West {j:02d}" for j in range(i * 10, min(n, i * 10 + 10))]
         assert all(team in page for team in shown)
+
+
+def test_the_uploads_read_name_a_team_whose_every_upload_was_rolled_back():
+    at = pd.Timestamp("2026-10-02 09:00")
+    slices = pd.DataFrame({
+        "team": ["Ash", "Ash", "Elm", "Elm"], "measure": ["m"] * 4,
+        "period": ["2026-09-01", "2026-09-01", "2026-09-01", "2026-10-01"],
+        "upload_id": [1, 2, 3, 3], "uploaded_at": [at] * 4,
+        "rolled_back_at": [None, at, at, at], "uploaded_by": ["ana"] * 4,
+    })  # fmt: skip
+    data = types.SimpleNamespace(upload_slices=slices)
+    read = report.uploads_read(data, ["Ash", "Elm"], ["m"], pd.Timestamp("2026-10-01"))
+    assert read.set_index("team")[["uploads", "rolled_back"]].to_dict("index") == {
+        "Ash": {"uploads": 1, "rolled_back": 1},
+        "Elm": {"uploads": 0, "rolled_back": 1},  # was left out: "rolled back" blank
+    }
+    table = report._uploads_table(read)
+    assert "<tr><td>Elm</td><td>0</td><td>–</td><td>–</td><td>1</td></tr>" in table
+
+
+def test_many_groups_are_compared_in_tables_that_hold_their_numbers():
+    """Eight groups beside the reference (deprivation deciles, say): the gaps in two
+    tables of at most five groups (one table of eight drew each cell over the next),
+    five teams a page, each page printed as planned; every number clear of its
+    neighbours."""
+    names = [f"Team {i:02d}" for i in range(12)]
+    groups = [f"IMD decile {d}" for d in range(2, 10)]
+    gaps = pd.DataFrame([{"unit": t, "group": g, "ratio": 1.23, "ratio_lower": 0.98,
+                          "ratio_upper": 1.45} for t in names for g in groups])  # fmt: skip
+    month, at = pd.Timestamp("2026-10-01"), pd.Timestamp("2026-12-05", tz="UTC")
+    equality = report._Equality("Detained", names, groups, "IMD decile 1", gaps, True, month,
+                                None)  # fmt: skip
+    sections = equality.sections()
+    doc = report.PackDocument(title="Groups", sections=sections, charts=0, period=month,
+                              as_of=at, css=report._css("Groups", at))  # fmt: skip
+    reader = PdfReader(io.BytesIO(doc.pdf()))
+    assert len(reader.pages) == doc.pages == len(sections) == 3  # 5, 5 and 2 teams
+    without = report.expected_pages(0, 0, [], 12)  # (to count the equality pages alone)
+    assert report.expected_pages(0, 0, [12], 12, compared_groups=8) - without == 3
+    for page, teams in zip(sections, (names[:5], names[5:10], names[10:]), strict=True):
+        tables = re.findall(r'<table class="grid gaps">.*?</table>', page.html)
+        heads = [re.findall(r'<th class="num">(.*?)</th>', t) for t in tables]
+        assert heads == [groups[:5], groups[5:]]
+        assert all(re.findall(r"<tr><td>(.*?)</td>", t) == teams for t in tables)
+    # each number's start, line by line: neighbours at least a cell's width apart
+    for page, teams in zip(reader.pages, (5, 5, 2), strict=True):
+        starts: dict[int, list[float]] = {}
+
+        def seen(text, cm, tm, font, size, starts=starts):
+            if re.fullmatch(r"\d\.\d\d \(\d\.\d\d–\d\.\d\d\)", text.strip()):
+                y = round(tm[5] * cm[3] + cm[5])
+                starts.setdefault(y, []).append(tm[4] * cm[0] + cm[4])
+
+        page.extract_text(visitor_text=seen)
+        assert sum(len(xs) for xs in starts.values()) == teams * 8
+        for xs in starts.values():
+            assert min(np.diff(sorted(xs)), default=99) > 80  # the text: about 75 pt
+
+
+def _appendix_of(names, measure_names, by="someone@example.org"):
+    """The appendix of a pack of these teams (one upload each) and measures, planned and
+    printed: (its sections, the pages printed)."""
+    ids = [f"measure_{i:02d}" for i in range(len(measure_names))]
+    at = pd.Timestamp("2026-12-05", tz="UTC")
+    slices = pd.DataFrame({"team": names, "measure": ids[0], "period": pd.Timestamp("2026-10-01"),
+                           "upload_id": range(1, len(names) + 1),
+                           "uploaded_at": pd.Timestamp("2026-11-01"), "rolled_back_at": pd.NaT,
+                           "uploaded_by": by})  # fmt: skip
+    ctx = types.SimpleNamespace(
+        catalogue=pd.DataFrame({"name": measure_names}, index=ids),
+        month=pd.Timestamp("2026-10-01"), rules="mdc", phases="none",
+        data=types.SimpleNamespace(upload_slices=slices, as_of=at),
+        groups=None, reference="White", collaborative=lambda: "Collaborative",
+    )  # fmt: skip
+    sections = report._appendix("Pack", ctx, names, ids, "", "me", at)
+    doc = report.PackDocument(title="Pack", sections=sections, charts=0, period=at, as_of=at,
+                              css=report._css("Pack", at))  # fmt: skip
+    return sections, [page_words(p) for p in PdfReader(io.BytesIO(doc.pdf())).pages]
+
+
+@pytest.mark.parametrize(
+    ("teams", "name_chars", "measures", "measure_chars", "planned"),
+    [
+        (10, 188, 1, 20, [1, 1, 1, 1]),  # names at the store's limit wrap in their column
+        (10, 41, 16, 70, [1, 1, 1]),  # sixteen long measure names push the uploads on
+        (5, 41, 16, 70, [1]),  # with five teams they still fit
+        (150, 41, 1, 20, [1] * 7 + [1]),  # a command of 6,600 characters is one page
+        (200, 41, 1, 20, [1] * 9 + [2]),  # and one of 8,800 two
+    ],
+)
+def test_the_appendix_prints_as_planned_whatever_the_names(
+    teams, name_chars, measures, measure_chars, planned
+):
+    """Long team names wrap in the uploads table instead of pushing its other columns
+    off the page; the measures' names count in the first page's plan; the rebuild
+    command's pages are counted on its text, not its escaped markup."""
+    names = [(f"Team {i:03d} " + "Westhaven Community " * 12)[:name_chars] for i in range(teams)]
+    measure_names = [(f"Measure {i:02d} " + "of the wards " * 8)[:measure_chars]
+                     for i in range(measures)]  # fmt: skip
+    sections, pages = _appendix_of(names, measure_names)
+    assert [s.pages for s in sections] == planned
+    assert len(pages) == sum(planned)
+    assert pages[0].startswith("Appendix: how this pack was made")
+    # every team's upload is listed whole: its name, its latest upload and who made it
+    text = "".join("".join(p.split()) for p in pages)
+    assert text.count("01Nov202600:00,someone@example.org") == teams
+    assert all("".join(name.split()) in text for name in names)

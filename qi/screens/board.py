@@ -83,7 +83,9 @@ class BoardView:
     owned : each owned team × measure with its review status and overdue actions.
     teams : the registered teams (collaborative, ics, trust, team).
     recent : each series' last :data:`SPARK_MONTHS` complete months (``unit``,
-        ``measure``, ``group``, ``period``, counts and ``value``), for the sparklines.
+        ``measure``, ``group``, ``period``, counts and ``value``), for the sparklines;
+        ``by_event`` marks a rare event's rows (a month with events, its ``value`` the
+        exposure between events: a point per event, as its chart draws it).
     starts : at team level, the months each team × measure × group starts a new phase.
     latest_complete : the latest month every team expected has sent, for every measure.
     provisional : each later month with data, and how many teams have sent it.
@@ -294,22 +296,47 @@ class BoardView:
         ]  # fmt: skip
 
     def _sparklines(self, threshold: int) -> pd.Series:
-        """Each series' recent values (None where hidden), in month order, by ``unit``,
-        ``measure`` and ``group``."""
+        """Each series' recent points as its chart draws them, by ``unit``, ``measure``
+        and ``group``: a point for each of the :data:`SPARK_MONTHS` months up to the
+        series' latest, None where a month is hidden or has no value (not yet begun,
+        not sent, not complete, no denominator: the chart breaks its line there too),
+        so that every row's line spans the same stretch of time; a rare event's, a
+        point per month with events (its last :data:`SPARK_MONTHS`), None where
+        hidden."""
         keys = ["unit", "measure", "group"]
         recent = self.recent
-        if recent.empty:
+        codes = series_numbers(recent, keys) if len(recent) else np.zeros(0, dtype=np.int64)
+        named = codes >= 0  # (a row with a missing key belongs to no row of the board)
+        if not named.any():
             return pd.Series([], index=pd.MultiIndex.from_arrays([[]] * 3, names=keys),
                              dtype=object)  # fmt: skip
         keep = ~hidden(recent, line=["unit", "measure", "period"], threshold=threshold)
+        recent, keep, codes = recent[named], np.asarray(keep)[named], codes[named]
         values = recent["value"].to_numpy(dtype=float)
-        codes = series_numbers(recent, keys)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        points = values[order].astype(object)
-        points[~keep[order] | np.isnan(values[order])] = None
-        lists = [part.tolist() for part in np.split(points, bounds)]
-        index = pd.MultiIndex.from_frame(recent[keys].iloc[order[np.r_[0, bounds]]])
+        # each row's distance back from its series' latest point: in months, or for a
+        # rare event in months with events
+        month = recent["period"].to_numpy().astype("datetime64[M]").astype(np.int64)
+        latest = np.full(codes.max() + 1, np.iinfo(np.int64).min)
+        np.maximum.at(latest, codes, month)
+        back = latest[codes] - month
+        by_event = recent["by_event"].to_numpy(dtype=bool)
+        if by_event.any():
+            events_back = pd.Series(codes).groupby(codes).cumcount(ascending=False)
+            back[by_event] = events_back.to_numpy()[by_event]
+        drawn = back < SPARK_MONTHS
+        slots = np.full((len(latest), SPARK_MONTHS), None, dtype=object)
+        shown = drawn & keep & ~np.isnan(values)
+        slots[codes[shown], SPARK_MONTHS - 1 - back[shown]] = values[shown]
+        # a rare event's from its first event drawn (its points are events, not months)
+        first = np.zeros(len(latest), dtype=np.int64)
+        if by_event.any():
+            event = by_event & drawn
+            first[codes[by_event]] = SPARK_MONTHS
+            np.minimum.at(first, codes[event], SPARK_MONTHS - 1 - back[event])
+        series = np.unique(codes[drawn])
+        lists = [slots[c, first[c] :].tolist() for c in series]
+        at = pd.Series(np.arange(len(codes))).groupby(codes).first()
+        index = pd.MultiIndex.from_frame(recent[keys].iloc[at.loc[series].to_numpy()])
         return pd.Series(lists, index=index, dtype=object)
 
 
@@ -404,11 +431,12 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
     # a rare event's sparkline is the exposure between its events, as its chart
     between = between_events(complete[rare], by=keys).rename(columns={"between": "value"})
     recent = pd.concat(
-        [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy()), between],
+        [complete[~rare].assign(value=point_values(complete[~rare]).to_numpy(), by_event=False),
+         between.assign(by_event=True)],
         ignore_index=True,
-    )
+    )  # fmt: skip
     recent = _tail(recent, keys, SPARK_MONTHS)
-    recent = recent[[*keys, "period", "numerator", "denominator", "value"]]
+    recent = recent[[*keys, "period", "numerator", "denominator", "value", "by_event"]]
     return BoardView(
         level=level, rows=rows, owned=owned, teams=snapshot.teams, recent=recent,
         starts=starts, latest_complete=snapshot.latest_complete_month(),

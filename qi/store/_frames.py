@@ -1,14 +1,11 @@
 """Reading a query's rows into columns without making a Python object of every row.
 
-* :func:`read_frame` — the rows of a query as a DataFrame, fetched a block at a time
-  and turned into columns as they arrive (SQLAlchemy rows, pandas' own type inference);
-* :func:`read_columns` — the columns of a large read (every observation of a national
-  collaborative) as numpy arrays, text as integer codes into its few distinct values.
-  On SQLite the driver's rows are taken straight from its cursor a block at a time
-  (no SQLAlchemy row objects) and each text column is coded as it arrives; on
-  PostgreSQL the server writes the result as CSV (``COPY (SELECT …) TO STDOUT``),
-  which pyarrow parses into columns, so no row ever exists as Python objects.
-
+:func:`read_columns` gives the columns of a large read (every observation of a national
+collaborative, every upload's months) as numpy arrays, text as integer codes into its
+few distinct values. On SQLite the driver's rows are taken straight from its cursor a
+block at a time (no SQLAlchemy row objects) and each text column is coded as it
+arrives; on PostgreSQL the server writes the result as CSV (``COPY (SELECT …) TO
+STDOUT``), which pyarrow parses into columns, so no row ever exists as Python objects.
 Either way the memory of a read is about that of its result.
 """
 
@@ -16,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -24,28 +21,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Select
 
-#: rows :func:`read_frame` fetches and turns into columns at a time
-BLOCK = 100_000
 #: rows taken from SQLite's cursor at a time: a block this small stays in the
 #: processor's cache while its tuples are made and turned into columns (a read of 1.44 M
 #: rows of eight columns: 1.8 s in blocks of 5,000 to 10,000, 2.6 s in blocks of 100,000)
 CURSOR_BLOCK = 10_000
-
-
-def read_frame(
-    conn: Connection, query: Select, columns: Sequence[str], *, block: int | None = None
-) -> pd.DataFrame:
-    """The rows of ``query`` as a DataFrame with ``columns`` (the query's, in order),
-    fetched ``block`` rows at a time (default :data:`BLOCK`)."""
-    block = block or BLOCK
-    result = conn.execution_options(stream_results=True, yield_per=block).execute(query)
-    parts = [
-        pd.DataFrame.from_records([tuple(row) for row in rows], columns=list(columns))
-        for rows in result.partitions()
-    ]
-    if not parts:
-        return pd.DataFrame.from_records([], columns=list(columns))
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 @dataclass(frozen=True)
