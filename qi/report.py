@@ -96,6 +96,8 @@ TEXT_LINE_MM, CODE_LINE_MM, TEXT_CHARS, LINE_CHARS = 3.6, 3.3, 115, 140
 #: its Team and "Latest upload, by" columns holds: both wrap, the others stay short.
 UPLOAD_WIDTHS = (36, 9, 12, 33, 10)
 UPLOAD_NAME_CHARS, UPLOAD_LATEST_CHARS = 45, 46
+#: How the uploads table writes when an upload was made (before ", by").
+UPLOADED_AT = "%d %b %Y %H:%M"
 #: Characters of the rebuild command on one page (a pack of many teams names them all;
 #: 7,731 printed on one page, 7,951 on two).
 COMMAND_CHARS = 7_500
@@ -824,7 +826,7 @@ def _uploads_table(table: pd.DataFrame) -> str:
     rows = "".join(
         f"<tr><td>{escape(str(r.team))}</td><td>{int(r.uploads)}</td>"
         + (f"<td>{int(r.first)} to {int(r.last)}</td><td>"
-           f"{pd.Timestamp(r.latest_at):%d %b %Y %H:%M}, {escape(str(r.latest_by))}</td>"
+           f"{pd.Timestamp(r.latest_at):{UPLOADED_AT}}, {escape(str(r.latest_by))}</td>"
            if r.uploads else "<td>–</td><td>–</td>")
         + f"<td>{int(r.rolled_back) or ''}</td></tr>"
         for r in table.itertuples(index=False)
@@ -955,10 +957,12 @@ def _upload_lines(table: pd.DataFrame) -> list[int]:
     upload's "when, by" wrap in their columns (:data:`UPLOAD_WIDTHS`); "by" goes to a
     line of its own when the two do not share one."""
 
+    when = len(f"{pd.Timestamp(0):{UPLOADED_AT}}, ")
+
     def latest(by: str) -> int:
-        return 1 if 19 + len(by) <= UPLOAD_LATEST_CHARS else 1 + math.ceil(
-            len(by) / UPLOAD_LATEST_CHARS
-        )
+        if when + len(by) <= UPLOAD_LATEST_CHARS:
+            return 1
+        return 1 + math.ceil(len(by) / UPLOAD_LATEST_CHARS)
 
     return [
         max(math.ceil(len(str(r.team)) / UPLOAD_NAME_CHARS),
@@ -1280,9 +1284,8 @@ table {{ border-collapse: collapse; width: 100%; }}
 .cover-table td {{ padding: 1.2mm 0; }}
 section.appendix {{ font-size: 8.5pt; }}
 section.appendix code {{ font-size: 7.5pt; }}
-table.uploads td {{ padding: 0.6mm 1.5mm; }}
 table.uploads {{ table-layout: fixed; }}
-table.uploads td {{ overflow-wrap: anywhere; }}
+table.uploads td {{ padding: 0.6mm 1.5mm; overflow-wrap: anywhere; }}
 .grid th, .grid td {{ border-bottom: 0.3pt solid #aeb7bd; padding: 1mm 1.5mm;
                       text-align: left; vertical-align: middle; }}
 .grid th {{ background: #e8edee; font-size: 8pt; }}
