@@ -306,6 +306,71 @@ def test_the_sentences_written_in_the_background_are_those_written_on_demand(sna
     assert first.rows["summary"].tolist() == plain.select(group="Black").rows["summary"].tolist()
 
 
+def test_a_reader_does_not_wait_for_another_groups_sentences(snap, monkeypatch):
+    """While one group's sentences are being written (in the background, for readers
+    who may choose it), a reader of a group already written gets it at once."""
+    import threading
+
+    from qi.screens.board import BoardView
+
+    view = screens.board(snap, level="team", today=TODAY)
+    view.select()  # ``All`` written, as the first page writes it
+    writing, finish = threading.Event(), threading.Event()
+    summary = BoardView._summary
+
+    def slow_for_black(self, rows, group, small_numbers, hidden):
+        if group == "Black":
+            writing.set()
+            finish.wait(60)
+        return summary(self, rows, group, small_numbers, hidden)
+
+    monkeypatch.setattr(BoardView, "_summary", slow_for_black)
+    black = threading.Thread(target=lambda: view.select(group="Black"))
+    black.start()
+    try:
+        assert writing.wait(60)
+        read = threading.Event()
+        reader = threading.Thread(target=lambda: (view.select(), read.set()), daemon=True)
+        reader.start()
+        assert read.wait(30), "the reader of All waited for Black's sentences"
+    finally:
+        finish.set()
+        black.join(60)
+    assert view.select(group="Black").rows["summary"].notna().all()
+
+
+def test_what_readers_arriving_together_share_is_made_once(snap, monkeypatch):
+    import threading
+
+    from qi.screens.board import BoardView
+
+    view = screens.board(snap, level="team", today=TODAY)
+    made: list[int] = []
+    sparklines = BoardView._sparklines
+
+    def counted(self, threshold):
+        made.append(threshold)
+        return sparklines(self, threshold)
+
+    monkeypatch.setattr(BoardView, "_sparklines", counted)
+    start = threading.Barrier(8)
+    got: list = []
+
+    def read() -> None:
+        start.wait()
+        got.append(view.select().rows)
+
+    readers = [threading.Thread(target=read) for _ in range(8)]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join(60)
+    assert made == [disclosure.THRESHOLD]
+    assert len(got) == 8
+    for rows in got[1:]:
+        pd.testing.assert_frame_equal(rows, got[0])
+
+
 def test_series_are_numbered_as_a_grouping_numbers_them(snap):
     from qi.series import series_numbers
 
