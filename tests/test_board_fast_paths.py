@@ -80,7 +80,7 @@ def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(s
     source = plain.facts_from
     everything = facts(
         source.charted, snap.measures, cycles=snap.pdsa,
-        gains=holding_gains(source.team_series, changes_from(snap.pdsa)),
+        gains=holding_gains(snap.series(), changes_from(snap.pdsa)),
         gaps=gap_change(source.complete, snap.measures, reference="White"),
     )  # fmt: skip
     object.__setattr__(plain, "_facts", lambda group: everything)
@@ -99,7 +99,7 @@ def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(s
         assert picked.download["summary"].tolist() == eager[rows.index].tolist()
         assert picked.rows["summary"].tolist() == eager[rows.index].tolist()
     # every group written: the view no longer keeps the series its facts came from
-    assert view.facts_from.charted is None and view.facts_from.team_series is None
+    assert view.facts_from.charted is None and view.facts_from.held is None
     again = view.select(group=ALL, small_numbers=small_numbers)  # written, so still there
     assert again.rows["summary"].tolist() == eager[view.rows["group"] == ALL].tolist()
 

@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from qi import exports
-from qi.accountability import board_columns, change_starts, with_change_phases
+from qi.accountability import (
+    board_columns,
+    change_starts,
+    changes_from,
+    holding_gains,
+    with_change_phases,
+)
 from qi.board import chart, matrix
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import between_events, point_values
@@ -427,6 +433,8 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         team_series, cycles = level_series.iloc[:0], snapshot.pdsa.iloc[:0]
     charted = chart(level_series)
     rows = matrix(level_series, charted=charted)
+    # whether each change's gains are held: the board's column and the sentences' words
+    held = holding_gains(team_series, changes_from(cycles))
     owned, gains = board_columns(
         team_series,
         cycles,
@@ -434,6 +442,7 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         snapshot.actions,
         snapshot.reviews,
         today=today,
+        held=held,
     )
     if level == "team":
         rows = rows.merge(
@@ -467,7 +476,7 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         starts=starts, latest_complete=snapshot.latest_complete_month(),
         provisional=snapshot.provisional_months(),
         measures=snapshot.measures,
-        facts_from=_FactSource(charted, team_series, complete, snapshot.pdsa,
+        facts_from=_FactSource(charted, held, complete, snapshot.pdsa,
                                snapshot.measures, team_level=level == "team"),
     )  # fmt: skip
 
@@ -493,8 +502,10 @@ class _FactSource:
     :meth:`BoardView.select`). Not thread-safe alone: :class:`BoardView` calls it
     holding its ``lock``."""
 
-    def __init__(self, charted, team_series, complete, cycles, measures, *, team_level):
-        self.charted, self.team_series, self.complete = charted, team_series, complete
+    def __init__(self, charted, held, complete, cycles, measures, *, team_level):
+        # held: :func:`qi.accountability.holding_gains` of the team series, as the
+        # board's column reads it
+        self.charted, self.held, self.complete = charted, held, complete
         self.cycles, self.measures, self.team_level = cycles, measures, team_level
         self._shared: dict = {}
         self.lock = threading.Lock()
@@ -518,7 +529,7 @@ class _FactSource:
     def release(self) -> None:
         """Let go of the series (a national board's are hundreds of megabytes); a group
         asked for afterwards gets no facts."""
-        self.charted = self.team_series = self.complete = None
+        self.charted = self.held = self.complete = None
         self._shared.clear()
 
     def _once(self, name: str, work):
@@ -532,11 +543,9 @@ class _FactSource:
         return keyed_reading(self.charted)
 
     def _gains(self) -> pd.DataFrame | None:
-        from qi.accountability import changes_from, holding_gains
-
         if not self.team_level or not len(self.cycles):
             return None
-        return holding_gains(self.team_series, changes_from(self.cycles))
+        return self.held
 
     def _gaps(self) -> pd.DataFrame | None:
         from qi.screens.equality import reference_group
