@@ -44,8 +44,9 @@ from qi.snapshot import Snapshot
 ACCOUNTABILITY_COLUMNS = ("owner", "sponsor", "review_overdue", "actions_overdue", "gains")
 #: Months of a row's sparkline.
 SPARK_MONTHS = 24
-#: Held only while a view looks up (or makes) the lock of one thing its readers share
-#: (:meth:`BoardView._once`), never while the thing is made.
+#: Held for a moment only: while a view finds (or makes) the lock of one thing its
+#: readers share (:meth:`BoardView._once`), or marks its sentences as being written in
+#: the background; never while anything is made.
 _DISCLOSING = threading.Lock()
 #: What a view has not made yet (:meth:`BoardView._once`).
 _NOT_MADE = object()
