@@ -154,7 +154,8 @@ class BoardView:
             return pd.DataFrame()
         with source.lock:  # (one group at a time: what they share is made once)
             found = source.facts(group)
-            if all(g == group or ("facts", g) in self._disclosed for g in self.groups):
+            source.done.add(group)
+            if source.done.issuperset(self.groups):
                 source.release()  # every group done: its series need not be kept
         return found
 
@@ -510,6 +511,8 @@ class _FactSource:
         self.cycles, self.measures, self.team_level = cycles, measures, team_level
         self._shared: dict = {}
         self.lock = threading.Lock()
+        #: the groups whose facts are made (counted under ``lock``)
+        self.done: set[str] = set()
 
     def facts(self, group: str) -> pd.DataFrame:
         from qi.sentences import facts_of
