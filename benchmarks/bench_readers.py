@@ -2,8 +2,11 @@
 
 Each session is the dashboard run by Streamlit's ``AppTest`` in a thread of one
 process (as one server runs every session, with one cache shared between them), all
-started together on a store with the sample collaborative. Prints the median and the
-95th percentile of the time from a session's start to its Board drawn, for
+started together on a store with the sample collaborative. As a server's sessions
+are, each is told by its run's own event that the run ended (``AppTest`` itself looks
+every millisecond, which twenty sessions at once turn into the largest cost of the
+run: :func:`_wait_for_the_run`). Prints the median and the 95th percentile of the time
+from a session's start to its Board drawn, for
 
 - **a cold server**: the sessions are the first to arrive (nothing cached yet);
 - **a warm server**: twenty more sessions after them (what was computed for the
