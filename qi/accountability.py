@@ -254,6 +254,7 @@ def board_columns(
     reviews: pd.DataFrame,
     *,
     today: dt.date | None = None,
+    held: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What the board matrix adds to each team's series.
 
@@ -261,7 +262,9 @@ def board_columns(
     ``owner``, ``sponsor``, ``review_every_months``, ``since``, ``last_review``,
     ``next_review``, ``review_overdue`` and ``actions_overdue`` (a count); ``gains``
     one row per team × measure × group with a change idea, ``gains`` being the
-    :func:`holding_gains` status of its latest change.
+    :func:`holding_gains` status of its latest change. ``held``: the
+    :func:`holding_gains` of ``series`` and ``cycles`` when already worked out (the
+    board's sentences read it too), else worked out here.
     """
     status = review_status(owners, reviews, today=today)
     late = overdue_actions(actions, today=today)
@@ -269,9 +272,10 @@ def board_columns(
     owned = status.join(late_count, on=["team", "measure"])
     owned["actions_overdue"] = owned["actions_overdue"].fillna(0).astype(int)
     owned = owned.rename(columns={"overdue": "review_overdue"})
+    if held is None:
+        held = holding_gains(series, changes_from(cycles))
     latest = (
-        holding_gains(series, changes_from(cycles))
-        .sort_values("start")
+        held.sort_values("start")
         .groupby(["team", "measure", "group"])
         .tail(1)
     )

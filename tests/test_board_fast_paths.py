@@ -80,7 +80,7 @@ def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(s
     source = plain.facts_from
     everything = facts(
         source.charted, snap.measures, cycles=snap.pdsa,
-        gains=holding_gains(source.team_series, changes_from(snap.pdsa)),
+        gains=holding_gains(snap.series(), changes_from(snap.pdsa)),
         gaps=gap_change(source.complete, snap.measures, reference="White"),
     )  # fmt: skip
     object.__setattr__(plain, "_facts", lambda group: everything)
@@ -99,7 +99,7 @@ def test_the_board_writes_each_groups_sentences_as_it_writes_every_row_at_once(s
         assert picked.download["summary"].tolist() == eager[rows.index].tolist()
         assert picked.rows["summary"].tolist() == eager[rows.index].tolist()
     # every group written: the view no longer keeps the series its facts came from
-    assert view.facts_from.charted is None and view.facts_from.team_series is None
+    assert view.facts_from.charted is None and view.facts_from.held is None
     again = view.select(group=ALL, small_numbers=small_numbers)  # written, so still there
     assert again.rows["summary"].tolist() == eager[view.rows["group"] == ALL].tolist()
 
@@ -304,6 +304,71 @@ def test_the_sentences_written_in_the_background_are_those_written_on_demand(sna
             == plain.select(group=group).download["summary"].tolist()
         )
     assert first.rows["summary"].tolist() == plain.select(group="Black").rows["summary"].tolist()
+
+
+def test_a_reader_does_not_wait_for_another_groups_sentences(snap, monkeypatch):
+    """While one group's sentences are being written (in the background, for readers
+    who may choose it), a reader of a group already written gets it at once."""
+    import threading
+
+    from qi.screens.board import BoardView
+
+    view = screens.board(snap, level="team", today=TODAY)
+    view.select()  # ``All`` written, as the first page writes it
+    writing, finish = threading.Event(), threading.Event()
+    summary = BoardView._summary
+
+    def slow_for_black(self, rows, group, small_numbers, hidden):
+        if group == "Black":
+            writing.set()
+            finish.wait(60)
+        return summary(self, rows, group, small_numbers, hidden)
+
+    monkeypatch.setattr(BoardView, "_summary", slow_for_black)
+    black = threading.Thread(target=lambda: view.select(group="Black"))
+    black.start()
+    try:
+        assert writing.wait(60)
+        read = threading.Event()
+        reader = threading.Thread(target=lambda: (view.select(), read.set()), daemon=True)
+        reader.start()
+        assert read.wait(30), "the reader of All waited for Black's sentences"
+    finally:
+        finish.set()
+        black.join(60)
+    assert view.select(group="Black").rows["summary"].notna().all()
+
+
+def test_what_readers_arriving_together_share_is_made_once(snap, monkeypatch):
+    import threading
+
+    from qi.screens.board import BoardView
+
+    view = screens.board(snap, level="team", today=TODAY)
+    made: list[int] = []
+    sparklines = BoardView._sparklines
+
+    def counted(self, threshold):
+        made.append(threshold)
+        return sparklines(self, threshold)
+
+    monkeypatch.setattr(BoardView, "_sparklines", counted)
+    start = threading.Barrier(8)
+    got: list = []
+
+    def read() -> None:
+        start.wait()
+        got.append(view.select().rows)
+
+    readers = [threading.Thread(target=read) for _ in range(8)]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join(60)
+    assert made == [disclosure.THRESHOLD]
+    assert len(got) == 8
+    for rows in got[1:]:
+        pd.testing.assert_frame_equal(rows, got[0])
 
 
 def test_series_are_numbered_as_a_grouping_numbers_them(snap):

@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from qi import exports
-from qi.accountability import board_columns, change_starts, with_change_phases
+from qi.accountability import (
+    board_columns,
+    change_starts,
+    changes_from,
+    holding_gains,
+    with_change_phases,
+)
 from qi.board import chart, matrix
 from qi.disclosure import SUPPRESSED, THRESHOLD, hidden
 from qi.measures import between_events, point_values
@@ -38,8 +44,12 @@ from qi.snapshot import Snapshot
 ACCOUNTABILITY_COLUMNS = ("owner", "sponsor", "review_overdue", "actions_overdue", "gains")
 #: Months of a row's sparkline.
 SPARK_MONTHS = 24
-#: Held while a view derives what its readers share (:meth:`BoardView._disclosed_at`).
+#: Held for a moment only: while a view finds (or makes) the lock of one thing its
+#: readers share (:meth:`BoardView._once`), or marks its sentences as being written in
+#: the background; never while anything is made.
 _DISCLOSING = threading.Lock()
+#: What a view has not made yet (:meth:`BoardView._once`).
+_NOT_MADE = object()
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,11 @@ class BoardView:
     #: what the sentences' facts are worked out from (:class:`_FactSource`)
     facts_from: _FactSource | None = field(default=None, compare=False, repr=False)
     #: what :meth:`select` derives once per disclosure threshold (the download of every
-    #: row and the sparklines), kept so that every reader of this view shares it
+    #: row and the sparklines) and per group (the sentences), kept so that every reader
+    #: of this view shares it
     _disclosed: dict = field(default_factory=dict, compare=False, repr=False)
+    #: the lock of each thing of ``_disclosed`` while it is made (:meth:`_once`)
+    _making: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def months_note(self) -> str:
@@ -127,21 +140,42 @@ class BoardView:
     @property
     def sentences(self) -> pd.DataFrame:
         """Every row's sentence facts (see the class), every group worked out."""
-        with _DISCLOSING:
-            parts = [self._facts(g) for g in self.groups]
+        parts = [self._facts(g) for g in self.groups]
         parts = [p for p in parts if not p.empty]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def _facts(self, group: str) -> pd.DataFrame:
-        """The sentence facts of ``group``'s rows (worked out once per view and group;
-        the caller holds :data:`_DISCLOSING`)."""
-        if ("facts", group) not in self._disclosed:
-            source = self.facts_from
-            found = pd.DataFrame() if source is None else source.facts(group)
-            self._disclosed[("facts", group)] = found
-            if source is not None and all(("facts", g) in self._disclosed for g in self.groups):
+        """The sentence facts of ``group``'s rows (worked out once per view and group)."""
+        return self._once(("facts", group), lambda: self._facts_made(group))
+
+    def _facts_made(self, group: str) -> pd.DataFrame:
+        source = self.facts_from
+        if source is None:
+            return pd.DataFrame()
+        with source.lock:  # (one group at a time: what they share is made once)
+            found = source.facts(group)
+            source.done.add(group)
+            if source.done.issuperset(self.groups):
                 source.release()  # every group done: its series need not be kept
-        return self._disclosed[("facts", group)]
+        return found
+
+    def _once(self, key, make):
+        """``make()``, once per view and ``key``, shared by every reader of the view.
+
+        A reader of something already made never waits, and a reader of something
+        being made waits for that only: not for the sentences of other groups that a
+        thread is writing meanwhile (:meth:`select`'s ``others_in_background``), which
+        twenty readers arriving together would otherwise queue behind."""
+        made = self._disclosed.get(key, _NOT_MADE)
+        if made is not _NOT_MADE:
+            return made
+        with _DISCLOSING:
+            lock = self._making.setdefault(key, threading.Lock())
+        with lock:
+            made = self._disclosed.get(key, _NOT_MADE)
+            if made is _NOT_MADE:
+                made = self._disclosed[key] = make()
+        return made
 
     @property
     def groups(self) -> list[str]:
@@ -228,13 +262,11 @@ class BoardView:
         (computed once per view and threshold, whatever the filters: the rule is
         decided on whole lines; readers arriving together wait for the first instead of
         each computing it)."""
-        with _DISCLOSING:
-            if threshold not in self._disclosed:
-                self._disclosed[threshold] = (
-                    exports.matrix_data(self.rows, threshold=threshold),
-                    self._sparklines(threshold),
-                )
-        return self._disclosed[threshold]
+        return self._once(
+            threshold,
+            lambda: (exports.matrix_data(self.rows, threshold=threshold),
+                     self._sparklines(threshold)),
+        )  # fmt: skip
 
     def _said_at(self, threshold: int, group: str) -> pd.Series:
         """The sentence of every row of ``group`` at ``threshold``, by row (written once
@@ -242,14 +274,15 @@ class BoardView:
         page shows one group at a time, so the other groups' sentences wait until one
         is chosen)."""
         every_row, _ = self._disclosed_at(threshold)
-        with _DISCLOSING:
-            if (threshold, group) not in self._disclosed:
-                rows = self.rows[self.rows["group"] == group]
-                # a latest value the file hides (``*``) is not written in the sentence
-                hidden = every_row.loc[rows.index, "value"] == SUPPRESSED
-                said = self._summary(rows, group, threshold == 0, hidden)
-                self._disclosed[(threshold, group)] = pd.Series(said, index=rows.index)
-        return self._disclosed[(threshold, group)]
+
+        def say() -> pd.Series:
+            rows = self.rows[self.rows["group"] == group]
+            # a latest value the file hides (``*``) is not written in the sentence
+            hidden = every_row.loc[rows.index, "value"] == SUPPRESSED
+            return pd.Series(self._summary(rows, group, threshold == 0, hidden),
+                             index=rows.index)  # fmt: skip
+
+        return self._once((threshold, group), say)
 
     def _say_every_group_in_background(self, threshold: int) -> None:
         """Write every group's sentences at ``threshold`` in a thread (once per view and
@@ -270,7 +303,7 @@ class BoardView:
     ) -> list[str]:
         """Each row of ``group``'s sentence, written for the reader
         (:func:`qi.sentences.render`); ``hidden``: per row, whether the board's file
-        hides its latest value. The caller holds :data:`_DISCLOSING`."""
+        hides its latest value."""
         from qi.sentences import lower_first, render
 
         keys = ["unit", "measure", "group"]
@@ -402,6 +435,8 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         team_series, cycles = level_series.iloc[:0], snapshot.pdsa.iloc[:0]
     charted = chart(level_series)
     rows = matrix(level_series, charted=charted)
+    # whether each change's gains are held: the board's column and the sentences' words
+    held = holding_gains(team_series, changes_from(cycles))
     owned, gains = board_columns(
         team_series,
         cycles,
@@ -409,6 +444,7 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         snapshot.actions,
         snapshot.reviews,
         today=today,
+        held=held,
     )
     if level == "team":
         rows = rows.merge(
@@ -442,7 +478,7 @@ def board(snapshot: Snapshot, *, level: str = "team", today: dt.date | None = No
         starts=starts, latest_complete=snapshot.latest_complete_month(),
         provisional=snapshot.provisional_months(),
         measures=snapshot.measures,
-        facts_from=_FactSource(charted, team_series, complete, snapshot.pdsa,
+        facts_from=_FactSource(charted, held, complete, snapshot.pdsa,
                                snapshot.measures, team_level=level == "team"),
     )  # fmt: skip
 
@@ -465,13 +501,18 @@ class _FactSource:
     gains, the gaps) is worked out once, by the first group that needs it: the first
     page of a board shows ``All``, which needs no gap (which latest values are hidden is
     the rule of the board's own file, applied when rows are chosen:
-    :meth:`BoardView.select`). Not thread-safe alone: :class:`BoardView` calls it under
-    its lock."""
+    :meth:`BoardView.select`). Not thread-safe alone: :class:`BoardView` calls it
+    holding its ``lock``."""
 
-    def __init__(self, charted, team_series, complete, cycles, measures, *, team_level):
-        self.charted, self.team_series, self.complete = charted, team_series, complete
+    def __init__(self, charted, held, complete, cycles, measures, *, team_level):
+        # held: :func:`qi.accountability.holding_gains` of the team series, as the
+        # board's column reads it
+        self.charted, self.held, self.complete = charted, held, complete
         self.cycles, self.measures, self.team_level = cycles, measures, team_level
         self._shared: dict = {}
+        self.lock = threading.Lock()
+        #: the groups whose facts are made (counted under ``lock``)
+        self.done: set[str] = set()
 
     def facts(self, group: str) -> pd.DataFrame:
         from qi.sentences import facts_of
@@ -492,7 +533,7 @@ class _FactSource:
     def release(self) -> None:
         """Let go of the series (a national board's are hundreds of megabytes); a group
         asked for afterwards gets no facts."""
-        self.charted = self.team_series = self.complete = None
+        self.charted = self.held = self.complete = None
         self._shared.clear()
 
     def _once(self, name: str, work):
@@ -506,11 +547,9 @@ class _FactSource:
         return keyed_reading(self.charted)
 
     def _gains(self) -> pd.DataFrame | None:
-        from qi.accountability import changes_from, holding_gains
-
         if not self.team_level or not len(self.cycles):
             return None
-        return holding_gains(self.team_series, changes_from(self.cycles))
+        return self.held
 
     def _gaps(self) -> pd.DataFrame | None:
         from qi.screens.equality import reference_group

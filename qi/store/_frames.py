@@ -12,7 +12,6 @@ Either way the memory of a read is about that of its result.
 from __future__ import annotations
 
 import gc
-import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,8 +133,10 @@ def _copy_columns(
     driver = conn.connection.driver_connection
     with driver.cursor() as cur:
         sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
+        data = bytearray()  # (grown in place: the server sends a row at a time)
         with cur.copy(sql, compiled.params) as copy:
-            data = b"".join(bytes(chunk) for chunk in copy)
+            for chunk in copy:
+                data += chunk
     names = list(kinds)
     if not data:  # no rows
         return {
@@ -146,7 +147,7 @@ def _copy_columns(
         }
     arrow = {"int": pa.int64(), "float": pa.float64(), "text": pa.large_string()}
     table = csv.read_csv(
-        io.BytesIO(data),
+        pa.BufferReader(pa.py_buffer(data)),  # (read where it lies, not copied)
         read_options=csv.ReadOptions(column_names=names),
         parse_options=csv.ParseOptions(newlines_in_values=True),
         convert_options=csv.ConvertOptions(
