@@ -13,9 +13,16 @@ from a session's start to its Board drawn, for
   first is shared);
 - **reruns**: each warm session changes the Board's group (Black), as a reader does.
 
+With ``--server``, the same twenty readers meet a real server instead: ``streamlit
+run`` of the dashboard in its own process, each session a websocket client (the
+browser's protocol: connect to ``/_stcore/stream``, ask for a run, read the messages
+until the run's end), all in one event loop of this process. It prints the cold and
+warm figures (choosing a group needs the browser's widget state, so reruns are
+AppTest's alone).
+
 Usage::
 
-    python benchmarks/bench_readers.py [--sessions 20] [--db URL]
+    python benchmarks/bench_readers.py [--sessions 20] [--db URL] [--server]
 
 Without ``--db``, the sample collaborative is loaded into a new SQLite store first.
 Goal (issue 22): p95 under 3 s for twenty sessions at once.
@@ -129,6 +136,82 @@ def _sessions(n: int, step) -> list[float]:
     return [t for t in times if t is not None]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_sessions(url: str, n: int) -> None:
+    """The cold and warm figures from a real server (``--server``)."""
+    import asyncio
+    import urllib.request
+
+    port = _free_port()
+    env = dict(os.environ, QI_DATABASE_URL=url)
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true",
+               f"--server.port={port}", "--server.fileWatcherType=none",
+               "--browser.gatherUsageStats=false"]  # fmt: skip
+    server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(600):  # (up to a minute for the server to listen)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the Streamlit server did not start")
+        _report(f"real server, cold, {n} sessions open the Board",
+                asyncio.run(_wave(port, n)))  # fmt: skip
+        _report(f"real server, warm, {n} more sessions", asyncio.run(_wave(port, n)))
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+async def _wave(port: int, n: int) -> list[float]:
+    """``n`` browser sessions opening the app at once: the seconds each took from
+    connecting to its run's end, the Board's table among what it was sent."""
+    import asyncio
+
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    start = asyncio.Event()
+
+    async def one() -> float:
+        await start.wait()
+        t0 = time.perf_counter()
+        stream = f"ws://127.0.0.1:{port}/_stcore/stream"
+        async with websockets.connect(stream, subprotocols=["streamlit"], max_size=None) as ws:
+            ask = BackMsg()
+            ask.rerun_script.query_string = ""
+            await ws.send(ask.SerializeToString())
+            tables = 0
+            while True:
+                message = ForwardMsg()
+                message.ParseFromString(await asyncio.wait_for(ws.recv(), 120))
+                kind = message.WhichOneof("type")
+                if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+                    tables += message.delta.new_element.WhichOneof("type") == "dataframe"
+                if kind == "script_finished":
+                    took = time.perf_counter() - t0
+                    ok = message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+                    assert ok, f"the run ended with {message.script_finished}"
+                    assert tables, "the Board showed no table"
+                    return took
+
+    sessions = [asyncio.create_task(one()) for _ in range(n)]
+    await asyncio.sleep(0.1)  # every session waiting at the start line
+    start.set()
+    return list(await asyncio.gather(*sessions))
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -143,6 +226,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--db", default=None, help="a store with data (default: the sample)")
+    parser.add_argument("--server", action="store_true",
+                        help="a real server's sessions (websocket clients), not AppTest's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db
@@ -151,11 +236,14 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if k != "QI_DATABASE_URL"}
             subprocess.run([*qi_command(), "--db", url, "sample"], env=env, check=True,
                            capture_output=True)  # fmt: skip
+        n = args.sessions
+        print(f"bench_readers: {machine()}; {n} sessions at once on {url.split(':')[0]}")
+        if args.server:
+            _server_sessions(url, n)
+            return
         os.environ["QI_DATABASE_URL"] = url
         _share_the_runtime()
 
-        n = args.sessions
-        print(f"bench_readers: {machine()}; {n} sessions at once on {url.split(':')[0]}")
         # (a server looks for custom components once, when it starts; AppTest on each
         # session's first run: done once here, before the clock)
         apps = [app_session(str(APP)) for _ in range(2 * n)]
