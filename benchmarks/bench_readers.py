@@ -83,7 +83,7 @@ def _share_the_runtime() -> None:
     # A server learns that a session's run ended from the run's own event; AppTest
     # polls for it every millisecond. Twenty sessions polling at once wake 20,000
     # times a second, each taking Python's one interpreter lock from the session doing
-    # the work (a cold Board's shared work took 2.4 s instead of 0.9 s): here each
+    # the work (the sample's snapshot and board took 2.0 s instead of 0.7 s): here each
     # session waits for the event, as a server does.
     local_script_runner.require_widgets_deltas = _wait_for_the_run
 
