@@ -130,9 +130,7 @@ def test_a_render_stuck_past_its_time_is_drawn_again_and_a_closed_browser_s_are_
     assert key not in images._cache
 
 
-def test_the_charts_template_draws_as_plotly_white(renders):
-    """The charts carry plotly_white's layout and scatter defaults only (setting the
-    whole template checks the defaults of twenty kinds of trace): drawn the same."""
+def _run_chart():
     import numpy as np
     import pandas as pd
 
@@ -145,9 +143,33 @@ def test_the_charts_template_draws_as_plotly_white(renders):
         "group": np.repeat(["All", "Black"], 24), "n": 400, "y": rng.poisson(40, 48),
     })  # fmt: skip
     result = qi.spc(data, y="y", n="n", x="period", by="group", chart="p", rules="mdc")
-    ours = spc_figure(result.points, group="group", rules="mdc", title="Seclusion", width=800)
+    return spc_figure(result.points, group="group", rules="mdc", title="Seclusion", width=800)
+
+
+def _funnel_chart():
+    import pandas as pd
+
+    from qi.figures import funnel_figure
+
+    points = pd.DataFrame({"group": ["Cedar Ward", "Rowan Ward", "Willow Ward"],
+                           "denominator": [6000.0, 9000.0, 7000.0],
+                           "value": [12.0, 14.0, 30.0]})  # fmt: skip
+    limits = pd.DataFrame({"denominator": [5000.0, 10000.0], "target": [13.0, 13.0],
+                           "lcl95": [10.0, 11.0], "ucl95": [16.0, 15.0],
+                           "lcl998": [8.0, 9.0], "ucl998": [18.0, 17.0]})  # fmt: skip
+    return funnel_figure(points, limits, title="Restraint", y_title="per 1,000",
+                         improvement="decrease", width=800, height=500)  # fmt: skip
+
+
+@pytest.mark.parametrize("make", [_run_chart, _funnel_chart], ids=["spc", "funnel"])
+def test_the_charts_template_draws_as_plotly_white(renders, make):
+    """The charts carry plotly_white's layout of x and y axes and its scatter defaults
+    only (setting the whole template checks the defaults of twenty kinds of trace and
+    of polar, ternary, 3D and map axes): drawn the same."""
+    ours = make()
     white = go.Figure(ours).update_layout(template="plotly_white")
     assert ours.layout.template.to_plotly_json() != white.layout.template.to_plotly_json()
+    assert "polar" not in ours.layout.template.layout.to_plotly_json()
     drawn = [images.image(f, "svg", width=800, height=500) for f in (ours, white)]
     assert len(renders) == 2
     assert _same_drawing(drawn[0]) == _same_drawing(drawn[1])
