@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["SUPPRESSED", "THRESHOLD", "hidden", "suppress_points"]
+__all__ = ["SUPPRESSED", "THRESHOLD", "hidden", "hidden_counts", "suppress_points"]
 
 #: What a hidden cell shows.
 SUPPRESSED = "*"
@@ -76,72 +76,47 @@ def suppress_points(
     out = frame.copy().reset_index(drop=True)
     counts = [c for c in counts if c in out]
     if context is not None and len(out):
-        return _as_in(out, context, line=line, group=group, counts=counts, values=values,
-                      limits=limits, threshold=threshold, marker=marker)  # fmt: skip
-    primary = np.zeros(len(out), dtype=bool)
-    hidden: dict[str, np.ndarray] = {}
+        hide, reason = _decided_in(out, context, line=line, group=group, counts=counts,
+                                   threshold=threshold)  # fmt: skip
+    else:
+        hide, primary = _rule(out, line=line, group=group, counts=counts, threshold=threshold)
+        reason = _why(hide, primary, len(out))
+    any_hidden = _any(hide, len(out))
     for col in counts:
-        v = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
-        small = (v >= 1) & (v <= threshold)
-        primary |= small
-        hidden[col] = small.copy()
-    have_lines = group in out and all(c in out for c in line)
-    if have_lines and len(out):
-        # one integer per line (grouped, never a string built row by row)
-        keys = out.groupby(list(line), sort=False, dropna=False).ngroup().to_numpy()
-        is_all = (out[group] == ALL).to_numpy()
-        has_all = np.isin(keys, keys[is_all])
-        for col in counts:
-            v = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
-            _secondary(hidden[col], v, keys, is_all, has_all)
-    any_hidden = np.zeros(len(out), dtype=bool)
-    for col in counts:
-        any_hidden |= hidden[col]
-    reason = np.where(primary, "small number", np.where(any_hidden, "secondary", ""))
-    for col in counts:
-        out[col] = out[col].astype(object).where(~hidden[col], marker)
+        out[col] = out[col].astype(object).where(~hide[col], marker)
     for col in values:
         if col in out:
             out[col] = out[col].astype(object).where(~any_hidden, marker)
-    if "denominator" in hidden:
+    if "denominator" in hide:
         for col in limits:
             if col in out:
-                out[col] = out[col].astype(object).where(~hidden["denominator"], marker)
+                out[col] = out[col].astype(object).where(~hide["denominator"], marker)
     out["suppressed"] = reason
     return out
 
 
-def _as_in(out, context, *, line, group, counts, values, limits, threshold, marker):
-    """``out`` suppressed as its rows are in the whole lines of ``context``."""
-    keys = [*line, group]
-    whole = suppress_points(
-        context[[*keys, *counts]], line=line, group=group, counts=counts, values=(),
-        limits=(), threshold=threshold, marker=marker,
-    )  # fmt: skip
-    flags = pd.DataFrame({k: whole[k].astype(object).fillna("").astype(str) for k in keys})
-    for col in counts:
-        flags[f"_hide_{col}"] = (whole[col].astype(object) == marker).to_numpy()
-    flags["_reason"] = whole["suppressed"].to_numpy()
-    flags = flags.drop_duplicates(keys)
-    mine = pd.DataFrame({k: out[k].astype(object).fillna("").astype(str) for k in keys})
-    found = mine.merge(flags, on=keys, how="left")
-    any_hidden = np.zeros(len(out), dtype=bool)
-    for col in counts:
-        hide = found[f"_hide_{col}"].fillna(False).to_numpy(dtype=bool, copy=True)
-        v = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
-        hide |= (v >= 1) & (v <= threshold)  # a row the context lacks: the primary rule
-        any_hidden |= hide
-        out[col] = out[col].astype(object).where(~hide, marker)
-        if col == "denominator":
-            for lim in limits:
-                if lim in out:
-                    out[lim] = out[lim].astype(object).where(~hide, marker)
-    for col in values:
-        if col in out:
-            out[col] = out[col].astype(object).where(~any_hidden, marker)
-    reason = found["_reason"].fillna("").to_numpy(dtype=object)
-    out["suppressed"] = np.where(any_hidden, np.where(reason == "", "small number", reason), "")
-    return out
+def hidden_counts(
+    frame: pd.DataFrame,
+    *,
+    line: Sequence[str],
+    group: str = "group",
+    counts: Sequence[str] = ("numerator", "denominator"),
+    threshold: int = THRESHOLD,
+    context: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per row of ``frame`` and per count column of ``counts`` it has: whether
+    :func:`suppress_points` (with the same arguments) hides that count, by the primary
+    or the secondary rule; without writing the table. One boolean column per count, in
+    ``frame``'s row order (its index is not kept). ``threshold=0`` hides nothing."""
+    counts = [c for c in counts if c in frame]
+    if threshold <= 0 or frame.empty:
+        return pd.DataFrame({c: np.zeros(len(frame), dtype=bool) for c in counts})
+    if context is not None:
+        hide, _ = _decided_in(frame, context, line=line, group=group, counts=counts,
+                              threshold=threshold)  # fmt: skip
+    else:
+        hide, _ = _rule(frame, line=line, group=group, counts=counts, threshold=threshold)
+    return pd.DataFrame(hide)
 
 
 def hidden(
@@ -151,17 +126,99 @@ def hidden(
     group: str = "group",
     counts: Sequence[str] = ("numerator", "denominator"),
     threshold: int = THRESHOLD,
+    context: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """Per row of ``frame``: whether :func:`suppress_points` hides its value (a count of
-    the row is hidden, by the primary or the secondary rule). What a screen draws or
-    tabulates for a reader not allowed small numbers leaves these values out, exactly
-    as the downloads do. ``threshold=0`` hides nothing."""
-    if threshold <= 0 or frame.empty:
-        return np.zeros(len(frame), dtype=bool)
-    cols = [c for c in (*line, group, *counts) if c in frame]
-    out = suppress_points(frame[cols], line=line, group=group, counts=counts, values=(),
-                          limits=(), threshold=threshold)  # fmt: skip
-    return (out["suppressed"] != "").to_numpy()
+    the row is hidden, by the primary or the secondary rule; decided on the whole lines
+    of ``context`` when given). What a screen draws or tabulates for a reader not
+    allowed small numbers leaves these values out, exactly as the downloads do.
+    ``threshold=0`` hides nothing."""
+    each = hidden_counts(frame, line=line, group=group, counts=counts, threshold=threshold,
+                         context=context)  # fmt: skip
+    return each.any(axis=1).to_numpy() if each.shape[1] else np.zeros(len(frame), dtype=bool)
+
+
+def _rule(
+    frame: pd.DataFrame, *, line, group, counts, threshold
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Which of ``counts`` the rule hides in each row of ``frame``, decided on its own
+    lines (per count column: the primary rule, then the secondary), and which rows have
+    a count hidden by the primary rule."""
+    primary = np.zeros(len(frame), dtype=bool)
+    hide: dict[str, np.ndarray] = {}
+    numbers = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in counts}
+    for col in counts:
+        v = numbers[col]
+        small = (v >= 1) & (v <= threshold)
+        primary |= small
+        hide[col] = small.copy()
+    if group in frame and all(c in frame for c in line) and len(frame):
+        # one integer per line (grouped, never a string built row by row)
+        keys = frame.groupby(list(line), sort=False, dropna=False).ngroup().to_numpy()
+        is_all = (frame[group] == ALL).to_numpy()
+        has_all = np.isin(keys, keys[is_all])
+        for col in counts:
+            _secondary(hide[col], numbers[col], keys, is_all, has_all)
+    return hide, primary
+
+
+def _decided_in(
+    out: pd.DataFrame, context: pd.DataFrame, *, line, group, counts, threshold
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Which of ``counts`` are hidden in each row of ``out`` as its row is in the whole
+    lines of ``context`` (a row ``context`` lacks: the primary rule alone), and why
+    (``small number``, ``secondary`` or empty)."""
+    keys = [*line, group]
+    whole, primary = _rule(context, line=line, group=group, counts=counts, threshold=threshold)
+    # each row of ``out`` finds the first row of ``context`` with the same keys
+    # (compared as text: a key may be read as a number on one side, text on the other)
+    at = _first_match(out[keys], context[keys])
+    found = at >= 0
+    where = np.where(found, at, 0)
+    hide: dict[str, np.ndarray] = {}
+    for col in counts:
+        h = (whole[col][where] & found) if len(context) else np.zeros(len(out), dtype=bool)
+        v = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
+        h |= (v >= 1) & (v <= threshold)  # a row the context lacks: the primary rule
+        hide[col] = h
+    said = _why(whole, primary, len(context))[where] if len(context) else np.full(len(out), "")
+    said = np.where(found, said, "")
+    reason = np.where(_any(hide, len(out)), np.where(said == "", "small number", said), "")
+    return hide, reason
+
+
+def _any(hide: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """Rows with a count hidden."""
+    out = np.zeros(rows, dtype=bool)
+    for mask in hide.values():
+        out |= mask
+    return out
+
+
+def _why(hide: dict[str, np.ndarray], primary: np.ndarray, rows: int) -> np.ndarray:
+    """Why each row has hidden cells: ``small number``, ``secondary`` or empty."""
+    return np.where(primary, "small number", np.where(_any(hide, rows), "secondary", ""))
+
+
+def _first_match(rows: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    """For each row of ``rows``: the position of the first row of ``table`` with the same
+    values (as text; missing as empty), or -1."""
+    n = len(table)
+    code = np.zeros(n + len(rows), dtype=np.int64)
+    for col in rows.columns:
+        text = np.concatenate([_as_text(table[col]), _as_text(rows[col])])
+        codes, uniques = pd.factorize(text)
+        # combined with the columns before, renumbered so the codes stay small
+        code, _ = pd.factorize(code * len(uniques) + codes)
+    mine, theirs = code[n:], code[:n]
+    first = np.full(len(rows) + n, -1, dtype=np.int64)
+    kinds, at = np.unique(theirs, return_index=True)  # each kind's first row
+    first[kinds] = at
+    return first[mine]
+
+
+def _as_text(values: pd.Series) -> np.ndarray:
+    return values.astype(object).fillna("").astype(str).to_numpy(dtype=object)
 
 
 def _secondary(

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from qi.disclosure import SUPPRESSED, THRESHOLD, suppress_points
+from qi.disclosure import SUPPRESSED, THRESHOLD, hidden_counts, suppress_points
 from qi.figures import explain_signals
 from qi.store.export import table_bytes, write_table
 
@@ -28,6 +28,7 @@ __all__ = [
     "SUPPRESSED",
     "THRESHOLD",
     "chart_data",
+    "chart_hidden",
     "matrix_data",
     "suppress_points",
     "table_bytes",
@@ -71,10 +72,7 @@ def chart_data(
     """
     keys = [k for k in keys if k in points]
     signals = explain_signals(points, improvement, rules=rules)
-    table = pd.DataFrame({k: points[k].to_numpy() for k in keys})
-    table["period"] = pd.to_datetime(points["x"]).to_numpy()
-    counts = series[[*keys, "period", "numerator", "denominator"]]
-    table = table.merge(counts, on=[*keys, "period"], how="left")
+    table = _counted(points, series, keys)
     table["value"] = points["y"].to_numpy()
     table["centre"] = points["cl"].to_numpy()
     table["lower"] = points["lcl"].to_numpy()
@@ -91,11 +89,51 @@ def chart_data(
             table[col] = None
     table["period"] = table["period"].dt.strftime("%Y-%m")
     line = [k for k in keys if k != "group"] + ["period"]
-    if context is not None:
-        context = context[[*keys, "period", "numerator", "denominator"]].assign(
-            period=pd.to_datetime(context["period"]).dt.strftime("%Y-%m")
-        )
+    context = _as_months(context, keys)
     return suppress_points(table, line=line, threshold=threshold, context=context)
+
+
+def chart_hidden(
+    points: pd.DataFrame,
+    series: pd.DataFrame,
+    *,
+    keys: Sequence[str] = ("unit", "measure", "group"),
+    threshold: int = THRESHOLD,
+    context: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Which cells of each point :func:`chart_data` hides, without writing the file (a
+    chart drawn for a reader not allowed small numbers leaves out what its file hides).
+
+    Takes :func:`chart_data`'s arguments; returns one row per point of ``points``, in
+    their order, with ``value`` (a count of the point is hidden, so its value is) and
+    ``limits`` (its denominator is hidden, so its control limits are), booleans: the
+    cells :func:`chart_data` shows as :data:`SUPPRESSED` (tested to agree).
+    """
+    keys = [k for k in keys if k in points]
+    table = _counted(points, series, keys)
+    table["period"] = table["period"].dt.strftime("%Y-%m")
+    line = [k for k in keys if k != "group"] + ["period"]
+    context = _as_months(context, keys)
+    each = hidden_counts(table, line=line, threshold=threshold, context=context)
+    return pd.DataFrame({"value": each.any(axis=1).to_numpy(),
+                         "limits": each["denominator"].to_numpy()})  # fmt: skip
+
+
+def _counted(points: pd.DataFrame, series: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The points' ``keys`` and ``period`` with their counts from ``series``."""
+    table = pd.DataFrame({k: points[k].to_numpy() for k in keys})
+    table["period"] = pd.to_datetime(points["x"]).to_numpy()
+    counts = series[[*keys, "period", "numerator", "denominator"]]
+    return table.merge(counts, on=[*keys, "period"], how="left")
+
+
+def _as_months(context: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame | None:
+    """``context``'s counts with periods written as the file writes them."""
+    if context is None:
+        return None
+    return context[[*keys, "period", "numerator", "denominator"]].assign(
+        period=pd.to_datetime(context["period"]).dt.strftime("%Y-%m")
+    )
 
 
 def matrix_data(table: pd.DataFrame, *, threshold: int = THRESHOLD) -> pd.DataFrame:

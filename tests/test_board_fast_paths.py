@@ -58,6 +58,66 @@ def test_the_secondary_rule_hides_what_the_line_by_line_rule_hides(seed):
     assert (hidden == expected).all()
 
 
+def _as_in_by_merge(out, context, *, line, counts, threshold):
+    """A table's rows suppressed as they are in the whole lines of ``context``, by a
+    merge on the keys written as text (the reference: how it was written first)."""
+    keys = [*line, "group"]
+    whole = disclosure.suppress_points(context[[*keys, *counts]], line=line, counts=counts,
+                                       values=(), limits=(), threshold=threshold)  # fmt: skip
+    flags = pd.DataFrame({k: whole[k].astype(object).fillna("").astype(str) for k in keys})
+    for col in counts:
+        flags[f"_hide_{col}"] = (whole[col].astype(object) == disclosure.SUPPRESSED).to_numpy()
+    flags["_reason"] = whole["suppressed"].to_numpy()
+    flags = flags.drop_duplicates(keys)
+    mine = pd.DataFrame({k: out[k].astype(object).fillna("").astype(str) for k in keys})
+    found = mine.merge(flags, on=keys, how="left")
+    hide = {}
+    for col in counts:
+        h = found[f"_hide_{col}"].fillna(False).to_numpy(dtype=bool, copy=True)
+        v = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
+        hide[col] = h | ((v >= 1) & (v <= threshold))
+    any_hidden = np.logical_or.reduce(list(hide.values()))
+    reason = found["_reason"].fillna("").to_numpy(dtype=object)
+    return hide, np.where(any_hidden, np.where(reason == "", "small number", reason), "")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_tables_rows_are_found_in_their_whole_lines_as_a_merge_finds_them(seed):
+    """The rows of a chart's table are looked up in the whole lines (context) by integer
+    codes, not a merge: the same cells are hidden, for the same reasons, with rows the
+    context lacks, repeated context rows (the first counts), missing keys and keys read
+    as numbers on one side and text on the other."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    context = pd.DataFrame({
+        "unit": rng.choice(["A", "B", None], n, p=[0.45, 0.45, 0.1]),
+        "measure": rng.choice(["m1", "m2"], n),
+        "period": rng.choice(["2024-01", "2024-02", "2024-03", "2024-04"], n),
+        "group": rng.choice([ALL, "Black", "White", "Asian"], n, p=[0.3, 0.3, 0.3, 0.1]),
+        "numerator": rng.choice([np.nan, 0.0, 1.0, 3.0, 7.0, 8.0, 12.0, 40.0], n),
+        "denominator": rng.choice([np.nan, 0.0, 5.0, 9.0, 30.0, 200.0], n),
+    })  # fmt: skip
+    if seed % 4 == 0:  # a key read as numbers in the context, as text in the table
+        context["measure"] = rng.integers(1, 3, n)
+    m = int(rng.integers(1, 200))
+    out = context.sample(m, replace=True, random_state=seed).reset_index(drop=True)
+    strangers = rng.random(m) < 0.2  # rows the context does not have
+    out.loc[strangers, "period"] = "2030-01"
+    out["measure"] = out["measure"].astype(str)
+    out["numerator"] = np.where(rng.random(m) < 0.1, 4.0, out["numerator"])
+    line = ["unit", "measure", "period"]
+    counts = ["numerator", "denominator"]
+    for threshold in (7, 30):
+        want, why = _as_in_by_merge(out, context, line=line, counts=counts, threshold=threshold)
+        got = disclosure.hidden_counts(out, line=line, counts=counts, threshold=threshold,
+                                       context=context)  # fmt: skip
+        for col in counts:
+            np.testing.assert_array_equal(got[col].to_numpy(), want[col])
+        table = disclosure.suppress_points(out, line=line, values=(), limits=(),
+                                           threshold=threshold, context=context)  # fmt: skip
+        np.testing.assert_array_equal(table["suppressed"].to_numpy(dtype=object), why)
+
+
 def test_the_secondary_rule_picks_a_group_before_all_and_the_first_among_equals():
     keys = np.array([0, 0, 0, 0, 1, 1, 1])
     v = np.array([3.0, 9.0, 9.0, 9.0, 2.0, 0.0, 10.0])

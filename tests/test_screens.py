@@ -61,6 +61,51 @@ def test_the_team_chart_draws_at_first_the_groups_a_reader_can_see(snap):
     assert everything.readable_groups(small_numbers=True) == everything.groups
 
 
+def test_a_chart_hides_exactly_the_cells_its_file_hides(snap):
+    """``chart_hidden`` (what a drawn chart leaves out, worked out without writing the
+    file) agrees with the file's ``*`` cell for cell: on every chart of the sample, with
+    every group and with two (the small numbers decided on the whole lines either
+    way), at the disclosure threshold and at one that hides far more (secondary
+    suppression everywhere)."""
+    from qi import exports
+    from qi.disclosure import SUPPRESSED
+
+    obs = snap.observations
+    shared = screens.SharedReads(snap)  # (as a pack reads its charts)
+    checked = hidden_cells = 0
+    for (team, measure), rows in obs.groupby(["team", "measure"]):
+        groups = sorted(set(rows["group"]) - {"All"})
+        for shown_groups, thresholds in (
+            (["All", *groups], (exports.THRESHOLD, 30)),
+            (["All", groups[0]], (30,)),
+        ):
+            view = screens.team_chart(snap, unit=team, measure=measure, groups=shown_groups,
+                                      rules="mdc", shared=shared, facts=False)  # fmt: skip
+            if view.empty:
+                continue
+            for threshold in thresholds:
+                file = view.data(threshold=threshold)
+                hidden = exports.chart_hidden(**view._file_inputs(), threshold=threshold)
+                assert len(hidden) == len(file) == len(view.result.points)
+                np.testing.assert_array_equal(hidden["value"], file["value"] == SUPPRESSED)
+                np.testing.assert_array_equal(hidden["limits"], file["upper"] == SUPPRESSED)
+                checked += len(file)
+                hidden_cells += int(hidden["value"].sum())
+            # and the chart a reader sees leaves out those points and limits
+            shown = view.shown_points()
+            file = view.data()
+            assert (shown["y"].isna() | (file["value"] != SUPPRESSED)).all()
+            np.testing.assert_array_equal(
+                shown["y"].isna() & view.result.points["y"].notna(),
+                (file["value"] == SUPPRESSED) & view.result.points["y"].notna(),
+            )
+            np.testing.assert_array_equal(
+                shown["ucl"].isna() & view.result.points["ucl"].notna(),
+                (file["upper"] == SUPPRESSED) & view.result.points["ucl"].notna(),
+            )
+    assert checked > 10_000 and 0.05 * checked < hidden_cells < 0.9 * checked
+
+
 def test_the_team_chart_phases_from_the_change(snap):
     """Cedar Ward's huddle (2024-11): centre lines about 16.3 before and 17 after, no
     signal either side; ``starts="changes"`` finds the month from the change log."""

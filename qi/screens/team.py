@@ -65,8 +65,9 @@ class TeamChart:
     facts: pd.DataFrame = field(default_factory=pd.DataFrame)
     phases: pd.DataFrame = field(default_factory=pd.DataFrame)
     offers: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: :meth:`data` by threshold, computed once (the figure, the facts above a pack's
-    #: chart and the download all read it)
+    #: :meth:`data` by threshold, and under ``"hidden"`` which of its cells it hides
+    #: (:func:`qi.exports.chart_hidden`), each computed once (the figure, the facts
+    #: above a pack's chart and the download all read them)
     _files: dict = field(default_factory=dict, compare=False, repr=False)
     #: :meth:`summary` by ``small_numbers``, written once (the figure, the download and
     #: a pack's page each ask for it)
@@ -248,18 +249,21 @@ class TeamChart:
     def shown_points(self, *, small_numbers: bool = False) -> pd.DataFrame:
         """The chart's points as a reader sees them: values and limits the download hides
         are missing (all shown with ``small_numbers``)."""
-        from qi.disclosure import SUPPRESSED, THRESHOLD
+        from qi import exports
 
         points = self.result.points
         if small_numbers or points.empty:
             return points
-        file = self.data(threshold=THRESHOLD)
-        value = (file["value"] == SUPPRESSED).to_numpy()
-        limits = (file["upper"] == SUPPRESSED).to_numpy()
+        if "hidden" not in self._files:
+            # which cells the file hides, without writing the file (a pack draws forty
+            # charts and downloads none)
+            self._files["hidden"] = exports.chart_hidden(**self._file_inputs(),
+                                                         threshold=exports.THRESHOLD)  # fmt: skip
+        hidden = self._files["hidden"]
         shown = points.copy()
-        shown.loc[value, "y"] = float("nan")
+        shown.loc[hidden["value"].to_numpy(), "y"] = float("nan")
         for col in ("lcl", "ucl", "lcl_95", "ucl_95"):
-            shown.loc[limits, col] = float("nan")
+            shown.loc[hidden["limits"].to_numpy(), col] = float("nan")
         return shown
 
     def data(self, *, threshold: int | None = None) -> pd.DataFrame:
@@ -278,16 +282,23 @@ class TeamChart:
 
         m = self.measure
         table = exports.chart_data(
-            self.result.points.assign(unit=self.unit, measure=m.id),
-            self.charted.rows.assign(unit=self.unit),
+            **self._file_inputs(),
             improvement=m.improvement,
             summary=self.icons.assign(unit=self.unit, measure=m.id),
             threshold=threshold,
             rules=self.result.rules,
-            context=valued(self.series).assign(unit=self.unit),
         )
         said = self.summary(small_numbers=threshold == 0).set_index("group")["sentence"]
-        return table.assign(summary=table["group"].map(said).fillna(""))
+        # (object first: a chart read without its facts has no sentences to map)
+        return table.assign(summary=table["group"].map(said).astype(object).fillna(""))
+
+    def _file_inputs(self) -> dict:
+        """What the file's rows and its small numbers are made from."""
+        return {
+            "points": self.result.points.assign(unit=self.unit, measure=self.measure.id),
+            "series": self.charted.rows.assign(unit=self.unit),
+            "context": valued(self.series).assign(unit=self.unit),
+        }
 
 
 class SharedReads:
