@@ -210,7 +210,8 @@ def _get() -> _Browser:
 
 def start() -> None:
     """Start the browser in the background (it takes a second or two), so that it is
-    ready by the time the first figure is built; :func:`submit` waits for it."""
+    ready by the time the first figure is built; figures submitted before it is ready
+    wait for it without holding up their caller."""
 
     def quietly() -> None:
         try:
@@ -262,13 +263,48 @@ def submit(
         if kept is not None and (kept.done() or time.monotonic() - since < TIMEOUT):
             _cache.move_to_end(key)
             return kept
-    future = _get().submit(json.loads(spec), opts)
+    future = _render(json.loads(spec), opts)
     with _cache_lock:
         _cache[key] = (future, time.monotonic())
         while len(_cache) > CACHED:
             _cache.popitem(last=False)
     future.add_done_callback(lambda done: _forget_failed(key, done))
     return future
+
+
+def _render(spec: dict, opts: dict) -> Future[bytes]:
+    """The browser's render of ``spec``; while the browser is still starting (a board
+    pack's first charts), the request waits for it on a thread of its own and the
+    caller goes on building the next figure."""
+    browser = _browser
+    if browser is not None and browser.alive():
+        return browser.submit(spec, opts)
+    if not _lock.locked():  # nobody is starting it: start it here (an error raises here)
+        return _get().submit(spec, opts)
+    outer: Future[bytes] = Future()
+
+    def when_ready() -> None:
+        try:
+            inner = _get().submit(spec, opts)
+        except BaseException as error:  # the browser did not start: the caller sees why
+            outer.set_exception(error)
+            return
+        inner.add_done_callback(lambda done: _pass_on(done, outer))
+
+    threading.Thread(target=when_ready, name="qi-kaleido-wait", daemon=True).start()
+    return outer
+
+
+def _pass_on(done: Future, outer: Future) -> None:
+    """``outer`` settled as ``done`` was (a result, an error, or cancelled)."""
+    if outer.done():  # cancelled by its caller meanwhile
+        return
+    if done.cancelled():
+        outer.cancel()
+    elif done.exception() is not None:
+        outer.set_exception(done.exception())
+    else:
+        outer.set_result(done.result())
 
 
 def _forget_failed(key: str, future: Future) -> None:

@@ -229,3 +229,42 @@ def test_a_browser_that_died_is_started_again():
     again = images._get()
     assert again is not browser and again.alive()
     assert images.image(_figure(title="After the crash"), "svg").startswith(b"<svg")
+
+
+def test_a_figure_submitted_while_the_browser_starts_does_not_wait_for_it(monkeypatch):
+    """A board pack starts the browser in the background and goes on building charts: a
+    chart submitted before the browser is ready is a pending render, drawn once it is,
+    and its caller is not held up meanwhile. A browser that then fails to start fails
+    the render with its error."""
+    images.shutdown()
+    images.clear_cache()
+    import threading
+
+    submitted = []
+    caller = threading.Thread(
+        target=lambda: submitted.append(images.submit(_figure(title="Early"), "svg", width=600))
+    )
+    with images._lock:  # as while another thread starts the browser
+        caller.start()
+        caller.join(timeout=10)
+        assert submitted, "submit() waited for the browser to start"
+        (pending,) = submitted
+        assert not pending.done()
+    assert pending.result(timeout=120).startswith(b"<svg")
+    assert images._browser is not None and images._browser.alive()
+
+    images.shutdown()
+
+    class Broken:
+        def __init__(self, tabs):
+            raise RuntimeError("no browser here")
+
+    monkeypatch.setattr(images, "_Browser", Broken)
+    with images._lock:
+        failing = images.submit(_figure(title="Never drawn"), "svg", width=600)
+    with pytest.raises(RuntimeError, match="no browser here"):
+        failing.result(timeout=30)
+    # a failed render is not kept: the next request tries again
+    assert all(future is not failing for future, _ in images._cache.values())
+    monkeypatch.undo()
+    assert images.image(_figure(title="Never drawn"), "svg", width=600).startswith(b"<svg")
