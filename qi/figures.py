@@ -747,7 +747,7 @@ def spc_figure(
     if panels == 1 and y_lines:
         layout["yaxis"].update(title={"text": "<br>".join(y_lines), "standoff": 6},
                                automargin=True)  # fmt: skip
-    return go.Figure({"data": parts.traces, "layout": layout})
+    return _figure(parts.traces, layout)
 
 
 def _tick_text(rng: tuple[float, float], ratio: bool) -> str:
@@ -966,6 +966,20 @@ def _notes(parts: _Parts, notes, data, group, panels, groups, ranges, geo, band_
              "hovertext": text(rec.text), "showarrow": True, "arrowhead": 2, "ax": 0,
              "ay": -22 if room > 34 else 22, **_refs(row)}
         )  # fmt: skip
+
+
+def _figure(traces: list[dict], layout: dict) -> go.Figure:
+    """The figure of these traces and layout, taken as they are.
+
+    plotly checks every property of a figure as it builds it (about a tenth of a board
+    pack's time); these dicts are written here and always pass. The test suite builds
+    every figure it draws a second time with plotly's checks on and asserts the very
+    same figure (``tests/conftest.py``), so a property plotly would refuse or change
+    fails a test, not a user.
+    """
+    # plotly's checks drop an empty list of shapes or annotations: so does this
+    layout = {k: v for k, v in layout.items() if not (isinstance(v, list) and not v)}
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
 
 
 def chart_key(fig: go.Figure, *, every: bool = False) -> pd.DataFrame:
@@ -1270,7 +1284,7 @@ def funnel_figure(
         meta={"description": _describe_funnel(points, label, title, y_title, side, centre),
               "numbered": bool(key), "marks": key},
     )  # fmt: skip
-    return go.Figure({"data": traces, "layout": layout})
+    return _figure(traces, layout)
 
 
 def _long_limits(limits: pd.DataFrame | None, denominator: str) -> pd.DataFrame:

@@ -160,3 +160,34 @@ def _close_the_chart_browser():
     from qi import images
 
     images.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _every_figure_passes_plotlys_checks(monkeypatch):
+    """Every figure a test builds is built a second time with plotly's checks on.
+
+    ``qi.figures`` builds its figures without them (``_figure``: they cost a tenth of a
+    board pack). Here each one is checked: an unknown property, or a value plotly
+    would refuse, fails the test that drew it; one plotly would write differently
+    (coerced, or dropped) fails it too, as the two figures' JSON must be the same.
+    """
+    import copy
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from qi import figures
+
+    unchecked = figures._figure
+
+    def checked_too(traces: list[dict], layout: dict) -> go.Figure:
+        spec = copy.deepcopy({"data": traces, "layout": layout})
+        fig = unchecked(traces, layout)
+        as_drawn = json.loads(pio.to_json(fig, validate=False))
+        assert as_drawn == json.loads(pio.to_json(go.Figure(spec))), (
+            "plotly's checks would change this figure"
+        )
+        return fig
+
+    monkeypatch.setattr(figures, "_figure", checked_too)

@@ -386,3 +386,29 @@ def test_a_sparkline_with_nothing_to_draw_is_blank_and_a_flat_one_is_level():
     assert {y for _, y in lines[0]} == {15.0} and dots == [lines[0][-1]]
     lines, dots = _marks(sparkline_svg([None, 7.0, None]))
     assert lines == [] and len(dots) == 2 and dots[0] == dots[1]  # alone and latest
+
+
+def test_every_chart_is_built_in_the_one_place_the_suite_checks_against_plotly(monkeypatch):
+    """Charts are built without plotly's checks (``qi.figures._figure``); conftest's
+    ``_every_figure_passes_plotlys_checks`` builds each one again with them. That holds
+    only if every kind of chart is built there, and only if the check catches a
+    property plotly does not know."""
+    import plotly.graph_objects as go
+    import pytest
+
+    from qi.figures import funnel_figure
+
+    with pytest.raises(ValueError, match="colour"):  # the suite's check, at work
+        qi.figures._figure([{"type": "scatter", "x": [1], "y": [2]}], {"colour": "red"})
+    built = []
+    monkeypatch.setattr(qi.figures, "_figure", lambda data, layout: built.append(1) or go.Figure())
+    points = _shifted().points
+    spc_figure(points, group="group", facet=True, rules="mdc")
+    spc_figure(points, group="group", facet=False, rules="mdc")
+    spc_figure(points[points["group"] == "Black"], rules="mdc", ratio=True)
+    funnel = pd.DataFrame({"group": ["A", "B"], "denominator": [100.0, 200.0], "value": [1.0, 2.0]})
+    limits = pd.DataFrame({"denominator": [50.0, 250.0], "target": [1.5, 1.5],
+                           "lcl95": [0.5, 1.0], "ucl95": [2.5, 2.0],
+                           "lcl998": [0.1, 0.5], "ucl998": [3.0, 2.5]})  # fmt: skip
+    funnel_figure(funnel, limits)
+    assert len(built) == 4
