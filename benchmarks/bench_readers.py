@@ -13,6 +13,10 @@ from a session's start to its Board drawn, for
   first is shared);
 - **reruns**: each warm session changes the Board's group (Black), as a reader does.
 
+With ``--accounts``, the store has accounts and every session is a different person
+signed in (``board01``, ``board02``, ... each a board viewer over the whole
+collaborative, as at a board meeting), instead of the single-user local mode.
+
 With ``--server``, the same twenty readers meet a real server instead: ``streamlit
 run`` of the dashboard in its own process, each session a websocket client (the
 browser's protocol: connect to ``/_stcore/stream``, ask for a run, read the messages
@@ -22,7 +26,7 @@ AppTest's alone).
 
 Usage::
 
-    python benchmarks/bench_readers.py [--sessions 20] [--db URL] [--server]
+    python benchmarks/bench_readers.py [--sessions 20] [--db URL] [--server] [--accounts]
 
 Without ``--db``, the sample collaborative is loaded into a new SQLite store first.
 Goal (issue 22): p95 under 3 s for twenty sessions at once.
@@ -212,6 +216,27 @@ async def _wave(port: int, n: int) -> list[float]:
     return list(await asyncio.gather(*sessions))
 
 
+def _board_viewers(url: str, n: int) -> list[str]:
+    """Session tokens of ``n`` people, each a board viewer over the whole collaborative
+    (accounts made now, by a facilitator, in the store at ``url``)."""
+    from qi.store import Store
+
+    with Store.open(url) as store:
+        collaborative = store.teams()["collaborative"].iloc[0]
+        if not store.has_accounts():
+            store.add_user("bench-facilitator", password="bench facilitator pass",
+                           role="facilitator", scope="collaborative", name=collaborative,
+                           user="bench")  # fmt: skip
+        fac = store.sign_in("bench-facilitator", "bench facilitator pass")
+        tokens = []
+        for i in range(1, n + 1):
+            name, password = f"board{i:02d}", f"board viewer pass {i:02d}"
+            fac.add_user(name, password=password, role="board_viewer",
+                         scope="collaborative", name=collaborative)  # fmt: skip
+            tokens.append(store.sign_in(name, password).token)
+        return tokens
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -228,7 +253,11 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="a store with data (default: the sample)")
     parser.add_argument("--server", action="store_true",
                         help="a real server's sessions (websocket clients), not AppTest's")
+    parser.add_argument("--accounts", action="store_true",
+                        help="every session a different board viewer, signed in")
     args = parser.parse_args()
+    if args.server and args.accounts:
+        parser.error("--accounts is for AppTest's sessions (a token in each session)")
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db
         if url is None:
@@ -237,7 +266,8 @@ def main() -> None:
             subprocess.run([*qi_command(), "--db", url, "sample"], env=env, check=True,
                            capture_output=True)  # fmt: skip
         n = args.sessions
-        print(f"bench_readers: {machine()}; {n} sessions at once on {url.split(':')[0]}")
+        who = ", each a different board viewer" if args.accounts else ""
+        print(f"bench_readers: {machine()}; {n} sessions at once on {url.split(':')[0]}{who}")
         if args.server:
             _server_sessions(url, n)
             return
@@ -247,6 +277,11 @@ def main() -> None:
         # (a server looks for custom components once, when it starts; AppTest on each
         # session's first run: done once here, before the clock)
         apps = [app_session(str(APP)) for _ in range(2 * n)]
+        if args.accounts:
+            from dashboard.session import TOKEN
+
+            for at, token in zip(apps, _board_viewers(url, 2 * n), strict=True):
+                at.session_state[TOKEN] = token
 
         def board(i: int) -> None:
             at = apps[i]

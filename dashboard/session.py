@@ -229,13 +229,16 @@ def refusal(who: Principal, permission: str) -> None:
 
 
 def scope_key(who: Principal | None = None) -> str:
-    """What the cached reads are keyed on besides the store version: who reads, and
-    over what (so a changed role is a new key)."""
+    """What the cached reads are keyed on besides the store version: the reader's
+    grants (role, scope and name of each, in a fixed order), so a changed role is a
+    new key. The user name is not in it: what the store lets a person read depends on
+    their grants alone, so twenty board viewers of one collaborative share one
+    snapshot and one board instead of computing twenty (a test reads the same store
+    as two people with the same grants and compares every table)."""
     who = who or principal()
     if who.local:
         return "local"
-    grants = ";".join(f"{g.role}:{g.scope}:{g.name}" for g in who.grants)
-    return f"{who.username}|{grants}"
+    return ";".join(sorted(f"{g.role}:{g.scope}:{g.name}" for g in who.grants))
 
 
 def may_see_small_numbers(teams) -> bool:

@@ -16,7 +16,7 @@ import html
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +26,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.session import TOKEN
 from qi import access
+from qi.snapshot import Snapshot
 from qi.store import Store
 from qi.store.models import Session
 from tests.conftest import assert_unchanged, pressed
@@ -371,6 +372,57 @@ def test_one_persons_cached_reads_are_never_served_to_a_narrower_scope(site):
     narrow.switch_page("app_pages/equality.py").run()
     units = next(s for s in narrow.selectbox if s.label == "Unit").options
     assert units == ["Willow Ward"]
+
+
+def _snapshot_tables(store: Store) -> dict[str, pd.DataFrame]:
+    snap = Snapshot.from_store(store)
+    return {f.name: getattr(snap, f.name) for f in fields(snap) if f.name != "as_of"}
+
+
+def test_two_people_with_the_same_grants_read_the_same_snapshot(site):
+    """What the dashboard's cache relies on (``dashboard.session.scope_key``): reads
+    depend on grants, not on who holds them, even what one of them wrote himself."""
+    site.fac.add_user("board2", password="second board viewer", role="board_viewer",
+                      scope="collaborative", name=COLLAB)  # fmt: skip
+    site.fac.add_user("willow2", password="second willow member", role="team_member",
+                      scope="team", name="Willow Ward")  # fmt: skip
+    willow = site.store.with_session(site.token("willow"))
+    willow.add_annotation(team="Willow Ward", measure=MEASURE, period="2025-03",
+                          text="written by willow", author="willow")  # fmt: skip
+    willow.record_review("Willow Ward", MEASURE, note="willow's review", user="willow")
+    pairs = [("board", "board2", "board viewer pass 1", "second board viewer"),
+             ("willow", "willow2", PASSWORDS["willow"], "second willow member")]  # fmt: skip
+    for one, other, one_pw, other_pw in pairs:
+        first = _snapshot_tables(site.store.sign_in(one, one_pw))
+        second = _snapshot_tables(site.store.sign_in(other, other_pw))
+        assert first.keys() == second.keys()
+        for name, table in first.items():
+            pd.testing.assert_frame_equal(table, second[name], obj=f"{one}/{other}: {name}")
+    narrow = _snapshot_tables(site.store.sign_in("willow2", "second willow member"))
+    assert set(narrow["observations"]["team"]) == {"Willow Ward"}
+    assert "written by willow" in set(narrow["annotations"]["text"])
+    assert len(_snapshot_tables(site.fac)["observations"]) > len(narrow["observations"])
+
+
+def test_people_with_the_same_grants_share_one_cached_snapshot(site, monkeypatch):
+    """Twenty board viewers at a board meeting compute the snapshot once, not twenty
+    times; someone with other grants gets their own."""
+    reads: list[str] = []
+    read = Snapshot.from_store.__func__
+
+    def counted(cls, store, **kwargs):
+        reads.append(store.whoami().username)
+        return read(cls, store, **kwargs)
+
+    monkeypatch.setattr(Snapshot, "from_store", classmethod(counted))
+    site.fac.add_user("board2", password="second board viewer", role="board_viewer",
+                      scope="collaborative", name=COLLAB)  # fmt: skip
+    first = app(site.token("board"))
+    second = app(site.store.sign_in("board2", "second board viewer").token)
+    assert reads == ["board"]
+    pd.testing.assert_frame_equal(first.dataframe[0].value, second.dataframe[0].value)
+    app(site.token("riverfac"))  # a trust's facilitator: other grants, another snapshot
+    assert reads == ["board", "riverfac"]
 
 
 def test_only_a_facilitator_over_the_scope_changes_roles_and_it_is_audited(site, menu):
