@@ -782,8 +782,15 @@ def _factorize_sorted(values: pd.Series) -> tuple[IntArray, pd.Index]:
     """Codes of ``values`` into their sorted distinct values (``pd.factorize(sort=True)``,
     a missing value kept as a value); for whole numbers already in order (a series id,
     as in a long frame ordered by series) read off the changes, without hashing."""
-    arr = values.to_numpy()
-    if arr.dtype.kind in "iu" and len(arr) > 1 and bool((arr[1:] >= arr[:-1]).all()):
+    # (pandas' text is factorized as it is: made a numpy array of objects first, it
+    # takes longer than the factorizing)
+    arr = None if isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
+    if (
+        arr is not None
+        and arr.dtype.kind in "iu"
+        and len(arr) > 1
+        and bool((arr[1:] >= arr[:-1]).all())
+    ):
         new = np.empty(len(arr), dtype=bool)
         new[0] = True
         np.not_equal(arr[1:], arr[:-1], out=new[1:])

@@ -42,11 +42,18 @@ def test_rows_in_order_give_what_shuffled_rows_give(case):
     general = qi.spc(shuffled, x="date", y="y", n="n", by="series", **case)
     pd.testing.assert_frame_equal(ordered.points, general.points)
     pd.testing.assert_frame_equal(ordered.summary, general.summary)
-    # text series ids (hashed, not read off their changes) give the same numbers
+    # text series ids (hashed, not read off their changes: pandas' text factorized as it
+    # is, numpy objects, categories) and nullable whole numbers give the same numbers
     named = data.assign(series="s" + data["series"].astype(str).str.zfill(4))
-    by_name = qi.spc(named, x="date", y="y", n="n", by="series", **case)
     numbers = [c for c in ordered.points.columns if c != "series"]
-    pd.testing.assert_frame_equal(by_name.points[numbers], ordered.points[numbers])
+    for keys in (
+        named,
+        named.astype({"series": object}),
+        named.astype({"series": "category"}),
+        data.astype({"series": "Int64"}),
+    ):
+        by_name = qi.spc(keys, x="date", y="y", n="n", by="series", **case)
+        pd.testing.assert_frame_equal(by_name.points[numbers], ordered.points[numbers])
 
 
 def test_two_rows_of_a_month_are_one_subgroup_on_either_path():
