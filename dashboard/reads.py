@@ -1,12 +1,16 @@
 """Cached reads: what this session's person may see, and every screen of :mod:`qi.screens`.
 
 Reads are keyed on the *store version* (:meth:`qi.store.Store.version`: it changes with
-every upload, rollback, change-log edit or role change) and the reader's *scope* (user
-name and grants), so a new upload shows at once, nothing is recomputed otherwise, and
-one person's result is never served to someone allowed to see less. The snapshot and
+every upload, rollback, change-log edit or role change) and the reader's *scope* (their
+grants: :func:`dashboard.session.scope_key`), so a new upload shows at once, nothing is
+recomputed otherwise, and one person's result is never served to someone allowed to
+see less. The snapshot and
 every screen's result are shared between sessions (one object per version, scope and
 arguments, never copied per session: twenty readers of the same board share one), so
 pages read what they are given and never change it in place.
+
+After a change, the Board is made again in the background for the scopes that read it
+recently (:mod:`dashboard.warm`), so that its next readers do not wait for it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.session import base_store, database_url, local_user_name, scope_key, store
+from dashboard.warm import Warmer, every_from_environment
 from qi import screens
 from qi.snapshot import Snapshot
 from qi.store import Store
@@ -47,6 +52,7 @@ def snapshot() -> Snapshot:
     """What this session's person may read of the store now (shared, never modified)."""
     url, ver = current()
     scope, bound = _reader()
+    _warmer(url).seen(scope, bound, ver)
     return _snapshot(url, ver, scope, bound)
 
 
@@ -58,7 +64,35 @@ def _screen(url: str, version: int, scope: str, name: str, kwargs: dict, _snap: 
 def _call(name: str, **kwargs: Any) -> Any:
     url, ver = current()
     scope, bound = _reader()
+    _warmer(url).seen(scope, bound, ver)
     return _screen(url, ver, scope, name, kwargs, _snapshot(url, ver, scope, bound))
+
+
+#: What the Board page reads first: the team level, and its first selection (group All).
+FIRST_BOARD = {"level": "team"}
+
+
+def _warm_board(url: str, version: int, bound: Store) -> str:
+    """Make what the Board page of the person ``bound`` acts for reads first, at
+    ``version`` (the snapshot, the board at team level, its first selection), as the
+    page would; returns their scope key (raises AccessDenied if the store no longer
+    acts for them)."""
+    scope = scope_key(bound.whoami(local_user_name()))
+    snap = _snapshot(url, version, scope, bound)
+    view = _screen(url, version, scope, "board", {**FIRST_BOARD, "today": _today()}, snap)
+    view.select(others_in_background=True)
+    return scope
+
+
+@st.cache_resource(show_spinner=False)
+def _warmer(url: str) -> Warmer:
+    """This process's warmer of the store at ``url`` (made in a page's run, where
+    :func:`base_store` is the store at ``url``; :mod:`dashboard.warm`)."""
+    return Warmer(
+        base_store().version,
+        lambda version, bound: _warm_board(url, version, bound),
+        every=every_from_environment(),
+    )
 
 
 def _today() -> dt.date:

@@ -163,6 +163,15 @@ def _close_the_chart_browser():
 
 
 @pytest.fixture(autouse=True)
+def _no_board_warmer_thread(monkeypatch):
+    """The dashboard's warmer (``dashboard.warm``) off in page tests: each test's own
+    store would otherwise keep a thread looking at its version for a quarter of an
+    hour. ``tests/test_warm.py`` turns it on and drives it itself; the browser tests'
+    server runs it as any server does."""
+    monkeypatch.setenv("QI_WARM_SECONDS", "0")
+
+
+@pytest.fixture(autouse=True)
 def _every_figure_passes_plotlys_checks(monkeypatch):
     """Every figure a test builds is built a second time with plotly's checks on.
 

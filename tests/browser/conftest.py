@@ -56,6 +56,7 @@ def streamlit_url(sample_db, tmp_path_factory):
         QI_DATABASE_URL=f"sqlite:///{folder / 'store.db'}",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )
+    env.pop("QI_WARM_SECONDS", None)  # the Board's warmer as any server runs it
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

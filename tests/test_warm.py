@@ -1,0 +1,245 @@
+"""The Board made again after a change (``dashboard.warm``), for the scopes that read it.
+
+The warmer's rules with a counter for a store and a list for its work (when it makes,
+for whom, what it forgets, its thread); then on the sample through the dashboard
+(AppTest): after an upload, a board viewer's colleague (same grants) opens the Board
+and finds it made, with the new upload in it, while nothing is made for a person who
+signed out.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import reads
+from dashboard.session import TOKEN
+from dashboard.warm import Warmer, every_from_environment
+from qi.access import AccessDenied
+from qi.snapshot import Snapshot
+from qi.store import Store
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
+COLLAB = "Advancing Equality Sample Collaborative"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeStore:
+    """A stand-in for a bound store: its version, and whether it still acts for anyone."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.signed_out = False
+
+
+def warmer(version: list[int], made: list[tuple[int, str]], **kwargs) -> Warmer:
+    def warm(v: int, store: FakeStore) -> str:
+        if store.signed_out:
+            raise AccessDenied("this session has ended")
+        made.append((v, store.scope))
+        return store.scope
+
+    kwargs.setdefault("every", 3600.0)  # (the tests call step() themselves)
+    return Warmer(lambda: version[0], warm, **kwargs)
+
+
+def test_nothing_is_made_until_the_version_changes_then_once_per_scope():
+    version, made = [7], []
+    w = warmer(version, made)
+    w.seen("board", FakeStore("board"), 7)
+    w.seen("willow", FakeStore("willow"), 7)
+    assert w.step() == [] and made == []
+    version[0] = 8
+    assert sorted(w.step()) == ["board", "willow"]
+    assert sorted(made) == [(8, "board"), (8, "willow")]
+    assert w.step() == []  # the same version again: nothing more
+    assert len(made) == 2
+    w.stop()
+
+
+def test_a_change_made_before_the_first_look_is_still_made():
+    """The version a reader read is what the first look compares with, not the version
+    at that look (an upload a second after the page was read is not missed)."""
+    version, made = [3], []
+    w = warmer(version, made)
+    w.seen("board", FakeStore("board"), 3)
+    version[0] = 4  # an upload before the thread looks for the first time
+    assert w.step() == ["board"]
+    w.stop()
+
+
+def test_a_scope_not_read_for_a_while_is_forgotten():
+    clock, version, made = Clock(), [1], []
+    w = warmer(version, made, idle=600.0, clock=clock)
+    w.seen("board", FakeStore("board"), 1)
+    clock.now = 500.0
+    w.seen("willow", FakeStore("willow"), 1)
+    clock.now = 700.0  # board last read 700 s ago, willow 200 s ago
+    version[0] = 2
+    assert w.step() == ["willow"]
+    assert w.scopes() == ["willow"]
+    w.stop()
+
+
+def test_a_session_the_store_no_longer_accepts_drops_its_scope():
+    version, made = [1], []
+    w = warmer(version, made)
+    gone, kept = FakeStore("board"), FakeStore("willow")
+    w.seen("board", gone, 1)
+    w.seen("willow", kept, 1)
+    gone.signed_out = True
+    version[0] = 2
+    assert w.step() == ["willow"]
+    assert w.scopes() == ["willow"]
+    w.stop()
+
+
+def test_a_failure_for_one_scope_does_not_stop_the_others(caplog):
+    version = [1]
+
+    def warm(v, store):
+        if store.scope == "broken":
+            raise RuntimeError("a page would show this")
+        return store.scope
+
+    w = Warmer(lambda: version[0], warm, every=3600.0)
+    w.seen("broken", FakeStore("broken"), 1)
+    w.seen("board", FakeStore("board"), 1)
+    version[0] = 2
+    assert w.step() == ["board"]
+    assert "making the Board again for scope 'broken' failed" in caplog.text
+    assert w.scopes() == ["board"]
+    w.stop()
+
+
+def test_a_changed_role_makes_under_the_new_key_and_forgets_the_old():
+    version = [1]
+    w = Warmer(lambda: version[0], lambda v, store: "viewer:trust:Hill", every=3600.0)
+    w.seen("viewer:collaborative:X", FakeStore("x"), 1)
+    version[0] = 2
+    assert w.step() == ["viewer:trust:Hill"]
+    assert w.scopes() == []
+    w.stop()
+
+
+def test_the_thread_makes_it_by_itself_and_ends_when_everyone_is_gone():
+    clock, version, made = Clock(), [1], []
+    w = warmer(version, made, every=0.01, idle=60.0, clock=clock)
+    w.seen("board", FakeStore("board"), 1)
+    version[0] = 2
+    deadline = time.monotonic() + 10
+    while not made and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert made == [(2, "board")]
+    clock.now = 120.0  # no one read for longer than idle: forgotten, the thread ends
+    version[0] = 3
+    deadline = time.monotonic() + 10
+    while w.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not w.running
+    assert made == [(2, "board")]
+    w.seen("board", FakeStore("board"), 3)  # a reader again: the thread starts again
+    assert w.running
+    w.stop()
+
+
+def test_off_when_qi_warm_seconds_is_0_or_not_a_number(monkeypatch):
+    monkeypatch.setenv("QI_WARM_SECONDS", "0")
+    assert every_from_environment() == 0
+    monkeypatch.setenv("QI_WARM_SECONDS", "five")
+    assert every_from_environment() == 0
+    monkeypatch.delenv("QI_WARM_SECONDS")
+    assert every_from_environment() == 5
+    version, made = [1], []
+    w = warmer(version, made, every=0)
+    w.seen("board", FakeStore("board"), 1)
+    assert w.scopes() == [] and not w.running  # off: nothing kept, no thread
+
+
+# ---------------------------------------------------------------------- the dashboard
+@pytest.fixture
+def site(sample_copy, monkeypatch):
+    """The sample with accounts: a facilitator and two board viewers of the whole
+    collaborative; the warmer's thread off (the test looks for it itself)."""
+    monkeypatch.setenv("QI_DATABASE_URL", sample_copy)
+    monkeypatch.setenv("QI_WARM_SECONDS", "3600")
+    store = Store.open(sample_copy)
+    store.add_user("fac", password="facilitator pass 1", role="facilitator",
+                   scope="collaborative", name=COLLAB, user="set-up")  # fmt: skip
+    fac = store.sign_in("fac", "facilitator pass 1")
+    for name in ("board1", "board2"):
+        fac.add_user(name, password=f"{name} viewer pass", role="board_viewer",
+                     scope="collaborative", name=COLLAB)  # fmt: skip
+    yield sample_copy, store, fac
+    reads._warmer(sample_copy).stop()
+    store.close()
+
+
+def board_page(token: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state[TOKEN] = token
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def counting_snapshots(monkeypatch) -> list[str]:
+    reads_made: list[str] = []
+    read = Snapshot.from_store.__func__
+
+    def counted(cls, store, **kwargs):
+        reads_made.append(store.whoami().username)
+        return read(cls, store, **kwargs)
+
+    monkeypatch.setattr(Snapshot, "from_store", classmethod(counted))
+    return reads_made
+
+
+def test_after_an_upload_the_board_is_made_before_the_next_reader_comes(site, monkeypatch):
+    url, store, fac = site
+    made = counting_snapshots(monkeypatch)
+    first = board_page(store.sign_in("board1", "board1 viewer pass").token)
+    assert made == ["board1"]
+    w = reads._warmer(url)
+    assert w.scopes() == [f"board_viewer:collaborative:{COLLAB}"]
+    assert w.step() == []  # nothing changed yet
+    month = "2026-12"
+    upload = (
+        "team,measure,period,group,numerator,denominator\n"
+        f"Willow Ward,restraint_per_1000_obd,{month},All,3,900\n"
+    )
+    assert fac.import_file(upload.encode(), "december.csv").upload_id
+    assert w.step() == [f"board_viewer:collaborative:{COLLAB}"]
+    assert made == ["board1", "board1"]  # made with the first viewer's session
+    # the other viewer (same grants) finds it made: no read of the store, new data shown
+    second = board_page(store.sign_in("board2", "board2 viewer pass").token)
+    assert made == ["board1", "board1"]
+    before, after = first.dataframe[0].value, second.dataframe[0].value
+    assert not before.equals(after)
+    fresh = Snapshot.from_store(fac)
+    assert pd.Timestamp(month) in set(fresh.observations["period"])
+
+
+def test_nothing_is_made_for_someone_who_signed_out(site, monkeypatch):
+    url, store, fac = site
+    made = counting_snapshots(monkeypatch)
+    viewer = store.sign_in("board1", "board1 viewer pass")
+    board_page(viewer.token)
+    w = reads._warmer(url)
+    viewer.sign_out()
+    fac.add_user("later", password="a later viewer", role="board_viewer",
+                 scope="trust", name="Riverside Mental Health NHS Foundation Trust")  # fmt: skip
+    assert w.step() == []  # the version changed, but the only reader's session ended
+    assert w.scopes() == []
+    assert made == ["board1"]
