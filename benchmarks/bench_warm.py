@@ -12,11 +12,13 @@ Streamlit's ``AppTest``, all in this process as in one server):
   while no one waits);
 - **a reader arriving after that**: another board viewer, the same grants;
 - **a reader arriving while it works**: after a second correction, a viewer opens the
-  Board a moment after the warmer has started (waits for the rest of its work).
+  Board a moment after the warmer has started (waits for the rest of its work);
+- with ``--versions N``, N more corrections, each made again by the warmer, and the
+  process's resident memory after them (the cache keeps one version per scope).
 
 Usage::
 
-    python benchmarks/bench_warm.py [--db URL]
+    python benchmarks/bench_warm.py [--db URL] [--versions N]
 
 Without ``--db``, the sample collaborative is loaded into a new SQLite store. A SQLite
 ``--db`` is copied first (the script adds accounts and uploads); a PostgreSQL one is
@@ -27,6 +29,7 @@ national store). Goal (issue 22): the Board's first run under 3 s.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import subprocess
@@ -89,9 +92,19 @@ def _open_board(token: str) -> float:
     return took
 
 
+def _resident_mib() -> float:
+    """This process's resident memory now (VmRSS), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=None, help="a store with data (default: the sample)")
+    parser.add_argument("--versions", type=int, default=0,
+                        help="more corrections, each made again; then the memory held")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db
@@ -125,6 +138,14 @@ def main() -> None:
         time.sleep(0.2)
         figure("a reader arriving 0.2 s after it starts", _open_board(tokens[2]))
         working.join()
+        for i in range(args.versions):
+            _correction(fac, 3 + i)
+            warmer.step()
+        if args.versions:
+            gc.collect()
+            figure(
+                f"resident memory after {args.versions} more versions", _resident_mib(), unit="MiB"
+            )
         warmer.stop()
     sys.stdout.flush()
 

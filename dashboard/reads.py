@@ -16,6 +16,7 @@ recently (:mod:`dashboard.warm`), so that its next readers do not wait for it.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pandas as pd
@@ -48,24 +49,59 @@ def _snapshot(url: str, version: int, scope: str, _store: Store) -> Snapshot:
     return Snapshot.from_store(_store)
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _screen(url: str, version: int, scope: str, name: str, kwargs: dict, _snap: Snapshot) -> Any:
+    return getattr(screens, name)(_snap, **kwargs)
+
+
+#: (url, scope) -> the latest version read for it, and the screens cached at that
+#: version (their names and arguments)
+_LATEST: dict[tuple[str, str], tuple[int, list[tuple[str, dict]]]] = {}
+_LATEST_LOCK = threading.Lock()
+
+
+def _snapshot_at(url: str, version: int, scope: str, bound: Store) -> Snapshot:
+    """:func:`_snapshot`, after letting go of what an older version cached for the same
+    scope: every read asks for the store's current version, so an older entry would
+    only hold memory until the cache's size pushed it out (at a national
+    collaborative a snapshot is hundreds of megabytes, and each upload makes one)."""
+    with _LATEST_LOCK:
+        known = _LATEST.get((url, scope))
+        older = known if known is not None and known[0] < version else None
+        if known is None or older is not None:
+            _LATEST[(url, scope)] = (version, [])
+    if older is not None:  # (a session still running at it keeps what it holds)
+        old, made = older
+        _snapshot.clear(url, old, scope, None)
+        for name, kwargs in made:
+            _screen.clear(url, old, scope, name, kwargs, None)
+    return _snapshot(url, version, scope, bound)
+
+
+def _screen_at(url: str, version: int, scope: str, bound: Store, name: str, kwargs: dict):
+    """:func:`_screen` of the snapshot at ``version`` (:func:`_snapshot_at`), noted so
+    that a newer version lets go of it."""
+    snap = _snapshot_at(url, version, scope, bound)
+    with _LATEST_LOCK:
+        latest = _LATEST.get((url, scope))
+        if latest is not None and latest[0] == version and (name, kwargs) not in latest[1]:
+            latest[1].append((name, kwargs))
+    return _screen(url, version, scope, name, kwargs, snap)
+
+
 def snapshot() -> Snapshot:
     """What this session's person may read of the store now (shared, never modified)."""
     url, ver = current()
     scope, bound = _reader()
     _warmer(url).seen(scope, bound, ver)
-    return _snapshot(url, ver, scope, bound)
-
-
-@st.cache_resource(show_spinner=False, max_entries=256)
-def _screen(url: str, version: int, scope: str, name: str, kwargs: dict, _snap: Snapshot) -> Any:
-    return getattr(screens, name)(_snap, **kwargs)
+    return _snapshot_at(url, ver, scope, bound)
 
 
 def _call(name: str, **kwargs: Any) -> Any:
     url, ver = current()
     scope, bound = _reader()
     _warmer(url).seen(scope, bound, ver)
-    return _screen(url, ver, scope, name, kwargs, _snapshot(url, ver, scope, bound))
+    return _screen_at(url, ver, scope, bound, name, kwargs)
 
 
 #: What the Board page reads first: the team level, and its first selection (group All).
@@ -78,8 +114,7 @@ def _warm_board(url: str, version: int, bound: Store) -> str:
     page would; returns their scope key (raises AccessDenied if the store no longer
     acts for them)."""
     scope = scope_key(bound.whoami(local_user_name()))
-    snap = _snapshot(url, version, scope, bound)
-    view = _screen(url, version, scope, "board", {**FIRST_BOARD, "today": _today()}, snap)
+    view = _screen_at(url, version, scope, bound, "board", {**FIRST_BOARD, "today": _today()})
     view.select(others_in_background=True)
     return scope
 

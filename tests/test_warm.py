@@ -243,3 +243,45 @@ def test_nothing_is_made_for_someone_who_signed_out(site, monkeypatch):
     assert w.step() == []  # the version changed, but the only reader's session ended
     assert w.scopes() == []
     assert made == ["board1"]
+
+
+def test_a_newer_version_lets_go_of_what_the_older_one_cached(site, monkeypatch):
+    """Every read asks for the current version: once a scope reads a newer one, the
+    older snapshot and screens of that scope are dropped from the cache (a national
+    snapshot is hundreds of megabytes), and those of other scopes are kept."""
+    from qi import screens
+
+    url, store, fac = site
+    made = counting_snapshots(monkeypatch)
+    boards: list[str] = []
+    board = screens.board
+
+    def counted_board(snap, **kwargs):
+        boards.append(kwargs["level"])
+        return board(snap, **kwargs)
+
+    monkeypatch.setattr(screens, "board", counted_board)
+    viewer = store.sign_in("board1", "board1 viewer pass")
+    board_page(viewer.token)
+    board_page(fac.token)  # another scope, at the same version
+    assert made == ["board1", "fac"]
+    old = store.version()
+    scope = f"board_viewer:collaborative:{COLLAB}"
+    kwargs = {"level": "team", "today": reads._today()}
+    row = "team,measure,period,group,numerator,denominator\n"
+    row += "Willow Ward,restraint_per_1000_obd,2026-12,All,3,900\n"
+    assert fac.import_file(row.encode(), "december.csv").upload_id
+    board_page(store.sign_in("board2", "board2 viewer pass").token)  # the viewers, newer
+    assert made == ["board1", "fac", "board2"] and boards == ["team"] * 3
+    new = store.version()
+    reads._snapshot(url, new, scope, viewer)  # kept: not read again
+    reads._screen(url, new, scope, "board", kwargs, None)
+    assert made == ["board1", "fac", "board2"] and len(boards) == 3
+    snap = reads._snapshot(url, old, scope, viewer)  # let go: read again
+    assert made == ["board1", "fac", "board2", "board1"]
+    reads._screen(url, old, scope, "board", kwargs, snap)
+    assert len(boards) == 4
+    # the facilitator's scope read nothing newer: its entries at the old version stay
+    fac_scope = f"facilitator:collaborative:{COLLAB}"
+    reads._snapshot(url, old, fac_scope, fac)
+    assert made == ["board1", "fac", "board2", "board1"]
