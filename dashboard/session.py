@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 from collections.abc import Mapping
 
@@ -238,7 +239,8 @@ def scope_key(who: Principal | None = None) -> str:
     who = who or principal()
     if who.local:
         return "local"
-    return ";".join(sorted(f"{g.role}:{g.scope}:{g.name}" for g in who.grants))
+    # (as JSON: names are free text, so no separator could tell two sets of grants apart)
+    return json.dumps(sorted([g.role, g.scope, g.name] for g in who.grants))
 
 
 def may_see_small_numbers(teams) -> bool:

@@ -10,11 +10,13 @@ a store bound to the last person of that scope who did. What it makes is what th
 person's next page would make, under the same cache key, so the next reader of the
 scope finds it made (or, arriving while it is being made, waits only for the rest).
 
-What it holds: per recent scope, the store bound to the last person of that scope who
-read a page (their session, which the server holds while their browser session lasts
-anyway). A scope not read for ``idle`` seconds is forgotten, and a session the store no
-longer accepts (signed out, expired, account disabled, role changed) drops its scope at
-once. Nothing is made for a scope no one has read since the process started.
+What it holds: per recent scope (at most :data:`MOST`, the latest read), the store bound
+to the last person of that scope who read a page (their session, which the server holds
+while their browser session lasts anyway). A scope not read for ``idle`` seconds is
+forgotten, and a session the store no longer accepts (signed out, expired, account
+disabled) or whose role changed drops its scope at the next change it would be made
+for. Nothing is made for a scope no one has read since the process started. When the
+version moves again while it works, it stops and starts again from the newest.
 
 ``QI_WARM_SECONDS`` sets how often the version is looked at (default 5; 0 turns the
 warmer off).
@@ -23,6 +25,7 @@ warmer off).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 EVERY = 5.0
 #: A scope no one has read for this many seconds is forgotten.
 IDLE = 15 * 60.0
+#: At most this many scopes are made again after a change (those read most recently):
+#: the dashboard keeps 32 snapshots, and each scope's is made one after another.
+MOST = 8
 
 
 def every_from_environment() -> float:
@@ -46,10 +52,13 @@ def every_from_environment() -> float:
     if not raw:
         return EVERY
     try:
-        return max(float(raw), 0.0)
+        every = float(raw)
     except ValueError:
-        log.warning("QI_WARM_SECONDS=%r is not a number: the warmer is off", raw)
+        every = math.nan
+    if not math.isfinite(every):
+        log.warning("QI_WARM_SECONDS=%r is not a number of seconds: the warmer is off", raw)
         return 0.0
+    return max(every, 0.0)
 
 
 class Warmer:
@@ -121,8 +130,9 @@ class Warmer:
     # ------------------------------------------------------------------ work
     def step(self) -> list[str]:
         """Look at the version once; when it has changed since the last look, make the
-        Board again for every recent scope. Returns the scopes made (in the order
-        their readers last read)."""
+        Board again for the :data:`MOST` scopes read most recently, the latest first
+        (stopping if the version moves meanwhile: the next look starts again). Returns
+        the scopes made."""
         version = self._version()
         with self._lock:
             known, self._known = self._known, version
@@ -134,15 +144,16 @@ class Warmer:
         if known is None or known == version:
             return []
         made = []
-        for scope, (_, store) in readers:
+        for i, (scope, (_, store)) in enumerate(readers[:MOST]):
+            if i and self._version() != version:  # changed again: the next look redoes it
+                break
             try:
                 made_for = self._warm(version, store)
             except AccessDenied:  # signed out, expired, disabled: forget the scope
                 self._forget(scope, store)
                 continue
-            except Exception:  # the page will say what is wrong when it is read
+            except Exception:  # (kept: the page will say what is wrong when it is read)
                 log.exception("making the Board again for scope %r failed", scope)
-                self._forget(scope, store)
                 continue
             if made_for != scope:  # their role changed: the cache key is another one
                 self._forget(scope, store)

@@ -17,8 +17,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import reads
-from dashboard.session import TOKEN
-from dashboard.warm import Warmer, every_from_environment
+from dashboard.session import TOKEN, scope_key
+from dashboard.warm import MOST, Warmer, every_from_environment
 from qi.access import AccessDenied
 from qi.snapshot import Snapshot
 from qi.store import Store
@@ -119,7 +119,39 @@ def test_a_failure_for_one_scope_does_not_stop_the_others(caplog):
     version[0] = 2
     assert w.step() == ["board"]
     assert "making the Board again for scope 'broken' failed" in caplog.text
-    assert w.scopes() == ["board"]
+    assert w.scopes() == ["board", "broken"]  # (kept: a store briefly unreadable)
+    w.stop()
+
+
+def test_at_most_the_scopes_read_last_are_made_newest_first():
+    clock, version, made = Clock(), [1], []
+    w = warmer(version, made, clock=clock)
+    for i in range(MOST + 3):
+        clock.now = float(i)
+        w.seen(f"scope{i:02d}", FakeStore(f"scope{i:02d}"), 1)
+    version[0] = 2
+    newest = [f"scope{i:02d}" for i in range(MOST + 2, 2, -1)]
+    assert w.step() == newest
+    w.stop()
+
+
+def test_a_change_while_it_works_stops_it_and_the_next_look_starts_again():
+    version, made = [1], []
+
+    def warm(v, store):
+        made.append((v, store.scope))
+        version[0] = v + 1  # another upload lands while this scope is made
+        return store.scope
+
+    clock = Clock()
+    w = Warmer(lambda: version[0], warm, every=3600.0, clock=clock)
+    for i, name in enumerate(("a", "b", "c")):
+        clock.now = float(i)
+        w.seen(name, FakeStore(name), 1)
+    version[0] = 2
+    assert len(w.step()) == 1  # the first made, then the version moved: stopped
+    assert w.step() == ["c"]  # made for the newest version, from the newest scope
+    assert made[-1] == (3, "c")
     w.stop()
 
 
@@ -157,8 +189,9 @@ def test_the_thread_makes_it_by_itself_and_ends_when_everyone_is_gone():
 def test_off_when_qi_warm_seconds_is_0_or_not_a_number(monkeypatch):
     monkeypatch.setenv("QI_WARM_SECONDS", "0")
     assert every_from_environment() == 0
-    monkeypatch.setenv("QI_WARM_SECONDS", "five")
-    assert every_from_environment() == 0
+    for wrong in ("five", "inf", "nan"):
+        monkeypatch.setenv("QI_WARM_SECONDS", wrong)
+        assert every_from_environment() == 0
     monkeypatch.delenv("QI_WARM_SECONDS")
     assert every_from_environment() == 5
     version, made = [1], []
@@ -195,6 +228,7 @@ def board_page(token: str) -> AppTest:
 
 
 def counting_snapshots(monkeypatch) -> list[str]:
+    """The people the store is read for (a list growing with each snapshot read)."""
     reads_made: list[str] = []
     read = Snapshot.from_store.__func__
 
@@ -206,29 +240,51 @@ def counting_snapshots(monkeypatch) -> list[str]:
     return reads_made
 
 
+def counting_boards(monkeypatch) -> list[str]:
+    """The levels of the boards computed (a list growing with each)."""
+    from qi import screens
+
+    made: list[str] = []
+    board = screens.board
+
+    def counted(snap, **kwargs):
+        made.append(kwargs["level"])
+        return board(snap, **kwargs)
+
+    monkeypatch.setattr(screens, "board", counted)
+    return made
+
+
+DECEMBER = (
+    "team,measure,period,group,numerator,denominator\n"
+    "Willow Ward,restraint_per_1000_obd,2026-12,All,3,900\n"
+)
+
+
+def willow_months(at: AppTest) -> set[pd.Timestamp]:
+    rows = at.dataframe[0].value
+    return set(rows.loc[rows["unit"] == "Willow Ward", "period"])
+
+
 def test_after_an_upload_the_board_is_made_before_the_next_reader_comes(site, monkeypatch):
     url, store, fac = site
-    made = counting_snapshots(monkeypatch)
-    first = board_page(store.sign_in("board1", "board1 viewer pass").token)
-    assert made == ["board1"]
+    made, boards = counting_snapshots(monkeypatch), counting_boards(monkeypatch)
+    viewer = store.sign_in("board1", "board1 viewer pass")
+    first = board_page(viewer.token)
+    viewers = scope_key(viewer.whoami())
+    assert made == ["board1"] and boards == ["team"]
     w = reads._warmer(url)
-    assert w.scopes() == [f"board_viewer:collaborative:{COLLAB}"]
+    assert w.scopes() == [viewers]
     assert w.step() == []  # nothing changed yet
-    month = "2026-12"
-    upload = (
-        "team,measure,period,group,numerator,denominator\n"
-        f"Willow Ward,restraint_per_1000_obd,{month},All,3,900\n"
-    )
-    assert fac.import_file(upload.encode(), "december.csv").upload_id
-    assert w.step() == [f"board_viewer:collaborative:{COLLAB}"]
-    assert made == ["board1", "board1"]  # made with the first viewer's session
-    # the other viewer (same grants) finds it made: no read of the store, new data shown
+    assert fac.import_file(DECEMBER.encode(), "december.csv").upload_id
+    assert w.step() == [viewers]
+    assert made == ["board1", "board1"] and boards == ["team", "team"]  # as board1
+    # the other viewer (same grants) finds it made: nothing read or computed again,
+    # and the page shows the new month
     second = board_page(store.sign_in("board2", "board2 viewer pass").token)
-    assert made == ["board1", "board1"]
-    before, after = first.dataframe[0].value, second.dataframe[0].value
-    assert not before.equals(after)
-    fresh = Snapshot.from_store(fac)
-    assert pd.Timestamp(month) in set(fresh.observations["period"])
+    assert made == ["board1", "board1"] and boards == ["team", "team"]
+    assert pd.Timestamp("2026-12-01") not in willow_months(first)
+    assert pd.Timestamp("2026-12-01") in willow_months(second)
 
 
 def test_nothing_is_made_for_someone_who_signed_out(site, monkeypatch):
@@ -245,43 +301,62 @@ def test_nothing_is_made_for_someone_who_signed_out(site, monkeypatch):
     assert made == ["board1"]
 
 
+def test_a_snapshot_read_while_a_role_changes_is_not_kept(site, monkeypatch):
+    """Each table is read with the grants of its moment: a snapshot read while the
+    reader's role changed is not kept under the key of the grants it started with (it
+    could hold what others with those grants may not read)."""
+    url, store, fac = site
+    viewer = store.sign_in("board1", "board1 viewer pass")
+    viewers = scope_key(viewer.whoami())
+    read = Snapshot.from_store.__func__
+    widened: list[bool] = []
+
+    def read_then_widen(cls, store, **kwargs):
+        snap = read(cls, store, **kwargs)
+        if not widened:  # a facilitator grants board1 more while the tables are read
+            fac.grant("board1", "facilitator", "collaborative", COLLAB)
+            widened.append(True)
+        return snap
+
+    monkeypatch.setattr(Snapshot, "from_store", classmethod(read_then_widen))
+    version = store.version()
+    with pytest.raises(AccessDenied, match="a role changed while this page was being read"):
+        reads._snapshot(url, version, viewers, viewer)
+    made = counting_snapshots(monkeypatch)
+    board2 = store.sign_in("board2", "board2 viewer pass")  # the grants board1 started with
+    snap = reads._snapshot(url, version, viewers, board2)  # nothing was kept: read again
+    assert made == ["board2"]
+    assert len(snap.observations) == len(Snapshot.from_store(board2).observations)
+
+
 def test_a_newer_version_lets_go_of_what_the_older_one_cached(site, monkeypatch):
     """Every read asks for the current version: once a scope reads a newer one, the
     older snapshot and screens of that scope are dropped from the cache (a national
     snapshot is hundreds of megabytes), and those of other scopes are kept."""
-    from qi import screens
-
     url, store, fac = site
-    made = counting_snapshots(monkeypatch)
-    boards: list[str] = []
-    board = screens.board
-
-    def counted_board(snap, **kwargs):
-        boards.append(kwargs["level"])
-        return board(snap, **kwargs)
-
-    monkeypatch.setattr(screens, "board", counted_board)
+    made, boards = counting_snapshots(monkeypatch), counting_boards(monkeypatch)
     viewer = store.sign_in("board1", "board1 viewer pass")
     board_page(viewer.token)
     board_page(fac.token)  # another scope, at the same version
     assert made == ["board1", "fac"]
     old = store.version()
-    scope = f"board_viewer:collaborative:{COLLAB}"
+    viewers, facilitators = scope_key(viewer.whoami()), scope_key(fac.whoami())
     kwargs = {"level": "team", "today": reads._today()}
-    row = "team,measure,period,group,numerator,denominator\n"
-    row += "Willow Ward,restraint_per_1000_obd,2026-12,All,3,900\n"
-    assert fac.import_file(row.encode(), "december.csv").upload_id
+    assert fac.import_file(DECEMBER.encode(), "december.csv").upload_id
     board_page(store.sign_in("board2", "board2 viewer pass").token)  # the viewers, newer
     assert made == ["board1", "fac", "board2"] and boards == ["team"] * 3
     new = store.version()
-    reads._snapshot(url, new, scope, viewer)  # kept: not read again
-    reads._screen(url, new, scope, "board", kwargs, None)
+    reads._snapshot(url, new, viewers, viewer)  # kept: not read again
+    reads._screen(url, new, viewers, "board", kwargs, None)
     assert made == ["board1", "fac", "board2"] and len(boards) == 3
-    snap = reads._snapshot(url, old, scope, viewer)  # let go: read again
+    snap = reads._snapshot(url, old, viewers, viewer)  # let go: read again
     assert made == ["board1", "fac", "board2", "board1"]
-    reads._screen(url, old, scope, "board", kwargs, snap)
+    reads._screen(url, old, viewers, "board", kwargs, snap)
     assert len(boards) == 4
     # the facilitator's scope read nothing newer: its entries at the old version stay
-    fac_scope = f"facilitator:collaborative:{COLLAB}"
-    reads._snapshot(url, old, fac_scope, fac)
+    reads._snapshot(url, old, facilitators, fac)
+    assert made == ["board1", "fac", "board2", "board1"]
+    # a page that looked at the version before the newer one was read gets the newer
+    # key (the store reads what is there now either way), so nothing old is cached again
+    assert reads._snapshot_at(url, old, viewers, viewer)[0] == new
     assert made == ["board1", "fac", "board2", "board1"]
