@@ -4,10 +4,10 @@ Reads are keyed on the *store version* (:meth:`qi.store.Store.version`: it chang
 every upload, rollback, change-log edit or role change) and the reader's *scope* (their
 grants: :func:`dashboard.session.scope_key`), so a new upload shows at once, nothing is
 recomputed otherwise, and one person's result is never served to someone allowed to
-see less. The snapshot and
-every screen's result are shared between sessions (one object per version, scope and
-arguments, never copied per session: twenty readers of the same board share one), so
-pages read what they are given and never change it in place.
+see less. The snapshot and every screen's result are shared between sessions (one
+object per version, scope and arguments, never copied per session: twenty readers of
+the same board share one), so pages read what they are given and never change it in
+place.
 
 After a change, the Board is made again in the background for the scopes that read it
 recently (:mod:`dashboard.warm`), so that its next readers do not wait for it.

@@ -170,12 +170,15 @@ class Warmer:
                 del self._readers[scope]
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self.step()
-            except Exception:  # the store cannot be read now: try again at the next look
-                log.debug("looking at the store's version failed", exc_info=True)
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    self.step()
+                except Exception:  # the store cannot be read now: again at the next look
+                    log.debug("looking at the store's version failed", exc_info=True)
+                with self._lock:
+                    if not self._readers:  # everyone gone: it ends (seen() starts it again)
+                        return
+        finally:
             with self._lock:
-                if not self._readers:  # everyone gone: the thread ends (seen() starts it)
-                    self._thread = None
-                    return
+                self._thread = None

@@ -184,6 +184,10 @@ def test_the_thread_makes_it_by_itself_and_ends_when_everyone_is_gone():
     w.seen("board", FakeStore("board"), 3)  # a reader again: the thread starts again
     assert w.running
     w.stop()
+    deadline = time.monotonic() + 10
+    while w.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not w.running  # stopped: the thread ended at its next look
 
 
 def test_off_when_qi_warm_seconds_is_0_or_not_a_number(monkeypatch):
