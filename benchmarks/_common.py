@@ -73,6 +73,40 @@ def qi_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "qi.cli"]
 
 
+def sample_store(folder: Path) -> str:
+    """The URL of a new SQLite store in ``folder`` holding the sample collaborative
+    (``qi sample`` in a process of its own, whatever ``QI_DATABASE_URL`` says)."""
+    import subprocess
+
+    url = f"sqlite:///{folder / 'sample.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "QI_DATABASE_URL"}
+    subprocess.run([*qi_command(), "--db", url, "sample"], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    return url
+
+
+def board_viewers(url: str, n: int, prefix: str = "board"):
+    """Session tokens of ``n`` people (``board01``, ``board02``, ...), each a board viewer
+    over the whole collaborative, and the store signed in as the facilitator who made
+    their accounts now in the store at ``url`` (made first, when it has no accounts)."""
+    from qi.store import Store
+
+    store = Store.open(url)
+    collaborative = store.teams()["collaborative"].iloc[0]
+    if not store.has_accounts():
+        store.add_user("bench-facilitator", password="bench facilitator pass",
+                       role="facilitator", scope="collaborative", name=collaborative,
+                       user="bench")  # fmt: skip
+    facilitator = store.sign_in("bench-facilitator", "bench facilitator pass")
+    tokens = []
+    for i in range(1, n + 1):
+        name = f"{prefix}{i:02d}"
+        facilitator.add_user(name, password="bench viewer pass", role="board_viewer",
+                             scope="collaborative", name=collaborative)  # fmt: skip
+        tokens.append(store.sign_in(name, "bench viewer pass").token)
+    return tokens, facilitator
+
+
 def postgres_admin_url(given: str | None = None) -> str | None:
     return given or os.environ.get(PG_ENV)
 

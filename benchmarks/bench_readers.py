@@ -44,7 +44,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, app_session, figure, machine, qi_command
+from _common import ROOT, app_session, board_viewers, figure, machine, sample_store
 
 APP = ROOT / "dashboard" / "streamlit_app.py"
 
@@ -216,27 +216,6 @@ async def _wave(port: int, n: int) -> list[float]:
     return list(await asyncio.gather(*sessions))
 
 
-def _board_viewers(url: str, n: int) -> list[str]:
-    """Session tokens of ``n`` people, each a board viewer over the whole collaborative
-    (accounts made now, by a facilitator, in the store at ``url``)."""
-    from qi.store import Store
-
-    with Store.open(url) as store:
-        collaborative = store.teams()["collaborative"].iloc[0]
-        if not store.has_accounts():
-            store.add_user("bench-facilitator", password="bench facilitator pass",
-                           role="facilitator", scope="collaborative", name=collaborative,
-                           user="bench")  # fmt: skip
-        fac = store.sign_in("bench-facilitator", "bench facilitator pass")
-        tokens = []
-        for i in range(1, n + 1):
-            name, password = f"board{i:02d}", f"board viewer pass {i:02d}"
-            fac.add_user(name, password=password, role="board_viewer",
-                         scope="collaborative", name=collaborative)  # fmt: skip
-            tokens.append(store.sign_in(name, password).token)
-        return tokens
-
-
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -259,12 +238,7 @@ def main() -> None:
     if args.server and args.accounts:
         parser.error("--accounts is for AppTest's sessions (a token in each session)")
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.db
-        if url is None:
-            url = f"sqlite:///{Path(tmp) / 'sample.db'}"
-            env = {k: v for k, v in os.environ.items() if k != "QI_DATABASE_URL"}
-            subprocess.run([*qi_command(), "--db", url, "sample"], env=env, check=True,
-                           capture_output=True)  # fmt: skip
+        url = args.db or sample_store(Path(tmp))
         n = args.sessions
         who = ", each a different board viewer" if args.accounts else ""
         print(f"bench_readers: {machine()}; {n} sessions at once on {url.split(':')[0]}{who}")
@@ -280,7 +254,7 @@ def main() -> None:
         if args.accounts:
             from dashboard.session import TOKEN
 
-            for at, token in zip(apps, _board_viewers(url, 2 * n), strict=True):
+            for at, token in zip(apps, board_viewers(url, 2 * n)[0], strict=True):
                 at.session_state[TOKEN] = token
 
         def board(i: int) -> None:

@@ -32,38 +32,15 @@ import argparse
 import gc
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, app_session, figure, machine, qi_command
+from _common import ROOT, app_session, board_viewers, figure, machine, sample_store
 
 APP = ROOT / "dashboard" / "streamlit_app.py"
-PASSWORD = "bench viewer pass"
-
-
-def _viewers(url: str, n: int) -> tuple[list[str], object]:
-    """Session tokens of ``n`` board viewers of the whole collaborative, and a store
-    signed in as its facilitator (accounts made now)."""
-    from qi.store import Store
-
-    store = Store.open(url)
-    collaborative = store.teams()["collaborative"].iloc[0]
-    if not store.has_accounts():
-        store.add_user("bench-facilitator", password="bench facilitator pass",
-                       role="facilitator", scope="collaborative", name=collaborative,
-                       user="bench")  # fmt: skip
-    fac = store.sign_in("bench-facilitator", "bench facilitator pass")
-    tokens = []
-    for i in range(n):
-        name = f"warm-viewer{i}"
-        fac.add_user(name, password=PASSWORD, role="board_viewer", scope="collaborative",
-                     name=collaborative)  # fmt: skip
-        tokens.append(store.sign_in(name, PASSWORD).token)
-    return tokens, fac
 
 
 def _correction(fac, step: int) -> None:
@@ -109,10 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db
         if url is None:
-            url = f"sqlite:///{Path(tmp) / 'sample.db'}"
-            env = {k: v for k, v in os.environ.items() if k != "QI_DATABASE_URL"}
-            subprocess.run([*qi_command(), "--db", url, "sample"], env=env, check=True,
-                           capture_output=True)  # fmt: skip
+            url = sample_store(Path(tmp))
         elif url.startswith("sqlite:///"):
             copy = Path(tmp) / "store.db"
             shutil.copyfile(url.removeprefix("sqlite:///"), copy)
@@ -120,7 +94,7 @@ def main() -> None:
         print(f"bench_warm: {machine()}; {url.split(':')[0]}")
         os.environ["QI_DATABASE_URL"] = url
         os.environ["QI_WARM_SECONDS"] = "3600"  # the warmer's looks are made here, timed
-        tokens, fac = _viewers(url, 3)
+        tokens, fac = board_viewers(url, 3, prefix="warm-viewer")
 
         figure("the first reader of a new process (nothing made yet)", _open_board(tokens[0]))
         from dashboard import reads

@@ -147,6 +147,22 @@ def pressed(downloads: dict, label: str) -> bytes:
     return data() if callable(data) else data
 
 
+def counting_snapshots(monkeypatch) -> list[str]:
+    """Count the snapshots read from now on (``Snapshot.from_store`` wrapped for the
+    test): the list returned grows by the user name of each person read for."""
+    from qi.snapshot import Snapshot
+
+    reads_made: list[str] = []
+    read = Snapshot.from_store.__func__
+
+    def counted(cls, store, **kwargs):
+        reads_made.append(store.whoami().username)
+        return read(cls, store, **kwargs)
+
+    monkeypatch.setattr(Snapshot, "from_store", classmethod(counted))
+    return reads_made
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_the_chart_browser():
     """Close qi.images' browser before pytest's warning filters are put back.

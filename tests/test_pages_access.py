@@ -29,7 +29,7 @@ from qi import access
 from qi.snapshot import Snapshot
 from qi.store import Store
 from qi.store.models import Session
-from tests.conftest import assert_unchanged, pressed
+from tests.conftest import assert_unchanged, counting_snapshots, pressed
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
 PAGES = sorted(
@@ -407,14 +407,7 @@ def test_two_people_with_the_same_grants_read_the_same_snapshot(site):
 def test_people_with_the_same_grants_share_one_cached_snapshot(site, monkeypatch):
     """Twenty board viewers at a board meeting compute the snapshot once, not twenty
     times; someone with other grants gets their own."""
-    reads: list[str] = []
-    read = Snapshot.from_store.__func__
-
-    def counted(cls, store, **kwargs):
-        reads.append(store.whoami().username)
-        return read(cls, store, **kwargs)
-
-    monkeypatch.setattr(Snapshot, "from_store", classmethod(counted))
+    reads = counting_snapshots(monkeypatch)
     site.fac.add_user("board2", password="second board viewer", role="board_viewer",
                       scope="collaborative", name=COLLAB)  # fmt: skip
     first = app(site.token("board"))

@@ -22,6 +22,7 @@ from dashboard.warm import MOST, Warmer, every_from_environment
 from qi.access import AccessDenied
 from qi.snapshot import Snapshot
 from qi.store import Store
+from tests.conftest import counting_snapshots
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
 COLLAB = "Advancing Equality Sample Collaborative"
@@ -229,19 +230,6 @@ def board_page(token: str) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def counting_snapshots(monkeypatch) -> list[str]:
-    """The people the store is read for (a list growing with each snapshot read)."""
-    reads_made: list[str] = []
-    read = Snapshot.from_store.__func__
-
-    def counted(cls, store, **kwargs):
-        reads_made.append(store.whoami().username)
-        return read(cls, store, **kwargs)
-
-    monkeypatch.setattr(Snapshot, "from_store", classmethod(counted))
-    return reads_made
 
 
 def counting_boards(monkeypatch) -> list[str]:
